@@ -1,0 +1,466 @@
+// Package breaker is the circuit breaker shared through Redis.
+//
+// Every process that runs the engine sees one state per breaker:
+//
+//	caller ──Allow──▶ cache (CLOSED/DISABLED/OPEN: answered locally)
+//	                    │ miss, HALF_OPEN, OPEN past its recovery time
+//	                    ▼
+//	                 acquire.lua ──▶ Redis hash + probes zset + events stream
+//	caller ──done(ok)──▶ record.lua (failures always; successes only when
+//	                    they can change something)
+//	transitions ──PUBLISH──▶ every engine's cache; a 1 s re-read backstops it
+//
+// Transitions are atomic Lua scripts on Redis TIME (scripts.go). While Redis
+// is unreachable each process falls back to a local in-memory breaker
+// (local.go) or, with redis_unavailable: deny, refuses calls.
+package breaker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/redis/go-redis/v9"
+)
+
+// Options configure an Engine. Zero values are documented per field.
+type Options struct {
+	// Keys names the namespace's keys. Required.
+	Keys store.Keys
+	// Settings returns the settings for a breaker; nil means the defaults
+	// for every breaker. The result is filled in with WithDefaults.
+	Settings func(name string) Settings
+	// Who is recorded in events; the zero value means ThisProcess().
+	Who Who
+	// OnTransition is called, in the process whose script made it, for
+	// every transition that process made (alerts hook in here).
+	OnTransition func(Event)
+	// Clock overrides Redis TIME; nil means Redis TIME. Tests only.
+	Clock func() time.Time
+	// RefreshInterval is the backstop re-read of cached states; zero means 1 s.
+	RefreshInterval time.Duration
+	// Timeout bounds the Redis calls made to report outcomes; zero means 5 s.
+	Timeout time.Duration
+	// StreamCap is the approximate length the event streams are trimmed to;
+	// zero means 1000.
+	StreamCap int
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Engine runs breakers over one Redis client. It is safe for concurrent
+// use. Call Close to stop its background work.
+type Engine struct {
+	rdb  redis.UniversalClient
+	opts Options
+	who  string
+	log  *slog.Logger
+
+	mu         sync.RWMutex
+	cache      map[string]*cached
+	registered sync.Map // name → struct{}: SADDed to the registry
+
+	localMu sync.Mutex
+	local   map[string]*localBreaker
+	down    downState
+
+	startOnce sync.Once
+	stop      context.CancelFunc
+	done      chan struct{}
+}
+
+// cached is what a process knows of one breaker between Redis reads.
+type cached struct {
+	state      State
+	generation int64
+	failures   int64
+	// openUntil is the local monotonic time before which an OPEN breaker
+	// certainly still refuses (its recovery time on Redis' clock).
+	openUntil time.Time
+	readAt    time.Time
+}
+
+// New makes an engine. It does not touch Redis until first used.
+func New(rdb redis.UniversalClient, opts Options) *Engine {
+	if opts.Who == (Who{}) {
+		opts.Who = ThisProcess()
+	}
+	if opts.RefreshInterval <= 0 {
+		opts.RefreshInterval = time.Second
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	if opts.StreamCap <= 0 {
+		opts.StreamCap = 1000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	who, _ := json.Marshal(opts.Who)
+	return &Engine{rdb: rdb, opts: opts, who: string(who), log: opts.Logger,
+		cache: map[string]*cached{}, local: map[string]*localBreaker{}}
+}
+
+// SettingsFor returns the filled-in settings of a breaker.
+func (e *Engine) SettingsFor(name string) Settings {
+	var s Settings
+	if e.opts.Settings != nil {
+		s = e.opts.Settings(name)
+	}
+	return s.WithDefaults()
+}
+
+// Execute runs fn if the breaker admits the call and records its outcome:
+// an error from fn is a failure. A refusal returns an *OpenError.
+func (e *Engine) Execute(ctx context.Context, name string, fn func(context.Context) error) error {
+	done, err := e.Allow(ctx, name)
+	if err != nil {
+		return err
+	}
+	err = fn(ctx)
+	done(err == nil)
+	return err
+}
+
+// Allow asks to make one call. On admission it returns done, which must be
+// called once with the call's outcome. A refusal returns an *OpenError.
+func (e *Engine) Allow(ctx context.Context, name string) (done func(success bool), err error) {
+	if err := store.ValidName("breaker", name); err != nil {
+		return nil, err
+	}
+	e.start()
+	if e.down.isDown() {
+		return e.allowLocal(name)
+	}
+	if c := e.fresh(name); c != nil {
+		switch {
+		case c.state == Closed || c.state == Disabled:
+			gen, failures := c.generation, c.failures
+			return func(success bool) {
+				if success && failures == 0 {
+					return // nothing to clear: the happy path costs no round trip
+				}
+				e.report(name, outcome(success), gen, "")
+			}, nil
+		case c.state == ForcedOpen:
+			return nil, &OpenError{Name: name, State: ForcedOpen, RetryAfter: -1}
+		case c.state == Open && time.Now().Before(c.openUntil):
+			return nil, &OpenError{Name: name, State: Open, RetryAfter: time.Until(c.openUntil)}
+		}
+	}
+	token := newToken()
+	r, err := e.run(ctx, acquireScript, name, token)
+	if err != nil {
+		if store.IsUnavailable(err) {
+			e.down.mark(e.log, err)
+			return e.allowLocal(name)
+		}
+		return nil, err
+	}
+	switch r.verdict {
+	case "allow":
+		return func(success bool) {
+			if success && r.failures == 0 {
+				return
+			}
+			e.report(name, outcome(success), r.generation, "")
+		}, nil
+	case "probe":
+		return func(success bool) { e.report(name, outcome(success), r.generation, token) }, nil
+	}
+	return nil, &OpenError{Name: name, State: r.state, RetryAfter: r.wait}
+}
+
+func outcome(success bool) string {
+	if success {
+		return "success"
+	}
+	return "failure"
+}
+
+// report sends an outcome to Redis on a context of its own: the caller's
+// may be done by the time the call finishes.
+func (e *Engine) report(name, outcome string, gen int64, token string) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.Timeout)
+	defer cancel()
+	if _, err := e.run(ctx, recordScript, name, outcome, strconv.FormatInt(gen, 10), token); err != nil {
+		if store.IsUnavailable(err) {
+			e.down.mark(e.log, err)
+			e.recordLocal(name, outcome == "success")
+			return
+		}
+		e.log.Warn("breaker: recording an outcome failed", "breaker", name, "err", err)
+	}
+}
+
+// Release gives back a call admitted by Allow without an outcome (the call
+// was never made): a probe slot is freed at once.
+func (e *Engine) release(ctx context.Context, name, token string, gen int64) error {
+	_, err := e.run(ctx, recordScript, name, "release", strconv.FormatInt(gen, 10), token)
+	return err
+}
+
+// Admission is the result of Acquire: a call admitted, to be finished with
+// Finish or Release (for callers, like `breaker exec`, that span a process).
+type Admission struct {
+	Name       string
+	Generation int64
+	Token      string // non-empty for a half-open probe
+	Local      bool   // admitted by the in-memory fallback: Redis was unreachable
+	failures   int64
+}
+
+// Acquire asks Redis directly (no cache) to make one call. It is Allow for
+// a short-lived process: the CLI's `breaker exec`.
+func (e *Engine) Acquire(ctx context.Context, name string) (*Admission, error) {
+	if err := store.ValidName("breaker", name); err != nil {
+		return nil, err
+	}
+	token := newToken()
+	r, err := e.run(ctx, acquireScript, name, token)
+	if err != nil {
+		if store.IsUnavailable(err) && e.SettingsFor(name).RedisUnavailable == "allow" {
+			return &Admission{Name: name, Local: true}, nil
+		}
+		return nil, err
+	}
+	switch r.verdict {
+	case "allow":
+		return &Admission{Name: name, Generation: r.generation, failures: r.failures}, nil
+	case "probe":
+		return &Admission{Name: name, Generation: r.generation, Token: token}, nil
+	}
+	return nil, &OpenError{Name: name, State: r.state, RetryAfter: r.wait}
+}
+
+// Finish records the outcome of an admitted call. It returns the breaker's
+// state afterwards and whether the result counted (false: stale, the
+// breaker changed generation meanwhile, or nothing needed recording).
+func (e *Engine) Finish(ctx context.Context, a *Admission, success bool) (Result, error) {
+	if a.Local {
+		return Result{}, nil
+	}
+	if success && a.Token == "" && a.failures == 0 {
+		return Result{Counted: true}, nil
+	}
+	r, err := e.run(ctx, recordScript, a.Name, outcome(success), strconv.FormatInt(a.Generation, 10), a.Token)
+	if err != nil {
+		return Result{}, err
+	}
+	return r.result(), nil
+}
+
+// Release frees an admitted call that was never made.
+func (e *Engine) Release(ctx context.Context, a *Admission) error {
+	if a.Local || a.Token == "" {
+		return nil
+	}
+	return e.release(ctx, a.Name, a.Token, a.Generation)
+}
+
+// Result is the state of a breaker after a script.
+type Result struct {
+	State      State  `json:"state"`
+	Generation int64  `json:"generation"`
+	Failures   int64  `json:"failures"`
+	Successes  int64  `json:"successes"`
+	Counted    bool   `json:"counted"`
+	Transition *Event `json:"transition"`
+}
+
+// Record reports an outcome not tied to an admission (an untracked report,
+// as a service in another language or `haderctl breaker record` makes).
+func (e *Engine) Record(ctx context.Context, name string, success bool) (Result, error) {
+	if err := store.ValidName("breaker", name); err != nil {
+		return Result{}, err
+	}
+	r, err := e.run(ctx, recordScript, name, outcome(success), "", "")
+	if err != nil {
+		return Result{}, err
+	}
+	return r.result(), nil
+}
+
+// Reset closes a breaker, clears its counts and bumps its generation.
+func (e *Engine) Reset(ctx context.Context, name, reason string) (Result, error) {
+	return e.set(ctx, name, Closed, reason)
+}
+
+// Trip forces a breaker open until it is reset (for drills).
+func (e *Engine) Trip(ctx context.Context, name, reason string) (Result, error) {
+	return e.set(ctx, name, ForcedOpen, reason)
+}
+
+// Disable makes a breaker admit every call; outcomes still count.
+func (e *Engine) Disable(ctx context.Context, name, reason string) (Result, error) {
+	return e.set(ctx, name, Disabled, reason)
+}
+
+// Enable ends an override: the breaker is CLOSED with clear counts.
+func (e *Engine) Enable(ctx context.Context, name, reason string) (Result, error) {
+	return e.set(ctx, name, Closed, reason)
+}
+
+func (e *Engine) set(ctx context.Context, name string, to State, reason string) (Result, error) {
+	if err := store.ValidName("breaker", name); err != nil {
+		return Result{}, err
+	}
+	r, err := e.run(ctx, setScript, name, string(to), reason)
+	if err != nil {
+		return Result{}, err
+	}
+	return r.result(), nil
+}
+
+// scriptReply is the decoded flat reply of a script (see reply() in Lua).
+type scriptReply struct {
+	verdict     string
+	state       State
+	generation  int64
+	failures    int64
+	successes   int64
+	wait        time.Duration
+	openedAt    int64
+	lastFailure int64
+	now         int64
+	event       *Event
+}
+
+func (r scriptReply) result() Result {
+	return Result{State: r.state, Generation: r.generation, Failures: r.failures, Successes: r.successes,
+		Counted: r.verdict != "stale", Transition: r.event}
+}
+
+// run calls a breaker script with the common arguments, registers the name,
+// updates the cache and reports a transition this process made.
+func (e *Engine) run(ctx context.Context, script *redis.Script, name string, extra ...string) (scriptReply, error) {
+	s := e.SettingsFor(name)
+	if err := s.Validate(); err != nil {
+		return scriptReply{}, fmt.Errorf("breaker %s: %w", name, err)
+	}
+	k := e.opts.Keys
+	clock := ""
+	if e.opts.Clock != nil {
+		clock = strconv.FormatInt(e.opts.Clock().UnixMilli(), 10)
+	}
+	args := make([]any, 0, 10+len(extra))
+	args = append(args, clock, s.FailureThreshold, s.SuccessThreshold, s.RecoveryTimeout.Milliseconds(),
+		s.MaxProbes, s.ProbeLease.Milliseconds(), e.who, k.BreakerChannel(), e.opts.StreamCap, name)
+	for _, x := range extra {
+		args = append(args, x)
+	}
+	keys := []string{k.Breaker(name), k.BreakerProbes(name), k.BreakerEvents(name)}
+	if _, seen := e.registered.Load(name); !seen {
+		if err := e.rdb.SAdd(ctx, k.Breakers(), name).Err(); err != nil {
+			return scriptReply{}, err
+		}
+		e.registered.Store(name, struct{}{})
+	}
+	raw, err := script.Run(ctx, e.rdb, keys, args...).StringSlice()
+	if err != nil {
+		if msg, ok := strings.CutPrefix(err.Error(), "CORRUPT "); ok {
+			return scriptReply{}, &CorruptError{Name: name, Detail: msg}
+		}
+		if strings.HasPrefix(err.Error(), "WRONGTYPE") {
+			return scriptReply{}, &CorruptError{Name: name, Detail: "the key is not a hash"}
+		}
+		return scriptReply{}, err
+	}
+	r, err := decodeReply(raw)
+	if err != nil {
+		return scriptReply{}, fmt.Errorf("breaker %s: %w", name, err)
+	}
+	e.remember(name, r)
+	if r.event != nil {
+		e.log.Debug("breaker transition", "breaker", name, "from", r.event.From, "to", r.event.To, "reason", r.event.Reason)
+		if e.opts.OnTransition != nil {
+			e.opts.OnTransition(*r.event)
+		}
+	}
+	return r, nil
+}
+
+func decodeReply(raw []string) (scriptReply, error) {
+	if len(raw) != 10 {
+		return scriptReply{}, fmt.Errorf("unexpected script reply of %d fields", len(raw))
+	}
+	n := func(i int) int64 { v, _ := strconv.ParseInt(raw[i], 10, 64); return v }
+	r := scriptReply{verdict: raw[0], state: State(raw[1]), generation: n(2), failures: n(3), successes: n(4),
+		wait: time.Duration(n(5)) * time.Millisecond, openedAt: n(6), lastFailure: n(7), now: n(8)}
+	if n(5) < 0 {
+		r.wait = -1
+	}
+	if raw[9] != "" {
+		ev, err := decodeEventJSON([]byte(raw[9]))
+		if err != nil {
+			return scriptReply{}, err
+		}
+		r.event = &ev
+	}
+	return r, nil
+}
+
+// eventWire is an event as the scripts encode it (times in Unix ms).
+type eventWire struct {
+	ID         string  `json:"id"`
+	Name       string  `json:"name"`
+	From       State   `json:"from"`
+	To         State   `json:"to"`
+	Reason     string  `json:"reason"`
+	Generation float64 `json:"generation"`
+	Failures   float64 `json:"failures"`
+	Successes  float64 `json:"successes"`
+	At         float64 `json:"at"`
+	Host       string  `json:"host"`
+	PID        float64 `json:"pid"`
+	User       string  `json:"user"`
+}
+
+func decodeEventJSON(b []byte) (Event, error) {
+	var w eventWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return Event{}, fmt.Errorf("undecodable breaker event: %w", err)
+	}
+	return Event{ID: w.ID, Name: w.Name, From: w.From, To: w.To, Reason: w.Reason, Generation: int64(w.Generation),
+		Failures: int64(w.Failures), Successes: int64(w.Successes), At: time.UnixMilli(int64(w.At)).UTC(),
+		Host: w.Host, PID: int(w.PID), User: w.User}, nil
+}
+
+// remember stores what a script said about a breaker in the cache.
+func (e *Engine) remember(name string, r scriptReply) {
+	c := &cached{state: r.state, generation: r.generation, failures: r.failures, readAt: time.Now()}
+	if r.state == Open {
+		recovery := e.SettingsFor(name).RecoveryTimeout
+		c.openUntil = c.readAt.Add(time.Duration(r.openedAt+recovery.Milliseconds()-r.now) * time.Millisecond)
+	}
+	e.mu.Lock()
+	e.cache[name] = c
+	e.mu.Unlock()
+}
+
+// fresh returns the cached state if the backstop re-read has kept it
+// current; nil sends the caller to Redis.
+func (e *Engine) fresh(name string) *cached {
+	e.mu.RLock()
+	c := e.cache[name]
+	e.mu.RUnlock()
+	if c == nil || time.Since(c.readAt) > 3*e.opts.RefreshInterval {
+		return nil
+	}
+	return c
+}
+
+func newToken() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

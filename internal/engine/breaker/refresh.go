@@ -1,0 +1,138 @@
+package breaker
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/store"
+)
+
+// start launches, once, the background work of a long-running engine: the
+// pub/sub listener that applies other processes' transitions to the cache,
+// and the backstop re-read of every cached breaker.
+func (e *Engine) start() {
+	e.startOnce.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		e.stop = cancel
+		e.done = make(chan struct{})
+		go e.background(ctx)
+	})
+}
+
+// Close stops the engine's background work.
+func (e *Engine) Close() {
+	e.startOnce.Do(func() {}) // a never-started engine has nothing to stop
+	if e.stop != nil {
+		e.stop()
+		<-e.done
+	}
+}
+
+func (e *Engine) background(ctx context.Context) {
+	defer close(e.done)
+	sub := e.rdb.Subscribe(ctx, e.opts.Keys.BreakerChannel())
+	defer sub.Close()
+	msgs := sub.Channel()
+	tick := time.NewTicker(e.opts.RefreshInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-msgs:
+			if !ok {
+				return
+			}
+			if ev, err := decodeEventJSON([]byte(m.Payload)); err == nil {
+				e.applyEvent(ev)
+			}
+		case <-tick.C:
+			e.refresh(ctx)
+		}
+	}
+}
+
+// applyEvent updates the cache with a transition published by any process.
+func (e *Engine) applyEvent(ev Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, ok := e.cache[ev.Name]
+	if !ok || c.generation >= ev.Generation {
+		return
+	}
+	next := &cached{state: ev.To, generation: ev.Generation, readAt: time.Now()}
+	if ev.To == Open {
+		// Conservative: counted from now, not from the opening on Redis'
+		// clock; the next re-read sets it exactly.
+		next.openUntil = next.readAt.Add(e.SettingsFor(ev.Name).RecoveryTimeout)
+		next.failures = ev.Failures
+	}
+	e.cache[ev.Name] = next
+}
+
+// refresh re-reads every cached breaker in one pipelined round trip. It is
+// also how a process notices that Redis is back after an outage.
+func (e *Engine) refresh(ctx context.Context) {
+	e.mu.RLock()
+	names := make([]string, 0, len(e.cache))
+	for n := range e.cache {
+		names = append(names, n)
+	}
+	e.mu.RUnlock()
+	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
+	defer cancel()
+	k := e.opts.Keys
+	pipe := e.rdb.Pipeline()
+	timeCmd := pipe.Time(ctx)
+	cmds := make([]interface{ Result() ([]any, error) }, len(names))
+	for i, n := range names {
+		cmds[i] = pipe.HMGet(ctx, k.Breaker(n), "state", "generation", "failures", "opened_at")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && store.IsUnavailable(err) {
+		e.down.mark(e.log, err)
+		return
+	}
+	if e.down.clear(e.log) {
+		e.localMu.Lock()
+		e.local = map[string]*localBreaker{}
+		e.localMu.Unlock()
+	}
+	redisNow, err := timeCmd.Result()
+	if err != nil {
+		return
+	}
+	if e.opts.Clock != nil {
+		redisNow = e.opts.Clock()
+	}
+	readAt := time.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, n := range names {
+		vals, err := cmds[i].Result()
+		if err != nil {
+			delete(e.cache, n) // corrupt or wrong type: let the next call ask the script
+			continue
+		}
+		state := Closed
+		if s, ok := vals[0].(string); ok {
+			state = State(s)
+		}
+		if !state.Valid() {
+			delete(e.cache, n)
+			continue
+		}
+		c := &cached{state: state, generation: atoi(vals[1]), failures: atoi(vals[2]), readAt: readAt}
+		if state == Open {
+			openedAt := time.UnixMilli(atoi(vals[3]))
+			c.openUntil = readAt.Add(openedAt.Add(e.SettingsFor(n).RecoveryTimeout).Sub(redisNow))
+		}
+		e.cache[n] = c
+	}
+}
+
+func atoi(v any) int64 {
+	s, _ := v.(string)
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}

@@ -1,0 +1,101 @@
+package breaker
+
+import (
+	"fmt"
+	"time"
+)
+
+// Settings tune one breaker. The zero value of each field means its
+// default (the HaderOS seed's), filled in by WithDefaults.
+type Settings struct {
+	// FailureThreshold consecutive failures open a CLOSED breaker. Zero means 3.
+	FailureThreshold int `json:"failure_threshold" yaml:"failure_threshold,omitempty"`
+	// SuccessThreshold consecutive probe successes close a HALF_OPEN breaker. Zero means 2.
+	SuccessThreshold int `json:"success_threshold" yaml:"success_threshold,omitempty"`
+	// RecoveryTimeout is how long an OPEN breaker waits before it admits
+	// probes (HALF_OPEN). Zero means 120 s.
+	RecoveryTimeout time.Duration `json:"recovery_timeout" yaml:"recovery_timeout,omitempty"`
+	// MaxProbes caps the probes admitted in one HALF_OPEN period across all
+	// processes (in flight plus succeeded). Zero means SuccessThreshold.
+	MaxProbes int `json:"max_probes" yaml:"max_probes,omitempty"`
+	// ProbeLease is how long an admitted probe holds its slot without
+	// reporting back (its process may have died). Zero means 30 s.
+	ProbeLease time.Duration `json:"probe_lease" yaml:"probe_lease,omitempty"`
+	// RedisUnavailable says what a process does while Redis is unreachable:
+	// "allow" (zero value) keeps a local in-memory breaker per service
+	// (fail-open); "deny" refuses every call (fail-closed).
+	RedisUnavailable string `json:"redis_unavailable" yaml:"redis_unavailable,omitempty"`
+}
+
+// Defaults from the HaderOS seed.
+const (
+	DefaultFailureThreshold = 3
+	DefaultSuccessThreshold = 2
+	DefaultRecoveryTimeout  = 120 * time.Second
+	DefaultProbeLease       = 30 * time.Second
+)
+
+// WithDefaults returns s with every zero field set to its default.
+func (s Settings) WithDefaults() Settings {
+	if s.FailureThreshold == 0 {
+		s.FailureThreshold = DefaultFailureThreshold
+	}
+	if s.SuccessThreshold == 0 {
+		s.SuccessThreshold = DefaultSuccessThreshold
+	}
+	if s.RecoveryTimeout == 0 {
+		s.RecoveryTimeout = DefaultRecoveryTimeout
+	}
+	if s.MaxProbes == 0 {
+		s.MaxProbes = s.SuccessThreshold
+	}
+	if s.ProbeLease == 0 {
+		s.ProbeLease = DefaultProbeLease
+	}
+	if s.RedisUnavailable == "" {
+		s.RedisUnavailable = "allow"
+	}
+	return s
+}
+
+// Merge returns s with every non-zero field of over applied on top.
+func (s Settings) Merge(over Settings) Settings {
+	if over.FailureThreshold != 0 {
+		s.FailureThreshold = over.FailureThreshold
+	}
+	if over.SuccessThreshold != 0 {
+		s.SuccessThreshold = over.SuccessThreshold
+	}
+	if over.RecoveryTimeout != 0 {
+		s.RecoveryTimeout = over.RecoveryTimeout
+	}
+	if over.MaxProbes != 0 {
+		s.MaxProbes = over.MaxProbes
+	}
+	if over.ProbeLease != 0 {
+		s.ProbeLease = over.ProbeLease
+	}
+	if over.RedisUnavailable != "" {
+		s.RedisUnavailable = over.RedisUnavailable
+	}
+	return s
+}
+
+// Validate checks filled-in settings; the error names the bad field.
+func (s Settings) Validate() error {
+	switch {
+	case s.FailureThreshold < 1:
+		return fmt.Errorf("failure_threshold must be at least 1, not %d", s.FailureThreshold)
+	case s.SuccessThreshold < 1:
+		return fmt.Errorf("success_threshold must be at least 1, not %d", s.SuccessThreshold)
+	case s.RecoveryTimeout < time.Millisecond:
+		return fmt.Errorf("recovery_timeout must be at least 1ms, not %s", s.RecoveryTimeout)
+	case s.MaxProbes < s.SuccessThreshold:
+		return fmt.Errorf("max_probes (%d) must be at least success_threshold (%d), or the breaker could never close", s.MaxProbes, s.SuccessThreshold)
+	case s.ProbeLease < time.Millisecond:
+		return fmt.Errorf("probe_lease must be at least 1ms, not %s", s.ProbeLease)
+	case s.RedisUnavailable != "allow" && s.RedisUnavailable != "deny":
+		return fmt.Errorf("redis_unavailable must be allow or deny, not %q", s.RedisUnavailable)
+	}
+	return nil
+}

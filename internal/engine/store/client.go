@@ -1,0 +1,142 @@
+// Package store is the Redis plumbing every part of the engine shares: the
+// connection (from a URL), the key schema, the schema version guard, and the
+// classification of Redis errors into "unreachable" and the rest.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Options says how to reach Redis.
+type Options struct {
+	// URL is a Redis URL in one of the forms ParseURL accepts.
+	URL string
+	// Timeout bounds dialing and each read and write; zero means 5 s.
+	Timeout time.Duration
+	// PoolSize is the connection pool size; zero means go-redis' default.
+	PoolSize int
+}
+
+func init() {
+	// go-redis logs dial failures to stderr by itself; haderctl reports
+	// errors once, as one line, through its own error path.
+	redis.SetLogger(quiet{})
+}
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+// Open builds a client for the URL. It does not dial: the first command does.
+func Open(o Options) (redis.UniversalClient, error) {
+	uo, err := ParseURL(o.URL)
+	if err != nil {
+		return nil, err
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	uo.DialTimeout = timeout
+	uo.ReadTimeout = timeout
+	uo.WriteTimeout = timeout
+	uo.PoolTimeout = timeout
+	// One retry: a command on a connection the server closed (a restart)
+	// gets a fresh one, but an unreachable server fails within the timeout.
+	uo.MaxRetries = 1
+	uo.DialerRetries = 1
+	uo.PoolSize = o.PoolSize
+	uo.DisableIdentity = true
+	return redis.NewUniversalClient(uo), nil
+}
+
+// UnavailableError means Redis could not be reached or refused us
+// (connection refused, timeout, authentication). Commands exit 3 on it.
+type UnavailableError struct {
+	// Addr is the redacted URL or address that failed.
+	Addr string
+	Err  error
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("Redis at %s is unreachable: %s", e.Addr, describe(e.Err))
+}
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// describe shortens a network error to its cause.
+func describe(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return "timed out"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
+		return "connection closed by the server"
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") || strings.Contains(msg, "invalid password") {
+		return "authentication failed (check the user and password in the URL)"
+	}
+	return msg
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// IsUnavailable reports whether err means Redis could not be reached or
+// would not serve us, as opposed to a reply about the data.
+func IsUnavailable(err error) bool {
+	if err == nil || errors.Is(err, redis.Nil) {
+		return false
+	}
+	var ue *UnavailableError
+	if errors.As(err, &ue) {
+		return true
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, redis.ErrClosed) || errors.Is(err, io.EOF) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"WRONGPASS", "NOAUTH", "LOADING", "connection refused", "connection reset", "broken pipe", "i/o timeout", "MASTERDOWN", "CLUSTERDOWN", "no such host", "pool timeout"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Classify wraps an error that means Redis is unreachable in an
+// UnavailableError naming addr; other errors are returned as they are.
+func Classify(err error, addr string) error {
+	if err == nil {
+		return nil
+	}
+	var ue *UnavailableError
+	if errors.As(err, &ue) {
+		return err
+	}
+	if IsUnavailable(err) {
+		return &UnavailableError{Addr: addr, Err: err}
+	}
+	return err
+}

@@ -1,0 +1,58 @@
+package store
+
+import (
+	"fmt"
+	"regexp"
+)
+
+// Keys builds every Redis key and channel name of one namespace. Each
+// breaker's keys share the hash tag {<name>}, so a script that touches a
+// breaker's hash, probe set and event stream stays in one Cluster slot.
+// docs/redis-schema.md is the reference for other languages; keys_test.go
+// pins each builder to it.
+type Keys struct {
+	// Namespace prefixes every key, e.g. "hader".
+	Namespace string
+}
+
+// Schema is a STRING holding the schema version of the namespace.
+func (k Keys) Schema() string { return k.Namespace + ":schema" }
+
+// Breakers is a SET of every breaker name the namespace has seen.
+func (k Keys) Breakers() string { return k.Namespace + ":breakers" }
+
+// Breaker is a HASH with one breaker's state (fields in docs/redis-schema.md).
+func (k Keys) Breaker(name string) string { return k.Namespace + ":breaker:{" + name + "}" }
+
+// BreakerProbes is a ZSET of the half-open probes in flight: member the
+// probe token, score its lease deadline in Unix milliseconds.
+func (k Keys) BreakerProbes(name string) string { return k.Breaker(name) + ":probes" }
+
+// BreakerEvents is a STREAM (capped) of the breaker's transitions.
+func (k Keys) BreakerEvents(name string) string { return k.Breaker(name) + ":events" }
+
+// BreakerChannel is the pub/sub channel every breaker transition is
+// published on, as JSON (the same fields as an event stream entry).
+func (k Keys) BreakerChannel() string { return k.Namespace + ":breaker:transitions" }
+
+var (
+	nameRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+	namespaceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`)
+)
+
+// ValidName checks a breaker, service or queue name. Names go into keys, so
+// braces (hash tags), spaces and control characters are refused.
+func ValidName(kind, name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("invalid %s name %q: use 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit", kind, name)
+	}
+	return nil
+}
+
+// ValidNamespace checks a namespace.
+func ValidNamespace(ns string) error {
+	if !namespaceRE.MatchString(ns) {
+		return fmt.Errorf("invalid namespace %q: use 1-64 letters, digits, '_', '.', ':' or '-'", ns)
+	}
+	return nil
+}

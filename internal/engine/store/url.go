@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The URL forms haderctl accepts (documented in docs/configuration.md):
+//
+//	redis://[user:password@]host[:port][/db]            one server
+//	rediss://[user:password@]host[:port][/db]           one server over TLS
+//	unix://[user:password@]/path/to/redis.sock[?db=N]   a Unix socket
+//	redis-sentinel://[user:password@]h1:p1,h2:p2[/db]?master=NAME[&sentinel_password=…]
+//	rediss-sentinel://…                                 the same over TLS
+//	redis-cluster://[user:password@]h1:p1[,h2:p2…]      Redis Cluster (one seed is enough)
+//	rediss-cluster://…                                  the same over TLS
+//
+// The password in any of them never appears in a message: use Redact.
+
+// ParseURL turns a Redis URL into options for go-redis' universal client.
+// Its errors name the redacted URL, never the password.
+func ParseURL(raw string) (*redis.UniversalOptions, error) {
+	bad := func(why string) error {
+		return fmt.Errorf("invalid Redis URL %q: %s", Redact(raw), why)
+	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return nil, bad("it must start with redis://, rediss://, unix://, redis-sentinel:// or redis-cluster://")
+	}
+	scheme = strings.ToLower(scheme)
+	switch scheme {
+	case "redis", "rediss", "unix":
+		o, err := redis.ParseURL(raw)
+		if err != nil {
+			return nil, bad(strings.TrimPrefix(scrub(err.Error(), raw), "redis: "))
+		}
+		u := &redis.UniversalOptions{
+			Addrs:     []string{o.Addr},
+			DB:        o.DB,
+			Username:  o.Username,
+			Password:  o.Password,
+			TLSConfig: o.TLSConfig,
+		}
+		if o.Network == "unix" {
+			path := o.Addr
+			u.Dialer = func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", path)
+			}
+		}
+		return u, nil
+	case "redis-sentinel", "rediss-sentinel", "redis-cluster", "rediss-cluster":
+	default:
+		return nil, bad("unknown scheme " + scheme)
+	}
+
+	// Multi-host forms: split by hand, since net/url has no notion of a host list.
+	rest, query, _ := strings.Cut(rest, "?")
+	hostPart, path, _ := strings.Cut(rest, "/")
+	var user, pass string
+	if at := strings.LastIndex(hostPart, "@"); at >= 0 {
+		info := hostPart[:at]
+		hostPart = hostPart[at+1:]
+		u, p, hasPass := strings.Cut(info, ":")
+		var err error
+		if user, err = url.PathUnescape(u); err != nil {
+			return nil, bad("the user name is not valid URL encoding")
+		}
+		if hasPass {
+			if pass, err = url.PathUnescape(p); err != nil {
+				return nil, bad("the password is not valid URL encoding")
+			}
+		}
+	}
+	var addrs []string
+	for _, h := range strings.Split(hostPart, ",") {
+		if h == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			h = net.JoinHostPort(h, "6379")
+			if scheme == "redis-sentinel" || scheme == "rediss-sentinel" {
+				h = h[:len(h)-len("6379")] + "26379"
+			}
+		}
+		addrs = append(addrs, h)
+	}
+	if len(addrs) == 0 {
+		return nil, bad("no host given")
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, bad("the query string is not valid")
+	}
+	o := &redis.UniversalOptions{Addrs: addrs, Username: user, Password: pass}
+	if strings.HasPrefix(scheme, "rediss") {
+		host, _, _ := net.SplitHostPort(addrs[0])
+		o.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	if strings.HasSuffix(scheme, "-cluster") {
+		if path != "" {
+			return nil, bad("Redis Cluster has only database 0; remove the /db part")
+		}
+		o.IsClusterMode = true
+		return o, nil
+	}
+	if path != "" {
+		if o.DB, err = strconv.Atoi(path); err != nil || o.DB < 0 {
+			return nil, bad("the database must be a whole number, not " + strconv.Quote(path))
+		}
+	}
+	o.MasterName = q.Get("master")
+	if o.MasterName == "" {
+		return nil, bad("a sentinel URL needs ?master=NAME")
+	}
+	o.SentinelUsername = q.Get("sentinel_user")
+	o.SentinelPassword = q.Get("sentinel_password")
+	return o, nil
+}
+
+// Redact returns the URL with any password (in the user info or a
+// sentinel_password parameter) replaced by "***".
+func Redact(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	hostEnd := len(rest)
+	if i := strings.IndexAny(rest, "/?"); i >= 0 && !strings.HasPrefix(scheme, "unix") {
+		hostEnd = i
+	}
+	if strings.HasPrefix(scheme, "unix") {
+		// unix://user:pass@/path: the user info ends at the last '@' before the path.
+		if i := strings.Index(rest, "@/"); i >= 0 {
+			hostEnd = i + 1
+		} else {
+			hostEnd = 0
+		}
+	}
+	host := rest[:hostEnd]
+	if at := strings.LastIndex(host, "@"); at >= 0 {
+		if user, _, hasPass := strings.Cut(host[:at], ":"); hasPass {
+			host = user + ":***" + host[at:]
+		}
+	}
+	tail := rest[hostEnd:]
+	if i := strings.Index(tail, "sentinel_password="); i >= 0 {
+		end := strings.IndexByte(tail[i:], '&')
+		if end < 0 {
+			end = len(tail) - i
+		}
+		tail = tail[:i] + "sentinel_password=***" + tail[i+end:]
+	}
+	return scheme + "://" + host + tail
+}
+
+// scrub removes the raw URL (and so its password) from a library message.
+func scrub(msg, raw string) string {
+	return strings.ReplaceAll(msg, raw, Redact(raw))
+}
