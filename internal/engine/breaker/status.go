@@ -33,6 +33,9 @@ type Status struct {
 	ShouldAttemptReset bool `json:"should_attempt_reset"`
 	// Problem describes a corrupt hash; State is Corrupt then.
 	Problem string `json:"problem,omitempty"`
+	// InMemory is set for a status of this process' in-memory fallback
+	// breaker (Redis unreachable), not of the shared state.
+	InMemory bool `json:"in_memory"`
 	// Settings are those stored by the last process that wrote the breaker,
 	// or this process' own when none are stored.
 	Settings Settings `json:"settings"`

@@ -40,11 +40,16 @@ var (
 	namespaceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`)
 )
 
+// NameError is an invalid name or namespace (bad input: exit code 2).
+type NameError struct{ Msg string }
+
+func (e *NameError) Error() string { return e.Msg }
+
 // ValidName checks a breaker, service or queue name. Names go into keys, so
 // braces (hash tags), spaces and control characters are refused.
 func ValidName(kind, name string) error {
 	if !nameRE.MatchString(name) {
-		return fmt.Errorf("invalid %s name %q: use 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit", kind, name)
+		return &NameError{fmt.Sprintf("invalid %s name %q: use 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit", kind, name)}
 	}
 	return nil
 }
@@ -52,7 +57,7 @@ func ValidName(kind, name string) error {
 // ValidNamespace checks a namespace.
 func ValidNamespace(ns string) error {
 	if !namespaceRE.MatchString(ns) {
-		return fmt.Errorf("invalid namespace %q: use 1-64 letters, digits, '_', '.', ':' or '-'", ns)
+		return &NameError{fmt.Sprintf("invalid namespace %q: use 1-64 letters, digits, '_', '.', ':' or '-'", ns)}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/haderos/haderctl/internal/redact"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -22,13 +23,13 @@ import (
 //	redis-cluster://[user:password@]h1:p1[,h2:p2…]      Redis Cluster (one seed is enough)
 //	rediss-cluster://…                                  the same over TLS
 //
-// The password in any of them never appears in a message: use Redact.
+// The password in any of them never appears in a message: see redact.URL.
 
 // ParseURL turns a Redis URL into options for go-redis' universal client.
 // Its errors name the redacted URL, never the password.
 func ParseURL(raw string) (*redis.UniversalOptions, error) {
 	bad := func(why string) error {
-		return fmt.Errorf("invalid Redis URL %q: %s", Redact(raw), why)
+		return fmt.Errorf("invalid Redis URL %q: %s", redact.URL(raw), why)
 	}
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
@@ -125,43 +126,7 @@ func ParseURL(raw string) (*redis.UniversalOptions, error) {
 	return o, nil
 }
 
-// Redact returns the URL with any password (in the user info or a
-// sentinel_password parameter) replaced by "***".
-func Redact(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return raw
-	}
-	hostEnd := len(rest)
-	if i := strings.IndexAny(rest, "/?"); i >= 0 && !strings.HasPrefix(scheme, "unix") {
-		hostEnd = i
-	}
-	if strings.HasPrefix(scheme, "unix") {
-		// unix://user:pass@/path: the user info ends at the last '@' before the path.
-		if i := strings.Index(rest, "@/"); i >= 0 {
-			hostEnd = i + 1
-		} else {
-			hostEnd = 0
-		}
-	}
-	host := rest[:hostEnd]
-	if at := strings.LastIndex(host, "@"); at >= 0 {
-		if user, _, hasPass := strings.Cut(host[:at], ":"); hasPass {
-			host = user + ":***" + host[at:]
-		}
-	}
-	tail := rest[hostEnd:]
-	if i := strings.Index(tail, "sentinel_password="); i >= 0 {
-		end := strings.IndexByte(tail[i:], '&')
-		if end < 0 {
-			end = len(tail) - i
-		}
-		tail = tail[:i] + "sentinel_password=***" + tail[i+end:]
-	}
-	return scheme + "://" + host + tail
-}
-
 // scrub removes the raw URL (and so its password) from a library message.
 func scrub(msg, raw string) string {
-	return strings.ReplaceAll(msg, raw, Redact(raw))
+	return strings.ReplaceAll(msg, raw, redact.URL(raw))
 }

@@ -1,0 +1,108 @@
+package cmdutil
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/haderos/haderctl/internal/config"
+	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/haderos/haderctl/internal/iostreams"
+	"github.com/haderos/haderctl/internal/redact"
+	"github.com/redis/go-redis/v9"
+)
+
+// Factory gives commands their dependencies, each made lazily on first use
+// (so `haderctl version` never reads the config or dials Redis).
+type Factory struct {
+	IO     *iostreams.IOStreams
+	Logger *slog.Logger
+	// Output is the -o value, table or json.
+	Output func() string
+	// Config is the effective configuration.
+	Config func() (*config.Config, error)
+	// Redis is a client of the configured Redis whose namespace schema has
+	// been checked (and claimed, when the namespace is new).
+	Redis func() (redis.UniversalClient, error)
+	// Breakers is the breaker engine over that client.
+	Breakers func() (*breaker.Engine, error)
+	// Keys names the configured namespace's keys.
+	Keys func() (store.Keys, error)
+	// Now is the local clock.
+	Now func() time.Time
+}
+
+// NewFactory wires the lazy dependencies over a config loader.
+func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() string, load func() (*config.Config, error)) *Factory {
+	f := &Factory{IO: io, Logger: logger, Output: output, Now: time.Now}
+	f.Config = sync.OnceValues(load)
+	f.Keys = func() (store.Keys, error) {
+		c, err := f.Config()
+		if err != nil {
+			return store.Keys{}, err
+		}
+		return store.Keys{Namespace: c.Redis.Namespace}, nil
+	}
+	f.Redis = sync.OnceValues(func() (redis.UniversalClient, error) {
+		c, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		rdb, err := store.Open(store.Options{URL: c.Redis.URL, Timeout: time.Duration(c.Redis.Timeout)})
+		if err != nil {
+			return nil, &config.Error{Msg: err.Error()}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(c.Redis.Timeout))
+		defer cancel()
+		if err := store.CheckSchema(ctx, rdb, store.Keys{Namespace: c.Redis.Namespace}, true); err != nil {
+			rdb.Close()
+			return nil, store.Classify(err, redact.URL(c.Redis.URL))
+		}
+		logger.Debug("connected to Redis", "url", redact.URL(c.Redis.URL), "namespace", c.Redis.Namespace)
+		return rdb, nil
+	})
+	f.Breakers = sync.OnceValues(func() (*breaker.Engine, error) {
+		c, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		rdb, err := f.Redis()
+		if err != nil {
+			return nil, err
+		}
+		return breaker.New(rdb, breaker.Options{
+			Keys:     store.Keys{Namespace: c.Redis.Namespace},
+			Settings: c.BreakerSettings,
+			Timeout:  time.Duration(c.Redis.Timeout),
+			Logger:   logger,
+		}), nil
+	})
+	return f
+}
+
+// RedisContext bounds a command's Redis calls by the configured timeout.
+func (f *Factory) RedisContext(parent context.Context) (context.Context, context.CancelFunc) {
+	timeout := config.DefaultTimeout
+	if c, err := f.Config(); err == nil {
+		timeout = time.Duration(c.Redis.Timeout)
+	}
+	return context.WithTimeout(parent, timeout)
+}
+
+// RedisError turns an error from a Redis call into the command's error:
+// unreachable Redis becomes an UnavailableError naming the redacted URL.
+func (f *Factory) RedisError(err error) error {
+	if err == nil {
+		return nil
+	}
+	addr := "the configured URL"
+	if c, cerr := f.Config(); cerr == nil {
+		addr = redact.URL(c.Redis.URL)
+	}
+	return store.Classify(err, addr)
+}
+
+// JSON reports whether -o json was asked for.
+func (f *Factory) JSON() bool { return f.Output() == OutputJSON }

@@ -1,0 +1,28 @@
+package commands
+
+import "github.com/spf13/cobra"
+
+const exitCodesHelp = `Every haderctl command exits with one of these codes:
+
+  0   ok
+  1   the thing checked is not healthy: an open breaker with --fail-on-open,
+      a breaker whose state in Redis is corrupt
+  2   usage or input error: unknown command or flag, bad argument, bad
+      config file or environment variable, unknown breaker name
+  3   Redis (or another dependency) unreachable or unusable: connection
+      refused, timeout, authentication failed, a namespace written by a
+      newer haderctl
+  4   refused by a chaos safety guard (reserved for chaos commands)
+  75  breaker exec: refused by an open breaker (sysexits EX_TEMPFAIL), so a
+      script can tell "try later" from the command's own failure
+
+breaker exec otherwise exits with the command's own code (127 when the
+command cannot be started, 124 when --timeout kills it).
+
+Errors are one line on stderr; stdout carries data only.`
+
+// newHelpTopic makes a `haderctl help TOPIC` page: a command that does not
+// run, listed under "Additional help topics".
+func newHelpTopic(name, short, long string) *cobra.Command {
+	return &cobra.Command{Use: name, Short: short, Long: long}
+}

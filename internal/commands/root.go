@@ -1,0 +1,125 @@
+// Package commands is haderctl's command tree. Each noun has a file that
+// groups its verbs; each verb has an XOptions struct, a NewCmdX
+// constructor that parses and validates flags, and an xRun that calls the
+// engine and renders. No Redis or HTTP code lives here.
+package commands
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/haderos/haderctl/internal/cmdutil"
+	"github.com/haderos/haderctl/internal/config"
+	"github.com/haderos/haderctl/internal/iostreams"
+	"github.com/haderos/haderctl/internal/redact"
+	"github.com/spf13/cobra"
+)
+
+// ExitCode is the process' exit status.
+type ExitCode int
+
+// Main runs haderctl with the process' arguments and streams.
+func Main() ExitCode {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, iostreams.System(), os.Args[1:], config.SystemSources())
+}
+
+// Run runs haderctl with the given arguments; tests call it directly.
+func Run(ctx context.Context, io *iostreams.IOStreams, args []string, src config.Sources) ExitCode {
+	root, g := newRoot(io, src)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	code := cmdutil.ExitCode(err, g.ran)
+	if err != nil && err.Error() != "" {
+		if ee, ok := err.(*cmdutil.ExitError); !ok || ee.Err != nil {
+			msg := strings.ReplaceAll(err.Error(), "\n", " ")
+			if c, cerr := g.factory.Config(); cerr == nil {
+				msg = redact.Scrub(msg, c.Secrets()...)
+			}
+			fmt.Fprintln(io.ErrOut, "haderctl: "+msg)
+		}
+	}
+	return ExitCode(code)
+}
+
+// globals are the root's flags and what the run learned.
+type globals struct {
+	redisURL, namespace, configPath, output string
+	timeout                                 time.Duration
+	noColor, verbose                        bool
+	ran                                     bool
+	factory                                 *cmdutil.Factory
+}
+
+func newRoot(io *iostreams.IOStreams, src config.Sources) (*cobra.Command, *globals) {
+	g := &globals{}
+	level := new(slog.LevelVar)
+	level.Set(slog.LevelWarn)
+	logger := slog.New(slog.NewTextHandler(io.ErrOut, &slog.HandlerOptions{Level: level}))
+	root := &cobra.Command{
+		Use:   "haderctl",
+		Short: "Operate the HaderOS resilience engine: circuit breakers shared through Redis",
+		Long: `haderctl carries the HaderOS resilience engine: circuit breakers whose state
+is shared through Redis by every process, with more parts to come (fallback
+queue, health checks, chaos). Every command works at a terminal (tables,
+colour), in CI (exit codes, -o json) and in scripts (data on stdout only).`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			g.ran = true
+			if g.verbose {
+				level.Set(slog.LevelDebug)
+			}
+			if g.noColor {
+				io.SetColorEnabled(false)
+			}
+			return cmdutil.ValidateOutput(g.output)
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.redisURL, "redis-url", config.DefaultRedisURL, "Redis URL (env REDIS_URL); see docs/configuration.md for TLS, unix, Sentinel and Cluster forms")
+	pf.StringVar(&g.namespace, "namespace", config.DefaultNamespace, "prefix of every Redis key (env HADERCTL_NAMESPACE)")
+	pf.StringVar(&g.configPath, "config", "", "config file (env HADERCTL_CONFIG; default ./haderctl.yaml, then $XDG_CONFIG_HOME/haderctl/config.yaml)")
+	pf.StringVarP(&g.output, "output", "o", cmdutil.OutputTable, "output format: table or json")
+	pf.DurationVar(&g.timeout, "timeout", config.DefaultTimeout, "timeout of each Redis call (env HADERCTL_TIMEOUT)")
+	pf.BoolVar(&g.noColor, "no-color", false, "no colour in output (also NO_COLOR)")
+	pf.BoolVarP(&g.verbose, "verbose", "v", false, "debug logs on stderr")
+
+	load := func() (*config.Config, error) {
+		var f config.Flags
+		if pf.Changed("redis-url") {
+			f.RedisURL = &g.redisURL
+		}
+		if pf.Changed("namespace") {
+			f.Namespace = &g.namespace
+		}
+		if pf.Changed("config") {
+			f.Config = &g.configPath
+		}
+		if pf.Changed("timeout") {
+			f.Timeout = &g.timeout
+		}
+		return config.Load(f, src)
+	}
+	g.factory = cmdutil.NewFactory(io, logger, func() string { return g.output }, load)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+	})
+	root.SetOut(io.Out)
+	root.SetErr(io.ErrOut)
+	root.AddCommand(
+		NewCmdVersion(g.factory, nil),
+		NewCmdConfig(g.factory),
+		NewCmdBreaker(g.factory),
+		newHelpTopic("exit-codes", "What haderctl's exit codes mean", exitCodesHelp),
+	)
+	root.CompletionOptions.HiddenDefaultCmd = true
+	return root, g
+}
