@@ -334,7 +334,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
 // MarshalJSON writes the Go form, e.g. "2m0s".
-func (d Duration) MarshalJSON() ([]byte, error) { return strconv.AppendQuote(nil, time.Duration(d).String()), nil }
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return strconv.AppendQuote(nil, time.Duration(d).String()), nil
+}
 
 // String is the Go form.
 func (d Duration) String() string { return time.Duration(d).String() }

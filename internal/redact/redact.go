@@ -43,7 +43,6 @@ func URL(raw string) string {
 	return scheme + "://" + host + tail
 }
 
-
 // secretWords mark a header or field name whose value is a secret.
 var secretWords = []string{"authorization", "cookie", "token", "secret", "password", "passwd", "apikey", "api-key", "api_key", "key", "credential", "signature", "webhook"}
 
