@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/haderos/haderctl/internal/commands"
+	"github.com/haderos/haderctl/internal/testredis"
+	"github.com/redis/go-redis/v9"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// withRedis stops the test Redis after the tests have run.
+type withRedis struct{ m *testing.M }
+
+func (w withRedis) Run() int { return testredis.Main(w.m) }
+
+func TestMain(m *testing.M) {
+	os.Exit(testscript.RunMain(withRedis{m}, map[string]func() int{
+		"haderctl": func() int { return int(commands.Main()) },
+	}))
+}
+
+// TestScripts runs testdata/scripts/*.txtar against the real binary and a
+// real Redis. Each script gets its own namespace, HOME and config dir, and:
+//
+//	$REDIS_URL        the test Redis
+//	$NS               the script's namespace (also HADERCTL_NAMESPACE)
+//	$DEAD_REDIS_URL   a URL, with a password, where nothing listens
+func TestScripts(t *testing.T) {
+	url := testredis.URL(t)
+	testscript.Run(t, testscript.Params{
+		Dir:                 "../../testdata/scripts",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			ns := testredis.Namespace(t)
+			dead, err := deadPort()
+			if err != nil {
+				return err
+			}
+			env.Setenv("REDIS_URL", url)
+			env.Setenv("NS", ns)
+			env.Setenv("HADERCTL_NAMESPACE", ns)
+			env.Setenv("DEAD_REDIS_URL", fmt.Sprintf("redis://oncall:s3cr3t-pw@127.0.0.1:%d/0", dead))
+			env.Setenv("HOME", env.Getenv("WORK")+"/home")
+			env.Setenv("XDG_CONFIG_HOME", env.Getenv("WORK")+"/home/.config")
+			env.Setenv("NO_COLOR", "1")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits":        cmdExits,
+			"redis":        cmdRedis,
+			"waitsubs":     cmdWaitSubs,
+			"waitcontains": cmdWaitContains,
+		},
+	})
+}
+
+// deadPort returns a loopback port nothing listens on.
+func deadPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	return port, l.Close()
+}
+
+func scriptClient(ts *testscript.TestScript) *redis.Client {
+	opt, err := redis.ParseURL(ts.Getenv("REDIS_URL"))
+	ts.Check(err)
+	return redis.NewClient(opt)
+}
+
+// exits N PROG ARGS...: runs PROG like exec and checks its exit code is N
+// (exec alone can only tell zero from non-zero).
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits N PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+// redis ARGS...: runs one raw Redis command (to plant garbage or read a
+// key) and prints its reply.
+func cmdRedis(ts *testscript.TestScript, neg bool, args []string) {
+	c := scriptClient(ts)
+	defer c.Close()
+	cmdArgs := make([]any, len(args))
+	for i, a := range args {
+		cmdArgs[i] = a
+	}
+	v, err := c.Do(context.Background(), cmdArgs...).Result()
+	if err == redis.Nil {
+		err, v = nil, "(nil)"
+	}
+	if neg {
+		if err == nil {
+			ts.Fatalf("redis %v succeeded", args)
+		}
+		return
+	}
+	ts.Check(err)
+	fmt.Fprintln(ts.Stdout(), v)
+}
+
+// waitsubs CHANNEL N: waits until N clients subscribe to CHANNEL.
+func cmdWaitSubs(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: waitsubs CHANNEL N")
+	}
+	c := scriptClient(ts)
+	defer c.Close()
+	var want int64
+	fmt.Sscan(args[1], &want)
+	poll(ts, "subscribers of "+args[0], func() bool {
+		n, err := c.PubSubNumSub(context.Background(), args[0]).Result()
+		return err == nil && n[args[0]] >= want
+	})
+}
+
+// waitcontains FILE TEXT: waits until FILE contains TEXT.
+func cmdWaitContains(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: waitcontains FILE TEXT")
+	}
+	poll(ts, args[0]+" containing "+args[1], func() bool {
+		b, err := os.ReadFile(ts.MkAbs(args[0]))
+		return err == nil && strings.Contains(string(b), args[1])
+	})
+}
+
+// poll waits for cond with a deadline: scripts never sleep to synchronise.
+func poll(ts *testscript.TestScript, what string, cond func() bool) {
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			ts.Fatalf("waited 10s for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
