@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,6 +60,7 @@ func TestScripts(t *testing.T) {
 			"exits":        cmdExits,
 			"redis":        cmdRedis,
 			"waitsubs":     cmdWaitSubs,
+			"waitstdout":   cmdWaitStdout,
 			"waitcontains": cmdWaitContains,
 		},
 	})
@@ -147,6 +149,19 @@ func cmdWaitContains(ts *testscript.TestScript, neg bool, args []string) {
 	poll(ts, args[0]+" containing "+args[1], func() bool {
 		b, err := os.ReadFile(ts.MkAbs(args[0]))
 		return err == nil && strings.Contains(string(b), args[1])
+	})
+}
+
+// waitstdout REGEXP PROG ARGS...: runs PROG until its stdout matches.
+func cmdWaitStdout(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: waitstdout REGEXP PROG [ARGS...]")
+	}
+	re, err := regexp.Compile(args[0])
+	ts.Check(err)
+	poll(ts, args[1]+" printing "+args[0], func() bool {
+		_ = ts.Exec(args[1], args[2:]...)
+		return re.MatchString(ts.ReadFile("stdout"))
 	})
 }
 

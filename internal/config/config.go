@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -178,11 +179,22 @@ func configPath(f Flags, src Sources) (path string, explicit bool) {
 func decode(data []byte, c *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	err := dec.Decode(c)
+	var te *yaml.TypeError
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+		return nil
+	case errors.As(err, &te):
+		msgs := make([]string, len(te.Errors))
+		for i, m := range te.Errors {
+			msgs[i] = unknownFieldRE.ReplaceAllString(m, `unknown field "$1"`)
+		}
+		return errors.New(strings.Join(msgs, "; "))
 	}
-	return nil
+	return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
 }
+
+var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type \S+`)
 
 // applyEnv lays the environment over the file.
 func applyEnv(c *Config, getenv func(string) string) error {
