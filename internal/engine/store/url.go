@@ -33,7 +33,8 @@ func ParseURL(raw string) (*redis.UniversalOptions, error) {
 	}
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return nil, bad("it must start with redis://, rediss://, unix://, redis-sentinel:// or redis-cluster://")
+		// Not quoted: a value without a scheme may be a bare password.
+		return nil, fmt.Errorf("invalid Redis URL: it must start with redis://, rediss://, unix://, redis-sentinel:// or redis-cluster://")
 	}
 	scheme = strings.ToLower(scheme)
 	switch scheme {

@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/haderos/haderctl/internal/redact"
+	"github.com/haderos/haderctl/internal/testredis"
+)
+
+func TestMain(m *testing.M) { os.Exit(testredis.Main(m)) }
+
+func TestKeysMatchTheDocumentedSchema(t *testing.T) {
+	k := Keys{Namespace: "hader"}
+	for _, c := range []struct{ got, want string }{
+		{k.Schema(), "hader:schema"},
+		{k.Breakers(), "hader:breakers"},
+		{k.Breaker("shopify"), "hader:breaker:{shopify}"},
+		{k.BreakerProbes("shopify"), "hader:breaker:{shopify}:probes"},
+		{k.BreakerEvents("shopify"), "hader:breaker:{shopify}:events"},
+		{k.BreakerChannel(), "hader:breaker:transitions"},
+	} {
+		if c.got != c.want {
+			t.Errorf("key %q, want %q", c.got, c.want)
+		}
+	}
+	// docs/redis-schema.md names the same keys, so other languages agree.
+	doc, err := os.ReadFile("../../../docs/redis-schema.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"<ns>:schema", "<ns>:breakers", "<ns>:breaker:{<name>}", "<ns>:breaker:{<name>}:probes", "<ns>:breaker:{<name>}:events", "<ns>:breaker:transitions"} {
+		if !strings.Contains(string(doc), "`"+key+"`") {
+			t.Errorf("docs/redis-schema.md does not document %s", key)
+		}
+	}
+}
+
+func TestParseURLForms(t *testing.T) {
+	for _, c := range []struct {
+		url        string
+		addrs      string
+		db         int
+		user, pass string
+		master     string
+		tls        bool
+		cluster    bool
+	}{
+		{url: "redis://127.0.0.1:6379/2", addrs: "127.0.0.1:6379", db: 2},
+		{url: "rediss://app:pw@cache.internal:6380/0", addrs: "cache.internal:6380", user: "app", pass: "pw", tls: true},
+		{url: "unix://:pw@/run/redis.sock?db=3", addrs: "/run/redis.sock", db: 3, pass: "pw"},
+		{url: "redis-sentinel://:pw@s1:26379,s2/1?master=mymaster", addrs: "s1:26379,s2:26379", db: 1, pass: "pw", master: "mymaster"},
+		{url: "redis-cluster://u:p%40ss@n1:7000,n2:7001", addrs: "n1:7000,n2:7001", user: "u", pass: "p@ss", cluster: true},
+		{url: "rediss-cluster://n1:7000", addrs: "n1:7000", tls: true, cluster: true},
+	} {
+		o, err := ParseURL(c.url)
+		if err != nil {
+			t.Errorf("%s: %v", c.url, err)
+			continue
+		}
+		if got := strings.Join(o.Addrs, ","); got != c.addrs || o.DB != c.db || o.Username != c.user || o.Password != c.pass ||
+			o.MasterName != c.master || (o.TLSConfig != nil) != c.tls || o.IsClusterMode != c.cluster {
+			t.Errorf("%s: addrs %s db %d user %q pass %q master %q tls %v cluster %v", c.url, got, o.DB, o.Username, o.Password, o.MasterName, o.TLSConfig != nil, o.IsClusterMode)
+		}
+	}
+}
+
+func TestParseURLErrorsNeverShowThePassword(t *testing.T) {
+	for _, u := range []string{
+		"http://u:topsecret@h:1",
+		"redis-sentinel://:topsecret@h1,h2/0",
+		"redis://:topsecret@h:notaport/0",
+		"redis-cluster://:topsecret@h1/3",
+		"redis-sentinel://:topsecret@h1/zero?master=m",
+		"topsecret",
+	} {
+		_, err := ParseURL(u)
+		if err == nil {
+			t.Errorf("%s: no error", u)
+			continue
+		}
+		if strings.Contains(err.Error(), "topsecret") {
+			t.Errorf("%s: error shows the password: %v", u, err)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"redis://:pw@h:6379/0":             "redis://:***@h:6379/0",
+		"redis://user:pw@h:6379/0":         "redis://user:***@h:6379/0",
+		"redis://user@h:6379":              "redis://user@h:6379",
+		"redis://h:6379/0":                 "redis://h:6379/0",
+		"unix://u:pw@/run/redis.sock?db=1": "unix://u:***@/run/redis.sock?db=1",
+		"redis-sentinel://h1,h2/0?master=m&sentinel_password=spw&x=1": "redis-sentinel://h1,h2/0?master=m&sentinel_password=***&x=1",
+		"redis://:p@ss@h:1/0": "redis://:***@h:1/0",
+	} {
+		if got := redact.URL(in); got != want {
+			t.Errorf("redact.URL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestUnreachableRedisIsClassified(t *testing.T) {
+	rdb, err := Open(Options{URL: "redis://:pw@127.0.0.1:1/0", Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	err = Classify(rdb.Ping(context.Background()).Err(), "redis://:***@127.0.0.1:1/0")
+	var ue *UnavailableError
+	if !errors.As(err, &ue) || !strings.HasSuffix(err.Error(), "is unreachable: connection refused") {
+		t.Fatalf("got %v, want an UnavailableError saying connection refused", err)
+	}
+}
+
+func TestSchemaVersionIsClaimedAndANewerOneRefused(t *testing.T) {
+	rdb, err := Open(Options{URL: testredis.URL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx := context.Background()
+	k := Keys{Namespace: testredis.Namespace(t)}
+	if err := CheckSchema(ctx, rdb, k, false); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := rdb.Exists(ctx, k.Schema()).Result(); n != 0 {
+		t.Fatal("a read-only check stored a schema version")
+	}
+	if err := CheckSchema(ctx, rdb, k, true); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := rdb.Get(ctx, k.Schema()).Result(); v != "1" {
+		t.Fatalf("stored schema %q, want 1", v)
+	}
+	rdb.Set(ctx, k.Schema(), "2", 0)
+	var se *SchemaError
+	if err := CheckSchema(ctx, rdb, k, true); !errors.As(err, &se) {
+		t.Fatalf("schema 2: %v, want SchemaError", err)
+	}
+}
+
+func TestValidName(t *testing.T) {
+	for name, ok := range map[string]bool{"shopify": true, "aramex-eg.v2_1": true, "": false, "a{b}": false, "has space": false, "-lead": false, strings.Repeat("x", 129): false} {
+		if err := ValidName("breaker", name); (err == nil) != ok {
+			t.Errorf("ValidName(%q) = %v", name, err)
+		}
+	}
+}
