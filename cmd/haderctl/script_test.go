@@ -54,6 +54,11 @@ func TestScripts(t *testing.T) {
 			env.Setenv("HOME", env.Getenv("WORK")+"/home")
 			env.Setenv("XDG_CONFIG_HOME", env.Getenv("WORK")+"/home/.config")
 			env.Setenv("NO_COLOR", "1")
+			silent, err := silentServer(env)
+			if err != nil {
+				return err
+			}
+			env.Setenv("SILENT_REDIS_URL", "redis://:hung-pw@"+silent+"/0")
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -64,6 +69,35 @@ func TestScripts(t *testing.T) {
 			"waitcontains": cmdWaitContains,
 		},
 	})
+}
+
+// silentServer listens on loopback and accepts connections but never
+// answers: a hung Redis. It stops when the script ends.
+func silentServer(env *testscript.Env) (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	env.Defer(func() {
+		l.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String(), nil
 }
 
 // deadPort returns a loopback port nothing listens on.
