@@ -443,8 +443,11 @@ func (e *Engine) remember(name string, r scriptReply) {
 		c.openUntil = c.readAt.Add(time.Duration(r.openedAt+recovery.Milliseconds()-r.now) * time.Millisecond)
 	}
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	if prev := e.cache[name]; prev != nil && prev.generation > c.generation {
+		return // a newer transition arrived by pub/sub while the script ran
+	}
 	e.cache[name] = c
-	e.mu.Unlock()
 }
 
 // fresh returns the cached state if the backstop re-read has kept it
