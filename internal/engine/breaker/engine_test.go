@@ -359,3 +359,50 @@ func TestKilledProbeFreesItsSlotAfterTheLease(t *testing.T) {
 		return err == nil
 	})
 }
+
+func TestRedisRestartFallsBackAndReturnsToSharedState(t *testing.T) {
+	if !testredis.Real(t) {
+		t.Skip("needs a redis-server process to stop and start")
+	}
+	srv, err := testredis.StartServer(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop(true)
+	rdb, err := store.Open(store.Options{URL: srv.URL(), Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	e := New(rdb, Options{Keys: store.Keys{Namespace: "restart"}, RefreshInterval: 50 * time.Millisecond, Timeout: 300 * time.Millisecond})
+	defer e.Close()
+	ctx := context.Background()
+	done, err := e.Allow(ctx, "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done(true)
+
+	srv.Stop(true)
+	eventually(t, 5*time.Second, "the engine notices Redis is gone", func() bool {
+		done, err := e.Allow(ctx, "svc")
+		if err == nil {
+			done(false) // counted by the local breaker
+		}
+		return e.InMemory()
+	})
+	if _, err := e.Allow(ctx, "svc"); err != nil && !errors.Is(err, ErrOpen) {
+		t.Fatalf("with Redis down a call must be admitted or refused by the local breaker: %v", err)
+	}
+
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the engine returns to the shared state", func() bool { return !e.InMemory() })
+	if _, err := e.Trip(ctx, "svc", "after restart"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Allow(ctx, "svc"); !errors.Is(err, ErrOpen) {
+		t.Fatalf("after Redis came back, the shared trip is not honoured: %v", err)
+	}
+}
