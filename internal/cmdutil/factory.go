@@ -24,7 +24,7 @@ type Factory struct {
 	// Config is the effective configuration.
 	Config func() (*config.Config, error)
 	// Redis is a client of the configured Redis whose namespace schema has
-	// been checked (and claimed, when the namespace is new).
+	// been checked (a newer one is refused).
 	Redis func() (redis.UniversalClient, error)
 	// Breakers is the breaker engine over that client.
 	Breakers func() (*breaker.Engine, error)
@@ -56,7 +56,8 @@ func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() stri
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(c.Redis.Timeout))
 		defer cancel()
-		if err := store.CheckSchema(ctx, rdb, store.Keys{Namespace: c.Redis.Namespace}, true); err != nil {
+		// Read-only here: the engine claims a new namespace on its first write.
+		if err := store.CheckSchema(ctx, rdb, store.Keys{Namespace: c.Redis.Namespace}, false); err != nil {
 			rdb.Close()
 			return nil, store.Classify(err, redact.URL(c.Redis.URL))
 		}

@@ -21,6 +21,7 @@ func NewCmdBreaker(f *cmdutil.Factory) *cobra.Command {
 service (a gateway, a drainer, a cron job through 'breaker exec') sees and
 changes the same breaker. States: closed, open, half_open, and the operator
 overrides forced_open (trip) and disabled.`,
+		RunE: groupRun,
 	}
 	cmd.AddCommand(
 		NewCmdBreakerStatus(f, nil),
@@ -33,6 +34,16 @@ overrides forced_open (trip) and disabled.`,
 		NewCmdBreakerExec(f, nil),
 	)
 	return cmd
+}
+
+// groupRun is the RunE of a command that only groups verbs: with no
+// argument it prints its help; a misspelt verb is a usage error (exit 2),
+// so `haderctl breaker stauts` in CI does not pass silently.
+func groupRun(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return cmdutil.UsageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
+	}
+	return cmd.Help()
 }
 
 // knownBreakers returns the registered breaker names and the configured

@@ -87,9 +87,13 @@ func breakerExecRun(ctx context.Context, opts *BreakerExecOptions) error {
 		adm, err = &breaker.Admission{Name: opts.Name, Local: true}, nil
 	}
 	var open *breaker.OpenError
+	var corrupt *breaker.CorruptError
 	switch {
 	case errors.As(err, &open):
 		return &cmdutil.ExitError{Code: cmdutil.ExitTempFail, Err: open}
+	case errors.As(err, &corrupt):
+		// Not run: 75 keeps "not run, try later" apart from CMD's own codes.
+		return &cmdutil.ExitError{Code: cmdutil.ExitTempFail, Err: corrupt}
 	case err != nil:
 		return f.RedisError(err)
 	}

@@ -2,6 +2,8 @@ package commands
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/haderos/haderctl/internal/cmdutil"
@@ -107,13 +109,14 @@ func breakerStatusRun(cmd *cobra.Command, opts *BreakerStatusOptions) error {
 		}
 	}
 	if len(unknown) > 0 {
-		return cmdutil.UsageErrorf("unknown breaker %q: not in the config file and never used", unknown[0])
+		return cmdutil.UsageErrorf("unknown breaker %s: not in the config file and never used", quoteAll(unknown))
 	}
 	return failOnOpen(opts, statuses)
 }
 
-// breakerStatusOffline shows the in-memory breakers a process falls back to
-// while Redis is unreachable, and still exits 3.
+// breakerStatusOffline, with Redis unreachable, lists the configured (or
+// named) breakers as state unknown, served by each process' in-memory
+// fallback meanwhile, and exits 3. It cannot know any process' local state.
 func breakerStatusOffline(opts *BreakerStatusOptions, cause error) error {
 	f := opts.F
 	c, err := f.Config()
@@ -126,12 +129,23 @@ func breakerStatusOffline(opts *BreakerStatusOptions, cause error) error {
 			names = append(names, s.Name)
 		}
 	}
-	local := breaker.New(nil, breaker.Options{Settings: c.BreakerSettings})
-	if err := renderBreakerStatus(f, local.LocalSnapshot(names), time.Now()); err != nil {
+	statuses := make([]breaker.Status, len(names))
+	for i, n := range names {
+		statuses[i] = breaker.Status{Name: n, State: breaker.Unknown, Settings: c.BreakerSettings(n), InMemory: true}
+	}
+	if err := renderBreakerStatus(f, statuses, time.Now()); err != nil {
 		return err
 	}
 	return &cmdutil.ExitError{Code: cmdutil.ExitUnavailable,
-		Err: fmt.Errorf("%w; shown: the in-memory fallback breakers processes use meanwhile", cause)}
+		Err: fmt.Errorf("%w; processes use in-memory breakers meanwhile (redis_unavailable)", cause)}
+}
+
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
 }
 
 func failOnOpen(opts *BreakerStatusOptions, statuses []breaker.Status) error {
@@ -140,7 +154,7 @@ func failOnOpen(opts *BreakerStatusOptions, statuses []breaker.Status) error {
 	}
 	for _, s := range statuses {
 		switch s.State {
-		case breaker.Open, breaker.ForcedOpen, breaker.Corrupt:
+		case breaker.Open, breaker.ForcedOpen, breaker.Corrupt, breaker.Unknown:
 			return cmdutil.Unhealthyf("breaker %s is %s", s.Name, s.State)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 
 // NewCmdConfig groups the config verbs.
 func NewCmdConfig(f *cmdutil.Factory) *cobra.Command {
-	cmd := &cobra.Command{Use: "config", Short: "Show the effective configuration"}
+	cmd := &cobra.Command{Use: "config", Short: "Show the effective configuration", RunE: groupRun}
 	cmd.AddCommand(NewCmdConfigView(f, nil))
 	return cmd
 }

@@ -33,6 +33,9 @@ func Main() ExitCode {
 
 // Run runs haderctl with the given arguments; tests call it directly.
 func Run(ctx context.Context, io *iostreams.IOStreams, args []string, src config.Sources) ExitCode {
+	if src.Getenv == nil {
+		src.Getenv = func(string) string { return "" }
+	}
 	root, g := newRoot(io, src)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -40,9 +43,12 @@ func Run(ctx context.Context, io *iostreams.IOStreams, args []string, src config
 	if err != nil && err.Error() != "" {
 		if ee, ok := err.(*cmdutil.ExitError); !ok || ee.Err != nil {
 			msg := strings.ReplaceAll(err.Error(), "\n", " ")
+			// Last line of defence, even when the config did not load.
+			secrets := append(redact.URLPasswords(g.redisURL), redact.URLPasswords(src.Getenv("REDIS_URL"))...)
 			if c, cerr := g.factory.Config(); cerr == nil {
-				msg = redact.Scrub(msg, c.Secrets()...)
+				secrets = append(secrets, c.Secrets()...)
 			}
+			msg = redact.Scrub(msg, secrets...)
 			fmt.Fprintln(io.ErrOut, "haderctl: "+msg)
 		}
 	}
@@ -79,6 +85,9 @@ colour), in CI (exit codes, -o json) and in scripts (data on stdout only).`,
 			}
 			if g.noColor {
 				io.SetColorEnabled(false)
+			}
+			if f := cmd.Flags().Lookup("timeout"); f != nil && f.Changed && g.timeout <= 0 && cmd.Name() != "exec" {
+				return cmdutil.UsageErrorf("invalid --timeout %s: it must be positive", g.timeout)
 			}
 			return cmdutil.ValidateOutput(g.output)
 		},

@@ -232,8 +232,8 @@ func applyEnv(c *Config, getenv func(string) string) error {
 	}
 	if v := getenv("CIRCUIT_BREAKER_RECOVERY_TIMEOUT"); v != "" {
 		d, err := parseDuration(v)
-		if err != nil || d <= 0 {
-			return errorf("CIRCUIT_BREAKER_RECOVERY_TIMEOUT: %q is not a number of seconds (or a duration such as 2m)", v)
+		if err != nil || d < time.Millisecond {
+			return errorf("CIRCUIT_BREAKER_RECOVERY_TIMEOUT: %q is not a number of seconds (or a duration such as 2m) of at least 1ms", v)
 		}
 		c.Breaker.RecoveryTimeout = Duration(d)
 	}
@@ -299,6 +299,7 @@ func (c *Config) Redacted() *Config {
 	out.Services = make([]Service, len(c.Services))
 	for i, s := range c.Services {
 		s.Headers = redact.Headers(s.Headers)
+		s.BaseURL, s.HealthURL = redact.HTTPURL(s.BaseURL), redact.HTTPURL(s.HealthURL)
 		out.Services[i] = s
 	}
 	return &out
@@ -312,6 +313,8 @@ func (c *Config) Secrets() []string {
 		out = append(out, uo.Password, uo.SentinelPassword)
 	}
 	for _, s := range c.Services {
+		out = append(out, redact.HTTPURLSecrets(s.BaseURL)...)
+		out = append(out, redact.HTTPURLSecrets(s.HealthURL)...)
 		for k, v := range s.Headers {
 			if redact.IsSecretName(k) {
 				out = append(out, v)

@@ -2,7 +2,11 @@
 // tokens, webhook URLs) out of output and logs.
 package redact
 
-import "strings"
+import (
+	"net/url"
+	"strconv"
+	"strings"
+)
 
 // Mask replaces a secret in output.
 const Mask = "***"
@@ -14,33 +18,49 @@ func URL(raw string) string {
 	if !ok {
 		return raw
 	}
-	hostEnd := len(rest)
-	if i := strings.IndexAny(rest, "/?"); i >= 0 && !strings.HasPrefix(scheme, "unix") {
-		hostEnd = i
+	if at, colon := userInfo(rest); colon >= 0 {
+		rest = rest[:colon+1] + Mask + rest[at:]
 	}
-	if strings.HasPrefix(scheme, "unix") {
-		// unix://user:pass@/path: the user info ends at the last '@' before the path.
-		if i := strings.Index(rest, "@/"); i >= 0 {
-			hostEnd = i + 1
-		} else {
-			hostEnd = 0
-		}
-	}
-	host := rest[:hostEnd]
-	if at := strings.LastIndex(host, "@"); at >= 0 {
-		if user, _, hasPass := strings.Cut(host[:at], ":"); hasPass {
-			host = user + ":***" + host[at:]
-		}
-	}
-	tail := rest[hostEnd:]
-	if i := strings.Index(tail, "sentinel_password="); i >= 0 {
-		end := strings.IndexByte(tail[i:], '&')
+	if i := strings.Index(rest, "sentinel_password="); i >= 0 {
+		i += len("sentinel_password=")
+		end := strings.IndexByte(rest[i:], '&')
 		if end < 0 {
-			end = len(tail) - i
+			end = len(rest) - i
 		}
-		tail = tail[:i] + "sentinel_password=***" + tail[i+end:]
+		rest = rest[:i] + Mask + rest[i+end:]
 	}
-	return scheme + "://" + host + tail
+	return scheme + "://" + rest
+}
+
+// URLPasswords returns the passwords in a URL as written, for scrubbing
+// messages that may quote them.
+func URLPasswords(raw string) []string {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return nil
+	}
+	var out []string
+	if at, colon := userInfo(rest); colon >= 0 {
+		out = append(out, rest[colon+1:at])
+	}
+	if i := strings.Index(rest, "sentinel_password="); i >= 0 {
+		v := rest[i+len("sentinel_password="):]
+		v, _, _ = strings.Cut(v, "&")
+		out = append(out, v)
+	}
+	return out
+}
+
+// userInfo finds the '@' ending the user info and the ':' before the
+// password (-1 if none). The user info ends at the last '@': a password
+// may hold '/', '?' or '#', and a Redis URL's host, path and query do not
+// hold '@'.
+func userInfo(rest string) (at, colon int) {
+	at = strings.LastIndex(rest, "@")
+	if at < 0 {
+		return -1, -1
+	}
+	return at, strings.IndexByte(rest[:at], ':')
 }
 
 // secretWords mark a header or field name whose value is a secret.
@@ -74,13 +94,64 @@ func Headers(h map[string]string) map[string]string {
 	return out
 }
 
-// Scrub removes every given secret from a message (a last line of defence
+// Scrub removes every given secret from a message, also in the escaped
+// form %q would give it (a last line of defence
 // for errors from libraries that may quote what they were given).
 func Scrub(msg string, secrets ...string) string {
 	for _, s := range secrets {
 		if len(s) >= 3 {
 			msg = strings.ReplaceAll(msg, s, Mask)
+			if q := strconv.Quote(s); q[1:len(q)-1] != s {
+				msg = strings.ReplaceAll(msg, q[1:len(q)-1], Mask)
+			}
+			if u, err := url.PathUnescape(s); err == nil && u != s && len(u) >= 3 {
+				msg = strings.ReplaceAll(msg, u, Mask)
+			}
 		}
 	}
 	return msg
+}
+
+// HTTPURL masks the secrets of an HTTP URL: the password in its user info
+// and query parameters named like secrets (token, key, signature…).
+func HTTPURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" {
+		return raw
+	}
+	changed := false
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), Mask)
+		changed = true
+	}
+	q := u.Query()
+	for k := range q {
+		if IsSecretName(k) {
+			q.Set(k, Mask)
+			changed = true
+		}
+	}
+	if !changed {
+		return raw
+	}
+	u.RawQuery = q.Encode()
+	return strings.NewReplacer("%2A%2A%2A", Mask, "%2a%2a%2a", Mask).Replace(u.String())
+}
+
+// HTTPURLSecrets lists the secret values in an HTTP URL (see HTTPURL).
+func HTTPURLSecrets(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	if p, has := u.User.Password(); has {
+		out = append(out, p)
+	}
+	for k, vs := range u.Query() {
+		if IsSecretName(k) {
+			out = append(out, vs...)
+		}
+	}
+	return out
 }

@@ -160,6 +160,9 @@ func (e *Engine) Allow(ctx context.Context, name string) (done func(success bool
 	token := newToken()
 	r, err := e.run(ctx, acquireScript, name, token)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // the caller's deadline, not Redis' fault
+		}
 		if store.IsUnavailable(err) {
 			e.down.mark(e.log, err)
 			return e.allowLocal(name)
@@ -175,7 +178,11 @@ func (e *Engine) Allow(ctx context.Context, name string) (done func(success bool
 			e.report(name, outcome(success), r.generation, "")
 		}, nil
 	case "probe":
-		return func(success bool) { e.report(name, outcome(success), r.generation, token) }, nil
+		stop := e.keepProbe(name, token)
+		return func(success bool) {
+			stop()
+			e.report(name, outcome(success), r.generation, token)
+		}, nil
 	}
 	return nil, &OpenError{Name: name, State: r.state, RetryAfter: r.wait}
 }
@@ -217,6 +224,13 @@ type Admission struct {
 	Token      string // non-empty for a half-open probe
 	Local      bool   // admitted by the in-memory fallback: Redis was unreachable
 	failures   int64
+	stop       func() // stops renewing the probe lease
+}
+
+func (a *Admission) stopRenewing() {
+	if a.stop != nil {
+		a.stop()
+	}
 }
 
 // Acquire asks Redis directly (no cache) to make one call. It is Allow for
@@ -237,7 +251,7 @@ func (e *Engine) Acquire(ctx context.Context, name string) (*Admission, error) {
 	case "allow":
 		return &Admission{Name: name, Generation: r.generation, failures: r.failures}, nil
 	case "probe":
-		return &Admission{Name: name, Generation: r.generation, Token: token}, nil
+		return &Admission{Name: name, Generation: r.generation, Token: token, stop: e.keepProbe(name, token)}, nil
 	}
 	return nil, &OpenError{Name: name, State: r.state, RetryAfter: r.wait}
 }
@@ -246,6 +260,7 @@ func (e *Engine) Acquire(ctx context.Context, name string) (*Admission, error) {
 // state afterwards and whether the result counted (false: stale, the
 // breaker changed generation meanwhile, or nothing needed recording).
 func (e *Engine) Finish(ctx context.Context, a *Admission, success bool) (Result, error) {
+	a.stopRenewing()
 	if a.Local {
 		return Result{}, nil
 	}
@@ -261,6 +276,7 @@ func (e *Engine) Finish(ctx context.Context, a *Admission, success bool) (Result
 
 // Release frees an admitted call that was never made.
 func (e *Engine) Release(ctx context.Context, a *Admission) error {
+	a.stopRenewing()
 	if a.Local || a.Token == "" {
 		return nil
 	}
@@ -343,27 +359,9 @@ func (r scriptReply) result() Result {
 // run calls a breaker script with the common arguments, registers the name,
 // updates the cache and reports a transition this process made.
 func (e *Engine) run(ctx context.Context, script *redis.Script, name string, extra ...string) (scriptReply, error) {
-	s := e.SettingsFor(name)
-	if err := s.Validate(); err != nil {
-		return scriptReply{}, fmt.Errorf("breaker %s: %w", name, err)
-	}
-	k := e.opts.Keys
-	clock := ""
-	if e.opts.Clock != nil {
-		clock = strconv.FormatInt(e.opts.Clock().UnixMilli(), 10)
-	}
-	args := make([]any, 0, 10+len(extra))
-	args = append(args, clock, s.FailureThreshold, s.SuccessThreshold, s.RecoveryTimeout.Milliseconds(),
-		s.MaxProbes, s.ProbeLease.Milliseconds(), e.who, k.BreakerChannel(), e.opts.StreamCap, name)
-	for _, x := range extra {
-		args = append(args, x)
-	}
-	keys := []string{k.Breaker(name), k.BreakerProbes(name), k.BreakerEvents(name)}
-	if _, seen := e.registered.Load(name); !seen {
-		if err := e.rdb.SAdd(ctx, k.Breakers(), name).Err(); err != nil {
-			return scriptReply{}, err
-		}
-		e.registered.Store(name, struct{}{})
+	keys, args, err := e.scriptArgs(ctx, name, extra...)
+	if err != nil {
+		return scriptReply{}, err
 	}
 	raw, err := script.Run(ctx, e.rdb, keys, args...).StringSlice()
 	if err != nil {
@@ -387,6 +385,69 @@ func (e *Engine) run(ctx context.Context, script *redis.Script, name string, ext
 		}
 	}
 	return r, nil
+}
+
+// scriptArgs builds the common KEYS and ARGV of the breaker scripts. The
+// first call for a name in this process also registers the name and claims
+// the namespace's schema version (both idempotent), in one round trip.
+func (e *Engine) scriptArgs(ctx context.Context, name string, extra ...string) ([]string, []any, error) {
+	s := e.SettingsFor(name)
+	if err := s.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("breaker %s: %w", name, err)
+	}
+	k := e.opts.Keys
+	clock := ""
+	if e.opts.Clock != nil {
+		clock = strconv.FormatInt(e.opts.Clock().UnixMilli(), 10)
+	}
+	args := make([]any, 0, 10+len(extra))
+	args = append(args, clock, s.FailureThreshold, s.SuccessThreshold, s.RecoveryTimeout.Milliseconds(),
+		s.MaxProbes, s.ProbeLease.Milliseconds(), e.who, k.BreakerChannel(), e.opts.StreamCap, name)
+	for _, x := range extra {
+		args = append(args, x)
+	}
+	keys := []string{k.Breaker(name), k.BreakerProbes(name), k.BreakerEvents(name)}
+	if _, seen := e.registered.Load(name); !seen {
+		pipe := e.rdb.Pipeline()
+		pipe.SetNX(ctx, k.Schema(), store.SchemaVersion, 0)
+		pipe.SAdd(ctx, k.Breakers(), name)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, nil, err
+		}
+		e.registered.Store(name, struct{}{})
+	}
+	return keys, args, nil
+}
+
+// keepProbe renews a probe's lease every third of it until stopped, so a
+// call that outlives the lease keeps its slot; only a probe whose process
+// died lets its slot go.
+func (e *Engine) keepProbe(name, token string) (stop func()) {
+	lease := e.SettingsFor(name).ProbeLease
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		tick := time.NewTicker(lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			rctx, rcancel := context.WithTimeout(ctx, e.opts.Timeout)
+			keys, args, err := e.scriptArgs(rctx, name, token)
+			var renewed int64
+			if err == nil {
+				renewed, err = renewScript.Run(rctx, e.rdb, keys, args...).Int64()
+			}
+			rcancel()
+			if err == nil && renewed == 0 {
+				return // the probe is gone: the breaker moved on
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(cancel) }
 }
 
 func decodeReply(raw []string) (scriptReply, error) {

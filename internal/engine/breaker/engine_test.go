@@ -118,11 +118,14 @@ func TestBackstopReReadCatchesMissedChanges(t *testing.T) {
 	done, _ := a.Allow(ctx, "svc")
 	done(true)
 	// A change written without a publish (as a careless other-language
-	// service might) is still seen through the re-read.
+	// service might) reaches the cache through the re-read alone: nothing
+	// here calls Allow, which could ask Redis itself.
 	testredis.Client(t).HSet(ctx, ns.Breaker("svc"), "state", "forced_open", "generation", "99")
-	eventually(t, 2*time.Second, "re-read sees forced_open", func() bool {
-		_, err := a.Allow(ctx, "svc")
-		return errors.Is(err, ErrOpen)
+	eventually(t, 2*time.Second, "re-read puts forced_open in the cache", func() bool {
+		a.mu.RLock()
+		defer a.mu.RUnlock()
+		c := a.cache["svc"]
+		return c != nil && c.state == ForcedOpen && c.generation == 99
 	})
 }
 
@@ -181,6 +184,60 @@ func TestEventsRecordWhoAndCountsAndOnlyTheMakerReports(t *testing.T) {
 	defer mu.Unlock()
 	if len(madeByA) != 1 || madeByA[0].To != Open || len(madeByB) != 1 || madeByB[0].To != Closed {
 		t.Fatalf("each transition must be reported by the process that made it: a=%+v b=%+v", madeByA, madeByB)
+	}
+}
+
+func TestCallerDeadlineIsNotMistakenForRedisDown(t *testing.T) {
+	ns := store.Keys{Namespace: testredis.Namespace(t)}
+	a := newTestEngine(t, Options{Keys: ns})
+	b := newTestEngine(t, Options{Keys: ns})
+	ctx := context.Background()
+	if _, err := a.Trip(ctx, "shopify", "drill"); err != nil {
+		t.Fatal(err)
+	}
+	expired, cancel := context.WithTimeout(ctx, time.Nanosecond)
+	defer cancel()
+	<-expired.Done()
+	if _, err := b.Allow(expired, "aramex"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Allow with an expired context: %v, want the context's error", err)
+	}
+	if b.InMemory() {
+		t.Fatal("one caller's deadline switched the engine to in-memory breakers")
+	}
+	if _, err := b.Allow(ctx, "shopify"); !errors.Is(err, ErrOpen) {
+		t.Fatalf("the shared trip is not honoured after a caller's deadline: %v", err)
+	}
+}
+
+func TestLongProbeKeepsItsSlotPastTheLease(t *testing.T) {
+	ns := store.Keys{Namespace: testredis.Namespace(t)}
+	s := Settings{RecoveryTimeout: time.Millisecond, ProbeLease: 150 * time.Millisecond}
+	e := newTestEngine(t, Options{Keys: ns, Settings: func(string) Settings { return s }})
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		e.Record(ctx, "svc", false)
+	}
+	var dones []func(bool)
+	eventually(t, 2*time.Second, "two probes admitted", func() bool {
+		if done, err := e.Allow(ctx, "svc"); err == nil {
+			dones = append(dones, done)
+		}
+		return len(dones) == 2
+	})
+	// Over four leases, the running probes keep renewing: no third probe.
+	until := time.Now().Add(4 * s.ProbeLease)
+	for time.Now().Before(until) {
+		if a, err := e.Acquire(ctx, "svc"); err == nil {
+			t.Fatalf("a third probe (%+v) was admitted while two were still running", a)
+		}
+		time.Sleep(10 * time.Millisecond) // sampling interval of the invariant, not synchronisation
+	}
+	for _, done := range dones {
+		done(true)
+	}
+	st, _, _ := e.Snapshot(ctx, []string{"svc"})
+	if st[0].State != Closed {
+		t.Fatalf("after both long probes succeeded: %s, want closed", st[0].State)
 	}
 }
 

@@ -153,22 +153,3 @@ func (e *Engine) recordLocal(name string, success bool) {
 // InMemory reports whether this process is running on in-memory breakers
 // because Redis is unreachable.
 func (e *Engine) InMemory() bool { return e.down.isDown() }
-
-// LocalSnapshot describes the in-memory breakers this process would use
-// for the named breakers while Redis is unreachable.
-func (e *Engine) LocalSnapshot(names []string) []Status {
-	out := make([]Status, len(names))
-	for i, n := range names {
-		s := e.SettingsFor(n)
-		if s.RedisUnavailable == "deny" {
-			out[i] = Status{Name: n, Known: true, State: Open, Settings: s, InMemory: true}
-			continue
-		}
-		b := e.localFor(n)
-		b.mu.Lock()
-		out[i] = Status{Name: n, Known: true, State: b.state, Failures: b.failures, Successes: b.successes,
-			Generation: b.generation, OpenedAt: b.openedAt, Settings: s, InMemory: true}
-		b.mu.Unlock()
-	}
-	return out
-}

@@ -346,3 +346,29 @@ func TestCorruptHashIsReportedAndRepairedByReset(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestEventCountsAreThoseBeforeTheTransition(t *testing.T) {
+	clock := newFakeClock()
+	s := Settings{SuccessThreshold: 3}
+	e := newTestEngine(t, Options{Clock: clock.Now, Settings: func(string) Settings { return s }})
+	m := luaMachine{e: e, name: "svc"}
+	failN(t, m, 3)
+	clock.Advance(120 * time.Second)
+	_, g1, t1 := m.acquire(t)
+	_, g2, t2 := m.acquire(t)
+	_, g3, t3 := m.acquire(t)
+	m.record(t, g1, t1, true)
+	m.record(t, g2, t2, true)
+	m.record(t, g3, t3, false)
+	evs, err := e.Events(context.Background(), []string{"svc"}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := evs[len(evs)-1]
+	if last.From != HalfOpen || last.To != Open || last.Successes != 2 || last.Reason != "probe failed" {
+		t.Fatalf("half_open → open event %+v, want the 2 probe successes counted before the failure", last)
+	}
+	if first := evs[0]; first.Failures != 3 || first.To != Open {
+		t.Fatalf("closed → open event %+v, want 3 failures", first)
+	}
+}

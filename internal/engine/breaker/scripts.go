@@ -70,8 +70,9 @@ local function load(lenient)
   return st
 end
 
+-- save writes every known field; fields it does not know are left alone,
+-- so a newer schema's additions survive an older writer.
 local function save(st)
-  redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], 'name', NAME, 'state', st.state,
     'failures', fmt(st.failures), 'successes', fmt(st.successes), 'generation', fmt(st.generation),
     'opened_at', fmt(st.opened_at), 'last_failure', fmt(st.last_failure), 'last_success', fmt(st.last_success),
@@ -173,11 +174,14 @@ local ev
 if outcome == 'failure' then
   st.last_failure = now
   st.failures = st.failures + 1
-  st.successes = 0
-  if st.state == 'closed' and st.failures >= FT then
-    ev = transition(st, 'open', fmt(st.failures) .. ' consecutive failures', now)
-  elseif st.state == 'half_open' then
+  if st.state == 'half_open' then
+    -- the event keeps the probe successes counted before the failure
     ev = transition(st, 'open', 'probe failed', now)
+  else
+    st.successes = 0
+    if st.state == 'closed' and st.failures >= FT then
+      ev = transition(st, 'open', fmt(st.failures) .. ' consecutive failures', now)
+    end
   end
 else
   if st.state == 'open' or st.state == 'forced_open' then return reply('ok', st, 0, now) end
@@ -194,6 +198,18 @@ else
 end
 save(st)
 return reply('ok', st, 0, now, ev)
+`)
+
+// renewScript extends a live probe's lease while its call is still running,
+// so a long call keeps its slot (the lease is for probes whose process
+// died). ARGV[11] is the probe token. Returns 1 if renewed, 0 if the probe
+// is gone (its lease expired or the breaker changed state).
+var renewScript = redis.NewScript(prelude + `
+local now = now_ms()
+if not redis.call('ZSCORE', KEYS[2], ARGV[11]) then return 0 end
+redis.call('ZADD', KEYS[2], 'XX', now + LEASE, ARGV[11])
+redis.call('PEXPIRE', KEYS[2], LEASE * 2)
+return 1
 `)
 
 // setScript is an operator override. ARGV[11] is the target state (closed,

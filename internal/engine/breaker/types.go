@@ -22,6 +22,8 @@ const (
 	Disabled   State = "disabled"
 	// Corrupt is reported for a hash that does not hold a valid breaker.
 	Corrupt State = "corrupt"
+	// Unknown is reported when Redis cannot be read.
+	Unknown State = "unknown"
 )
 
 // Valid reports whether s is one of the five stored states.

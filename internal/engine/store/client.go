@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Options says how to reach Redis.
@@ -56,6 +57,8 @@ func Open(o Options) (redis.UniversalClient, error) {
 	uo.DialerRetries = 1
 	uo.PoolSize = o.PoolSize
 	uo.DisableIdentity = true
+	// Redis 7.0 refuses CLIENT MAINT_NOTIFICATIONS: asking costs a round trip per connection.
+	uo.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	return redis.NewUniversalClient(uo), nil
 }
 

@@ -1,9 +1,6 @@
 package store
 
-import (
-	"fmt"
-	"regexp"
-)
+import "fmt"
 
 // Keys builds every Redis key and channel name of one namespace. Each
 // breaker's keys share the hash tag {<name>}, so a script that touches a
@@ -35,10 +32,31 @@ func (k Keys) BreakerEvents(name string) string { return k.Breaker(name) + ":eve
 // published on, as JSON (the same fields as an event stream entry).
 func (k Keys) BreakerChannel() string { return k.Namespace + ":breaker:transitions" }
 
-var (
-	nameRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
-	namespaceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`)
-)
+// validKey checks s is 1..max bytes of letters, digits and the extra
+// punctuation, starting with a letter or digit. A loop, not a regexp: it
+// runs on every breaker call.
+func validKey(s string, max int, extra string) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || !containsByte(extra, c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func containsByte(s string, c byte) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return true
+		}
+	}
+	return false
+}
 
 // NameError is an invalid name or namespace (bad input: exit code 2).
 type NameError struct{ Msg string }
@@ -48,7 +66,7 @@ func (e *NameError) Error() string { return e.Msg }
 // ValidName checks a breaker, service or queue name. Names go into keys, so
 // braces (hash tags), spaces and control characters are refused.
 func ValidName(kind, name string) error {
-	if !nameRE.MatchString(name) {
+	if !validKey(name, 128, "_.-") {
 		return &NameError{fmt.Sprintf("invalid %s name %q: use 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit", kind, name)}
 	}
 	return nil
@@ -56,7 +74,7 @@ func ValidName(kind, name string) error {
 
 // ValidNamespace checks a namespace.
 func ValidNamespace(ns string) error {
-	if !namespaceRE.MatchString(ns) {
+	if !validKey(ns, 64, "_.:-") {
 		return &NameError{fmt.Sprintf("invalid namespace %q: use 1-64 letters, digits, '_', '.', ':' or '-'", ns)}
 	}
 	return nil

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -29,7 +30,7 @@ import (
 // Its errors name the redacted URL, never the password.
 func ParseURL(raw string) (*redis.UniversalOptions, error) {
 	bad := func(why string) error {
-		return fmt.Errorf("invalid Redis URL %q: %s", redact.URL(raw), why)
+		return fmt.Errorf("invalid Redis URL %q: %s", redact.URL(raw), redact.Scrub(why, redact.URLPasswords(raw)...))
 	}
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
@@ -41,6 +42,13 @@ func ParseURL(raw string) (*redis.UniversalOptions, error) {
 	case "redis", "rediss", "unix":
 		o, err := redis.ParseURL(raw)
 		if err != nil {
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				// net/url quotes the piece it choked on, which may be a
+				// fragment of a password holding a delimiter: say why
+				// without echoing any of it.
+				return nil, bad("it does not parse as a URL (percent-encode any : / ? # @ in the user name or password)")
+			}
 			return nil, bad(strings.TrimPrefix(scrub(err.Error(), raw), "redis: "))
 		}
 		u := &redis.UniversalOptions{
