@@ -11,10 +11,11 @@ const exitCodesHelp = `Every haderctl command exits with one of these codes:
       config file or environment variable, unknown breaker name
   3   Redis (or another dependency) unreachable or unusable: connection
       refused, timeout, authentication failed, a namespace written by a
-      newer haderctl
+      newer haderctl (breaker status then lists every breaker as unknown)
   4   refused by a chaos safety guard (reserved for chaos commands)
-  75  breaker exec: refused by an open breaker (sysexits EX_TEMPFAIL), so a
-      script can tell "try later" from the command's own failure
+  75  breaker exec: refused by an open breaker, or one whose state in Redis
+      is corrupt (sysexits EX_TEMPFAIL), so a script can tell "try later"
+      from the command's own failure
 
 breaker exec otherwise exits with the command's own code (127 when the
 command cannot be started, 124 when --timeout kills it).

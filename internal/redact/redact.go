@@ -115,9 +115,13 @@ func Scrub(msg string, secrets ...string) string {
 // HTTPURL masks the secrets of an HTTP URL: the password in its user info
 // and query parameters named like secrets (token, key, signature…).
 func HTTPURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || raw == "" {
+	if raw == "" {
 		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// It cannot be taken apart, so nothing in it can be vouched for.
+		return Mask
 	}
 	changed := false
 	if _, has := u.User.Password(); has {
