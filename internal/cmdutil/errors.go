@@ -8,6 +8,7 @@ import (
 
 	"github.com/haderos/haderctl/internal/config"
 	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
 )
 
@@ -68,7 +69,7 @@ func ExitCode(err error, ran bool) int {
 		return ee.Code
 	case errors.As(err, &ue), errors.As(err, &se), store.IsUnavailable(err):
 		return ExitUnavailable
-	case errors.As(err, &ne), errors.As(err, &ce):
+	case errors.As(err, &ne), errors.As(err, &ce), queue.IsInput(err):
 		return ExitUsage
 	case errors.As(err, &corrupt):
 		return ExitUnhealthy

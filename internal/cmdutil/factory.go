@@ -8,6 +8,7 @@ import (
 
 	"github.com/haderos/haderctl/internal/config"
 	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/iostreams"
 	"github.com/haderos/haderctl/internal/redact"
@@ -28,6 +29,8 @@ type Factory struct {
 	Redis func() (redis.UniversalClient, error)
 	// Breakers is the breaker engine over that client.
 	Breakers func() (*breaker.Engine, error)
+	// Queues is the fallback queue client over that client.
+	Queues func() (*queue.Client, error)
 	// Keys names the configured namespace's keys.
 	Keys func() (store.Keys, error)
 	// Now is the local clock.
@@ -79,6 +82,17 @@ func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() stri
 			Timeout:  time.Duration(c.Redis.Timeout),
 			Logger:   logger,
 		}), nil
+	})
+	f.Queues = sync.OnceValues(func() (*queue.Client, error) {
+		c, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		rdb, err := f.Redis()
+		if err != nil {
+			return nil, err
+		}
+		return queue.New(rdb, store.Keys{Namespace: c.Redis.Namespace}, c.Queue.Settings()), nil
 	})
 	return f
 }

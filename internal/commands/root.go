@@ -127,6 +127,7 @@ colour), in CI (exit codes, -o json) and in scripts (data on stdout only).`,
 		NewCmdVersion(g.factory, nil),
 		NewCmdConfig(g.factory),
 		NewCmdBreaker(g.factory),
+		NewCmdQueue(g.factory),
 		newHelpTopic("exit-codes", "What haderctl's exit codes mean", exitCodesHelp),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = true

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/redact"
 	"gopkg.in/yaml.v3"
@@ -35,6 +36,7 @@ type Config struct {
 	Environment string  `json:"environment" yaml:"environment"`
 	Redis       Redis   `json:"redis" yaml:"redis"`
 	Breaker     Breaker `json:"breaker" yaml:"breaker"`
+	Queue       Queue   `json:"queue" yaml:"queue"`
 	// Services are the integrated services, in file order.
 	Services []Service `json:"services" yaml:"services"`
 }
@@ -62,6 +64,41 @@ func (b Breaker) Settings() breaker.Settings {
 	return breaker.Settings{FailureThreshold: b.FailureThreshold, SuccessThreshold: b.SuccessThreshold,
 		RecoveryTimeout: time.Duration(b.RecoveryTimeout), MaxProbes: b.MaxProbes,
 		ProbeLease: time.Duration(b.ProbeLease), RedisUnavailable: b.RedisUnavailable}
+}
+
+// Queue holds the fallback queue's settings (0 or unset: the default).
+type Queue struct {
+	MaxAttempts   int      `json:"max_attempts" yaml:"max_attempts,omitempty"`
+	BackoffBase   Duration `json:"backoff_base" yaml:"backoff_base,omitempty"`
+	BackoffFactor float64  `json:"backoff_factor" yaml:"backoff_factor,omitempty"`
+	BackoffCap    Duration `json:"backoff_cap" yaml:"backoff_cap,omitempty"`
+	MaxDataBytes  int      `json:"max_data_bytes" yaml:"max_data_bytes,omitempty"`
+	Retention     Duration `json:"retention" yaml:"retention,omitempty"`
+	DeadMax       int      `json:"dead_max" yaml:"dead_max,omitempty"`
+	DeadMaxAge    Duration `json:"dead_max_age" yaml:"dead_max_age,omitempty"`
+}
+
+// Settings converts to the engine's form, defaults filled in.
+func (q Queue) Settings() queue.Settings {
+	return queue.Settings{MaxAttempts: q.MaxAttempts, BackoffBase: time.Duration(q.BackoffBase),
+		BackoffFactor: q.BackoffFactor, BackoffCap: time.Duration(q.BackoffCap), MaxDataBytes: q.MaxDataBytes,
+		Retention: time.Duration(q.Retention), DeadMax: q.DeadMax, DeadMaxAge: time.Duration(q.DeadMaxAge)}.Defaults()
+}
+
+func (q Queue) validate() error {
+	switch {
+	case q.MaxAttempts < 0:
+		return errorf("queue: max_attempts must be at least 1")
+	case q.BackoffFactor != 0 && q.BackoffFactor < 1:
+		return errorf("queue: backoff_factor must be at least 1")
+	case q.BackoffCap != 0 && q.BackoffBase != 0 && q.BackoffCap < q.BackoffBase:
+		return errorf("queue: backoff_cap must not be below backoff_base")
+	case q.MaxDataBytes < 0:
+		return errorf("queue: max_data_bytes must be positive")
+	case q.DeadMax < 0:
+		return errorf("queue: dead_max must be positive")
+	}
+	return nil
 }
 
 // Service is one integrated service.
@@ -247,6 +284,13 @@ func (c *Config) validate() error {
 	if err := store.ValidNamespace(c.Redis.Namespace); err != nil {
 		return &Error{Msg: err.Error()}
 	}
+	if err := c.Queue.validate(); err != nil {
+		return err
+	}
+	qs := c.Queue.Settings()
+	c.Queue = Queue{MaxAttempts: qs.MaxAttempts, BackoffBase: Duration(qs.BackoffBase), BackoffFactor: qs.BackoffFactor,
+		BackoffCap: Duration(qs.BackoffCap), MaxDataBytes: qs.MaxDataBytes, Retention: Duration(qs.Retention),
+		DeadMax: qs.DeadMax, DeadMaxAge: Duration(qs.DeadMaxAge)}
 	if err := c.Breaker.Settings().WithDefaults().Validate(); err != nil {
 		return errorf("breaker: %s", err)
 	}

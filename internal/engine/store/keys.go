@@ -79,3 +79,40 @@ func ValidNamespace(ns string) error {
 	}
 	return nil
 }
+
+// Queues is a SET of every queue name the namespace has seen.
+func (k Keys) Queues() string { return k.Namespace + ":queues" }
+
+// Queue is a HASH with one queue's counters, pause flag and claim sequence.
+// Every key of the queue shares its hash tag {<name>}, so each queue
+// script stays in one Cluster slot.
+func (k Keys) Queue(name string) string { return k.Namespace + ":queue:{" + name + "}" }
+
+// QueueReady is a ZSET of ready operation ids, scored priority rank × 1e13
+// + first-failed Unix ms: the lowest score (highest priority, oldest) is
+// claimed first.
+func (k Keys) QueueReady(name string) string { return k.Queue(name) + ":ready" }
+
+// QueueDelayed is a ZSET of operations waiting for a retry, scored by the
+// Unix ms they become ready.
+func (k Keys) QueueDelayed(name string) string { return k.Queue(name) + ":delayed" }
+
+// QueueLeased is a ZSET of claimed operations, scored by lease deadline
+// (Unix ms).
+func (k Keys) QueueLeased(name string) string { return k.Queue(name) + ":leased" }
+
+// QueueDead is a ZSET of dead operations, scored by when they died (Unix ms).
+func (k Keys) QueueDead(name string) string { return k.Queue(name) + ":dead" }
+
+// QueueControl is a HASH, operation id → "<ready score> <attempts> <max
+// attempts> <service>", for every operation not yet completed.
+func (k Keys) QueueControl(name string) string { return k.Queue(name) + ":ctl" }
+
+// QueueLeases is a HASH, operation id → fencing token of its current lease.
+func (k Keys) QueueLeases(name string) string { return k.Queue(name) + ":lease" }
+
+// QueueErrors is a HASH, operation id → the last error of its replays.
+func (k Keys) QueueErrors(name string) string { return k.Queue(name) + ":errors" }
+
+// QueueOp is a HASH with one operation (fields in docs/redis-schema.md).
+func (k Keys) QueueOp(queue, id string) string { return k.Queue(queue) + ":op:" + id }

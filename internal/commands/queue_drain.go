@@ -1,0 +1,307 @@
+package commands
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/haderos/haderctl/internal/cmdutil"
+	"github.com/haderos/haderctl/internal/engine/queue"
+	"github.com/haderos/haderctl/internal/engine/transport"
+	"github.com/haderos/haderctl/internal/redact"
+	"github.com/spf13/cobra"
+)
+
+// QueueDrainOptions are `haderctl queue drain`'s inputs.
+type QueueDrainOptions struct {
+	F           *cmdutil.Factory
+	Queues      []string
+	Service     string
+	Concurrency int
+	Max         int
+	Follow      bool
+	DryRun      bool
+	Lease       time.Duration
+	Grace       time.Duration
+	OpTimeout   time.Duration
+	Exec        string
+}
+
+// NewCmdQueueDrain builds `haderctl queue drain`.
+func NewCmdQueueDrain(f *cmdutil.Factory, runF func(*QueueDrainOptions) error) *cobra.Command {
+	opts := &QueueDrainOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "drain [QUEUE...] [flags]",
+		Short: "Replay queued operations: over HTTP through the breaker, or with --exec",
+		Long: `Claim and replay operations of the named queues (default: every queue),
+highest priority first, oldest first within a priority. Each is replayed
+over HTTP exactly as stored (method, URL, headers, data as the body)
+through its service's breaker, or with --exec CMD, which gets the operation
+as JSON on stdin (exit 0 = success). An open breaker puts the operation back
+for later without spending an attempt. Failures retry with exponential
+backoff and full jitter; after max attempts the operation is dead.
+
+Claims are leased for --lease and renewed while the replay runs; a drainer
+that dies leaves its operations to come back when the lease expires.
+Without --follow the drain ends when nothing is ready; with it, it waits
+for more until interrupted. SIGINT/SIGTERM stop claiming at once, give
+replays in flight --grace to finish, and release the rest.
+
+On a terminal: a progress bar, then a summary. Otherwise NDJSON, one line
+per outcome (completed, retry, dead, deferred, released, lost). Exit 0 when
+everything attempted succeeded or was rescheduled, 1 when operations went
+dead during the drain.`,
+		Example: `  haderctl queue drain orders
+  haderctl queue drain --service shopify --concurrency 20
+  haderctl queue drain notifications --exec './send.sh' --max 100
+  haderctl queue drain --follow | jq -c 'select(.outcome=="dead")'`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Queues = args
+			switch {
+			case opts.Concurrency < 1 || opts.Concurrency > 1000:
+				return cmdutil.UsageErrorf("invalid --concurrency %d: use 1 to 1000", opts.Concurrency)
+			case opts.Max < 0:
+				return cmdutil.UsageErrorf("invalid --max %d: use 0 (no limit) or more", opts.Max)
+			case opts.Lease < time.Second:
+				return cmdutil.UsageErrorf("invalid --lease %s: use at least 1s", opts.Lease)
+			case opts.Grace < 0:
+				return cmdutil.UsageErrorf("invalid --grace %s: it must not be negative", opts.Grace)
+			case opts.OpTimeout <= 0:
+				return cmdutil.UsageErrorf("invalid --op-timeout %s: it must be positive", opts.OpTimeout)
+			}
+			if opts.Service != "" {
+				if err := validNames([]string{opts.Service}); err != nil {
+					return err
+				}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return queueDrainRun(cmd, opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Service, "service", "", "replay only this service's operations")
+	fl.IntVarP(&opts.Concurrency, "concurrency", "c", 10, "replays in flight at once")
+	fl.IntVar(&opts.Max, "max", 0, "stop after claiming this many (0: no limit)")
+	fl.BoolVarP(&opts.Follow, "follow", "f", false, "keep waiting for new operations until interrupted")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "show what would be replayed; claim nothing")
+	fl.DurationVar(&opts.Lease, "lease", 30*time.Second, "how long a claimed operation stays with this drainer without renewal")
+	fl.DurationVar(&opts.Grace, "grace", 10*time.Second, "on SIGINT/SIGTERM, how long replays in flight may finish")
+	fl.DurationVar(&opts.OpTimeout, "op-timeout", 30*time.Second, "time limit of one replay (HTTP request or --exec command)")
+	fl.StringVar(&opts.Exec, "exec", "", "replay by running this shell command with the operation as JSON on stdin")
+	return cmd
+}
+
+func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
+	f := opts.F
+	c, err := f.Config()
+	if err != nil {
+		return err
+	}
+	qc, err := f.Queues()
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	rctx, cancel := f.RedisContext(ctx)
+	names, err := qc.Resolve(rctx, opts.Queues)
+	cancel()
+	if err != nil {
+		return f.RedisError(err)
+	}
+	if len(names) == 0 {
+		return cmdutil.UsageErrorf("no queues to drain: nothing was ever pushed (haderctl queue push)")
+	}
+	if opts.DryRun {
+		return queueDrainDryRun(cmd, opts, qc, names)
+	}
+	breakers, err := f.Breakers()
+	if err != nil {
+		return err
+	}
+	var handler queue.Handler
+	if opts.Exec != "" {
+		handler = (&queue.ExecReplayer{Command: opts.Exec, Breakers: breakers, Timeout: opts.OpTimeout}).Handle
+	} else {
+		rt := transport.New(nil, breakers)
+		handler = queue.NewHTTPReplayer(rt, opts.OpTimeout, func(name string) (queue.Service, bool) {
+			s := c.Service(name)
+			if s == nil {
+				return queue.Service{}, false
+			}
+			return queue.Service{BaseURL: s.BaseURL, Headers: s.Headers}, true
+		}).Handle
+	}
+
+	progress := f.IO.IsStdoutTTY() && !f.JSON()
+	var bar *progressBar
+	if progress {
+		rctx, cancel := f.RedisContext(ctx)
+		stats, _, err := qc.Stats(rctx, names)
+		cancel()
+		if err != nil {
+			return f.RedisError(err)
+		}
+		total := 0
+		for _, s := range stats {
+			total += int(s.PendingTotal)
+		}
+		if opts.Max > 0 {
+			total = min(total, opts.Max)
+		}
+		bar = newProgressBar(f, total)
+		defer bar.stop()
+	}
+	var outMu sync.Mutex
+	sum, err := qc.Drain(ctx, queue.DrainOptions{
+		Queues: names, Service: opts.Service, Concurrency: opts.Concurrency, Max: opts.Max,
+		Follow: opts.Follow, Lease: opts.Lease, Grace: opts.Grace, Handler: handler, Logger: f.Logger,
+		OnReport: func(r queue.Report) {
+			r.Error = redact.Scrub(r.Error, c.Secrets()...)
+			if bar != nil {
+				bar.add(r)
+				return
+			}
+			outMu.Lock()
+			defer outMu.Unlock()
+			_ = cmdutil.WriteNDJSON(f.IO.Out, r)
+		},
+	})
+	if bar != nil {
+		bar.stop()
+		fmt.Fprintf(f.IO.Out, "drained %s: %d completed, %d rescheduled, %d deferred (breaker open), %d dead, %d released, %d lost\n",
+			strings.Join(names, ", "), sum.Completed, sum.Retried, sum.Deferred, sum.Dead, sum.Released, sum.Lost)
+	}
+	if len(sum.Paused) > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "haderctl: skipped paused queue(s): %s (haderctl queue resume)\n", strings.Join(sum.Paused, ", "))
+	}
+	if err != nil {
+		return f.RedisError(err)
+	}
+	if sum.Dead > 0 {
+		return cmdutil.Unhealthyf("%d operations went dead during the drain (haderctl queue list QUEUE --state dead)", sum.Dead)
+	}
+	return nil
+}
+
+func queueDrainDryRun(cmd *cobra.Command, opts *QueueDrainOptions, qc *queue.Client, names []string) error {
+	f := opts.F
+	ctx, cancel := f.RedisContext(cmd.Context())
+	defer cancel()
+	limit := int64(opts.Max)
+	if limit == 0 {
+		limit = 1000
+	}
+	var plan []*queue.Operation
+	for _, q := range names {
+		ops, err := qc.List(ctx, q, "ready", limit)
+		if err != nil {
+			return f.RedisError(err)
+		}
+		for _, o := range ops {
+			if opts.Service == "" || o.Service == opts.Service {
+				showable(o, false)
+				plan = append(plan, o)
+			}
+		}
+	}
+	if opts.Max > 0 && len(plan) > opts.Max {
+		plan = plan[:opts.Max]
+	}
+	if f.JSON() || !f.IO.IsStdoutTTY() {
+		for _, o := range plan {
+			if err := cmdutil.WriteNDJSON(f.IO.Out, map[string]any{"dry_run": true, "queue": o.Queue, "id": o.ID,
+				"operation": o.Operation, "service": o.Service, "priority": o.Priority, "request": o.Request}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	t := cmdutil.NewTable(f.IO, "QUEUE", "ID", "PRIORITY", "SERVICE", "REPLAY")
+	for _, o := range plan {
+		replay := "exec: " + opts.Exec
+		if opts.Exec == "" {
+			replay = "(no request stored: needs --exec)"
+			if o.Request != nil {
+				replay = o.Request.Method + " " + o.Request.URL
+			}
+		}
+		t.Row(o.Queue, o.ID, string(o.Priority), o.Service, replay)
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	fmt.Fprintf(f.IO.Out, "dry run: %d operations would be replayed; nothing was claimed\n", len(plan))
+	return nil
+}
+
+// progressBar draws one line on stderr: done/total, rate, ETA, outcomes.
+type progressBar struct {
+	f      *cmdutil.Factory
+	total  int
+	start  time.Time
+	mu     sync.Mutex
+	counts map[string]int
+	done   int
+	quit   chan struct{}
+	once   sync.Once
+	wg     sync.WaitGroup
+}
+
+func newProgressBar(f *cmdutil.Factory, total int) *progressBar {
+	b := &progressBar{f: f, total: total, start: time.Now(), counts: map[string]int{}, quit: make(chan struct{})}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-b.quit:
+				b.draw()
+				fmt.Fprintln(f.IO.ErrOut)
+				return
+			case <-t.C:
+				b.draw()
+			}
+		}
+	}()
+	return b
+}
+
+func (b *progressBar) add(r queue.Report) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.counts[r.Outcome]++
+	b.done++
+}
+
+func (b *progressBar) stop() {
+	b.once.Do(func() { close(b.quit); b.wg.Wait() })
+}
+
+func (b *progressBar) draw() {
+	b.mu.Lock()
+	done, total := b.done, max(b.total, b.done)
+	c := b.counts
+	line := fmt.Sprintf("ok %d  retry %d  deferred %d  dead %d", c["completed"], c["retry"], c["deferred"], c["dead"])
+	b.mu.Unlock()
+	elapsed := time.Since(b.start).Seconds()
+	rate := 0.0
+	if elapsed > 0 {
+		rate = float64(done) / elapsed
+	}
+	eta := "-"
+	if rate > 0 && total > done {
+		eta = seconds(float64(total-done)/rate, true)
+	}
+	const width = 30
+	filled := width
+	if total > 0 {
+		filled = width * done / total
+	}
+	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
+	fmt.Fprintf(b.f.IO.ErrOut, "\r[%s] %d/%d  %.1f/s  ETA %s  %s\x1b[K", bar, done, total, rate, eta, line)
+}

@@ -1,0 +1,534 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/redis/go-redis/v9"
+)
+
+// Kind is what became of one replay.
+type Kind string
+
+// Outcome kinds a Handler returns.
+const (
+	// Done: replayed; the operation is completed.
+	Done Kind = "done"
+	// Retry: failed; retried after a backoff, or dead after max attempts.
+	Retry Kind = "retry"
+	// Dead: failed for good (e.g. HTTP 400): dead at once.
+	Dead Kind = "dead"
+	// Defer: not attempted (the service's breaker is open); back after
+	// Delay without spending an attempt.
+	Defer Kind = "defer"
+	// Release: not attempted (the drainer is stopping); ready again now.
+	Release Kind = "release"
+)
+
+// Outcome is a Handler's verdict on one operation.
+type Outcome struct {
+	Kind  Kind
+	Err   string
+	Delay time.Duration
+}
+
+// Handler replays one operation.
+type Handler func(ctx context.Context, op *Operation) Outcome
+
+// Report is one operation's outcome as settled in Redis (one NDJSON line).
+type Report struct {
+	Time      time.Time `json:"time"`
+	Queue     string    `json:"queue"`
+	ID        string    `json:"id"`
+	Operation string    `json:"operation,omitempty"`
+	Service   string    `json:"service,omitempty"`
+	// Outcome is completed, retry, dead, deferred, released, or lost (the
+	// lease expired first; another drainer owns the operation now).
+	Outcome       string     `json:"outcome"`
+	Attempt       int        `json:"attempt"`
+	Error         string     `json:"error,omitempty"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	DurationMs    float64    `json:"duration_ms"`
+}
+
+// DrainOptions tune a drain.
+type DrainOptions struct {
+	Queues []string
+	// Service drains only this service's operations.
+	Service     string
+	Concurrency int
+	// Max stops after claiming this many (0: no limit).
+	Max int
+	// Follow keeps waiting for new operations until ctx is done.
+	Follow bool
+	// Lease is how long a claimed operation stays with this drainer
+	// without renewal; leases are renewed every Lease/3.
+	Lease time.Duration
+	// Grace bounds how long in-flight replays may finish once ctx is done.
+	Grace   time.Duration
+	Handler Handler
+	// OnReport is called for every settled outcome, from one goroutine.
+	OnReport func(Report)
+	Logger   *slog.Logger
+	// Poll is the idle wait between claims with --follow.
+	Poll time.Duration
+	// GiveUp is how long Redis may stay unreachable before the drain
+	// stops with an error (its leases then expire and nothing is lost).
+	GiveUp time.Duration
+}
+
+// Summary counts a drain's outcomes.
+type Summary struct {
+	Claimed   int `json:"claimed"`
+	Completed int `json:"completed"`
+	Retried   int `json:"retried"`
+	Dead      int `json:"dead"`
+	Deferred  int `json:"deferred"`
+	Released  int `json:"released"`
+	Lost      int `json:"lost"`
+	// Paused lists queues skipped because they are paused.
+	Paused []string `json:"paused,omitempty"`
+}
+
+type item struct {
+	queue, id, token string
+	attempts         int
+	op               *Operation
+	corrupt          string
+}
+
+type result struct {
+	it  *item
+	out Outcome
+	dur time.Duration
+}
+
+type drain struct {
+	c      *Client
+	o      DrainOptions
+	log    *slog.Logger
+	mu     sync.Mutex
+	held   map[string]map[string]string // queue → id → token
+	freed  chan struct{}
+	sum    Summary
+	sumMu  sync.Mutex
+	settle chan result
+}
+
+// Drain claims and replays operations until the queues are empty (or,
+// with Follow, until ctx is done), then returns what it did. Cancelling
+// ctx stops claiming at once; replays in flight get Grace to finish, the
+// rest are released at once.
+func (c *Client) Drain(ctx context.Context, o DrainOptions) (Summary, error) {
+	if o.Concurrency < 1 {
+		o.Concurrency = 1
+	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
+	}
+	if o.Grace <= 0 {
+		o.Grace = 10 * time.Second
+	}
+	if o.Poll <= 0 {
+		o.Poll = 200 * time.Millisecond
+	}
+	if o.GiveUp <= 0 {
+		o.GiveUp = time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &drain{c: c, o: o, log: o.Logger, held: map[string]map[string]string{},
+		freed: make(chan struct{}, 1), settle: make(chan result, 4*o.Concurrency)}
+
+	// Replays run under workCtx, which outlives ctx by the grace period.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(o.Grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelWork()
+		case <-workCtx.Done():
+		}
+	})
+	defer stopGrace()
+
+	work := make(chan *item, 2*o.Concurrency)
+	var workers sync.WaitGroup
+	for range o.Concurrency {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for it := range work {
+				d.settle <- d.run(ctx, workCtx, it)
+			}
+		}()
+	}
+	settled := make(chan error, 1)
+	go func() { settled <- d.settler() }()
+	renewDone := make(chan struct{})
+	go d.renewer(renewDone)
+
+	claimErr := d.claimLoop(ctx, work)
+	close(work)
+	workers.Wait()
+	close(d.settle)
+	settleErr := <-settled
+	close(renewDone)
+	if claimErr == nil {
+		claimErr = settleErr
+	}
+	return d.sum, claimErr
+}
+
+// run replays one item, or releases it when the drain is stopping.
+func (d *drain) run(ctx, workCtx context.Context, it *item) result {
+	if it.corrupt != "" {
+		return result{it: it, out: Outcome{Kind: Dead, Err: "corrupt operation: " + it.corrupt}}
+	}
+	if ctx.Err() != nil {
+		return result{it: it, out: Outcome{Kind: Release}}
+	}
+	start := time.Now()
+	out := d.o.Handler(workCtx, it.op)
+	if workCtx.Err() != nil && out.Kind != Done {
+		// cut short by the end of the grace period: not an attempt
+		out = Outcome{Kind: Release}
+	}
+	return result{it: it, out: out, dur: time.Since(start)}
+}
+
+func (d *drain) inflight() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, m := range d.held {
+		n += len(m)
+	}
+	return n
+}
+
+func (d *drain) claimLoop(ctx context.Context, work chan<- *item) error {
+	capacity := 2 * d.o.Concurrency
+	var downSince time.Time
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		if d.o.Max > 0 && d.sum.Claimed >= d.o.Max {
+			return nil
+		}
+		free := capacity - d.inflight()
+		if free <= 0 {
+			d.wait(ctx, d.o.Poll)
+			continue
+		}
+		n := min(free, 256)
+		if d.o.Max > 0 {
+			n = min(n, d.o.Max-d.sum.Claimed)
+		}
+		got := 0
+		var err error
+		paused := []string{}
+		for _, q := range d.o.Queues {
+			var items []*item
+			var isPaused bool
+			items, isPaused, err = d.claim(ctx, q, n-got)
+			if err != nil {
+				break
+			}
+			if isPaused {
+				paused = append(paused, q)
+			}
+			for _, it := range items {
+				work <- it
+			}
+			got += len(items)
+			if got >= n {
+				break
+			}
+		}
+		d.sumMu.Lock()
+		d.sum.Claimed += got
+		d.sum.Paused = paused
+		d.sumMu.Unlock()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if !store.IsUnavailable(err) && !isLoading(err) {
+				return err
+			}
+			if downSince.IsZero() {
+				downSince = time.Now()
+				d.log.Warn("Redis unreachable; retrying claims", "err", err)
+			} else if time.Since(downSince) > d.o.GiveUp {
+				return err
+			}
+			d.wait(ctx, backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		if !downSince.IsZero() {
+			d.log.Info("Redis reachable again; claims resumed")
+		}
+		downSince, backoff = time.Time{}, 50*time.Millisecond
+		if got == 0 {
+			if !d.o.Follow && d.inflight() == 0 {
+				return nil
+			}
+			d.wait(ctx, d.o.Poll)
+		}
+	}
+	return nil
+}
+
+// wait returns when a settle frees capacity, after d, or when ctx is done.
+func (d *drain) wait(ctx context.Context, dur time.Duration) {
+	t := time.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-d.freed:
+	case <-t.C:
+	}
+}
+
+// claim leases up to n operations of q and loads them.
+func (d *drain) claim(ctx context.Context, q string, n int) ([]*item, bool, error) {
+	c := d.c
+	res, err := claimScript.Run(ctx, c.rdb, c.queueKeys(q, 0), n, d.o.Lease.Milliseconds(), d.o.Service, 2000).Slice()
+	if err != nil {
+		return nil, false, err
+	}
+	if back, died := res[3].(int64), res[4].(int64); back+died > 0 {
+		d.log.Warn("expired leases reaped", "queue", q, "back_to_ready", back, "dead", died)
+	}
+	if res[0] == "paused" {
+		return nil, true, nil
+	}
+	var items []*item
+	for i := 6; i+3 < len(res); i += 4 {
+		id := fmt.Sprint(res[i])
+		att, _ := res[i+2].(int64)
+		items = append(items, &item{queue: q, id: id, token: fmt.Sprint(res[i+1]), attempts: int(att)})
+	}
+	if len(items) == 0 {
+		return nil, false, nil
+	}
+	d.mu.Lock()
+	m := d.held[q]
+	if m == nil {
+		m = map[string]string{}
+		d.held[q] = m
+	}
+	for _, it := range items {
+		m[it.id] = it.token
+	}
+	d.mu.Unlock()
+	// Claimed and leased: from here a failure to load leaves them to the
+	// lease, never lost. Load them (one pipelined round trip).
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.id
+	}
+	ops, err := c.load(ctx, q, ids)
+	if err != nil {
+		d.mu.Lock()
+		for _, id := range ids {
+			delete(m, id)
+		}
+		d.mu.Unlock()
+		return nil, false, err
+	}
+	for i, it := range items {
+		if ops[i].State == "corrupt" {
+			it.corrupt = ops[i].LastError
+			d.log.Warn("corrupt operation moved to dead", "queue", q, "id", it.id, "why", it.corrupt)
+			continue
+		}
+		ops[i].Attempts = it.attempts
+		ops[i].State = "leased"
+		it.op = ops[i]
+	}
+	return items, false, nil
+}
+
+// settler batches outcomes into one settle script call per queue, sends
+// the reports, and frees capacity. A failed call is retried (Redis may be
+// restarting) until it works or GiveUp passes; what is never settled comes
+// back when its lease expires.
+func (d *drain) settler() error {
+	var firstErr error
+	pending := []result{}
+	flush := func() {
+		if len(pending) == 0 {
+			return
+		}
+		byQueue := map[string][]result{}
+		var order []string
+		for _, r := range pending {
+			if _, ok := byQueue[r.it.queue]; !ok {
+				order = append(order, r.it.queue)
+			}
+			byQueue[r.it.queue] = append(byQueue[r.it.queue], r)
+		}
+		pending = pending[:0]
+		for _, q := range order {
+			if err := d.settleBatch(q, byQueue[q]); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+		select {
+		case d.freed <- struct{}{}:
+		default:
+		}
+	}
+	for {
+		r, ok := <-d.settle
+		if !ok {
+			flush()
+			return firstErr
+		}
+		pending = append(pending, r)
+		// take whatever else is ready, then flush: batches grow with load
+		for more := true; more && len(pending) < 512; {
+			select {
+			case r, ok := <-d.settle:
+				if !ok {
+					flush()
+					return firstErr
+				}
+				pending = append(pending, r)
+			default:
+				more = false
+			}
+		}
+		flush()
+	}
+}
+
+func (d *drain) settleBatch(q string, rs []result) error {
+	c := d.c
+	keys := c.queueKeys(q, len(rs))
+	args := []any{c.set.Retention.Milliseconds(), c.set.BackoffBase.Milliseconds(), c.set.BackoffFactor, c.set.BackoffCap.Milliseconds()}
+	for _, r := range rs {
+		keys = append(keys, c.keys.QueueOp(q, r.it.id))
+		x := 0.0
+		switch r.out.Kind {
+		case Retry:
+			x = rand.Float64()
+		case Defer:
+			delay := r.out.Delay
+			if delay < 0 { // forced open: no probe time to wait for
+				delay = time.Minute
+			}
+			x = float64(max(delay, time.Second).Milliseconds())
+		}
+		args = append(args, r.it.id, r.it.token, string(r.out.Kind), x, r.out.Err)
+	}
+	var reply []string
+	var err error
+	deadline := time.Now().Add(d.o.GiveUp)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		reply, err = settleScript.Run(ctx, c.rdb, keys, args...).StringSlice()
+		cancel()
+		if err == nil || !store.IsUnavailable(err) && !isLoading(err) || time.Now().After(deadline) {
+			break
+		}
+		d.log.Warn("settling outcomes failed; retrying", "queue", q, "err", err)
+		time.Sleep(wait) // back-off between retries of an unreachable Redis
+	}
+	d.mu.Lock()
+	for _, r := range rs {
+		delete(d.held[q], r.it.id)
+	}
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	d.sumMu.Lock()
+	defer d.sumMu.Unlock()
+	for i, r := range rs {
+		rep := Report{Time: now, Queue: q, ID: r.it.id, Attempt: r.it.attempts + 1, Error: r.out.Err,
+			DurationMs: float64(r.dur.Microseconds()) / 1000}
+		if r.it.op != nil {
+			rep.Operation, rep.Service = r.it.op.Operation, r.it.op.Service
+		}
+		kind, due, _ := strings.Cut(reply[i], ":")
+		if ms, err := strconv.ParseInt(due, 10, 64); err == nil {
+			t := time.UnixMilli(ms)
+			rep.NextAttemptAt = &t
+		}
+		switch kind {
+		case "done":
+			rep.Outcome = "completed"
+			d.sum.Completed++
+		case "retry":
+			rep.Outcome = "retry"
+			d.sum.Retried++
+		case "dead":
+			rep.Outcome = "dead"
+			d.sum.Dead++
+		case "defer":
+			rep.Outcome, rep.Attempt = "deferred", r.it.attempts
+			d.sum.Deferred++
+		case "release":
+			rep.Outcome, rep.Attempt, rep.Error = "released", r.it.attempts, ""
+			d.sum.Released++
+		default:
+			rep.Outcome = "lost"
+			rep.Error = "the lease expired before the outcome was recorded; another drainer owns the operation now"
+			d.sum.Lost++
+		}
+		if d.o.OnReport != nil {
+			d.o.OnReport(rep)
+		}
+	}
+	return nil
+}
+
+// renewer extends the leases of everything held, every Lease/3.
+func (d *drain) renewer(done <-chan struct{}) {
+	t := time.NewTicker(d.o.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		d.mu.Lock()
+		snap := map[string][]any{}
+		for q, m := range d.held {
+			for id, tok := range m {
+				snap[q] = append(snap[q], id, tok)
+			}
+		}
+		d.mu.Unlock()
+		for q, args := range snap {
+			ctx, cancel := context.WithTimeout(context.Background(), d.o.Lease/3)
+			lost, err := renewScript.Run(ctx, d.c.rdb, []string{d.c.keys.QueueLeased(q), d.c.keys.QueueLeases(q)},
+				append([]any{d.o.Lease.Milliseconds()}, args...)...).StringSlice()
+			cancel()
+			if err != nil {
+				d.log.Warn("lease renewal failed", "queue", q, "err", err)
+			} else if len(lost) > 0 {
+				d.log.Warn("leases lost", "queue", q, "ids", len(lost))
+			}
+		}
+	}
+}
+
+func isLoading(err error) bool {
+	return err != nil && (strings.HasPrefix(err.Error(), "LOADING") || err == redis.ErrClosed)
+}

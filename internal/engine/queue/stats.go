@@ -1,0 +1,253 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+const band = 1e13
+
+// Stats are one queue's numbers (the seed's get_system_status, per queue).
+type Stats struct {
+	Queue  string `json:"queue"`
+	Paused bool   `json:"paused"`
+	// Pending are ready operations by priority.
+	Pending      map[Priority]int64 `json:"pending"`
+	PendingTotal int64              `json:"pending_total"`
+	Delayed      int64              `json:"delayed"`
+	InFlight     int64              `json:"in_flight"`
+	// Dead is how many are in the dead set now.
+	Dead int64 `json:"dead"`
+	// Counters since the queue was first used.
+	Enqueued    int64 `json:"enqueued"`
+	Completed   int64 `json:"completed"`
+	Failed      int64 `json:"failed"`
+	Retried     int64 `json:"retried"`
+	Deferred    int64 `json:"deferred"`
+	Duplicates  int64 `json:"duplicates"`
+	DeadTrimmed int64 `json:"dead_trimmed"`
+	// AvgRetrySeconds is the mean time from first failure to success.
+	AvgRetrySeconds float64 `json:"average_retry_time_seconds"`
+	// RetrySuccessRate is completed / (completed + failed), 0..1.
+	RetrySuccessRate float64 `json:"retry_success_rate"`
+	// OldestPendingSeconds is the age of the oldest ready operation.
+	OldestPendingSeconds float64 `json:"oldest_pending_age_seconds"`
+	// ThroughputPerSecond is completions per second over the last minute.
+	ThroughputPerSecond float64 `json:"throughput_per_second"`
+}
+
+// Stats reads the numbers of each queue in one pipelined round trip.
+func (c *Client) Stats(ctx context.Context, names []string) ([]Stats, time.Time, error) {
+	type cmds struct {
+		h                     *redis.MapStringStringCmd
+		pend                  []*redis.IntCmd
+		first                 []*redis.ZSliceCmd
+		delayed, leased, dead *redis.IntCmd
+	}
+	all := make([]cmds, len(names))
+	p := c.rdb.Pipeline()
+	tcmd := p.Time(ctx)
+	for i, q := range names {
+		x := &all[i]
+		x.h = p.HGetAll(ctx, c.keys.Queue(q))
+		for r := range Priorities {
+			lo, hi := strconv.FormatFloat(float64(r)*band, 'f', 0, 64), "("+strconv.FormatFloat(float64(r+1)*band, 'f', 0, 64)
+			x.pend = append(x.pend, p.ZCount(ctx, c.keys.QueueReady(q), lo, hi))
+			x.first = append(x.first, p.ZRangeByScoreWithScores(ctx, c.keys.QueueReady(q), &redis.ZRangeBy{Min: lo, Max: hi, Count: 1}))
+		}
+		x.delayed = p.ZCard(ctx, c.keys.QueueDelayed(q))
+		x.leased = p.ZCard(ctx, c.keys.QueueLeased(q))
+		x.dead = p.ZCard(ctx, c.keys.QueueDead(q))
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		return nil, time.Time{}, err
+	}
+	now := tcmd.Val()
+	nowMs := now.UnixMilli()
+	out := make([]Stats, len(names))
+	for i, q := range names {
+		x := all[i]
+		h := x.h.Val()
+		n := func(f string) int64 { v, _ := strconv.ParseInt(h[f], 10, 64); return v }
+		s := Stats{Queue: q, Paused: h["paused"] != "", Pending: map[Priority]int64{},
+			Delayed: x.delayed.Val(), InFlight: x.leased.Val(), Dead: x.dead.Val(),
+			Enqueued: n("enqueued"), Completed: n("completed"), Failed: n("died"), Retried: n("retried"),
+			Deferred: n("deferred"), Duplicates: n("duplicates"), DeadTrimmed: n("dead_trimmed")}
+		var oldest int64
+		for r, pr := range Priorities {
+			s.Pending[pr] = x.pend[r].Val()
+			s.PendingTotal += s.Pending[pr]
+			if z := x.first[r].Val(); len(z) > 0 {
+				created := int64(z[0].Score) - int64(r)*int64(band)
+				if oldest == 0 || created < oldest {
+					oldest = created
+				}
+			}
+		}
+		if oldest > 0 {
+			s.OldestPendingSeconds = float64(nowMs-oldest) / 1000
+		}
+		if s.Completed > 0 {
+			s.AvgRetrySeconds = float64(n("retry_ms_total")) / float64(s.Completed) / 1000
+		}
+		if s.Completed+s.Failed > 0 {
+			s.RetrySuccessRate = float64(s.Completed) / float64(s.Completed+s.Failed)
+		}
+		// throughput: the 10 s buckets of the last minute, the current
+		// one counted for the part of it that has passed
+		cur := nowMs / 10000
+		var done int64
+		for slot := 0; slot < 8; slot++ {
+			b, err := strconv.ParseInt(h["tp_b"+strconv.Itoa(slot)], 10, 64)
+			if err == nil && b > cur-6 && b <= cur {
+				done += n("tp_n" + strconv.Itoa(slot))
+			}
+		}
+		window := float64(50000+nowMs%10000) / 1000
+		s.ThroughputPerSecond = float64(done) / window
+		out[i] = s
+	}
+	return out, now, nil
+}
+
+// States an operation can be listed in.
+var States = []string{"ready", "delayed", "leased", "dead"}
+
+func (c *Client) stateKey(q, state string) string {
+	switch state {
+	case "ready":
+		return c.keys.QueueReady(q)
+	case "delayed":
+		return c.keys.QueueDelayed(q)
+	case "leased":
+		return c.keys.QueueLeased(q)
+	case "dead":
+		return c.keys.QueueDead(q)
+	}
+	return ""
+}
+
+// List returns up to limit operations in one state, in claim order
+// (ready), due order (delayed), deadline order (leased) or death order
+// (dead). Operations whose hash is corrupt come back with State "corrupt"
+// and the reason in LastError.
+func (c *Client) List(ctx context.Context, q, state string, limit int64) ([]*Operation, error) {
+	key := c.stateKey(q, state)
+	if key == "" {
+		return nil, &InputError{"unknown state " + strconv.Quote(state) + ": use ready, delayed, leased or dead"}
+	}
+	z, err := c.rdb.ZRangeWithScores(ctx, key, 0, limit-1).Result()
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(z))
+	for i, m := range z {
+		ids[i] = m.Member.(string)
+	}
+	ops, err := c.load(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range ops {
+		o.State = state
+		t := time.UnixMilli(int64(z[i].Score))
+		switch state {
+		case "delayed":
+			o.NextAttemptAt = &t
+		case "leased":
+			o.LeaseDeadline = &t
+		case "dead":
+			o.DiedAt = &t
+		}
+	}
+	return ops, nil
+}
+
+// Inspect returns one operation with its state, or nil if the queue has
+// no such id (completed operations are kept for the retention).
+func (c *Client) Inspect(ctx context.Context, q, id string) (*Operation, error) {
+	p := c.rdb.Pipeline()
+	scores := make([]*redis.FloatCmd, len(States))
+	for i, st := range States {
+		scores[i] = p.ZScore(ctx, c.stateKey(q, st), id)
+	}
+	exists := p.Exists(ctx, c.keys.QueueOp(q, id))
+	if _, err := p.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, err
+	}
+	state := ""
+	var at time.Time
+	for i, st := range States {
+		if v, err := scores[i].Result(); err == nil {
+			state, at = st, time.UnixMilli(int64(v))
+		}
+	}
+	if state == "" && exists.Val() == 0 {
+		return nil, nil
+	}
+	ops, err := c.load(ctx, q, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	o := ops[0]
+	if state != "" && o.State != "corrupt" {
+		o.State = state
+	}
+	switch state {
+	case "delayed":
+		o.NextAttemptAt = &at
+	case "leased":
+		o.LeaseDeadline = &at
+	case "dead":
+		o.DiedAt = &at
+	}
+	return o, nil
+}
+
+// load reads operations with their attempts and last error; a corrupt
+// hash gives an Operation with State "corrupt".
+func (c *Client) load(ctx context.Context, q string, ids []string) ([]*Operation, error) {
+	p := c.rdb.Pipeline()
+	hs := make([]*redis.MapStringStringCmd, len(ids))
+	ctl := make([]*redis.StringCmd, len(ids))
+	errs := make([]*redis.StringCmd, len(ids))
+	for i, id := range ids {
+		hs[i] = p.HGetAll(ctx, c.keys.QueueOp(q, id))
+		ctl[i] = p.HGet(ctx, c.keys.QueueControl(q), id)
+		errs[i] = p.HGet(ctx, c.keys.QueueErrors(q), id)
+	}
+	if _, err := p.Exec(ctx); err != nil && err != redis.Nil && !isWrongType(err) {
+		return nil, err
+	}
+	out := make([]*Operation, len(ids))
+	for i, id := range ids {
+		o, err := decodeOp(id, hs[i].Val())
+		if hs[i].Err() != nil && isWrongType(hs[i].Err()) {
+			err = &CorruptError{ID: id, Why: "the key is not a hash"}
+		}
+		if err != nil {
+			o = &Operation{ID: id, Queue: q, State: "corrupt", LastError: err.(*CorruptError).Why}
+		} else if o.State == "" {
+			o.LastError = errs[i].Val()
+			if _, att, ok := parseCtl(ctl[i].Val()); ok {
+				o.Attempts = att
+			}
+		}
+		out[i] = o
+	}
+	return out, nil
+}
+
+func parseCtl(v string) (score float64, attempts int, ok bool) {
+	var limit int
+	var svc string
+	n, _ := fmt.Sscan(v, &score, &attempts, &limit, &svc)
+	return score, attempts, n == 4
+}
+
+func isWrongType(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") }

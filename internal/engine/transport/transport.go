@@ -1,0 +1,60 @@
+// Package transport is the engine's HTTP transport: the one place calls to
+// integrated services go through, so the breaker (and, later, chaos
+// faults) act alike on queue replays, health checks and the gateway.
+package transport
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/haderos/haderctl/internal/engine/breaker"
+)
+
+type serviceKey struct{}
+
+// WithService marks a request context as a call to the named service;
+// requests without one pass straight through.
+func WithService(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, serviceKey{}, name)
+}
+
+// Service is the service a request context names, or "".
+func Service(ctx context.Context) string {
+	s, _ := ctx.Value(serviceKey{}).(string)
+	return s
+}
+
+// Transport guards each request to a service with its breaker. A 5xx,
+// 429 or a transport error counts as a failure; anything else (including
+// 4xx: the service answered) as a success. A refused call returns an
+// error matching breaker.ErrOpen without touching the network.
+type Transport struct {
+	Base     http.RoundTripper
+	Breakers *breaker.Engine
+}
+
+// New wraps base (http.DefaultTransport when nil).
+func New(base http.RoundTripper, b *breaker.Engine) *Transport {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &Transport{Base: base, Breakers: b}
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	name := Service(req.Context())
+	if name == "" || t.Breakers == nil {
+		return t.Base.RoundTrip(req)
+	}
+	done, err := t.Breakers.Allow(req.Context(), name)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := t.Base.RoundTrip(req)
+	done(err == nil && !Failed(resp.StatusCode))
+	return resp, err
+}
+
+// Failed reports whether a status code means the service itself failed.
+func Failed(code int) bool { return code >= 500 || code == http.StatusTooManyRequests }
