@@ -120,6 +120,11 @@ type drain struct {
 	sum    Summary
 	sumMu  sync.Mutex
 	settle chan result
+	// owner names this drain in its lease tokens.
+	owner string
+	// orphans is set when a claim may have run in Redis without its reply
+	// reaching us; the next claim round adopts what was leased to us.
+	orphans bool
 }
 
 // Drain claims and replays operations until the queues are empty (or,
@@ -146,7 +151,7 @@ func (c *Client) Drain(ctx context.Context, o DrainOptions) (Summary, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	d := &drain{c: c, o: o, log: o.Logger, held: map[string]map[string]string{},
-		freed: make(chan struct{}, 1), settle: make(chan result, 4*o.Concurrency)}
+		freed: make(chan struct{}, 1), settle: make(chan result, 4*o.Concurrency), owner: newOwner()}
 
 	// Replays run under workCtx, which outlives ctx by the grace period.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -187,7 +192,26 @@ func (c *Client) Drain(ctx context.Context, o DrainOptions) (Summary, error) {
 	if claimErr == nil {
 		claimErr = settleErr
 	}
+	if d.sum.Dead > 0 {
+		d.trimDead()
+	}
 	return d.sum, claimErr
+}
+
+// trimDead applies the dead set's caps after operations died; what it
+// removes is counted (dead_trimmed) and logged, never silent.
+func (d *drain) trimDead() {
+	for _, q := range d.o.Queues {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		n, err := d.c.TrimDead(ctx, q)
+		cancel()
+		if err != nil {
+			d.log.Warn("could not apply the dead set's caps", "queue", q, "err", err)
+		} else if n > 0 {
+			d.log.Warn("dead set over its caps: oldest dead operations deleted", "queue", q, "deleted", n,
+				"dead_max", d.c.set.DeadMax, "dead_max_age", d.c.set.DeadMaxAge)
+		}
+	}
 }
 
 // run replays one item, or releases it when the drain is stopping.
@@ -237,7 +261,20 @@ func (d *drain) claimLoop(ctx context.Context, work chan<- *item) error {
 		got := 0
 		var err error
 		paused := []string{}
+		if d.orphans {
+			var items []*item
+			if items, err = d.adopt(ctx); err == nil {
+				d.orphans = false
+				for _, it := range items {
+					work <- it
+				}
+				got += len(items)
+			}
+		}
 		for _, q := range d.o.Queues {
+			if err != nil {
+				break
+			}
 			var items []*item
 			var isPaused bool
 			items, isPaused, err = d.claim(ctx, q, n-got)
@@ -266,6 +303,7 @@ func (d *drain) claimLoop(ctx context.Context, work chan<- *item) error {
 			if !store.IsUnavailable(err) && !isLoading(err) {
 				return err
 			}
+			d.orphans = true
 			if downSince.IsZero() {
 				downSince = time.Now()
 				d.log.Warn("Redis unreachable; retrying claims", "err", err)
@@ -304,7 +342,7 @@ func (d *drain) wait(ctx context.Context, dur time.Duration) {
 // claim leases up to n operations of q and loads them.
 func (d *drain) claim(ctx context.Context, q string, n int) ([]*item, bool, error) {
 	c := d.c
-	res, err := claimScript.Run(ctx, c.rdb, c.queueKeys(q, 0), n, d.o.Lease.Milliseconds(), d.o.Service, 2000).Slice()
+	res, err := claimScript.Run(ctx, c.rdb, c.queueKeys(q, 0), n, d.o.Lease.Milliseconds(), d.o.Service, 2000, d.owner).Slice()
 	if err != nil {
 		return nil, false, err
 	}
@@ -323,6 +361,63 @@ func (d *drain) claim(ctx context.Context, q string, n int) ([]*item, bool, erro
 	if len(items) == 0 {
 		return nil, false, nil
 	}
+	return items, false, d.take(ctx, q, items)
+}
+
+// adopt finds operations leased to this drain that it does not hold: a
+// claim that ran in Redis while its reply was lost to a dropped
+// connection. Without this they would wait out their lease.
+func (d *drain) adopt(ctx context.Context) ([]*item, error) {
+	var all []*item
+	for _, q := range d.o.Queues {
+		leases, err := d.c.rdb.HGetAll(ctx, d.c.keys.QueueLeases(q)).Result()
+		if err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		held := d.held[q]
+		var items []*item
+		for id, tok := range leases {
+			if _, mine := held[id]; !mine && strings.HasSuffix(tok, "@"+d.owner) {
+				items = append(items, &item{queue: q, id: id, token: tok})
+			}
+		}
+		d.mu.Unlock()
+		if len(items) == 0 {
+			continue
+		}
+		ctl, err := d.c.rdb.HMGet(ctx, d.c.keys.QueueControl(q), ids(items)...).Result()
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range ctl {
+			if s, ok := v.(string); ok {
+				_, items[i].attempts, _ = parseCtl(s)
+			}
+		}
+		d.log.Info("adopted operations whose claim reply was lost", "queue", q, "count", len(items))
+		if err := d.take(ctx, q, items); err != nil {
+			return nil, err
+		}
+		all = append(all, items...)
+	}
+	d.sumMu.Lock()
+	d.sum.Claimed += len(all)
+	d.sumMu.Unlock()
+	return all, nil
+}
+
+func ids(items []*item) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.id
+	}
+	return out
+}
+
+// take records claimed items as held and loads their operations.
+func (d *drain) take(ctx context.Context, q string, items []*item) error {
+	c := d.c
 	d.mu.Lock()
 	m := d.held[q]
 	if m == nil {
@@ -335,18 +430,15 @@ func (d *drain) claim(ctx context.Context, q string, n int) ([]*item, bool, erro
 	d.mu.Unlock()
 	// Claimed and leased: from here a failure to load leaves them to the
 	// lease, never lost. Load them (one pipelined round trip).
-	ids := make([]string, len(items))
-	for i, it := range items {
-		ids[i] = it.id
-	}
-	ops, err := c.load(ctx, q, ids)
+	ops, err := c.load(ctx, q, ids(items))
 	if err != nil {
 		d.mu.Lock()
-		for _, id := range ids {
-			delete(m, id)
+		for _, it := range items {
+			delete(m, it.id)
 		}
 		d.mu.Unlock()
-		return nil, false, err
+		d.orphans = true // still leased to us: adopt them once Redis answers
+		return err
 	}
 	for i, it := range items {
 		if ops[i].State == "corrupt" {
@@ -358,8 +450,10 @@ func (d *drain) claim(ctx context.Context, q string, n int) ([]*item, bool, erro
 		ops[i].State = "leased"
 		it.op = ops[i]
 	}
-	return items, false, nil
+	return nil
 }
+
+func newOwner() string { return fmt.Sprintf("%08x", rand.Uint32()) }
 
 // settler batches outcomes into one settle script call per queue, sends
 // the reports, and frees capacity. A failed call is retried (Redis may be

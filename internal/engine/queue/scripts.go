@@ -72,13 +72,14 @@ return out
 `)
 
 // claimScript reaps expired leases and due retries, then leases up to n
-// ready operations. ARGV: n, lease ms, service filter (” = any), scan
-// limit. Reply: {status, now, deadline, reaped to ready, reaped to dead,
+// ready operations. ARGV: n, lease ms, service filter (empty: any), scan
+// limit, owner (the drainer's id: a token is "<seq>@<owner>", so a drainer
+// whose claim reply was lost can find what it was given). Reply: {status, now, deadline, reaped to ready, reaped to dead,
 // promoted, then id, token, attempts, max for each claimed operation}.
 // An expired lease counts as an attempt, so an operation that kills its
 // drainer every time ends dead instead of looping.
 var claimScript = redis.NewScript(prelude + `
-local n, lease, want, scan = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local n, lease, want, scan, owner = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local back, died, promoted = 0, 0, 0
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', LEASED, '-inf', now, 'LIMIT', 0, 1000)) do
   redis.call('ZREM', LEASED, id)
@@ -132,9 +133,10 @@ for _, id in ipairs(ids) do
     redis.call('ZREM', READY, id)
     redis.call('ZADD', LEASED, deadline, id)
     seq = seq + 1
-    redis.call('HSET', LEASE, id, seq)
+    local token = string.format('%d@%s', seq, owner)
+    redis.call('HSET', LEASE, id, token)
     got = got + 1
-    out[#out + 1] = id; out[#out + 1] = seq; out[#out + 1] = c.att; out[#out + 1] = c.max
+    out[#out + 1] = id; out[#out + 1] = token; out[#out + 1] = c.att; out[#out + 1] = c.max
   end
 end
 if got > 0 then redis.call('HSET', Q, 'seq', seq) end

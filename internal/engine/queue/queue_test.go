@@ -1,0 +1,469 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/haderos/haderctl/internal/engine/transport"
+	"github.com/haderos/haderctl/internal/testredis"
+	"github.com/redis/go-redis/v9"
+)
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func newTestClient(t *testing.T, s Settings) (*Client, *redis.Client) {
+	t.Helper()
+	rdb := testredis.Client(t)
+	return New(rdb, store.Keys{Namespace: testredis.Namespace(t)}, s), rdb
+}
+
+// push enqueues n operations of service svc with ids prefix-0… and
+// returns the ids.
+func push(t *testing.T, c *Client, q, svc, prefix string, n int, mod func(*Operation)) []string {
+	t.Helper()
+	ops := make([]*Operation, n)
+	ids := make([]string, n)
+	for i := range ops {
+		o := &Operation{ID: fmt.Sprintf("%s-%d", prefix, i), Queue: q, Operation: "op", Service: svc,
+			Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}
+		if mod != nil {
+			mod(o)
+		}
+		if err := c.Check(o); err != nil {
+			t.Fatal(err)
+		}
+		ops[i], ids[i] = o, o.ID
+	}
+	res, err := c.Push(context.Background(), ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Status != "enqueued" {
+			t.Fatalf("push %s: %s", r.ID, r.Status)
+		}
+	}
+	return ids
+}
+
+func stats(t *testing.T, c *Client, q string) Stats {
+	t.Helper()
+	s, _, err := c.Stats(context.Background(), []string{q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s[0]
+}
+
+func done(context.Context, *Operation) Outcome { return Outcome{Kind: Done} }
+
+func TestPushDeduplicatesAndReadyOrderIsPriorityThenAge(t *testing.T) {
+	c, _ := newTestClient(t, Settings{})
+	ctx := context.Background()
+	push(t, c, "orders", "shopify", "low", 1, func(o *Operation) { o.Priority = Low })
+	push(t, c, "orders", "shopify", "norm", 2, nil)
+	push(t, c, "orders", "shopify", "crit", 1, func(o *Operation) { o.Priority = Critical })
+	dup := &Operation{ID: "norm-1", Queue: "orders", Operation: "op", Service: "shopify"}
+	if err := c.Check(dup); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Push(ctx, []*Operation{dup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Status != "duplicate" || res[0].State != "ready" {
+		t.Fatalf("pushing an existing id: %+v, want duplicate of a ready operation", res[0])
+	}
+	ops, err := c.List(ctx, "orders", "ready", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, o := range ops {
+		order = append(order, o.ID)
+	}
+	if got, want := strings.Join(order, " "), "crit-0 norm-0 norm-1 low-0"; got != want {
+		t.Fatalf("ready order %q, want %q", got, want)
+	}
+	s := stats(t, c, "orders")
+	if s.Enqueued != 4 || s.Duplicates != 1 || s.Pending[Normal] != 2 || s.PendingTotal != 4 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestCheckRefusesBadInput(t *testing.T) {
+	c, _ := newTestClient(t, Settings{MaxDataBytes: 16})
+	cases := map[string]*Operation{
+		"data is not valid JSON":     {Queue: "q", Operation: "op", Service: "s", Data: json.RawMessage(`{nope`)},
+		"over the 16-byte limit":     {Queue: "q", Operation: "op", Service: "s", Data: json.RawMessage(`{"a":"0123456789abcdef"}`)},
+		`unknown priority "urgent"`:  {Queue: "q", Operation: "op", Service: "s", Priority: "urgent"},
+		`invalid queue name "a b"`:   {Queue: "a b", Operation: "op", Service: "s"},
+		"an operation name is req":   {Queue: "q", Service: "s"},
+		`invalid operation id "x y"`: {ID: "x y", Queue: "q", Operation: "op", Service: "s"},
+	}
+	for want, o := range cases {
+		err := c.Check(o)
+		if err == nil || !strings.Contains(err.Error(), want) || !IsInput(err) {
+			t.Errorf("Check: %v, want an input error containing %q", err, want)
+		}
+	}
+}
+
+// claimRaw runs the claim script directly: it returns the claimed ids,
+// their tokens and the lease deadline.
+func claimRaw(t *testing.T, c *Client, q string, n int, lease time.Duration) (ids, tokens []string, deadline int64) {
+	t.Helper()
+	res, err := claimScript.Run(context.Background(), c.rdb, c.queueKeys(q, 0), n, lease.Milliseconds(), "", 100, "test").Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 6; i+3 < len(res); i += 4 {
+		ids = append(ids, fmt.Sprint(res[i]))
+		tokens = append(tokens, fmt.Sprint(res[i+1]))
+	}
+	return ids, tokens, res[2].(int64)
+}
+
+func settleRaw(t *testing.T, c *Client, q, id, token, kind string, x float64) string {
+	t.Helper()
+	keys := append(c.queueKeys(q, 1), c.keys.QueueOp(q, id))
+	s := c.set
+	res, err := settleScript.Run(context.Background(), c.rdb, keys, s.Retention.Milliseconds(), s.BackoffBase.Milliseconds(),
+		s.BackoffFactor, s.BackoffCap.Milliseconds(), id, token, kind, x, "boom").StringSlice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res[0]
+}
+
+func redisNowMs(t *testing.T, c *Client) int64 {
+	t.Helper()
+	tm, err := c.rdb.Time(context.Background()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm.UnixMilli()
+}
+
+func TestAnExpiredLeaseCannotAcknowledgeWorkAnotherDrainerOwns(t *testing.T) {
+	c, _ := newTestClient(t, Settings{})
+	push(t, c, "orders", "shopify", "o", 1, nil)
+	ids, oldTokens, deadline := claimRaw(t, c, "orders", 1, 100*time.Millisecond)
+	if len(ids) != 1 {
+		t.Fatalf("claimed %v", ids)
+	}
+	eventually(t, 5*time.Second, "the lease expires on Redis' clock", func() bool { return redisNowMs(t, c) > deadline })
+	again, newTokens, _ := claimRaw(t, c, "orders", 1, time.Minute)
+	if len(again) != 1 || again[0] != ids[0] || newTokens[0] == oldTokens[0] {
+		t.Fatalf("after expiry the operation must be claimable again with a new token: %v %v (old %v)", again, newTokens, oldTokens)
+	}
+	if got := settleRaw(t, c, "orders", ids[0], oldTokens[0], "done", 0); got != "stale" {
+		t.Fatalf("ack with the expired token: %q, want stale", got)
+	}
+	if s := stats(t, c, "orders"); s.InFlight != 1 || s.Completed != 0 {
+		t.Fatalf("a stale ack changed the operation: %+v", s)
+	}
+	if got := settleRaw(t, c, "orders", ids[0], newTokens[0], "done", 0); got != "done" {
+		t.Fatalf("ack with the current token: %q", got)
+	}
+	o, err := c.Inspect(context.Background(), "orders", ids[0])
+	if err != nil || o == nil || o.State != "completed" || o.Attempts != 2 {
+		t.Fatalf("inspect after completion: %+v %v (the expired lease counts as an attempt)", o, err)
+	}
+}
+
+func TestRetryBackoffIsFullJitterUnderTheCap(t *testing.T) {
+	c, _ := newTestClient(t, Settings{BackoffBase: time.Second, BackoffFactor: 2, BackoffCap: 3 * time.Second})
+	push(t, c, "q", "s", "o", 1, nil)
+	// attempt 1 fails: the wait is x × base
+	ids, tok, _ := claimRaw(t, c, "q", 1, time.Minute)
+	before := redisNowMs(t, c)
+	res := settleRaw(t, c, "q", ids[0], tok[0], "retry", 0.5)
+	var due int64
+	if _, err := fmt.Sscanf(res, "retry:%d", &due); err != nil {
+		t.Fatalf("settle: %q", res)
+	}
+	if wait := due - before; wait < 450 || wait > 550 {
+		t.Fatalf("first retry waits %dms, want ~500 (0.5 × 1s)", wait)
+	}
+	// attempts 2 and 3 with x near 1: 2 s, then capped at 3 s (not 4 s)
+	for i, want := range []int64{2000, 3000} {
+		if err := c.rdb.ZAdd(context.Background(), c.keys.QueueDelayed("q"), redis.Z{Score: 0, Member: ids[0]}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		_, tok, _ = claimRaw(t, c, "q", 1, time.Minute)
+		if len(tok) != 1 {
+			t.Fatalf("round %d: nothing claimed", i)
+		}
+		before = redisNowMs(t, c)
+		res = settleRaw(t, c, "q", ids[0], tok[0], "retry", 0.999)
+		if _, err := fmt.Sscanf(res, "retry:%d", &due); err != nil {
+			t.Fatalf("settle: %q", res)
+		}
+		if wait := due - before; wait < want-60 || wait > want {
+			t.Fatalf("retry %d waits %dms, want just under %dms", i+2, wait, want)
+		}
+	}
+}
+
+func TestRetriesThenDeadAfterMaxAttempts(t *testing.T) {
+	c, _ := newTestClient(t, Settings{BackoffBase: time.Millisecond, BackoffCap: time.Millisecond})
+	ids := push(t, c, "q", "s", "o", 20, func(o *Operation) { o.MaxAttempts = 3 })
+	var calls sync.Map
+	fail := func(_ context.Context, o *Operation) Outcome {
+		n, _ := calls.LoadOrStore(o.ID, new(atomic.Int32))
+		n.(*atomic.Int32).Add(1)
+		return Outcome{Kind: Retry, Err: "HTTP 503"}
+	}
+	ctx := context.Background()
+	var sum Summary
+	eventually(t, 20*time.Second, "every operation dies after 3 attempts", func() bool {
+		s, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Concurrency: 4, Handler: fail})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum.Dead += s.Dead
+		return stats(t, c, "q").Dead == 20
+	})
+	for _, id := range ids {
+		n, _ := calls.Load(id)
+		if n == nil || n.(*atomic.Int32).Load() != 3 {
+			t.Fatalf("%s handled %v times, want 3", id, n)
+		}
+	}
+	dead, err := c.List(ctx, "q", "dead", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 20 || dead[0].LastError != "HTTP 503 (attempt 3 of 3)" || dead[0].Attempts != 3 {
+		t.Fatalf("dead: %d, first %+v", len(dead), dead[0])
+	}
+	if sum.Dead != 20 {
+		t.Fatalf("the drains reported %d dead, want 20", sum.Dead)
+	}
+	// retry brings them back with attempts reset; a drain completes them
+	moved, missing, err := c.Retry(ctx, "q", nil)
+	if err != nil || moved != 20 || len(missing) != 0 {
+		t.Fatalf("retry --all-dead: %d %v %v", moved, missing, err)
+	}
+	if s, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Handler: done}); err != nil || s.Completed != 20 {
+		t.Fatalf("drain after retry: %+v %v", s, err)
+	}
+	if s := stats(t, c, "q"); s.Dead != 0 || s.Completed != 20 || s.PendingTotal != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestFourDrainersNeverHandleAnOperationTwiceWhileItsLeaseIsValid(t *testing.T) {
+	c, _ := newTestClient(t, Settings{})
+	const n = 3000
+	push(t, c, "q", "s", "o", n, nil)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	handler := func(_ context.Context, o *Operation) Outcome {
+		mu.Lock()
+		seen[o.ID]++
+		mu.Unlock()
+		return Outcome{Kind: Done}
+	}
+	var wg sync.WaitGroup
+	sums := make([]Summary, 4)
+	for i := range sums {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := c.Drain(context.Background(), DrainOptions{Queues: []string{"q"}, Concurrency: 8, Lease: time.Minute, Handler: handler})
+			if err != nil {
+				t.Error(err)
+			}
+			sums[i] = s
+		}()
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Fatalf("%d distinct operations handled, want %d", len(seen), n)
+	}
+	for id, k := range seen {
+		if k != 1 {
+			t.Fatalf("%s handled %d times", id, k)
+		}
+	}
+	total := 0
+	for _, s := range sums {
+		total += s.Completed
+		if s.Lost != 0 {
+			t.Fatalf("a drainer lost leases: %+v", s)
+		}
+	}
+	if total != n || stats(t, c, "q").Completed != n {
+		t.Fatalf("completed %d (stats %+v)", total, stats(t, c, "q"))
+	}
+}
+
+func TestHTTPReplayIsExactlyAsStoredAndGoesThroughTheBreaker(t *testing.T) {
+	type seen struct {
+		method, uri, body string
+		header            http.Header
+	}
+	got := make(chan seen, 10)
+	status := atomic.Int32{}
+	status.Store(200)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{r.Method, r.RequestURI, string(b), r.Header.Clone()}
+		w.WriteHeader(int(status.Load()))
+	}))
+	defer srv.Close()
+
+	c, rdb := newTestClient(t, Settings{})
+	b := breaker.New(rdb, breaker.Options{Keys: c.keys, Settings: func(string) breaker.Settings {
+		return breaker.Settings{FailureThreshold: 2, SuccessThreshold: 1, RecoveryTimeout: time.Hour}.WithDefaults()
+	}})
+	defer b.Close()
+	services := func(name string) (Service, bool) {
+		return Service{BaseURL: srv.URL + "/admin/", Headers: map[string]string{"X-Shop": "hader", "X-Op": "service"}}, name == "shopify"
+	}
+	h := NewHTTPReplayer(transport.New(nil, b), 5*time.Second, services).Handle
+	push(t, c, "orders", "shopify", "order", 1, func(o *Operation) {
+		o.Data = json.RawMessage(`{"order_id":7,"lines":[1,2]}`)
+		o.Request = &Request{Method: "PUT", URL: "/api/orders/7.json?notify=1", Headers: map[string]string{"Authorization": "Bearer t0k", "X-Op": "own"}}
+	})
+	ctx := context.Background()
+	if s, err := c.Drain(ctx, DrainOptions{Queues: []string{"orders"}, Handler: h}); err != nil || s.Completed != 1 {
+		t.Fatalf("drain: %+v %v", s, err)
+	}
+	r := <-got
+	if r.method != "PUT" || r.uri != "/admin/api/orders/7.json?notify=1" || r.body != `{"order_id":7,"lines":[1,2]}` {
+		t.Fatalf("replayed %s %s %s", r.method, r.uri, r.body)
+	}
+	if r.header.Get("Authorization") != "Bearer t0k" || r.header.Get("X-Shop") != "hader" || r.header.Get("X-Op") != "own" ||
+		r.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("headers %v: want the service's, then the operation's own on top", r.header)
+	}
+
+	// 503s: two failures open the breaker; the rest are deferred without
+	// spending an attempt and without reaching the service.
+	status.Store(503)
+	ids := push(t, c, "orders", "shopify", "more", 5, func(o *Operation) {
+		o.Request = &Request{Method: "POST", URL: "/api/orders.json"}
+	})
+	s, err := c.Drain(ctx, DrainOptions{Queues: []string{"orders"}, Concurrency: 1, Handler: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Retried != 2 || s.Deferred != 3 || len(got) != 2 {
+		t.Fatalf("drain against a failing service: %+v, %d requests reached it; want 2 retries, 3 deferred, 2 requests", s, len(got))
+	}
+	attempts := 0
+	for _, id := range ids {
+		o, err := c.Inspect(ctx, "orders", id)
+		if err != nil || o.State != "delayed" {
+			t.Fatalf("%s: %+v %v", id, o, err)
+		}
+		attempts += o.Attempts
+	}
+	if attempts != 2 {
+		t.Fatalf("%d attempts spent, want 2 (deferred operations spend none)", attempts)
+	}
+	// a 400 is the request's own fault: dead at once
+	status.Store(400)
+	if _, err := b.Reset(ctx, "shopify", "test"); err != nil {
+		t.Fatal(err)
+	}
+	push(t, c, "orders", "shopify", "bad", 1, func(o *Operation) { o.Request = &Request{Method: "POST", URL: "/x"} })
+	if s, err := c.Drain(ctx, DrainOptions{Queues: []string{"orders"}, Handler: h}); err != nil || s.Dead != 1 {
+		t.Fatalf("drain with a 400: %+v %v", s, err)
+	}
+}
+
+func TestCorruptOperationGoesDeadWithTheReasonAndTheDrainGoesOn(t *testing.T) {
+	c, rdb := newTestClient(t, Settings{})
+	ctx := context.Background()
+	push(t, c, "q", "s", "o", 3, nil)
+	if err := rdb.HSet(ctx, c.keys.QueueOp("q", "o-1"), "data", "{not json").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Del(ctx, c.keys.QueueOp("q", "o-2")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, c.keys.QueueOp("q", "o-2"), "garbage", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Handler: done})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Completed != 1 || s.Dead != 2 {
+		t.Fatalf("summary %+v, want 1 completed and 2 dead", s)
+	}
+	dead, err := c.List(ctx, "q", "dead", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, o := range dead {
+		reasons[o.ID] = o.LastError
+	}
+	if !strings.Contains(reasons["o-1"], "field 'data' is not JSON") || !strings.Contains(reasons["o-2"], "not a hash") {
+		t.Fatalf("dead reasons %v", reasons)
+	}
+}
+
+func TestPausedQueueIsNotClaimed(t *testing.T) {
+	c, _ := newTestClient(t, Settings{})
+	ctx := context.Background()
+	push(t, c, "q", "s", "o", 2, nil)
+	if err := c.Pause(ctx, "q", "test"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Handler: done})
+	if err != nil || s.Claimed != 0 || len(s.Paused) != 1 || !stats(t, c, "q").Paused {
+		t.Fatalf("drain of a paused queue: %+v %v", s, err)
+	}
+	if err := c.Resume(ctx, "q"); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Handler: done}); err != nil || s.Completed != 2 {
+		t.Fatalf("drain after resume: %+v %v", s, err)
+	}
+}
+
+func TestDeadSetIsCappedAndTheTrimIsCounted(t *testing.T) {
+	c, _ := newTestClient(t, Settings{DeadMax: 3})
+	ctx := context.Background()
+	push(t, c, "q", "s", "o", 5, func(o *Operation) { o.MaxAttempts = 1 })
+	if _, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Handler: func(context.Context, *Operation) Outcome {
+		return Outcome{Kind: Dead, Err: "HTTP 400"}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	// the drain applied the cap itself; nothing is left to trim
+	if n, err := c.TrimDead(ctx, "q"); err != nil || n != 0 {
+		t.Fatalf("trim after the drain: %d %v, want 0", n, err)
+	}
+	s := stats(t, c, "q")
+	if s.Dead != 3 || s.DeadTrimmed != 2 || s.Failed != 5 {
+		t.Fatalf("stats %+v", s)
+	}
+}
