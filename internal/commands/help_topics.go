@@ -6,9 +6,11 @@ const exitCodesHelp = `Every haderctl command exits with one of these codes:
 
   0   ok
   1   the thing checked is not healthy: an open breaker with --fail-on-open,
-      a breaker whose state in Redis is corrupt
+      a breaker whose state in Redis is corrupt, operations that went dead
+      during a queue drain
   2   usage or input error: unknown command or flag, bad argument, bad
-      config file or environment variable, unknown breaker name
+      config file or environment variable, unknown breaker name or
+      queue, invalid or oversized operation data, unknown priority
   3   Redis (or another dependency) unreachable or unusable: connection
       refused, timeout, authentication failed, a namespace written by a
       newer haderctl (breaker status then lists every breaker as unknown)

@@ -71,10 +71,11 @@ func newRoot(io *iostreams.IOStreams, src config.Sources) (*cobra.Command, *glob
 	logger := slog.New(slog.NewTextHandler(io.ErrOut, &slog.HandlerOptions{Level: level}))
 	root := &cobra.Command{
 		Use:   "haderctl",
-		Short: "Operate the HaderOS resilience engine: circuit breakers shared through Redis",
+		Short: "Operate the HaderOS resilience engine: shared circuit breakers and the fallback queue",
 		Long: `haderctl carries the HaderOS resilience engine: circuit breakers whose state
-is shared through Redis by every process, with more parts to come (fallback
-queue, health checks, chaos). Every command works at a terminal (tables,
+is shared through Redis by every process, and the fallback queue that keeps
+failed operations in Redis and replays them, with more parts to come
+(health checks, chaos). Every command works at a terminal (tables,
 colour), in CI (exit codes, -o json) and in scripts (data on stdout only).`,
 		SilenceErrors: true,
 		SilenceUsage:  true,

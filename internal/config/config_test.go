@@ -105,6 +105,10 @@ func TestBadInputIsAConfigErrorNamingWhatIsWrong(t *testing.T) {
 		{file: "breaker: {redis_unavailable: maybe}", want: `redis_unavailable must be allow or deny, not "maybe"`},
 		{file: "services: [{name: a, breaker: {failure_threshold: -1}}]", want: "services[0] (a): breaker: failure_threshold must be at least 1"},
 		{file: "redis: [", want: "config file"},
+		{file: "queue: {backoff_factor: 0.5}", want: "queue: backoff_factor must be at least 1"},
+		{file: "queue: {backoff_base: 10s, backoff_cap: 1s}", want: "backoff_cap must not be below backoff_base"},
+		{file: "queue: {max_attempts: -2}", want: "queue: max_attempts must be at least 1"},
+		{file: "queue: {retention: soon}", want: `"soon" is not a duration`},
 	} {
 		var path *string
 		if c.file != "" {
@@ -135,5 +139,22 @@ func TestRedactedHidesSecretsAndSecretsListsThem(t *testing.T) {
 		if !strings.Contains(got, s) {
 			t.Errorf("Secrets() misses %q", s)
 		}
+	}
+}
+
+func TestQueueSettingsFromTheFileWithDefaultsFilledIn(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "c.yaml", "queue: {max_attempts: 4, backoff_base: 250ms, max_data_bytes: 2048}")
+	c, err := Load(Flags{Config: &p}, Sources{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Queue.Settings()
+	if s.MaxAttempts != 4 || s.BackoffBase != 250*time.Millisecond || s.MaxDataBytes != 2048 ||
+		s.BackoffCap != time.Hour || s.BackoffFactor != 2 || s.Retention != 24*time.Hour || s.DeadMax != 10000 {
+		t.Fatalf("queue settings %+v", s)
+	}
+	if c.Queue.BackoffCap != Duration(time.Hour) {
+		t.Fatalf("the effective configuration shows the default cap: %v", c.Queue.BackoffCap)
 	}
 }
