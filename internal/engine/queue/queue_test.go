@@ -467,3 +467,92 @@ func TestDeadSetIsCappedAndTheTrimIsCounted(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+func TestStoppingFinishesInFlightWithinGraceAndReleasesTheRest(t *testing.T) {
+	c, _ := newTestClient(t, Settings{})
+	push(t, c, "q", "s", "o", 20, nil)
+	ctx, stop := context.WithCancel(context.Background())
+	started := make(chan struct{}, 20)
+	unblock := make(chan struct{})
+	handler := func(hctx context.Context, o *Operation) Outcome {
+		started <- struct{}{}
+		select {
+		case <-unblock:
+			return Outcome{Kind: Done}
+		case <-hctx.Done(): // the grace period ran out
+			return Outcome{Kind: Retry, Err: "cut short"}
+		}
+	}
+	out := make(chan Summary, 1)
+	go func() {
+		s, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Concurrency: 2, Grace: time.Minute, Handler: handler})
+		if err != nil {
+			t.Error(err)
+		}
+		out <- s
+	}()
+	<-started
+	<-started
+	stop() // SIGINT: two replays in flight, more claimed and waiting
+	close(unblock)
+	s := <-out
+	if s.Completed != 2 || s.Released != s.Claimed-2 || s.Retried != 0 {
+		t.Fatalf("summary %+v: want the 2 in flight completed and every other claim released", s)
+	}
+	st := stats(t, c, "q")
+	if st.Completed != 2 || st.PendingTotal != 18 || st.InFlight != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	ops, err := c.List(context.Background(), "q", "ready", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range ops {
+		if o.Attempts != 0 {
+			t.Fatalf("a released operation spent an attempt: %+v", o)
+		}
+	}
+
+	// grace over: a replay still running is cut short and released, not failed
+	ctx2, stop2 := context.WithCancel(context.Background())
+	hang := func(hctx context.Context, o *Operation) Outcome {
+		started <- struct{}{}
+		<-hctx.Done()
+		return Outcome{Kind: Retry, Err: "cut short"}
+	}
+	go func() {
+		s, err := c.Drain(ctx2, DrainOptions{Queues: []string{"q"}, Concurrency: 1, Grace: 50 * time.Millisecond, Handler: hang})
+		if err != nil {
+			t.Error(err)
+		}
+		out <- s
+	}()
+	<-started
+	stop2()
+	s = <-out
+	if s.Released != s.Claimed || s.Retried != 0 {
+		t.Fatalf("after the grace period: %+v, want everything released", s)
+	}
+	if st := stats(t, c, "q"); st.PendingTotal != 18 || st.InFlight != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestServiceFilterClaimsOnlyThatService(t *testing.T) {
+	c, _ := newTestClient(t, Settings{})
+	push(t, c, "q", "shopify", "a", 5, nil)
+	push(t, c, "q", "aramex", "b", 5, nil)
+	var wrong atomic.Int32
+	s, err := c.Drain(context.Background(), DrainOptions{Queues: []string{"q"}, Service: "aramex", Handler: func(_ context.Context, o *Operation) Outcome {
+		if o.Service != "aramex" {
+			wrong.Add(1)
+		}
+		return Outcome{Kind: Done}
+	}})
+	if err != nil || s.Completed != 5 || wrong.Load() != 0 {
+		t.Fatalf("drain --service aramex: %+v %v, %d of another service", s, err, wrong.Load())
+	}
+	if st := stats(t, c, "q"); st.PendingTotal != 5 {
+		t.Fatalf("shopify's operations must still be pending: %+v", st)
+	}
+}
