@@ -430,7 +430,7 @@ func (d *drain) take(ctx context.Context, q string, items []*item) error {
 	d.mu.Unlock()
 	// Claimed and leased: from here a failure to load leaves them to the
 	// lease, never lost. Load them (one pipelined round trip).
-	ops, err := c.load(ctx, q, ids(items))
+	ops, err := c.loadOps(ctx, q, ids(items), false)
 	if err != nil {
 		d.mu.Lock()
 		for _, it := range items {

@@ -212,14 +212,23 @@ func (c *Client) Inspect(ctx context.Context, q, id string) (*Operation, error) 
 // load reads operations with their attempts and last error; a corrupt
 // hash gives an Operation with State "corrupt".
 func (c *Client) load(ctx context.Context, q string, ids []string) ([]*Operation, error) {
+	return c.loadOps(ctx, q, ids, true)
+}
+
+// loadOps reads operation hashes, and with full their attempts and last
+// error too (a drain knows the attempts from its claim and needs no
+// error, so it reads one hash per operation).
+func (c *Client) loadOps(ctx context.Context, q string, ids []string, full bool) ([]*Operation, error) {
 	p := c.rdb.Pipeline()
 	hs := make([]*redis.MapStringStringCmd, len(ids))
 	ctl := make([]*redis.StringCmd, len(ids))
 	errs := make([]*redis.StringCmd, len(ids))
 	for i, id := range ids {
 		hs[i] = p.HGetAll(ctx, c.keys.QueueOp(q, id))
-		ctl[i] = p.HGet(ctx, c.keys.QueueControl(q), id)
-		errs[i] = p.HGet(ctx, c.keys.QueueErrors(q), id)
+		if full {
+			ctl[i] = p.HGet(ctx, c.keys.QueueControl(q), id)
+			errs[i] = p.HGet(ctx, c.keys.QueueErrors(q), id)
+		}
 	}
 	if _, err := p.Exec(ctx); err != nil && err != redis.Nil && !isWrongType(err) {
 		return nil, err
@@ -232,7 +241,7 @@ func (c *Client) load(ctx context.Context, q string, ids []string) ([]*Operation
 		}
 		if err != nil {
 			o = &Operation{ID: id, Queue: q, State: "corrupt", LastError: err.(*CorruptError).Why}
-		} else if o.State == "" {
+		} else if o.State == "" && full {
 			o.LastError = errs[i].Val()
 			if _, att, ok := parseCtl(ctl[i].Val()); ok {
 				o.Attempts = att
