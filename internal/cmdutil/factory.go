@@ -3,13 +3,16 @@ package cmdutil
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/haderos/haderctl/internal/config"
 	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/haderos/haderctl/internal/engine/transport"
 	"github.com/haderos/haderctl/internal/iostreams"
 	"github.com/haderos/haderctl/internal/redact"
 	"github.com/redis/go-redis/v9"
@@ -31,6 +34,9 @@ type Factory struct {
 	Breakers func() (*breaker.Engine, error)
 	// Queues is the fallback queue client over that client.
 	Queues func() (*queue.Client, error)
+	// Health is the health checker (with the configured alert providers
+	// and, unless health.feed_breaker is false, the breakers to feed).
+	Health func() (*health.Checker, error)
 	// Keys names the configured namespace's keys.
 	Keys func() (store.Keys, error)
 	// Now is the local clock.
@@ -83,6 +89,31 @@ func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() stri
 			Logger:   logger,
 		}), nil
 	})
+	f.Health = sync.OnceValues(func() (*health.Checker, error) {
+		c, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		rdb, err := f.Redis()
+		if err != nil {
+			return nil, err
+		}
+		var b *breaker.Engine
+		if c.FeedsBreaker() {
+			if b, err = f.Breakers(); err != nil {
+				return nil, err
+			}
+		}
+		// alerts always reach stderr, whatever -v says
+		alertLog := slog.New(slog.NewTextHandler(io.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		return health.New(rdb, health.Options{
+			Keys:      store.Keys{Namespace: c.Redis.Namespace},
+			Transport: transport.New(nil, nil),
+			Breakers:  b,
+			Notifier:  &health.Notifier{Providers: alertProviders(c, alertLog), Logger: logger},
+			Logger:    logger,
+		}), nil
+	})
 	f.Queues = sync.OnceValues(func() (*queue.Client, error) {
 		c, err := f.Config()
 		if err != nil {
@@ -121,3 +152,28 @@ func (f *Factory) RedisError(err error) error {
 
 // JSON reports whether -o json was asked for.
 func (f *Factory) JSON() bool { return f.Output() == OutputJSON }
+
+// alertProviders builds the configured alert providers.
+func alertProviders(c *config.Config, log *slog.Logger) []health.Provider {
+	a := c.Alerts
+	var out []health.Provider
+	if a.Log == nil || *a.Log {
+		out = append(out, health.LogProvider{Logger: log})
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	if a.Slack != nil {
+		out = append(out, health.SlackProvider{WebhookURL: a.Slack.WebhookURL, Client: client})
+	}
+	if a.Webhook != nil {
+		out = append(out, health.WebhookProvider{URL: a.Webhook.URL, Headers: a.Webhook.Headers, Client: client})
+	}
+	if e := a.Email; e != nil {
+		port := e.Port
+		if port == 0 {
+			port = 587
+		}
+		out = append(out, health.EmailProvider{Host: e.Host, Port: port, Username: e.Username, Password: e.Password,
+			From: e.From, To: e.To, StartTLS: e.StartTLS == nil || *e.StartTLS, CAFile: e.CAFile})
+	}
+	return out
+}

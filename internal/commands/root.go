@@ -129,6 +129,7 @@ colour), in CI (exit codes, -o json) and in scripts (data on stdout only).`,
 		NewCmdConfig(g.factory),
 		NewCmdBreaker(g.factory),
 		NewCmdQueue(g.factory),
+		NewCmdHealth(g.factory),
 		newHelpTopic("exit-codes", "What haderctl's exit codes mean", exitCodesHelp),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = true

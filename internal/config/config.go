@@ -37,6 +37,8 @@ type Config struct {
 	Redis       Redis   `json:"redis" yaml:"redis"`
 	Breaker     Breaker `json:"breaker" yaml:"breaker"`
 	Queue       Queue   `json:"queue" yaml:"queue"`
+	Health      Health  `json:"health" yaml:"health"`
+	Alerts      Alerts  `json:"alerts" yaml:"alerts"`
 	// Services are the integrated services, in file order.
 	Services []Service `json:"services" yaml:"services"`
 }
@@ -115,6 +117,8 @@ type Service struct {
 	Headers map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
 	// Breaker overrides the default breaker settings for this service.
 	Breaker Breaker `json:"breaker,omitzero" yaml:"breaker,omitempty"`
+	// Health are the service's check settings (probing health_url).
+	Health ServiceHealth `json:"health,omitzero" yaml:"health,omitempty"`
 }
 
 // Error is a configuration problem: exit code 2.
@@ -312,7 +316,7 @@ func (c *Config) validate() error {
 			return errorf("service %s: fallback %q is not a listed service", s.Name, s.Fallback)
 		}
 	}
-	return nil
+	return c.validateHealth()
 }
 
 // Service returns the named service, or nil.
@@ -340,10 +344,12 @@ func (c *Config) BreakerSettings(name string) breaker.Settings {
 func (c *Config) Redacted() *Config {
 	out := *c
 	out.Redis.URL = redact.URL(c.Redis.URL)
+	out.Alerts = c.Alerts.redacted()
 	out.Services = make([]Service, len(c.Services))
 	for i, s := range c.Services {
 		s.Headers = redact.Headers(s.Headers)
 		s.BaseURL, s.HealthURL = redact.HTTPURL(s.BaseURL), redact.HTTPURL(s.HealthURL)
+		s.Health.Headers = redact.Headers(s.Health.Headers)
 		out.Services[i] = s
 	}
 	return &out
@@ -364,8 +370,13 @@ func (c *Config) Secrets() []string {
 				out = append(out, v)
 			}
 		}
+		for k, v := range s.Health.Headers {
+			if redact.IsSecretName(k) {
+				out = append(out, v)
+			}
+		}
 	}
-	return out
+	return append(out, c.Alerts.secrets()...)
 }
 
 // Duration is a time.Duration written as "120s" or a number of seconds.

@@ -116,3 +116,29 @@ func (k Keys) QueueErrors(name string) string { return k.Queue(name) + ":errors"
 
 // QueueOp is a HASH with one operation (fields in docs/redis-schema.md).
 func (k Keys) QueueOp(queue, id string) string { return k.Queue(queue) + ":op:" + id }
+
+// HealthServices is a HASH of services registered at run time for health
+// checks: name → the check as JSON (services from the config file are not
+// stored).
+func (k Keys) HealthServices() string { return k.Namespace + ":health:services" }
+
+// Health is a HASH with a service's last check and alert state. Every key
+// of one service's health shares the hash tag {<name>}.
+func (k Keys) Health(name string) string { return k.Namespace + ":health:{" + name + "}" }
+
+// HealthSlot is a STRING holding the last interval slot in which some
+// watcher probed the service: the lock that makes several watchers probe
+// it once per interval between them.
+func (k Keys) HealthSlot(name string) string { return k.Health(name) + ":slot" }
+
+// HealthHours is a HASH of hourly counters: "<hour>:n" checks, "<hour>:ok"
+// successes, "<hour>:us" total latency in µs, hour = Unix ms / 3,600,000.
+func (k Keys) HealthHours(name string) string { return k.Health(name) + ":hours" }
+
+// HealthRecent is a LIST of the latest results, newest first:
+// "<1|0> <latency ms> <HTTP code> <Unix ms>".
+func (k Keys) HealthRecent(name string) string { return k.Health(name) + ":recent" }
+
+// HealthAlerts is a STREAM (capped) of the service's alerts: fired,
+// reminder, resolved.
+func (k Keys) HealthAlerts(name string) string { return k.Health(name) + ":alerts" }

@@ -1,0 +1,165 @@
+package config
+
+import (
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/health"
+	"github.com/haderos/haderctl/internal/redact"
+)
+
+// Health holds the defaults of every service's health check.
+type Health struct {
+	Interval Duration `json:"interval" yaml:"interval,omitempty"`
+	Timeout  Duration `json:"timeout" yaml:"timeout,omitempty"`
+	// FeedBreaker records failed checks in the service's breaker (default
+	// true).
+	FeedBreaker *bool `json:"feed_breaker" yaml:"feed_breaker,omitempty"`
+}
+
+// ServiceHealth is a service's own check settings (beside health_url).
+type ServiceHealth struct {
+	Method          string            `json:"method,omitempty" yaml:"method,omitempty"`
+	Interval        Duration          `json:"interval,omitempty" yaml:"interval,omitempty"`
+	Timeout         Duration          `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	ExpectStatus    []int             `json:"expect_status,omitempty" yaml:"expect_status,omitempty"`
+	BodyMatch       string            `json:"body_match,omitempty" yaml:"body_match,omitempty"`
+	MaxResponseTime Duration          `json:"max_response_time,omitempty" yaml:"max_response_time,omitempty"`
+	Headers         map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
+	Alert           AlertPolicy       `json:"alert,omitzero" yaml:"alert,omitempty"`
+}
+
+// AlertPolicy is when alerts fire, remind and resolve.
+type AlertPolicy struct {
+	FailureThreshold int      `json:"failure_threshold,omitempty" yaml:"failure_threshold,omitempty"`
+	SuccessThreshold int      `json:"success_threshold,omitempty" yaml:"success_threshold,omitempty"`
+	RemindEvery      Duration `json:"remind_every,omitempty" yaml:"remind_every,omitempty"`
+}
+
+// Alerts are the alert policy defaults and the providers.
+type Alerts struct {
+	AlertPolicy `yaml:",inline"`
+	// Log writes alerts to stderr (default true).
+	Log     *bool         `json:"log" yaml:"log,omitempty"`
+	Slack   *SlackAlerts  `json:"slack,omitempty" yaml:"slack,omitempty"`
+	Webhook *WebhookAlert `json:"webhook,omitempty" yaml:"webhook,omitempty"`
+	Email   *EmailAlerts  `json:"email,omitempty" yaml:"email,omitempty"`
+}
+
+// SlackAlerts is a Slack incoming webhook (the URL is a secret).
+type SlackAlerts struct {
+	WebhookURL string `json:"webhook_url" yaml:"webhook_url"`
+}
+
+// WebhookAlert posts alerts as JSON (the URL is a secret).
+type WebhookAlert struct {
+	URL     string            `json:"url" yaml:"url"`
+	Headers map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
+}
+
+// EmailAlerts sends alerts over SMTP (the password is a secret).
+type EmailAlerts struct {
+	Host     string   `json:"host" yaml:"host"`
+	Port     int      `json:"port" yaml:"port"`
+	Username string   `json:"username,omitempty" yaml:"username,omitempty"`
+	Password string   `json:"password,omitempty" yaml:"password,omitempty"`
+	From     string   `json:"from" yaml:"from"`
+	To       []string `json:"to" yaml:"to"`
+	StartTLS *bool    `json:"starttls" yaml:"starttls,omitempty"`
+	CAFile   string   `json:"ca_file,omitempty" yaml:"ca_file,omitempty"`
+}
+
+// HealthCheck is the filled-in check of a service, or false when it has
+// no health_url.
+func (c *Config) HealthCheck(name string) (health.Check, bool) {
+	s := c.Service(name)
+	if s == nil || s.HealthURL == "" {
+		return health.Check{}, false
+	}
+	h := s.Health
+	chk := health.Check{Name: s.Name, URL: s.HealthURL, Method: h.Method, Interval: time.Duration(h.Interval),
+		Timeout: time.Duration(h.Timeout), ExpectStatus: h.ExpectStatus, BodyMatch: h.BodyMatch,
+		MaxResponseTime: time.Duration(h.MaxResponseTime), Headers: h.Headers, Source: "config"}
+	if chk.Interval == 0 {
+		chk.Interval = time.Duration(c.Health.Interval)
+	}
+	if chk.Timeout == 0 {
+		chk.Timeout = time.Duration(c.Health.Timeout)
+	}
+	chk.Alert = c.AlertPolicyFor(h.Alert)
+	return chk.WithDefaults(), true
+}
+
+// AlertPolicyFor lays a service's alert settings over the alerts section.
+func (c *Config) AlertPolicyFor(own AlertPolicy) health.AlertPolicy {
+	p := health.AlertPolicy{FailureThreshold: c.Alerts.FailureThreshold, SuccessThreshold: c.Alerts.SuccessThreshold,
+		RemindEvery: time.Duration(c.Alerts.RemindEvery)}
+	if own.FailureThreshold != 0 {
+		p.FailureThreshold = own.FailureThreshold
+	}
+	if own.SuccessThreshold != 0 {
+		p.SuccessThreshold = own.SuccessThreshold
+	}
+	if own.RemindEvery != 0 {
+		p.RemindEvery = time.Duration(own.RemindEvery)
+	}
+	return p
+}
+
+// FeedsBreaker says whether failed checks feed the service's breaker.
+func (c *Config) FeedsBreaker() bool { return c.Health.FeedBreaker == nil || *c.Health.FeedBreaker }
+
+func (c *Config) validateHealth() error {
+	for _, s := range c.Services {
+		if chk, ok := c.HealthCheck(s.Name); ok {
+			if err := chk.Validate(); err != nil {
+				return errorf("services: %s", err)
+			}
+		}
+	}
+	if e := c.Alerts.Email; e != nil && (e.Host == "" || e.From == "" || len(e.To) == 0) {
+		return errorf("alerts.email needs host, from and to")
+	}
+	if w := c.Alerts.Webhook; w != nil && w.URL == "" {
+		return errorf("alerts.webhook needs url")
+	}
+	if s := c.Alerts.Slack; s != nil && s.WebhookURL == "" {
+		return errorf("alerts.slack needs webhook_url")
+	}
+	return nil
+}
+
+func (a Alerts) redacted() Alerts {
+	if a.Slack != nil {
+		a.Slack = &SlackAlerts{WebhookURL: redact.Mask}
+	}
+	if a.Webhook != nil {
+		a.Webhook = &WebhookAlert{URL: redact.Mask, Headers: redact.Headers(a.Webhook.Headers)}
+	}
+	if a.Email != nil {
+		e := *a.Email
+		if e.Password != "" {
+			e.Password = redact.Mask
+		}
+		a.Email = &e
+	}
+	return a
+}
+
+func (a Alerts) secrets() []string {
+	var out []string
+	if a.Slack != nil {
+		out = append(out, a.Slack.WebhookURL)
+	}
+	if a.Webhook != nil {
+		out = append(out, a.Webhook.URL)
+		for k, v := range a.Webhook.Headers {
+			if redact.IsSecretName(k) {
+				out = append(out, v)
+			}
+		}
+	}
+	if a.Email != nil && a.Email.Password != "" {
+		out = append(out, a.Email.Password)
+	}
+	return out
+}

@@ -1,0 +1,226 @@
+package health
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/haderos/haderctl/internal/engine/transport"
+	"github.com/redis/go-redis/v9"
+)
+
+// Checker probes services and records the results in Redis.
+type Checker struct {
+	rdb  redis.UniversalClient
+	keys store.Keys
+	http *http.Client
+	// Breakers, when set, are fed by failure streaks: every failed check
+	// is recorded as a breaker failure, and a success after failures as a
+	// success, so a down service fails fast everywhere.
+	Breakers *breaker.Engine
+	Notifier *Notifier
+	Logger   *slog.Logger
+	who      string
+}
+
+// Options configure a Checker.
+type Options struct {
+	Keys store.Keys
+	// Transport is the engine's HTTP transport (nil: a plain one).
+	Transport http.RoundTripper
+	Breakers  *breaker.Engine
+	Notifier  *Notifier
+	Logger    *slog.Logger
+}
+
+// New makes a checker.
+func New(rdb redis.UniversalClient, o Options) *Checker {
+	rt := o.Transport
+	if rt == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		rt = t
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	host, _ := os.Hostname()
+	return &Checker{rdb: rdb, keys: o.Keys, Breakers: o.Breakers, Notifier: o.Notifier, Logger: o.Logger,
+		http: &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		who:  host + "/" + strconv.Itoa(os.Getpid())}
+}
+
+// probe makes one request and judges it; it does not touch Redis.
+func (c *Checker) probe(ctx context.Context, chk Check) (ok bool, code int, latency time.Duration, why string) {
+	ctx, cancel := context.WithTimeout(transport.WithService(ctx, chk.Name), chk.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, chk.Method, chk.URL, nil)
+	if err != nil {
+		return false, 0, 0, "invalid request: " + err.Error()
+	}
+	for k, v := range chk.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("User-Agent", "haderctl-health")
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		latency = time.Since(start)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return false, 0, latency, "timed out after " + chk.Timeout.String()
+		}
+		return false, 0, latency, transportError(err)
+	}
+	defer resp.Body.Close()
+	var body []byte
+	if chk.BodyMatch != "" {
+		body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	} else {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	}
+	latency = time.Since(start)
+	code = resp.StatusCode
+	switch {
+	case !chk.healthyStatus(code):
+		return false, code, latency, "HTTP " + strconv.Itoa(code)
+	case chk.BodyMatch != "" && !strings.Contains(string(body), chk.BodyMatch):
+		return false, code, latency, fmt.Sprintf("body does not contain %q", chk.BodyMatch)
+	case chk.MaxResponseTime > 0 && latency > chk.MaxResponseTime:
+		return false, code, latency, fmt.Sprintf("slow: %s > %s", latency.Round(time.Millisecond), chk.MaxResponseTime)
+	}
+	return true, code, latency, ""
+}
+
+// transportError keeps the cause of a failed request without its URL
+// (which may carry a token).
+func transportError(err error) string {
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			return inner.Error()
+		}
+	}
+	return err.Error()
+}
+
+// Check probes one service now and records the result.
+func (c *Checker) Check(ctx context.Context, chk Check) (Result, error) {
+	ok, code, latency, why := c.probe(ctx, chk)
+	return c.record(ctx, chk, ok, code, latency, why)
+}
+
+func (c *Checker) record(ctx context.Context, chk Check, ok bool, code int, latency time.Duration, why string) (Result, error) {
+	okArg := "0"
+	if ok {
+		okArg = "1"
+	}
+	n := chk.Name
+	remind := chk.Alert.RemindEvery.Milliseconds()
+	if chk.Alert.RemindEvery < 0 {
+		remind = -1
+	}
+	res, err := recordScript.Run(ctx, c.rdb, []string{c.keys.Health(n), c.keys.HealthHours(n), c.keys.HealthRecent(n), c.keys.HealthAlerts(n)},
+		okArg, code, latency.Microseconds(), why, chk.Alert.FailureThreshold, chk.Alert.SuccessThreshold, remind,
+		60, 30*24, c.who, n).Slice()
+	if err != nil {
+		return Result{}, err
+	}
+	r := Result{Service: n, Healthy: ok, Status: "unhealthy", Code: code, Latency: float64(latency.Microseconds()) / 1000,
+		Error: why, Alert: res[0].(string)}
+	if ok {
+		r.Status = "healthy"
+	}
+	cf, _ := res[1].(int64)
+	cs, _ := res[2].(int64)
+	now, _ := res[3].(int64)
+	since, _ := res[4].(int64)
+	r.ConsecutiveFailures, r.ConsecutiveSuccesses, r.At = int(cf), int(cs), time.UnixMilli(now)
+	c.feedBreaker(ctx, n, ok, int(cf), int(cs))
+	if r.Alert != "" && c.Notifier != nil {
+		a := Alert{Service: n, Kind: r.Alert, At: r.At, Since: time.UnixMilli(since), ConsecutiveFailures: int(cf), LastError: why}
+		a.Message = alertMessage(a)
+		c.Notifier.Send(ctx, a)
+	}
+	return r, nil
+}
+
+func (c *Checker) feedBreaker(ctx context.Context, name string, ok bool, cf, cs int) {
+	if c.Breakers == nil || (ok && cs != 1) {
+		return // a success only matters right after failures
+	}
+	if _, err := c.Breakers.Record(ctx, name, ok); err != nil {
+		c.Logger.Warn("could not feed the breaker", "service", name, "err", err)
+	}
+}
+
+func alertMessage(a Alert) string {
+	switch a.Kind {
+	case "resolved":
+		return fmt.Sprintf("%s is healthy again (down for %s)", a.Service, a.At.Sub(a.Since).Round(time.Second))
+	case "reminder":
+		return fmt.Sprintf("%s is still unhealthy (since %s, %d consecutive failures): %s", a.Service, a.Since.UTC().Format(time.RFC3339), a.ConsecutiveFailures, a.LastError)
+	}
+	return fmt.Sprintf("%s is unhealthy: %d consecutive failures: %s", a.Service, a.ConsecutiveFailures, a.LastError)
+}
+
+// Acquire takes the service's probe slot for the current interval; it
+// returns whether this caller should probe, and Redis' time.
+func (c *Checker) Acquire(ctx context.Context, chk Check) (bool, time.Time, error) {
+	res, err := slotScript.Run(ctx, c.rdb, []string{c.keys.HealthSlot(chk.Name)}, chk.Interval.Milliseconds()).Slice()
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	got, _ := res[0].(int64)
+	now, _ := res[1].(int64)
+	return got == 1, time.UnixMilli(now), nil
+}
+
+// Registered reads the checks registered at run time.
+func (c *Checker) Registered(ctx context.Context) (map[string]Check, error) {
+	all, err := c.rdb.HGetAll(ctx, c.keys.HealthServices()).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Check{}
+	for name, js := range all {
+		var chk Check
+		if err := json.Unmarshal([]byte(js), &chk); err != nil {
+			c.Logger.Warn("ignoring a registered health check that does not parse", "service", name)
+			continue
+		}
+		chk.Name, chk.Source = name, "registered"
+		out[name] = chk.WithDefaults()
+	}
+	return out, nil
+}
+
+// Register stores a check so every watcher runs it.
+func (c *Checker) Register(ctx context.Context, chk Check) error {
+	chk.Source = "registered"
+	js, err := json.Marshal(chk)
+	if err != nil {
+		return err
+	}
+	p := c.rdb.TxPipeline()
+	p.HSet(ctx, c.keys.HealthServices(), chk.Name, js)
+	p.SetNX(ctx, c.keys.Schema(), store.SchemaVersion, 0)
+	_, err = p.Exec(ctx)
+	return err
+}
+
+// Unregister removes a registered check (its history stays until it
+// ages out); it reports whether there was one.
+func (c *Checker) Unregister(ctx context.Context, name string) (bool, error) {
+	n, err := c.rdb.HDel(ctx, c.keys.HealthServices(), name).Result()
+	return n == 1, err
+}

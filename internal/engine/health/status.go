@@ -1,0 +1,168 @@
+package health
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func jsonOf(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// Window is one uptime window.
+type Window struct {
+	Checks int64 `json:"checks"`
+	// Uptime is successes / checks × 100 (null without checks).
+	Uptime *float64 `json:"uptime_percent"`
+	// AvgLatency is the mean response time in ms (null without checks).
+	AvgLatency *float64 `json:"avg_latency_ms"`
+}
+
+// Status is a service's stored health, read without probing.
+type Status struct {
+	Service string `json:"service"`
+	// Healthy is is_service_healthy: the last check succeeded. A service
+	// never checked is not healthy (Status "unknown").
+	Healthy              bool              `json:"healthy"`
+	Status               string            `json:"status"`
+	Code                 int               `json:"http_code"`
+	Latency              float64           `json:"latency_ms"`
+	Error                string            `json:"error,omitempty"`
+	CheckedAt            *time.Time        `json:"checked_at"`
+	ConsecutiveFailures  int               `json:"consecutive_failures"`
+	ConsecutiveSuccesses int               `json:"consecutive_successes"`
+	Windows              map[string]Window `json:"uptime"`
+	AlertOpen            bool              `json:"alert_open"`
+	AlertSince           *time.Time        `json:"alert_since,omitempty"`
+	// Recent are the latest results, newest first (for sparklines).
+	Recent []Sample `json:"recent"`
+}
+
+// Sample is one recent result.
+type Sample struct {
+	OK      bool      `json:"ok"`
+	Latency float64   `json:"latency_ms"`
+	Code    int       `json:"http_code"`
+	At      time.Time `json:"at"`
+}
+
+// AlertEvent is one entry of a service's alert history.
+type AlertEvent struct {
+	Service             string    `json:"service"`
+	Kind                string    `json:"kind"`
+	At                  time.Time `json:"at"`
+	Since               time.Time `json:"since"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+	Error               string    `json:"error,omitempty"`
+	By                  string    `json:"by"`
+}
+
+// Windows are the uptime windows, in hours.
+var Windows = []struct {
+	Name  string
+	Hours int64
+}{{"1h", 1}, {"24h", 24}, {"7d", 7 * 24}, {"30d", 30 * 24}}
+
+// Statuses reads the stored health of the named services in one pipelined
+// round trip.
+func (c *Checker) Statuses(ctx context.Context, names []string) ([]Status, time.Time, error) {
+	p := c.rdb.Pipeline()
+	tcmd := p.Time(ctx)
+	st := make([]*redis.MapStringStringCmd, len(names))
+	hours := make([]*redis.MapStringStringCmd, len(names))
+	recent := make([]*redis.StringSliceCmd, len(names))
+	for i, n := range names {
+		st[i] = p.HGetAll(ctx, c.keys.Health(n))
+		hours[i] = p.HGetAll(ctx, c.keys.HealthHours(n))
+		recent[i] = p.LRange(ctx, c.keys.HealthRecent(n), 0, 59)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		return nil, time.Time{}, err
+	}
+	now := tcmd.Val()
+	hourNow := now.UnixMilli() / 3600000
+	out := make([]Status, len(names))
+	for i, n := range names {
+		h := st[i].Val()
+		num := func(f string) int64 { v, _ := strconv.ParseInt(h[f], 10, 64); return v }
+		s := Status{Service: n, Status: "unknown", Windows: map[string]Window{}, Recent: []Sample{}}
+		if h["status"] != "" {
+			s.Status = h["status"]
+			s.Healthy = s.Status == "healthy"
+			s.Code = int(num("http_code"))
+			s.Latency = float64(num("latency_us")) / 1000
+			s.Error = h["error"]
+			at := time.UnixMilli(num("checked_at"))
+			s.CheckedAt = &at
+			s.ConsecutiveFailures, s.ConsecutiveSuccesses = int(num("consecutive_failures")), int(num("consecutive_successes"))
+			if h["alert_open"] == "1" {
+				s.AlertOpen = true
+				since := time.UnixMilli(num("alert_since"))
+				s.AlertSince = &since
+			}
+		}
+		counters := hours[i].Val()
+		for _, w := range Windows {
+			var checks, oks, us int64
+			for f, v := range counters {
+				hs, kind, _ := strings.Cut(f, ":")
+				hr, err := strconv.ParseInt(hs, 10, 64)
+				if err != nil || hr <= hourNow-w.Hours || hr > hourNow {
+					continue
+				}
+				n, _ := strconv.ParseInt(v, 10, 64)
+				switch kind {
+				case "n":
+					checks += n
+				case "ok":
+					oks += n
+				case "us":
+					us += n
+				}
+			}
+			win := Window{Checks: checks}
+			if checks > 0 {
+				up := float64(oks) / float64(checks) * 100
+				lat := float64(us) / float64(checks) / 1000
+				win.Uptime, win.AvgLatency = &up, &lat
+			}
+			s.Windows[w.Name] = win
+		}
+		for _, r := range recent[i].Val() {
+			f := strings.Fields(r)
+			if len(f) != 4 {
+				continue
+			}
+			lat, _ := strconv.ParseFloat(f[1], 64)
+			code, _ := strconv.Atoi(f[2])
+			ms, _ := strconv.ParseInt(f[3], 10, 64)
+			s.Recent = append(s.Recent, Sample{OK: f[0] == "1", Latency: lat, Code: code, At: time.UnixMilli(ms)})
+		}
+		out[i] = s
+	}
+	return out, now, nil
+}
+
+// Alerts returns a service's alert history, oldest first (up to limit).
+func (c *Checker) Alerts(ctx context.Context, name string, limit int64) ([]AlertEvent, error) {
+	msgs, err := c.rdb.XRevRangeN(ctx, c.keys.HealthAlerts(name), "+", "-", limit).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AlertEvent, 0, len(msgs))
+	for i := len(msgs) - 1; i >= 0; i-- {
+		v := msgs[i].Values
+		str := func(k string) string { s, _ := v[k].(string); return s }
+		ms := func(k string) time.Time { n, _ := strconv.ParseInt(str(k), 10, 64); return time.UnixMilli(n) }
+		cf, _ := strconv.Atoi(str("consecutive_failures"))
+		out = append(out, AlertEvent{Service: name, Kind: str("kind"), At: ms("at"), Since: ms("since"),
+			ConsecutiveFailures: cf, Error: str("error"), By: str("by")})
+	}
+	return out, nil
+}
