@@ -19,7 +19,12 @@ import (
 	"github.com/haderos/haderctl/internal/testredis"
 )
 
-func TestMain(m *testing.M) { os.Exit(testredis.Main(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(serverEnv) != "" {
+		os.Exit(runHealthServer())
+	}
+	os.Exit(testredis.Main(m))
+}
 
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()

@@ -1,0 +1,132 @@
+package health
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/haderos/haderctl/internal/testredis"
+	"github.com/redis/go-redis/v9"
+)
+
+// serverEnv makes the test binary serve health endpoints on loopback
+// (TestMain), so the benchmark's CPU figure is the watcher's alone.
+const serverEnv = "HADERCTL_BENCH_HEALTH_SERVER"
+
+func runHealthServer() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(ln.Addr().String())
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })}
+	go func() {
+		// stop when the parent closes our stdin (the benchmark is over)
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		srv.Close()
+	}()
+	_ = srv.Serve(ln)
+	return 0
+}
+
+// commandStats sums Redis' calls and CPU µs over all commands (those run
+// inside scripts included), and counts the script calls (round trips).
+func commandStats(b *testing.B, rdb *redis.Client) (calls, usec, scripts int64) {
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(line, "cmdstat_") {
+			continue
+		}
+		isScript := name == "cmdstat_evalsha" || name == "cmdstat_eval"
+		for _, kv := range strings.Split(rest, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			n, _ := strconv.ParseInt(v, 10, 64)
+			switch k {
+			case "calls":
+				calls += n
+				if isScript {
+					scripts += n
+				}
+			case "usec":
+				usec += n
+			}
+		}
+	}
+	return calls, usec, scripts
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkWatch1000Services runs one watcher over 1,000 services on
+// loopback at a 1 s interval; each b.N is one second of watching. It
+// reports the watcher's CPU (in cores), Redis commands and Redis CPU per
+// check.
+func BenchmarkWatch1000Services(b *testing.B) {
+	srv := exec.Command(os.Args[0], "-test.run=^$")
+	srv.Env = append(os.Environ(), serverEnv+"=1")
+	stdin, _ := srv.StdinPipe()
+	out, _ := srv.StdoutPipe()
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { stdin.Close(); _ = srv.Wait() }()
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr = strings.TrimSpace(addr)
+
+	rdb := testredis.Client(b)
+	ns := testredis.Namespace(b)
+	c := New(rdb, Options{Keys: store.Keys{Namespace: ns}})
+	checks := make([]Check, 1000)
+	for i := range checks {
+		checks[i] = Check{Name: "svc-" + strconv.Itoa(i), URL: "http://" + addr + "/health/" + strconv.Itoa(i),
+			Interval: time.Second, Timeout: 2 * time.Second}.WithDefaults()
+	}
+	var done atomic.Int64
+	ctx, stop := context.WithCancel(context.Background())
+	finished := make(chan struct{})
+	go func() {
+		_ = c.Watch(ctx, func(context.Context) ([]Check, error) { return checks, nil }, time.Hour, func(Result) { done.Add(1) })
+		close(finished)
+	}()
+	// warm up: every service checked once (connections open, scripts loaded)
+	for done.Load() < 1000 {
+		time.Sleep(10 * time.Millisecond) // waiting for the warm-up round
+	}
+	b.ResetTimer()
+	calls0, usec0, scripts0 := commandStats(b, rdb)
+	cpu0, checks0, wall0 := cpuTime(), done.Load(), time.Now()
+	time.Sleep(time.Duration(b.N) * time.Second) // the measurement: b.N intervals of watching
+	cpu, n, wall := cpuTime()-cpu0, done.Load()-checks0, time.Since(wall0)
+	calls, usec, scripts := commandStats(b, rdb)
+	b.StopTimer()
+	stop()
+	<-finished
+	b.ReportMetric(float64(n)/wall.Seconds(), "checks/s")
+	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "watcher-cores")
+	b.ReportMetric(float64(calls-calls0)/float64(n), "redis-cmds/check")
+	b.ReportMetric(float64(usec-usec0)/float64(n), "redis-usec/check")
+	b.ReportMetric(float64(scripts-scripts0)/float64(n), "scripts/check")
+}
