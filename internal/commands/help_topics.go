@@ -7,10 +7,12 @@ const exitCodesHelp = `Every haderctl command exits with one of these codes:
   0   ok
   1   the thing checked is not healthy: an open breaker with --fail-on-open,
       a breaker whose state in Redis is corrupt, operations that went dead
-      during a queue drain
+      during a queue drain, an unhealthy service (health check, health
+      status --fail-on-unhealthy)
   2   usage or input error: unknown command or flag, bad argument, bad
-      config file or environment variable, unknown breaker name or
-      queue, invalid or oversized operation data, unknown priority
+      config file or environment variable, unknown breaker name,
+      queue or service, invalid or oversized operation data, unknown
+      priority, an invalid health URL or an interval below 1s
   3   Redis (or another dependency) unreachable or unusable: connection
       refused, timeout, authentication failed, a namespace written by a
       newer haderctl (breaker status then lists every breaker as unknown)
