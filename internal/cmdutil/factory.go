@@ -9,6 +9,7 @@ import (
 
 	"github.com/haderos/haderctl/internal/config"
 	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
@@ -37,6 +38,11 @@ type Factory struct {
 	// Health is the health checker (with the configured alert providers
 	// and, unless health.feed_breaker is false, the breakers to feed).
 	Health func() (*health.Checker, error)
+	// Chaos is the chaos control plane.
+	Chaos func() (*chaos.Client, error)
+	// Faults is this process' chaos data plane, started on first use; nil
+	// (no faults) when Redis cannot be had.
+	Faults func() *chaos.Faults
 	// Keys names the configured namespace's keys.
 	Keys func() (store.Keys, error)
 	// Now is the local clock.
@@ -108,11 +114,36 @@ func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() stri
 		alertLog := slog.New(slog.NewTextHandler(io.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		return health.New(rdb, health.Options{
 			Keys:      store.Keys{Namespace: c.Redis.Namespace},
-			Transport: transport.New(nil, nil),
+			Transport: f.HTTPTransport(false),
 			Breakers:  b,
 			Notifier:  &health.Notifier{Providers: alertProviders(c, alertLog), Logger: logger},
 			Logger:    logger,
 		}), nil
+	})
+	f.Chaos = sync.OnceValues(func() (*chaos.Client, error) {
+		c, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		rdb, err := f.Redis()
+		if err != nil {
+			return nil, err
+		}
+		return chaos.New(rdb, chaos.Options{Keys: store.Keys{Namespace: c.Redis.Namespace}, Limits: c.Chaos.Limits(),
+			Environment: c.Environment, Allowed: c.Chaos.AllowedEnvironments}), nil
+	})
+	f.Faults = sync.OnceValue(func() *chaos.Faults {
+		c, err := f.Config()
+		if err != nil {
+			return nil
+		}
+		rdb, err := f.Redis()
+		if err != nil {
+			return nil
+		}
+		faults := chaos.NewFaults(rdb, store.Keys{Namespace: c.Redis.Namespace}, c.Environment, c.Chaos.AllowedEnvironments, logger)
+		faults.Start(context.Background())
+		return faults
 	})
 	f.Queues = sync.OnceValues(func() (*queue.Client, error) {
 		c, err := f.Config()
@@ -176,4 +207,26 @@ func alertProviders(c *config.Config, log *slog.Logger) []health.Provider {
 			From: e.From, To: e.To, StartTLS: e.StartTLS == nil || *e.StartTLS, CAFile: e.CAFile})
 	}
 	return out
+}
+
+// HTTPTransport is the engine's transport for calls to services: chaos
+// faults (when this process' environment allows them), then, with
+// guarded, the service's breaker around them, so an injected failure
+// counts like a real one. Health checks are not guarded (an open breaker
+// must not stop the probe that sees recovery).
+func (f *Factory) HTTPTransport(guarded bool) http.RoundTripper {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.MaxIdleConnsPerHost = 64
+	var rt http.RoundTripper = base
+	if faults := f.Faults(); faults != nil {
+		rt = &chaos.Transport{Base: rt, Faults: faults}
+	}
+	if !guarded {
+		return transport.New(rt, nil)
+	}
+	b, err := f.Breakers()
+	if err != nil {
+		return transport.New(rt, nil)
+	}
+	return transport.New(rt, b)
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/haderos/haderctl/internal/cmdutil"
 	"github.com/haderos/haderctl/internal/engine/queue"
-	"github.com/haderos/haderctl/internal/engine/transport"
 	"github.com/haderos/haderctl/internal/redact"
 	"github.com/spf13/cobra"
 )
@@ -125,7 +124,7 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 	if opts.Exec != "" {
 		handler = (&queue.ExecReplayer{Command: opts.Exec, Breakers: breakers, Timeout: opts.OpTimeout}).Handle
 	} else {
-		rt := transport.New(nil, breakers)
+		rt := f.HTTPTransport(true)
 		handler = queue.NewHTTPReplayer(rt, opts.OpTimeout, func(name string) (queue.Service, bool) {
 			s := c.Service(name)
 			if s == nil {

@@ -39,6 +39,7 @@ type Config struct {
 	Queue       Queue   `json:"queue" yaml:"queue"`
 	Health      Health  `json:"health" yaml:"health"`
 	Alerts      Alerts  `json:"alerts" yaml:"alerts"`
+	Chaos       Chaos   `json:"chaos" yaml:"chaos"`
 	// Services are the integrated services, in file order.
 	Services []Service `json:"services" yaml:"services"`
 }
@@ -316,7 +317,10 @@ func (c *Config) validate() error {
 			return errorf("service %s: fallback %q is not a listed service", s.Name, s.Fallback)
 		}
 	}
-	return c.validateHealth()
+	if err := c.validateHealth(); err != nil {
+		return err
+	}
+	return c.Chaos.validate()
 }
 
 // Service returns the named service, or nil.

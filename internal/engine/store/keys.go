@@ -142,3 +142,29 @@ func (k Keys) HealthRecent(name string) string { return k.Health(name) + ":recen
 // HealthAlerts is a STREAM (capped) of the service's alerts: fired,
 // reminder, resolved.
 func (k Keys) HealthAlerts(name string) string { return k.Health(name) + ":alerts" }
+
+// Chaos keys share the hash tag {chaos}, so the start script can check
+// the switch, the limits and the index atomically in one slot.
+
+// ChaosState is a HASH: enabled, enabled_by, halted, halted_by,
+// halted_at, halt_reason.
+func (k Keys) ChaosState() string { return k.Namespace + ":{chaos}:state" }
+
+// ChaosExperiment is a STRING holding an experiment as JSON, with a TTL
+// equal to its remaining duration: it ends on time even if every process
+// dies.
+func (k Keys) ChaosExperiment(id string) string { return k.Namespace + ":{chaos}:exp:" + id }
+
+// ChaosActive is a ZSET index of experiments: member id, score end (Unix ms).
+func (k Keys) ChaosActive() string { return k.Namespace + ":{chaos}:active" }
+
+// ChaosStarts is a ZSET of experiment starts in the last hour (rate limit):
+// member id, score start (Unix ms).
+func (k Keys) ChaosStarts() string { return k.Namespace + ":{chaos}:starts" }
+
+// ChaosAudit is a STREAM (capped) of every start, stop, expiry and refusal.
+func (k Keys) ChaosAudit() string { return k.Namespace + ":{chaos}:audit" }
+
+// ChaosChannel is the pub/sub channel that tells data planes to re-read
+// the active experiments at once.
+func (k Keys) ChaosChannel() string { return k.Namespace + ":chaos:changed" }

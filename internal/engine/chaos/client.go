@@ -1,0 +1,321 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/redis/go-redis/v9"
+)
+
+// Client is the control plane: switch, experiments, emergency stop, audit.
+type Client struct {
+	rdb     redis.UniversalClient
+	keys    store.Keys
+	Limits  Limits
+	env     string
+	allowed []string
+	// Who is "user@host" (plus the CI job when there is one).
+	Who   string
+	CIJob string
+}
+
+// Options configure a Client.
+type Options struct {
+	Keys   store.Keys
+	Limits Limits
+	// Environment is where this process runs; Allowed the environments
+	// chaos may act in (default development, test, staging).
+	Environment string
+	Allowed     []string
+	Getenv      func(string) string
+}
+
+// New makes a client.
+func New(rdb redis.UniversalClient, o Options) *Client {
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	c := &Client{rdb: rdb, keys: o.Keys, Limits: o.Limits.WithDefaults(), env: o.Environment, allowed: o.Allowed}
+	name := o.Getenv("USER")
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	c.Who = name + "@" + host
+	for _, v := range []string{"GITHUB_RUN_ID", "CI_JOB_ID", "BUILD_ID", "CIRCLE_BUILD_NUM", "BUILDKITE_BUILD_ID"} {
+		if id := o.Getenv(v); id != "" {
+			c.CIJob = v + "=" + id
+			c.Who += " (" + c.CIJob + ")"
+			break
+		}
+	}
+	return c
+}
+
+func (c *Client) baseKeys(extra ...string) []string {
+	return append([]string{c.keys.ChaosState(), c.keys.ChaosActive(), c.keys.ChaosStarts(), c.keys.ChaosAudit()}, extra...)
+}
+
+// Guard refuses when this process' environment is not allowed; the
+// refusal is audited.
+func (c *Client) Guard(ctx context.Context, what string) error {
+	err := EnvironmentAllowed(c.env, c.allowed)
+	if err != nil {
+		c.rdb.XAdd(ctx, &redis.XAddArgs{Stream: c.keys.ChaosAudit(), MaxLen: 10000, Approx: true,
+			Values: []any{"event", "refused", "id", what, "by", c.Who, "detail", err.Error(), "at", strconv.FormatInt(time.Now().UnixMilli(), 10)}})
+	}
+	return err
+}
+
+// Enable turns chaos on (refused outside the allowed environments).
+func (c *Client) Enable(ctx context.Context) error {
+	if err := c.Guard(ctx, "enable"); err != nil {
+		return err
+	}
+	return switchScript.Run(ctx, c.rdb, c.baseKeys(), c.Who, c.keys.ChaosChannel(), "enabled", "1", "enabled").Err()
+}
+
+// Disable turns chaos off and stops every experiment (no halt latch).
+func (c *Client) Disable(ctx context.Context, reason string) ([]string, error) {
+	if err := switchScript.Run(ctx, c.rdb, c.baseKeys(), c.Who, c.keys.ChaosChannel(), "enabled", "0", "disabled").Err(); err != nil {
+		return nil, err
+	}
+	return c.stopAll(ctx, "chaos disabled: "+reason, false)
+}
+
+// Resume clears the halt latch set by StopAll.
+func (c *Client) Resume(ctx context.Context) error {
+	return switchScript.Run(ctx, c.rdb, c.baseKeys(), c.Who, c.keys.ChaosChannel(), "halted", "0", "resumed").Err()
+}
+
+// Start starts an experiment after the guards: environment, switch, halt
+// latch, limits. It returns the experiment as stored (start and end on
+// Redis' clock).
+func (c *Client) Start(ctx context.Context, e Experiment) (Experiment, error) {
+	if e.ID == "" {
+		e.ID = fmt.Sprintf("ch-%012x", rand.Uint64()>>16)
+	}
+	if err := c.Guard(ctx, e.ID); err != nil {
+		return e, err
+	}
+	if err := e.Validate(c.Limits); err != nil {
+		if _, refused := err.(*RefusedError); refused {
+			c.auditRefusal(ctx, e.ID, err)
+		}
+		return e, err
+	}
+	e.By, e.CIJob, e.StartMs, e.EndMs = c.Who, c.CIJob, 0, 0
+	js, err := json.Marshal(e)
+	if err != nil {
+		return e, err
+	}
+	res, err := startScript.Run(ctx, c.rdb, c.baseKeys(c.keys.ChaosExperiment(e.ID)), c.Who, c.keys.ChaosChannel(),
+		string(js), e.Duration.Milliseconds(), c.Limits.MaxConcurrent, c.Limits.MaxPerHour, e.ID).StringSlice()
+	if err != nil {
+		return e, err
+	}
+	if res[0] != "ok" {
+		return e, &RefusedError{"chaos refused: " + res[1]}
+	}
+	var stored Experiment
+	if err := json.Unmarshal([]byte(res[1]), &stored); err != nil {
+		return e, err
+	}
+	return stored, nil
+}
+
+func (c *Client) auditRefusal(ctx context.Context, id string, why error) {
+	c.rdb.XAdd(ctx, &redis.XAddArgs{Stream: c.keys.ChaosAudit(), MaxLen: 10000, Approx: true,
+		Values: []any{"event", "refused", "id", id, "by", c.Who, "detail", why.Error(), "at", strconv.FormatInt(time.Now().UnixMilli(), 10)}})
+}
+
+// Stop ends one experiment; false when it was not running.
+func (c *Client) Stop(ctx context.Context, id, reason string) (bool, error) {
+	res, err := stopScript.Run(ctx, c.rdb, c.baseKeys(c.keys.ChaosExperiment(id)), c.Who, c.keys.ChaosChannel(), reason, "0", id).StringSlice()
+	return len(res) == 1, err
+}
+
+// StopAll is the emergency stop: it latches the halt (no new experiment
+// until Resume) and ends every experiment; data planes hear of it at once
+// over pub/sub, and within a second by their re-read.
+func (c *Client) StopAll(ctx context.Context, reason string) ([]string, error) {
+	return c.stopAll(ctx, reason, true)
+}
+
+func (c *Client) stopAll(ctx context.Context, reason string, halt bool) ([]string, error) {
+	var stopped []string
+	haltArg := "0"
+	if halt {
+		haltArg = "1"
+	}
+	// the first pass latches the halt, so no new start can slip in; a
+	// start that ran between reading the index and the script is caught
+	// by the next pass
+	for pass := 0; pass < 10; pass++ {
+		ids, err := c.rdb.ZRange(ctx, c.keys.ChaosActive(), 0, -1).Result()
+		if err != nil {
+			return stopped, err
+		}
+		if len(ids) == 0 && pass > 0 {
+			return stopped, nil
+		}
+		keys := c.baseKeys()
+		args := []any{c.Who, c.keys.ChaosChannel(), reason, haltArg}
+		for _, id := range ids {
+			keys = append(keys, c.keys.ChaosExperiment(id))
+			args = append(args, id)
+		}
+		res, err := stopScript.Run(ctx, c.rdb, keys, args...).StringSlice()
+		if err != nil {
+			return stopped, err
+		}
+		stopped = append(stopped, res...)
+		haltArg = "0"
+	}
+	return stopped, nil
+}
+
+// Active returns the running experiments, oldest first, auditing any that
+// expired.
+func (c *Client) Active(ctx context.Context) ([]Experiment, error) {
+	if err := sweepScript.Run(ctx, c.rdb, c.baseKeys(), c.Who, c.keys.ChaosChannel()).Err(); err != nil {
+		return nil, err
+	}
+	return loadActive(ctx, c.rdb, c.keys)
+}
+
+func loadActive(ctx context.Context, rdb redis.UniversalClient, keys store.Keys) ([]Experiment, error) {
+	ids, err := rdb.ZRange(ctx, keys.ChaosActive(), 0, -1).Result()
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	ks := make([]string, len(ids))
+	for i, id := range ids {
+		ks[i] = keys.ChaosExperiment(id)
+	}
+	vals, err := rdb.MGet(ctx, ks...).Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []Experiment
+	for _, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue // expired: its TTL ran out
+		}
+		var e Experiment
+		if json.Unmarshal([]byte(s), &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// State is the switch and the latch.
+type State struct {
+	Enabled     bool   `json:"enabled"`
+	EnabledBy   string `json:"enabled_by,omitempty"`
+	Halted      bool   `json:"halted"`
+	HaltedBy    string `json:"halted_by,omitempty"`
+	HaltReason  string `json:"halt_reason,omitempty"`
+	Environment string `json:"environment"`
+	// EnvironmentOK says whether chaos may act here, and why not.
+	EnvironmentOK bool   `json:"environment_allowed"`
+	Refusal       string `json:"environment_refusal,omitempty"`
+	Limits        Limits `json:"limits"`
+}
+
+// State reads the switch, the latch and this process' environment.
+func (c *Client) State(ctx context.Context) (State, error) {
+	h, err := c.rdb.HGetAll(ctx, c.keys.ChaosState()).Result()
+	if err != nil {
+		return State{}, err
+	}
+	s := State{Enabled: h["enabled"] == "1", EnabledBy: h["enabled_by"], Halted: h["halted"] == "1",
+		Environment: c.env, Limits: c.Limits}
+	if s.Halted {
+		s.HaltedBy, s.HaltReason = h["halted_by"], h["halt_reason"]
+	}
+	if err := EnvironmentAllowed(c.env, c.allowed); err != nil {
+		s.Refusal = strings.TrimPrefix(err.Error(), "chaos refused: ")
+	} else {
+		s.EnvironmentOK = true
+	}
+	return s, nil
+}
+
+// AuditEntry is one line of the audit stream.
+type AuditEntry struct {
+	ID     string    `json:"stream_id"`
+	At     time.Time `json:"at"`
+	Event  string    `json:"event"`
+	Target string    `json:"experiment"`
+	By     string    `json:"by"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+func auditEntry(m redis.XMessage) AuditEntry {
+	str := func(k string) string { s, _ := m.Values[k].(string); return s }
+	ms, _ := strconv.ParseInt(str("at"), 10, 64)
+	return AuditEntry{ID: m.ID, At: time.UnixMilli(ms), Event: str("event"), Target: str("id"), By: str("by"), Detail: str("detail")}
+}
+
+// Audit returns the last limit audit entries, oldest first.
+func (c *Client) Audit(ctx context.Context, limit int64) ([]AuditEntry, error) {
+	if err := sweepScript.Run(ctx, c.rdb, c.baseKeys(), c.Who, c.keys.ChaosChannel()).Err(); err != nil {
+		return nil, err
+	}
+	msgs, err := c.rdb.XRevRangeN(ctx, c.keys.ChaosAudit(), "+", "-", limit).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AuditEntry, len(msgs))
+	for i, m := range msgs {
+		out[len(msgs)-1-i] = auditEntry(m)
+	}
+	return out, nil
+}
+
+// FollowAudit calls fn for each new audit entry after lastID ("$": from
+// now) until ctx is done, sweeping expiries as it goes.
+func (c *Client) FollowAudit(ctx context.Context, lastID string, fn func(AuditEntry)) error {
+	if lastID == "$" {
+		// pin "now" once, so nothing between two reads is missed
+		last, err := c.rdb.XRevRangeN(ctx, c.keys.ChaosAudit(), "+", "-", 1).Result()
+		if err != nil {
+			return err
+		}
+		lastID = "0-0"
+		if len(last) == 1 {
+			lastID = last[0].ID
+		}
+	}
+	for ctx.Err() == nil {
+		_ = sweepScript.Run(ctx, c.rdb, c.baseKeys(), c.Who, c.keys.ChaosChannel()).Err()
+		res, err := c.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{c.keys.ChaosAudit(), lastID}, Block: time.Second, Count: 100}).Result()
+		if err == redis.Nil {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		for _, s := range res {
+			for _, m := range s.Messages {
+				fn(auditEntry(m))
+				lastID = m.ID
+			}
+		}
+	}
+	return nil
+}

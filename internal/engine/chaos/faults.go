@@ -1,0 +1,184 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/haderos/haderctl/internal/engine/transport"
+	"github.com/redis/go-redis/v9"
+)
+
+// Faults is a data plane's view of the active experiments: a local cache
+// re-read on every pub/sub notice and at least every Refresh (1 s). When
+// Redis cannot be read it holds nothing: no faults (fail safe). A process
+// whose own environment is not allowed never loads any.
+type Faults struct {
+	rdb     redis.UniversalClient
+	keys    store.Keys
+	refresh time.Duration
+	log     *slog.Logger
+	allowed bool
+	active  atomic.Pointer[[]Experiment]
+	loads   atomic.Int64
+}
+
+// NewFaults makes the cache; Run keeps it fresh.
+func NewFaults(rdb redis.UniversalClient, keys store.Keys, environment string, allowed []string, log *slog.Logger) *Faults {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	f := &Faults{rdb: rdb, keys: keys, refresh: time.Second, log: log, allowed: EnvironmentAllowed(environment, allowed) == nil}
+	f.active.Store(&[]Experiment{})
+	return f
+}
+
+// Active is the current set (do not modify it).
+func (f *Faults) Active() []Experiment { return *f.active.Load() }
+
+// Loads counts re-reads (tests).
+func (f *Faults) Loads() int64 { return f.loads.Load() }
+
+// Start loads the experiments once, then keeps them fresh in the
+// background until ctx is done.
+func (f *Faults) Start(ctx context.Context) {
+	if !f.allowed {
+		f.log.Debug("chaos: this process' environment is not allowed; experiments are ignored")
+		return
+	}
+	f.reload(ctx)
+	go f.Run(ctx)
+}
+
+// Run keeps the cache fresh until ctx is done.
+func (f *Faults) Run(ctx context.Context) {
+	if !f.allowed {
+		return
+	}
+	sub := f.rdb.Subscribe(ctx, f.keys.ChaosChannel())
+	defer sub.Close()
+	msgs := sub.Channel()
+	t := time.NewTicker(f.refresh)
+	defer t.Stop()
+	f.reload(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-msgs:
+		case <-t.C:
+		}
+		f.reload(ctx)
+	}
+}
+
+func (f *Faults) reload(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, f.refresh)
+	defer cancel()
+	exps, err := loadActive(ctx, f.rdb, f.keys)
+	if err != nil {
+		exps = nil // fail safe: no Redis, no faults
+		if ctx.Err() == nil {
+			f.log.Debug("chaos: cannot read experiments; injecting nothing", "err", err)
+		}
+	}
+	net := make([]Experiment, 0, len(exps))
+	for _, e := range exps {
+		if e.Network() {
+			net = append(net, e)
+		}
+	}
+	f.active.Store(&net)
+	f.loads.Add(1)
+}
+
+// Transport applies the network experiments to requests whose context
+// names a target service (transport.WithService). With no experiments it
+// costs one atomic load.
+type Transport struct {
+	Base   http.RoundTripper
+	Faults *Faults
+}
+
+// AbortError is an injected connection reset; errors.Is(err,
+// syscall.ECONNRESET) holds.
+type AbortError struct{ Experiment string }
+
+func (e *AbortError) Error() string {
+	return "connection reset by peer (chaos experiment " + e.Experiment + ")"
+}
+
+// Unwrap makes it an ECONNRESET.
+func (e *AbortError) Unwrap() error { return syscall.ECONNRESET }
+
+// ErrInjectedTimeout is returned when a timeout experiment outlives the
+// caller's patience or its own end.
+var ErrInjectedTimeout = errors.New("chaos: injected timeout")
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	active := t.Faults.Active()
+	if len(active) == 0 {
+		return base.RoundTrip(req)
+	}
+	svc := transport.Service(req.Context())
+	if svc == "" {
+		return base.RoundTrip(req)
+	}
+	for _, e := range active {
+		if !e.Targets(svc) || (e.Method != "" && !strings.EqualFold(e.Method, req.Method)) ||
+			(e.PathPrefix != "" && !strings.HasPrefix(req.URL.Path, e.PathPrefix)) {
+			continue
+		}
+		if rand.Float64() >= e.Probability {
+			continue
+		}
+		switch e.Kind {
+		case Latency:
+			d := e.Delay
+			if e.Jitter > 0 {
+				d += time.Duration(rand.Int64N(int64(2*e.Jitter)+1)) - e.Jitter
+			}
+			timer := time.NewTimer(d)
+			select {
+			case <-timer.C:
+			case <-req.Context().Done():
+				timer.Stop()
+				return nil, req.Context().Err()
+			}
+		case Error:
+			body := fmt.Sprintf("chaos: injected HTTP %d by experiment %s\n", e.Status, e.ID)
+			return &http.Response{StatusCode: e.Status, Status: strconv.Itoa(e.Status) + " " + http.StatusText(e.Status),
+				Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: req, ContentLength: int64(len(body)),
+				Header: http.Header{"X-Haderctl-Chaos": {e.ID}, "Content-Type": {"text/plain"}},
+				Body:   io.NopCloser(strings.NewReader(body))}, nil
+		case Abort:
+			return nil, &AbortError{Experiment: e.ID}
+		case Timeout:
+			wait := time.Until(e.End())
+			timer := time.NewTimer(max(wait, 0))
+			select {
+			case <-timer.C:
+				return nil, ErrInjectedTimeout
+			case <-req.Context().Done():
+				timer.Stop()
+				return nil, req.Context().Err()
+			}
+		}
+	}
+	return base.RoundTrip(req)
+}
