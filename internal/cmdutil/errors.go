@@ -8,6 +8,8 @@ import (
 
 	"github.com/haderos/haderctl/internal/config"
 	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
 )
@@ -64,12 +66,17 @@ func ExitCode(err error, ran bool) int {
 	var ne *store.NameError
 	var ce *config.Error
 	var corrupt *breaker.CorruptError
+	var refused *chaos.RefusedError
+	var chaosInput *chaos.InputError
+	var healthInput *health.InputError
 	switch {
 	case errors.As(err, &ee):
 		return ee.Code
 	case errors.As(err, &ue), errors.As(err, &se), store.IsUnavailable(err):
 		return ExitUnavailable
-	case errors.As(err, &ne), errors.As(err, &ce), queue.IsInput(err):
+	case errors.As(err, &refused):
+		return ExitRefused
+	case errors.As(err, &ne), errors.As(err, &ce), queue.IsInput(err), errors.As(err, &chaosInput), errors.As(err, &healthInput):
 		return ExitUsage
 	case errors.As(err, &corrupt):
 		return ExitUnhealthy

@@ -130,6 +130,7 @@ colour), in CI (exit codes, -o json) and in scripts (data on stdout only).`,
 		NewCmdBreaker(g.factory),
 		NewCmdQueue(g.factory),
 		NewCmdHealth(g.factory),
+		NewCmdChaos(g.factory),
 		newHelpTopic("exit-codes", "What haderctl's exit codes mean", exitCodesHelp),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = true
