@@ -1,0 +1,301 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/haderos/haderctl/internal/engine/transport"
+	"github.com/haderos/haderctl/internal/testredis"
+)
+
+// childEnv makes the test binary act as another haderctl process
+// (TestMain): "start" starts an experiment and blocks until killed;
+// "stop-all" runs the emergency stop and exits.
+const childEnv = "HADERCTL_CHAOS_CHILD"
+
+func TestMain(m *testing.M) {
+	if what := os.Getenv(childEnv); what != "" {
+		os.Exit(runChild(what))
+	}
+	os.Exit(testredis.Main(m))
+}
+
+func runChild(what string) int {
+	rdb, err := store.Open(store.Options{URL: os.Getenv("HADERCTL_CHAOS_REDIS"), Timeout: 5 * time.Second})
+	if err != nil {
+		return 3
+	}
+	c := New(rdb, Options{Keys: store.Keys{Namespace: os.Getenv("HADERCTL_CHAOS_NS")}, Environment: "test"})
+	ctx := context.Background()
+	switch what {
+	case "start":
+		d, _ := time.ParseDuration(os.Getenv("HADERCTL_CHAOS_DURATION"))
+		e, err := c.Start(ctx, Experiment{Kind: Error, Status: 503, Services: []string{"svc"}, Probability: 1, Duration: d})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println(e.ID)
+		select {} // hold until SIGKILL
+	case "stop-all":
+		if _, err := c.StopAll(ctx, "from another process"); err != nil {
+			return 1
+		}
+	}
+	return 0
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+type env struct {
+	c      *Client
+	faults *Faults
+	client *http.Client
+	srv    *httptest.Server
+	ns     string
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	rdb := testredis.Client(t)
+	ns := testredis.Namespace(t)
+	keys := store.Keys{Namespace: ns}
+	c := New(rdb, Options{Keys: keys, Environment: "test"})
+	if err := c.Enable(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	f := NewFaults(rdb, keys, "test", nil, nil)
+	f.Start(ctx)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	t.Cleanup(srv.Close)
+	return &env{c: c, faults: f, ns: ns, srv: srv,
+		client: &http.Client{Transport: &Transport{Base: http.DefaultTransport, Faults: f}}}
+}
+
+// call makes one request to the test service as service svc.
+func (e *env) call(t *testing.T, svc, path string, timeout time.Duration) (int, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(transport.WithService(context.Background(), svc), timeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+path, nil)
+	start := time.Now()
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return 0, time.Since(start), err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, time.Since(start), nil
+}
+
+// start starts an experiment and waits until the data plane has it.
+func (e *env) start(t *testing.T, x Experiment) Experiment {
+	t.Helper()
+	got, err := e.c.Start(context.Background(), x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "the data plane sees the experiment", func() bool {
+		for _, a := range e.faults.Active() {
+			if a.ID == got.ID {
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+func TestErrorProbabilityIsTheShareOfRequestsAffected(t *testing.T) {
+	e := setup(t)
+	e.start(t, Experiment{Kind: Error, Status: 503, Services: []string{"shopify"}, Probability: 0.3, Duration: time.Minute})
+	const n = 2000
+	failed := 0
+	for range n {
+		code, _, err := e.call(t, "shopify", "/", 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code == 503 {
+			failed++
+		}
+	}
+	// binomial(2000, 0.3): σ ≈ 20.5, so ±4σ ≈ ±82 requests (±4.1 %)
+	share := float64(failed) / n
+	if math.Abs(share-0.3) > 0.041 {
+		t.Fatalf("%.1f%% of requests failed, want 30%% ± 4.1%%", share*100)
+	}
+	// other services are not targets
+	for range 50 {
+		if code, _, err := e.call(t, "aramex", "/", 5*time.Second); err != nil || code != 200 {
+			t.Fatalf("a service not targeted was affected: %d %v", code, err)
+		}
+	}
+}
+
+func TestLatencyAbortTimeoutAndFilters(t *testing.T) {
+	e := setup(t)
+	e.start(t, Experiment{Kind: Latency, Delay: 200 * time.Millisecond, Services: []string{"shopify"}, Probability: 1,
+		Method: "GET", PathPrefix: "/slow", Duration: time.Minute})
+	for range 5 {
+		_, d, err := e.call(t, "shopify", "/slow/x", 5*time.Second)
+		if err != nil || d < 200*time.Millisecond {
+			t.Fatalf("a delayed request took %s (%v), want at least 200ms", d, err)
+		}
+	}
+	if _, d, err := e.call(t, "shopify", "/fast", 5*time.Second); err != nil || d >= 200*time.Millisecond {
+		t.Fatalf("a request outside the path filter took %s (%v)", d, err)
+	}
+	e.start(t, Experiment{Kind: Abort, Services: []string{"aramex"}, Probability: 1, Duration: time.Minute})
+	if _, _, err := e.call(t, "aramex", "/", 5*time.Second); !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("abort: %v, want a connection reset", err)
+	}
+	e.start(t, Experiment{Kind: Timeout, Services: []string{"smsa"}, Probability: 1, Duration: time.Minute})
+	_, d, err := e.call(t, "smsa", "/", 150*time.Millisecond)
+	if !errors.Is(err, context.DeadlineExceeded) || d < 150*time.Millisecond {
+		t.Fatalf("timeout: %v after %s, want the caller's deadline", err, d)
+	}
+}
+
+func TestAnExperimentEndsOnTimeAfterItsStarterIsKilled(t *testing.T) {
+	e := setup(t)
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), childEnv+"=start", "HADERCTL_CHAOS_REDIS="+testredis.URL(t),
+		"HADERCTL_CHAOS_NS="+e.ns, "HADERCTL_CHAOS_DURATION=1500ms")
+	out, _ := child.StdoutPipe()
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, _ := out.Read(buf) // the child prints the id once the experiment runs
+	if n == 0 {
+		t.Fatal("the child did not start an experiment")
+	}
+	_ = child.Process.Kill() // SIGKILL
+	_ = child.Wait()
+	eventually(t, 2*time.Second, "the data plane has the experiment", func() bool { return len(e.faults.Active()) == 1 })
+	end := e.faults.Active()[0].End()
+	if code, _, _ := e.call(t, "svc", "/", time.Second); code != 503 {
+		t.Fatalf("while it runs: %d, want 503", code)
+	}
+	eventually(t, time.Until(end)+time.Second, "faults stop by the deadline + 1 s", func() bool {
+		code, _, _ := e.call(t, "svc", "/", time.Second)
+		return code == 200
+	})
+	entries, err := e.c.Audit(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := entries[len(entries)-1]; last.Event != "expired" {
+		t.Fatalf("the last audit entry is %+v, want the expiry", last)
+	}
+}
+
+func TestStopAllFromAnotherProcessReachesTheTransportWithinASecond(t *testing.T) {
+	e := setup(t)
+	e.start(t, Experiment{Kind: Error, Status: 500, Services: []string{"*"}, Probability: 1, Duration: 10 * time.Minute})
+	e.start(t, Experiment{Kind: Latency, Delay: time.Millisecond, Services: []string{"svc"}, Probability: 1, Duration: 10 * time.Minute})
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), childEnv+"=stop-all", "HADERCTL_CHAOS_REDIS="+testredis.URL(t), "HADERCTL_CHAOS_NS="+e.ns)
+	if out, err := child.CombinedOutput(); err != nil {
+		t.Fatalf("stop-all: %v %s", err, out)
+	}
+	stopped := time.Now()
+	eventually(t, time.Second, "stop-all reaches this process", func() bool { return len(e.faults.Active()) == 0 })
+	t.Logf("reached in %s", time.Since(stopped))
+	_, err := e.c.Start(context.Background(), Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
+	var refused *RefusedError
+	if !errors.As(err, &refused) {
+		t.Fatalf("a start after stop-all: %v, want refused until resume", err)
+	}
+	if err := e.c.Resume(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.start(t, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
+}
+
+func TestSafetyGuardsRefuseAndAudit(t *testing.T) {
+	rdb := testredis.Client(t)
+	keys := store.Keys{Namespace: testredis.Namespace(t)}
+	ctx := context.Background()
+	x := Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute}
+	var refused *RefusedError
+	for _, envName := range []string{"", "production", "qa"} {
+		c := New(rdb, Options{Keys: keys, Environment: envName})
+		if err := c.Enable(ctx); !errors.As(err, &refused) {
+			t.Fatalf("enable in %q: %v, want refused", envName, err)
+		}
+	}
+	c := New(rdb, Options{Keys: keys, Environment: "staging", Limits: Limits{MaxConcurrent: 2, MaxPerHour: 3, MaxDuration: time.Minute}})
+	if _, err := c.Start(ctx, x); !errors.As(err, &refused) {
+		t.Fatalf("start while disabled: %v, want refused", err)
+	}
+	if err := c.Enable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	long := x
+	long.Duration = 2 * time.Minute
+	if _, err := c.Start(ctx, long); !errors.As(err, &refused) {
+		t.Fatalf("over the duration limit: %v", err)
+	}
+	a, err := c.Start(ctx, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Start(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Start(ctx, x); !errors.As(err, &refused) {
+		t.Fatalf("a third at once with max 2: %v", err)
+	}
+	if ok, err := c.Stop(ctx, a.ID, "done"); err != nil || !ok {
+		t.Fatalf("stop: %v %v", ok, err)
+	}
+	if _, err := c.Start(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Start(ctx, x); !errors.As(err, &refused) {
+		t.Fatalf("a fourth start in the hour with max 3 per hour: %v", err)
+	}
+	entries, err := c.Audit(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, en := range entries {
+		count[en.Event]++
+	}
+	if count["refused"] != 7 || count["started"] != 3 || count["stopped"] != 1 || count["enabled"] != 1 {
+		t.Fatalf("audit counts %v", count)
+	}
+
+	// a production data plane ignores experiments
+	prod := NewFaults(rdb, keys, "production", nil, nil)
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	prod.Start(pctx)
+	if len(prod.Active()) != 0 || prod.Loads() != 0 {
+		t.Fatalf("a production process loaded experiments: %v", prod.Active())
+	}
+}
