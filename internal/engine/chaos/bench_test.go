@@ -1,0 +1,116 @@
+package chaos
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/haderos/haderctl/internal/engine/transport"
+	"github.com/haderos/haderctl/internal/testredis"
+)
+
+// stubTransport answers at once, so the benchmarks measure only what the
+// chaos transport adds.
+type stubTransport struct{}
+
+func (stubTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("")), Request: req}, nil
+}
+
+func benchRoundTrip(b *testing.B, rt http.RoundTripper) {
+	req, _ := http.NewRequestWithContext(transport.WithService(context.Background(), "shopify"), "GET", "http://shopify.test/orders", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+}
+
+// BenchmarkTransport/plain is the base transport alone; no-experiments is
+// the chaos transport in front of it with nothing active; other-service
+// has an experiment running against another service.
+func BenchmarkTransport(b *testing.B) {
+	b.Run("plain", func(b *testing.B) { benchRoundTrip(b, stubTransport{}) })
+	idle := NewFaults(nil, store.Keys{}, "test", nil, nil)
+	b.Run("no-experiments", func(b *testing.B) { benchRoundTrip(b, &Transport{Base: stubTransport{}, Faults: idle}) })
+	busy := NewFaults(nil, store.Keys{}, "test", nil, nil)
+	busy.active.Store(&[]Experiment{{ID: "x", Kind: Error, Status: 503, Services: []string{"aramex"}, Probability: 1}})
+	b.Run("other-service", func(b *testing.B) { benchRoundTrip(b, &Transport{Base: stubTransport{}, Faults: busy}) })
+	// the same over a real loopback server and http.Transport
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	loop := func(b *testing.B, rt http.RoundTripper) {
+		req, _ := http.NewRequestWithContext(transport.WithService(context.Background(), "shopify"), "GET", srv.URL, nil)
+		for b.Loop() {
+			resp, err := rt.RoundTrip(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	plain := http.DefaultTransport.(*http.Transport).Clone()
+	b.Run("loopback-http.Transport", func(b *testing.B) { loop(b, plain) })
+	b.Run("loopback-chaos-no-experiments", func(b *testing.B) { loop(b, &Transport{Base: plain, Faults: idle}) })
+}
+
+// BenchmarkPropagation measures how long an inject and a stop take to
+// reach a data plane on another Redis connection (pub/sub, with the 1 s
+// re-read as backstop): median and p99 over b.N inject/stop pairs.
+func BenchmarkPropagation(b *testing.B) {
+	keys := store.Keys{Namespace: testredis.Namespace(b)}
+	c := New(testredis.Client(b), Options{Keys: keys, Environment: "test", Limits: Limits{MaxPerHour: 500, MaxConcurrent: 50}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := c.Enable(ctx); err != nil {
+		b.Fatal(err)
+	}
+	f := NewFaults(testredis.Client(b), keys, "test", nil, nil)
+	f.Start(ctx)
+	var inject, stop []time.Duration
+	wait := func(cond func() bool) time.Duration {
+		start := time.Now()
+		for !cond() {
+			if time.Since(start) > 5*time.Second {
+				b.Fatal("not propagated within 5 s")
+			}
+		}
+		return time.Since(start)
+	}
+	for i := 0; b.Loop(); i++ {
+		if i > 0 && i%400 == 0 { // the hourly start limit
+			_, _ = c.rdb.Del(ctx, keys.ChaosStarts()).Result()
+		}
+		t0 := time.Now()
+		e, err := c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
+		if err != nil {
+			b.Fatal(err)
+		}
+		wait(func() bool { return len(f.Active()) == 1 })
+		inject = append(inject, time.Since(t0))
+		t1 := time.Now()
+		if _, err := c.Stop(ctx, e.ID, "bench"); err != nil {
+			b.Fatal(err)
+		}
+		wait(func() bool { return len(f.Active()) == 0 })
+		stop = append(stop, time.Since(t1))
+	}
+	pct := func(d []time.Duration, p float64) float64 {
+		slices.Sort(d)
+		return float64(d[int(float64(len(d)-1)*p)].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(inject, 0.5), "inject-p50-ms")
+	b.ReportMetric(pct(inject, 0.99), "inject-p99-ms")
+	b.ReportMetric(pct(stop, 0.5), "stop-p50-ms")
+	b.ReportMetric(pct(stop, 0.99), "stop-p99-ms")
+}
