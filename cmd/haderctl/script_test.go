@@ -67,6 +67,10 @@ func TestScripts(t *testing.T) {
 			"waitsubs":     cmdWaitSubs,
 			"waitstdout":   cmdWaitStdout,
 			"waitcontains": cmdWaitContains,
+			"httpserve":    cmdHTTPServe,
+			"httpset":      cmdHTTPSet,
+			"httpreqs":     cmdHTTPReqs,
+			"httpcount":    cmdHTTPCount,
 		},
 	})
 }

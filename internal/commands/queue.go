@@ -280,5 +280,8 @@ func jsonProblem(err error) string {
 	if errors.As(err, &se) {
 		return "not valid JSON: " + se.Error()
 	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "not valid JSON: the line ends inside the object"
+	}
 	return strings.TrimPrefix(err.Error(), "json: ")
 }

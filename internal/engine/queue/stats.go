@@ -154,7 +154,9 @@ func (c *Client) List(ctx context.Context, q, state string, limit int64) ([]*Ope
 		return nil, err
 	}
 	for i, o := range ops {
-		o.State = state
+		if o.State != "corrupt" {
+			o.State = state
+		}
 		t := time.UnixMilli(int64(z[i].Score))
 		switch state {
 		case "delayed":

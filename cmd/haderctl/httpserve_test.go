@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// fakeService is a real loopback HTTP service a script controls: its
+// status, delay and body, and the requests it received.
+type fakeService struct {
+	mu     sync.Mutex
+	status int
+	delay  time.Duration
+	body   string
+	reqs   []map[string]any
+}
+
+type fakeServices struct {
+	mu  sync.Mutex
+	all map[string]*fakeService
+}
+
+// services is per script: keyed by the script's $WORK.
+var scriptServices sync.Map
+
+func servicesOf(ts *testscript.TestScript) *fakeServices {
+	v, _ := scriptServices.LoadOrStore(ts.Getenv("WORK"), &fakeServices{all: map[string]*fakeService{}})
+	return v.(*fakeServices)
+}
+
+func (s *fakeServices) get(ts *testscript.TestScript, name string) *fakeService {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	svc, ok := s.all[name]
+	if !ok {
+		ts.Fatalf("no service %s: start it with httpserve %s", name, name)
+	}
+	return svc
+}
+
+// httpserve NAME: starts a loopback HTTP service for the rest of the
+// script and exports its base URL as $NAME_URL (upper-cased). It answers
+// 200 "ok" until httpset changes that.
+func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: httpserve NAME")
+	}
+	svc := &fakeService{status: 200, body: "ok"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		h := map[string]string{}
+		for k := range r.Header {
+			h[k] = r.Header.Get(k)
+		}
+		svc.mu.Lock()
+		svc.reqs = append(svc.reqs, map[string]any{"method": r.Method, "uri": r.RequestURI, "headers": h, "body": string(b)})
+		status, delay, body := svc.status, svc.delay, svc.body
+		svc.mu.Unlock()
+		if delay > 0 {
+			select {
+			case <-time.After(delay): // a slow service
+			case <-r.Context().Done():
+				return
+			}
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	ts.Defer(srv.Close)
+	s := servicesOf(ts)
+	s.mu.Lock()
+	s.all[args[0]] = svc
+	s.mu.Unlock()
+	ts.Setenv(strings.ToUpper(args[0])+"_URL", srv.URL)
+}
+
+// httpset NAME status CODE | delay DURATION | body TEXT
+func cmdHTTPSet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: httpset NAME status|delay|body VALUE")
+	}
+	svc := servicesOf(ts).get(ts, args[0])
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	switch args[1] {
+	case "status":
+		n, err := strconv.Atoi(args[2])
+		ts.Check(err)
+		svc.status = n
+	case "delay":
+		d, err := time.ParseDuration(args[2])
+		ts.Check(err)
+		svc.delay = d
+	case "body":
+		svc.body = args[2]
+	default:
+		ts.Fatalf("httpset: unknown setting %s", args[1])
+	}
+}
+
+// httpreqs NAME: prints the requests NAME received, one JSON object per
+// line: {"method", "uri", "headers", "body"}.
+func cmdHTTPReqs(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: httpreqs NAME")
+	}
+	svc := servicesOf(ts).get(ts, args[0])
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	for _, r := range svc.reqs {
+		b, _ := json.Marshal(r)
+		fmt.Fprintln(ts.Stdout(), string(b))
+	}
+}
+
+// httpcount NAME N: checks NAME received exactly N requests.
+func cmdHTTPCount(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: httpcount NAME N")
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	svc := servicesOf(ts).get(ts, args[0])
+	svc.mu.Lock()
+	got := len(svc.reqs)
+	svc.mu.Unlock()
+	if (got == want) == neg {
+		ts.Fatalf("%s received %d requests, want %s%d", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
+	}
+}
