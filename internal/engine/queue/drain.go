@@ -167,7 +167,7 @@ func (c *Client) Drain(ctx context.Context, o DrainOptions) (Summary, error) {
 	})
 	defer stopGrace()
 
-	work := make(chan *item, 2*o.Concurrency)
+	work := make(chan *item, d.capacity())
 	var workers sync.WaitGroup
 	for range o.Concurrency {
 		workers.Add(1)
@@ -231,6 +231,10 @@ func (d *drain) run(ctx, workCtx context.Context, it *item) result {
 	return result{it: it, out: out, dur: time.Since(start)}
 }
 
+// capacity is how many operations a drain holds at once: those replaying
+// plus a prefetch, so workers never wait for a claim round trip.
+func (d *drain) capacity() int { return min(4*d.o.Concurrency, 2048) }
+
 func (d *drain) inflight() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -242,19 +246,22 @@ func (d *drain) inflight() int {
 }
 
 func (d *drain) claimLoop(ctx context.Context, work chan<- *item) error {
-	capacity := 2 * d.o.Concurrency
+	capacity := d.capacity()
 	var downSince time.Time
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		if d.o.Max > 0 && d.sum.Claimed >= d.o.Max {
 			return nil
 		}
-		free := capacity - d.inflight()
-		if free <= 0 {
+		inflight := d.inflight()
+		free := capacity - inflight
+		// claim in batches: a round trip for one operation at a time would
+		// cap the rate at one per round trip
+		if free <= 0 || (inflight > 0 && free < capacity/4) {
 			d.wait(ctx, d.o.Poll)
 			continue
 		}
-		n := min(free, 256)
+		n := min(free, 512)
 		if d.o.Max > 0 {
 			n = min(n, d.o.Max-d.sum.Claimed)
 		}
@@ -492,19 +499,23 @@ func (d *drain) settler() error {
 			return firstErr
 		}
 		pending = append(pending, r)
-		// take whatever else is ready, then flush: batches grow with load
+		// gather what else comes within a millisecond, then flush: batches
+		// grow with load, and one settle call covers many outcomes
+		linger := time.NewTimer(time.Millisecond)
 		for more := true; more && len(pending) < 512; {
 			select {
 			case r, ok := <-d.settle:
 				if !ok {
+					linger.Stop()
 					flush()
 					return firstErr
 				}
 				pending = append(pending, r)
-			default:
+			case <-linger.C:
 				more = false
 			}
 		}
+		linger.Stop()
 		flush()
 	}
 }

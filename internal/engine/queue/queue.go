@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/store"
@@ -69,6 +70,8 @@ type Client struct {
 	rdb  redis.UniversalClient
 	keys store.Keys
 	set  Settings
+	// registered holds the queues this process has put in the registry.
+	registered sync.Map
 }
 
 // New makes a client.
@@ -186,14 +189,24 @@ func (c *Client) Push(ctx context.Context, ops []*Operation) ([]PushResult, erro
 				groups = append(groups, g)
 				i = j
 			}
+			// the registry and the schema claim once per queue per process
+			claim := false
 			for q := range queues {
-				p.SAdd(ctx, c.keys.Queues(), q)
+				if _, seen := c.registered.Load(q); !seen {
+					p.SAdd(ctx, c.keys.Queues(), q)
+					claim = true
+				}
 			}
-			p.SetNX(ctx, c.keys.Schema(), store.SchemaVersion, 0)
+			if claim {
+				p.SetNX(ctx, c.keys.Schema(), store.SchemaVersion, 0)
+			}
 			return nil
 		}
 		if err := c.pipelineScripts(ctx, run, enqueueScript); err != nil {
 			return out, err
+		}
+		for q := range queues {
+			c.registered.Store(q, true)
 		}
 		for gi, cmd := range cmds {
 			res, err := cmd.StringSlice()

@@ -42,6 +42,7 @@ end
 var enqueueScript = redis.NewScript(prelude + `
 local n = tonumber(ARGV[1])
 local out = {}
+local added = 0
 local a = 2
 for i = 1, n do
   local id, rank, max, svc, nf = ARGV[a], tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), ARGV[a+3], tonumber(ARGV[a+4])
@@ -64,10 +65,11 @@ for i = 1, n do
     redis.call('HSET', op, unpack(fields))
     redis.call('ZADD', READY, score, id)
     ctl_put(id, {score = score, att = 0, max = max, svc = svc})
-    redis.call('HINCRBY', Q, 'enqueued', 1)
+    added = added + 1
     out[i] = 'new'
   end
 end
+if added > 0 then redis.call('HINCRBY', Q, 'enqueued', added) end
 return out
 `)
 
@@ -121,25 +123,33 @@ local out = {'ok', now, deadline, back, died, promoted}
 if n <= 0 then return out end
 local ids
 if want == '' then ids = redis.call('ZRANGE', READY, 0, n - 1) else ids = redis.call('ZRANGE', READY, 0, scan - 1) end
-local got = 0
+if #ids == 0 then return out end
+-- one call per kind of write for the whole batch
+local ctls = redis.call('HMGET', CTL, unpack(ids))
 local seq = tonumber(redis.call('HGET', Q, 'seq') or '0')
-for _, id in ipairs(ids) do
-  if got >= n then break end
-  local c = ctl_get(id)
-  if not c then
+local take, leased, leases = {}, {}, {}
+for i, id in ipairs(ids) do
+  if #take >= n then break end
+  local score, att, max, svc
+  if ctls[i] then score, att, max, svc = string.match(ctls[i], '^(%d+) (%d+) (%d+) (%S+)$') end
+  if not score then
     redis.call('ZREM', READY, id)
     bury(id, 'control entry missing or corrupt')
-  elseif want == '' or c.svc == want then
-    redis.call('ZREM', READY, id)
-    redis.call('ZADD', LEASED, deadline, id)
+  elseif want == '' or svc == want then
     seq = seq + 1
     local token = string.format('%d@%s', seq, owner)
-    redis.call('HSET', LEASE, id, token)
-    got = got + 1
-    out[#out + 1] = id; out[#out + 1] = token; out[#out + 1] = c.att; out[#out + 1] = c.max
+    take[#take + 1] = id
+    leased[#leased + 1] = deadline; leased[#leased + 1] = id
+    leases[#leases + 1] = id; leases[#leases + 1] = token
+    out[#out + 1] = id; out[#out + 1] = token; out[#out + 1] = tonumber(att); out[#out + 1] = tonumber(max)
   end
 end
-if got > 0 then redis.call('HSET', Q, 'seq', seq) end
+if #take > 0 then
+  redis.call('ZREM', READY, unpack(take))
+  redis.call('ZADD', LEASED, unpack(leased))
+  redis.call('HSET', LEASE, unpack(leases))
+  redis.call('HSET', Q, 'seq', seq)
+end
 return out
 `)
 
@@ -153,36 +163,42 @@ return out
 // "release" or "stale".
 var settleScript = redis.NewScript(prelude + `
 local retention, base, factor, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local ids, tokens, kinds, xs, texts = {}, {}, {}, {}, {}
+for a = 5, #ARGV, 5 do
+  ids[#ids + 1] = ARGV[a]; tokens[#tokens + 1] = ARGV[a+1]; kinds[#kinds + 1] = ARGV[a+2]
+  xs[#xs + 1] = tonumber(ARGV[a+3]) or 0; texts[#texts + 1] = ARGV[a+4]
+end
 local out = {}
-local done = 0
-local a = 5
-local i = 0
-while a <= #ARGV do
-  i = i + 1
-  local id, token, kind, x, text = ARGV[a], ARGV[a+1], ARGV[a+2], tonumber(ARGV[a+3]) or 0, ARGV[a+4]
-  a = a + 5
-  local op = KEYS[8 + i]
-  if redis.call('HGET', LEASE, id) ~= token then
+if #ids == 0 then return out end
+local held = redis.call('HMGET', LEASE, unpack(ids))
+local ctls = redis.call('HMGET', CTL, unpack(ids))
+local mine, finished = {}, {}
+local done, retry_ms, after_retry = 0, 0, 0
+for i, id in ipairs(ids) do
+  if held[i] ~= tokens[i] then
     out[i] = 'stale'
   else
-    redis.call('ZREM', LEASED, id)
-    redis.call('HDEL', LEASE, id)
-    local c = ctl_get(id)
+    mine[#mine + 1] = id
+    local c
+    if ctls[i] then
+      local score, att, max, svc = string.match(ctls[i], '^(%d+) (%d+) (%d+) (%S+)$')
+      if score then c = {score = tonumber(score), att = tonumber(att), max = tonumber(max), svc = svc} end
+    end
+    local kind, x, text, op = kinds[i], xs[i], texts[i], KEYS[8 + i]
     if not c then
       bury(id, 'control entry missing or corrupt')
       out[i] = 'dead'
     elseif kind == 'done' then
-      redis.call('HDEL', CTL, id)
-      redis.call('HDEL', ERRS, id)
-      if redis.call('TYPE', op).ok == 'hash' then
-        redis.call('HSET', op, 'state', 'completed', 'completed_at', tostring(now), 'attempts', tostring(c.att + 1))
-        redis.call('PEXPIRE', op, retention)
+      finished[#finished + 1] = id
+      if c.att > 0 then
+        redis.call('HDEL', ERRS, id)
+        after_retry = after_retry + 1
       end
-      local first = c.score % BAND
-      redis.call('HINCRBY', Q, 'completed', 1)
-      redis.call('HINCRBY', Q, 'retry_ms_total', now - first)
-      if c.att > 0 then redis.call('HINCRBY', Q, 'completed_after_retry', 1) end
+      -- pcall: a key that is not a hash (garbage) must not abort the batch
+      local r = redis.pcall('HSET', op, 'state', 'completed', 'completed_at', now, 'attempts', c.att + 1)
+      if type(r) ~= 'table' or not r.err then redis.call('PEXPIRE', op, retention) end
       done = done + 1
+      retry_ms = retry_ms + (now - c.score % BAND)
       out[i] = 'done'
     elseif kind == 'retry' then
       c.att = c.att + 1
@@ -214,7 +230,15 @@ while a <= #ARGV do
     end
   end
 end
+if #mine > 0 then
+  redis.call('ZREM', LEASED, unpack(mine))
+  redis.call('HDEL', LEASE, unpack(mine))
+end
+if #finished > 0 then redis.call('HDEL', CTL, unpack(finished)) end
 if done > 0 then
+  redis.call('HINCRBY', Q, 'completed', done)
+  redis.call('HINCRBY', Q, 'retry_ms_total', retry_ms)
+  if after_retry > 0 then redis.call('HINCRBY', Q, 'completed_after_retry', after_retry) end
   -- recent throughput: completions in 10 s buckets, a ring of 8
   local bucket = math.floor(now / 10000)
   local slot = bucket % 8
