@@ -16,7 +16,8 @@ const exitCodesHelp = `Every haderctl command exits with one of these codes:
   3   Redis (or another dependency) unreachable or unusable: connection
       refused, timeout, authentication failed, a namespace written by a
       newer haderctl (breaker status then lists every breaker as unknown)
-  4   refused by a chaos safety guard (reserved for chaos commands)
+  4   refused by a chaos safety guard: chaos disabled or halted, the
+      environment not allowed (unset or production), a limit reached
   75  breaker exec: refused by an open breaker, or one whose state in Redis
       is corrupt (sysexits EX_TEMPFAIL), so a script can tell "try later"
       from the command's own failure
