@@ -160,6 +160,11 @@ func (c *Client) Check(o *Operation) error {
 // that exists (pending, dead, or completed within the retention) is not
 // enqueued again: its result says duplicate.
 func (c *Client) Push(ctx context.Context, ops []*Operation) ([]PushResult, error) {
+	if len(ops) == 1 {
+		if _, seen := c.registered.Load(ops[0].Queue); seen {
+			return c.pushOne(ctx, ops[0])
+		}
+	}
 	const batch = 64
 	out := make([]PushResult, 0, len(ops))
 	queues := map[string]bool{}
@@ -223,6 +228,23 @@ func (c *Client) Push(ctx context.Context, ops []*Operation) ([]PushResult, erro
 		}
 	}
 	return out, nil
+}
+
+// pushOne is the single-operation path once the queue is registered: one
+// EVALSHA, no pipeline.
+func (c *Client) pushOne(ctx context.Context, o *Operation) ([]PushResult, error) {
+	f := o.fields()
+	args := append(make([]any, 0, 6+len(f)), 1, o.ID, o.Priority.Rank(), o.MaxAttempts, o.Service, len(f)/2)
+	args = append(args, f...)
+	res, err := enqueueScript.Run(ctx, c.rdb, append(c.queueKeys(o.Queue, 1), c.keys.QueueOp(o.Queue, o.ID)), args...).StringSlice()
+	if err != nil {
+		return nil, err
+	}
+	r := PushResult{ID: o.ID, Queue: o.Queue, Status: "enqueued"}
+	if st, dup := strings.CutPrefix(res[0], "dup:"); dup {
+		r.Status, r.State = "duplicate", st
+	}
+	return []PushResult{r}, nil
 }
 
 // pipelineScripts runs a pipeline of EVALSHA calls, loading the scripts
