@@ -445,13 +445,20 @@ never checked.`,
 				out := struct {
 					Services  map[string]health.Status `json:"services"`
 					Alerts    []health.Status          `json:"open_alerts"`
+					History   []health.AlertEvent      `json:"alert_history"`
 					Timestamp string                   `json:"timestamp"`
-				}{Services: map[string]health.Status{}, Alerts: []health.Status{}, Timestamp: now.UTC().Format(time.RFC3339Nano)}
+				}{Services: map[string]health.Status{}, Alerts: []health.Status{}, History: []health.AlertEvent{}, Timestamp: now.UTC().Format(time.RFC3339Nano)}
 				for _, s := range sts {
 					out.Services[s.Service] = s
 					if s.AlertOpen {
 						out.Alerts = append(out.Alerts, s)
 					}
+					// fired, reminders and resolutions, as recorded in Redis
+					events, err := hc.Alerts(ctx, s.Service, 10)
+					if err != nil {
+						return f.RedisError(err)
+					}
+					out.History = append(out.History, events...)
 				}
 				if err := cmdutil.WriteJSON(f.IO.Out, out); err != nil {
 					return err
