@@ -80,11 +80,7 @@ func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() stri
 		return rdb, nil
 	})
 	f.Breakers = sync.OnceValues(func() (*breaker.Engine, error) {
-		c, err := f.Config()
-		if err != nil {
-			return nil, err
-		}
-		rdb, err := f.Redis()
+		c, rdb, err := f.configAndRedis()
 		if err != nil {
 			return nil, err
 		}
@@ -96,11 +92,7 @@ func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() stri
 		}), nil
 	})
 	f.Health = sync.OnceValues(func() (*health.Checker, error) {
-		c, err := f.Config()
-		if err != nil {
-			return nil, err
-		}
-		rdb, err := f.Redis()
+		c, rdb, err := f.configAndRedis()
 		if err != nil {
 			return nil, err
 		}
@@ -121,11 +113,7 @@ func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() stri
 		}), nil
 	})
 	f.Chaos = sync.OnceValues(func() (*chaos.Client, error) {
-		c, err := f.Config()
-		if err != nil {
-			return nil, err
-		}
-		rdb, err := f.Redis()
+		c, rdb, err := f.configAndRedis()
 		if err != nil {
 			return nil, err
 		}
@@ -133,11 +121,7 @@ func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() stri
 			Environment: c.Environment, Allowed: c.Chaos.AllowedEnvironments}), nil
 	})
 	f.Faults = sync.OnceValue(func() *chaos.Faults {
-		c, err := f.Config()
-		if err != nil {
-			return nil
-		}
-		rdb, err := f.Redis()
+		c, rdb, err := f.configAndRedis()
 		if err != nil {
 			return nil
 		}
@@ -146,17 +130,23 @@ func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() stri
 		return faults
 	})
 	f.Queues = sync.OnceValues(func() (*queue.Client, error) {
-		c, err := f.Config()
-		if err != nil {
-			return nil, err
-		}
-		rdb, err := f.Redis()
+		c, rdb, err := f.configAndRedis()
 		if err != nil {
 			return nil, err
 		}
 		return queue.New(rdb, store.Keys{Namespace: c.Redis.Namespace}, c.Queue.Settings()), nil
 	})
 	return f
+}
+
+// configAndRedis is what every engine is built from.
+func (f *Factory) configAndRedis() (*config.Config, redis.UniversalClient, error) {
+	c, err := f.Config()
+	if err != nil {
+		return nil, nil, err
+	}
+	rdb, err := f.Redis()
+	return c, rdb, err
 }
 
 // RedisContext bounds a command's Redis calls by the configured timeout.

@@ -128,3 +128,14 @@ func plural(n int64, word string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }
+
+// engineContext gets an engine part and a context bounded by the Redis
+// timeout: the opening of most commands.
+func engineContext[T any](cmd *cobra.Command, f *cmdutil.Factory, get func() (T, error)) (T, context.Context, context.CancelFunc, error) {
+	e, err := get()
+	if err != nil {
+		return e, nil, func() {}, err
+	}
+	ctx, cancel := f.RedisContext(cmd.Context())
+	return e, ctx, cancel, nil
+}

@@ -52,11 +52,10 @@ one event per line. --follow keeps printing new transitions until Ctrl-C.`,
 
 func breakerEventsRun(cmd *cobra.Command, opts *BreakerEventsOptions) error {
 	f := opts.F
-	e, err := f.Breakers()
+	e, ctx, cancel, err := engineContext(cmd, f, f.Breakers)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := f.RedisContext(cmd.Context())
 	defer cancel()
 	all, known, err := knownBreakers(ctx, f, e)
 	if err != nil {

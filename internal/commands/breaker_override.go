@@ -97,11 +97,10 @@ func NewCmdBreakerOverride(f *cmdutil.Factory, op override, runF func(*BreakerOv
 
 func breakerOverrideRun(cmd *cobra.Command, opts *BreakerOverrideOptions) error {
 	f := opts.F
-	e, err := f.Breakers()
+	e, ctx, cancel, err := engineContext(cmd, f, f.Breakers)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := f.RedisContext(cmd.Context())
 	defer cancel()
 	all, known, err := knownBreakers(ctx, f, e)
 	if err != nil {

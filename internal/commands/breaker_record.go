@@ -59,11 +59,10 @@ type recordOutput struct {
 
 func breakerRecordRun(cmd *cobra.Command, opts *BreakerRecordOptions) error {
 	f := opts.F
-	e, err := f.Breakers()
+	e, ctx, cancel, err := engineContext(cmd, f, f.Breakers)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := f.RedisContext(cmd.Context())
 	defer cancel()
 	r, err := e.Record(ctx, opts.Name, opts.Success)
 	if err != nil {

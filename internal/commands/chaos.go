@@ -83,11 +83,10 @@ func newCmdChaosSwitch(f *cmdutil.Factory, g *chaosGlobals, verb string) *cobra.
 		Example: "  HADERCTL_ENV=staging haderctl chaos " + verb,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, err := f.Chaos()
+			cc, ctx, cancel, err := engineContext(cmd, f, f.Chaos)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := f.RedisContext(cmd.Context())
 			defer cancel()
 			var stopped []string
 			switch verb {
@@ -135,11 +134,10 @@ func newCmdChaosStatus(f *cmdutil.Factory) *cobra.Command {
 		Example: "  haderctl chaos status -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, err := f.Chaos()
+			cc, ctx, cancel, err := engineContext(cmd, f, f.Chaos)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := f.RedisContext(cmd.Context())
 			defer cancel()
 			st, err := cc.State(ctx)
 			if err != nil {
@@ -252,11 +250,10 @@ itself after --duration.`,
 			if e.Kind != chaos.Error {
 				e.Status = 0 // the flag's default belongs to error experiments only
 			}
-			cc, err := f.Chaos()
+			cc, ctx, cancel, err := engineContext(cmd, f, f.Chaos)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := f.RedisContext(cmd.Context())
 			defer cancel()
 			started, err := cc.Start(ctx, e)
 			if aerr := g.appendAudit("inject", map[string]any{"experiment": started, "error": errString(err)}); aerr != nil {
@@ -296,11 +293,10 @@ func newCmdChaosList(f *cmdutil.Factory) *cobra.Command {
 		Example: "  haderctl chaos list -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, err := f.Chaos()
+			cc, ctx, cancel, err := engineContext(cmd, f, f.Chaos)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := f.RedisContext(cmd.Context())
 			defer cancel()
 			active, err := cc.Active(ctx)
 			if err != nil {
@@ -326,11 +322,10 @@ func newCmdChaosStop(f *cmdutil.Factory, g *chaosGlobals) *cobra.Command {
 		Example: "  haderctl chaos stop ch-1a2b3c4d5e6f --reason done",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cc, err := f.Chaos()
+			cc, ctx, cancel, err := engineContext(cmd, f, f.Chaos)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := f.RedisContext(cmd.Context())
 			defer cancel()
 			found, err := cc.Stop(ctx, args[0], reason)
 			if aerr := g.appendAudit("stop", map[string]any{"id": args[0], "found": found, "error": errString(err)}); aerr != nil {
@@ -364,11 +359,10 @@ experiments until 'haderctl chaos resume'. Works in any environment.`,
 		Example: `  haderctl chaos stop-all --reason "customers affected"`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, err := f.Chaos()
+			cc, ctx, cancel, err := engineContext(cmd, f, f.Chaos)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := f.RedisContext(cmd.Context())
 			defer cancel()
 			if reason == "" {
 				reason = "emergency stop"

@@ -127,11 +127,10 @@ func NewCmdHealthRegister(f *cmdutil.Factory, runF func(*HealthRegisterOptions) 
 			if _, inConfig := c.HealthCheck(chk.Name); inConfig {
 				return cmdutil.UsageErrorf("service %s has its health check in the config file (%s); change it there", chk.Name, c.File)
 			}
-			hc, err := f.Health()
+			hc, ctx, cancel, err := engineContext(cmd, f, f.Health)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := f.RedisContext(cmd.Context())
 			defer cancel()
 			if err := hc.Register(ctx, chk); err != nil {
 				return f.RedisError(err)
@@ -172,11 +171,10 @@ func NewCmdHealthUnregister(f *cmdutil.Factory, runF func(string) error) *cobra.
 			if runF != nil {
 				return runF(args[0])
 			}
-			hc, err := f.Health()
+			hc, ctx, cancel, err := engineContext(cmd, f, f.Health)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := f.RedisContext(cmd.Context())
 			defer cancel()
 			found, err := hc.Unregister(ctx, args[0])
 			if err != nil {
@@ -423,11 +421,10 @@ never checked.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			hc, err := f.Health()
+			hc, ctx, cancel, err := engineContext(cmd, f, f.Health)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := f.RedisContext(cmd.Context())
 			defer cancel()
 			checks, err := healthChecks(ctx, f, hc, opts.Names)
 			if err != nil {

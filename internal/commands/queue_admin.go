@@ -45,11 +45,10 @@ they died). Secret headers and data fields are redacted unless
 				return runF(opts)
 			}
 			f := opts.F
-			qc, err := f.Queues()
+			qc, ctx, cancel, err := engineContext(cmd, f, f.Queues)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := f.RedisContext(cmd.Context())
 			defer cancel()
 			if _, err := qc.Resolve(ctx, []string{opts.Queue}); err != nil {
 				return f.RedisError(err)
@@ -131,11 +130,10 @@ func NewCmdQueueInspect(f *cmdutil.Factory, runF func([]string, bool) error) *co
 			if runF != nil {
 				return runF(args, show)
 			}
-			qc, err := f.Queues()
+			qc, ctx, cancel, err := engineContext(cmd, f, f.Queues)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := f.RedisContext(cmd.Context())
 			defer cancel()
 			if _, err := qc.Resolve(ctx, args[:1]); err != nil {
 				return f.RedisError(err)
@@ -198,11 +196,10 @@ func NewCmdQueueRetry(f *cmdutil.Factory, runF func([]string, bool) error) *cobr
 			if runF != nil {
 				return runF(args, all)
 			}
-			qc, err := f.Queues()
+			qc, ctx, cancel, err := engineContext(cmd, f, f.Queues)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := f.RedisContext(cmd.Context())
 			defer cancel()
 			if _, err := qc.Resolve(ctx, args[:1]); err != nil {
 				return f.RedisError(err)
@@ -261,11 +258,10 @@ it asks on a terminal and refuses (exit 2) off one.`,
 			if runF != nil {
 				return runF(args[0], yes)
 			}
-			qc, err := f.Queues()
+			qc, ctx, cancel, err := engineContext(cmd, f, f.Queues)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := f.RedisContext(cmd.Context())
 			defer cancel()
 			if _, err := qc.Resolve(ctx, args[:1]); err != nil {
 				return f.RedisError(err)
@@ -312,11 +308,10 @@ func NewCmdQueuePause(f *cmdutil.Factory, pause bool, runF func(string) error) *
 			if runF != nil {
 				return runF(args[0])
 			}
-			qc, err := f.Queues()
+			qc, ctx, cancel, err := engineContext(cmd, f, f.Queues)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := f.RedisContext(cmd.Context())
 			defer cancel()
 			if _, err := qc.Resolve(ctx, args[:1]); err != nil {
 				return f.RedisError(err)
