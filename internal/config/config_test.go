@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,5 +157,38 @@ func TestQueueSettingsFromTheFileWithDefaultsFilledIn(t *testing.T) {
 	}
 	if c.Queue.BackoffCap != Duration(time.Hour) {
 		t.Fatalf("the effective configuration shows the default cap: %v", c.Queue.BackoffCap)
+	}
+}
+
+func TestAlertSecretsAreRedactedAndListed(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "c.yaml", `
+alerts:
+  slack: {webhook_url: "https://hooks.slack.com/services/T0/B0/slack-secret"}
+  webhook: {url: "https://alerts.example/hook?k=hook-secret", headers: {Authorization: "Bearer hdr-secret"}}
+  email: {host: smtp.example, from: a@example, to: [b@example], password: smtp-secret}
+services:
+  - name: shop
+    health_url: https://shop.example/health
+    health: {headers: {X-Health-Token: tok-secret}, interval: 5s}
+`)
+	c, err := Load(Flags{Config: &p}, Sources{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := fmt.Sprintf("%+v %+v %+v", *c.Redacted().Alerts.Slack, *c.Redacted().Alerts.Webhook, c.Redacted().Alerts.Email)
+	shown += fmt.Sprintf("%+v", c.Redacted().Services)
+	secrets := strings.Join(c.Secrets(), " ")
+	for _, s := range []string{"slack-secret", "hook-secret", "hdr-secret", "smtp-secret", "tok-secret"} {
+		if strings.Contains(shown, s) {
+			t.Errorf("%s shown: %s", s, shown)
+		}
+		if !strings.Contains(secrets, s) {
+			t.Errorf("%s not listed as a secret", s)
+		}
+	}
+	chk, ok := c.HealthCheck("shop")
+	if !ok || chk.Interval != 5*time.Second || chk.Timeout != 10*time.Second || chk.Headers["X-Health-Token"] != "tok-secret" {
+		t.Fatalf("health check %+v", chk)
 	}
 }

@@ -290,3 +290,39 @@ func TestSlackAndLogProvidersDeliver(t *testing.T) {
 		t.Fatalf("error %v: must say it failed without the webhook URL", err)
 	}
 }
+
+func TestRemindersRepeatAnOpenAlertAtTheMinimumInterval(t *testing.T) {
+	svc := newService(t)
+	svc.status.Store(500)
+	hook := newReceiver(t)
+	c := newChecker(t, testredis.Namespace(t), WebhookProvider{URL: hook.srv.URL})
+	chk := Check{Name: "erp", URL: svc.srv.URL, Interval: time.Second, Timeout: time.Second,
+		Alert: AlertPolicy{FailureThreshold: 1, SuccessThreshold: 1, RemindEvery: 200 * time.Millisecond}}.WithDefaults()
+	ctx := context.Background()
+	check := func() Result {
+		r, err := c.Check(ctx, chk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := check(); r.Alert != "fired" {
+		t.Fatalf("first failure with threshold 1: alert %q, want fired", r.Alert)
+	}
+	if r := check(); r.Alert != "" {
+		t.Fatalf("a failure right after: alert %q, want none (the reminder interval has not passed)", r.Alert)
+	}
+	eventually(t, 5*time.Second, "a reminder once the interval has passed", func() bool { return check().Alert == "reminder" })
+	svc.status.Store(200)
+	if r := check(); r.Alert != "resolved" {
+		t.Fatalf("after a success: alert %q, want resolved", r.Alert)
+	}
+	kinds := hook.kinds()
+	if len(kinds) != 3 || kinds[0] != "fired" || kinds[1] != "reminder" || kinds[2] != "resolved" {
+		t.Fatalf("sent %v, want fired, reminder, resolved", kinds)
+	}
+	events, err := c.Alerts(ctx, "erp", 10)
+	if err != nil || len(events) != 3 || events[2].Kind != "resolved" {
+		t.Fatalf("alert history %+v %v", events, err)
+	}
+}
