@@ -51,6 +51,8 @@ resume'. Refusals exit 4. Everything is audited.`,
 		newCmdChaosStop(f, g),
 		newCmdChaosStopAll(f, g),
 		newCmdChaosAudit(f),
+		newCmdChaosScenarios(f),
+		newCmdChaosRun(f, g),
 	)
 	return cmd
 }

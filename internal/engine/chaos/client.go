@@ -100,6 +100,12 @@ func (c *Client) Resume(ctx context.Context) error {
 // latch, limits. It returns the experiment as stored (start and end on
 // Redis' clock).
 func (c *Client) Start(ctx context.Context, e Experiment) (Experiment, error) {
+	return c.Schedule(ctx, e, 0)
+}
+
+// Schedule is Start for an experiment that begins after a delay (a
+// game-day phase). It counts toward the limits from now.
+func (c *Client) Schedule(ctx context.Context, e Experiment, after time.Duration) (Experiment, error) {
 	if e.ID == "" {
 		e.ID = fmt.Sprintf("ch-%012x", rand.Uint64()>>16)
 	}
@@ -118,7 +124,7 @@ func (c *Client) Start(ctx context.Context, e Experiment) (Experiment, error) {
 		return e, err
 	}
 	res, err := startScript.Run(ctx, c.rdb, c.baseKeys(c.keys.ChaosExperiment(e.ID)), c.Who, c.keys.ChaosChannel(),
-		string(js), e.Duration.Milliseconds(), c.Limits.MaxConcurrent, c.Limits.MaxPerHour, e.ID).StringSlice()
+		string(js), e.Duration.Milliseconds(), c.Limits.MaxConcurrent, c.Limits.MaxPerHour, e.ID, after.Milliseconds()).StringSlice()
 	if err != nil {
 		return e, err
 	}

@@ -86,6 +86,10 @@ func (f *Faults) reload(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, f.refresh)
 	defer cancel()
 	exps, err := loadActive(ctx, f.rdb, f.keys)
+	var now time.Time
+	if err == nil && len(exps) > 0 {
+		now, err = f.rdb.Time(ctx).Result() // scheduled phases start on Redis' clock
+	}
 	if err != nil {
 		exps = nil // fail safe: no Redis, no faults
 		if ctx.Err() == nil {
@@ -94,7 +98,7 @@ func (f *Faults) reload(ctx context.Context) {
 	}
 	net := make([]Experiment, 0, len(exps))
 	for _, e := range exps {
-		if e.Network() {
+		if e.Network() && e.StartMs <= now.UnixMilli() {
 			net = append(net, e)
 		}
 	}

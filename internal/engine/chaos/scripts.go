@@ -25,7 +25,8 @@ end
 // startScript starts an experiment. KEYS[5] its key. ARGV[3] the
 // experiment as JSON (start_ms and end_ms are added here, on Redis' clock),
 // ARGV[4] duration ms, ARGV[5] max concurrent, ARGV[6] max per hour,
-// ARGV[7] id. The JSON has no start_ms/end_ms; they are appended. Reply: {"ok", experiment JSON} or {"refused", why}.
+// ARGV[7] id, ARGV[8] ms from now until it starts (a scheduled phase;
+// 0: now). The JSON has no start_ms/end_ms; they are appended. Reply: {"ok", experiment JSON} or {"refused", why}.
 var startScript = redis.NewScript(prelude + `
 sweep()
 local function refuse(why)
@@ -46,12 +47,13 @@ if redis.call('ZCARD', STARTS) >= tonumber(ARGV[6]) then
   return refuse(ARGV[6] .. ' experiments were started in the last hour (chaos.max_per_hour)')
 end
 local d = tonumber(ARGV[4])
+local start = now + (tonumber(ARGV[8]) or 0)
 -- the JSON comes without start/end (ARGV[3] ends with '}'); no cjson round
 -- trip, which would turn big integers into floats
-local js = string.sub(ARGV[3], 1, -2) .. string.format(',"start_ms":%d,"end_ms":%d}', now, now + d)
+local js = string.sub(ARGV[3], 1, -2) .. string.format(',"start_ms":%d,"end_ms":%d}', start, start + d)
 local id = ARGV[7]
-redis.call('SET', KEYS[5], js, 'PX', d)
-redis.call('ZADD', ACTIVE, now + d, id)
+redis.call('SET', KEYS[5], js, 'PX', start + d - now)
+redis.call('ZADD', ACTIVE, start + d, id)
 redis.call('ZADD', STARTS, now, id)
 audit('started', id, js)
 redis.call('PUBLISH', channel, 'started ' .. id)

@@ -1,0 +1,353 @@
+package chaos
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/health"
+	"github.com/haderos/haderctl/internal/engine/queue"
+)
+
+// GameDay runs a scenario with its steady-state hypothesis: probes
+// before, during and after; the experiments it started are always
+// stopped, also when ctx is cancelled or a check fails.
+type GameDay struct {
+	Chaos    *Client
+	Breakers *breaker.Engine
+	Health   *health.Checker
+	Queues   *queue.Client
+	// Targets are the services (empty: every service, "*").
+	Targets []string
+	Scale   float64
+	// Poll is how often probes are re-evaluated (default 500 ms).
+	Poll time.Duration
+	// OnEvent reports progress lines (stderr).
+	OnEvent func(string)
+}
+
+// Journal records everything a game day did and saw.
+type Journal struct {
+	Scenario  string         `json:"scenario"`
+	Targets   []string       `json:"targets"`
+	TimeScale float64        `json:"time_scale"`
+	StartedAt time.Time      `json:"started_at"`
+	EndedAt   time.Time      `json:"ended_at"`
+	Verdict   string         `json:"verdict"` // passed, failed, refused, interrupted
+	Reason    string         `json:"reason,omitempty"`
+	Steps     []JournalStep  `json:"steps"`
+	Probes    []ProbeResult  `json:"probes"`
+	Recovery  *time.Duration `json:"recovery_ns,omitempty"`
+}
+
+// JournalStep is one experiment the game day scheduled.
+type JournalStep struct {
+	Phase  string    `json:"phase"`
+	ID     string    `json:"id,omitempty"`
+	Kind   string    `json:"kind"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Error  string    `json:"error,omitempty"`
+	Target []string  `json:"services"`
+}
+
+// ProbeResult is one probe's outcome at one stage.
+type ProbeResult struct {
+	Stage    string        `json:"stage"` // before, during, after
+	Name     string        `json:"name"`
+	OK       bool          `json:"ok"`
+	Detail   string        `json:"detail"`
+	At       time.Time     `json:"at"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+func (g *GameDay) event(format string, a ...any) {
+	if g.OnEvent != nil {
+		g.OnEvent(fmt.Sprintf(format, a...))
+	}
+}
+
+// defaultProbes are used when a scenario has none: breakers closed and
+// services healthy, before and after.
+func defaultProbes() Probes {
+	steady := []Probe{{Type: "breakers_closed"}, {Type: "healthy"}}
+	return Probes{Before: steady, After: steady}
+}
+
+// Run plays s. The error is a refusal or Redis failure; a deviation is in
+// the journal's verdict.
+func (g *GameDay) Run(ctx context.Context, s Scenario) (*Journal, error) {
+	if g.Poll <= 0 {
+		g.Poll = 500 * time.Millisecond
+	}
+	j := &Journal{Scenario: s.Name, Targets: g.Targets, TimeScale: g.Scale, StartedAt: time.Now(), Steps: []JournalStep{}, Probes: []ProbeResult{}}
+	defer func() { j.EndedAt = time.Now() }()
+	probes := s.Probes
+	if len(probes.Before)+len(probes.During)+len(probes.After) == 0 {
+		probes = defaultProbes()
+	}
+	plan, err := s.Plan(g.Targets, g.Scale)
+	if err != nil {
+		return j, err
+	}
+	if err := g.Chaos.Guard(ctx, "gameday "+s.Name); err != nil {
+		j.Verdict, j.Reason = "refused", err.Error()
+		return j, err
+	}
+	// steady state before
+	if !g.check(ctx, j, "before", probes.Before, 0) {
+		j.Verdict, j.Reason = "failed", "the steady state did not hold before the experiments"
+		return j, nil
+	}
+	var ids []string
+	stop := func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		for _, id := range ids {
+			_, _ = g.Chaos.Stop(sctx, id, "game day "+s.Name+" over")
+		}
+		if len(ids) > 0 {
+			g.event("stopped %d experiments", len(ids))
+		}
+	}
+	defer stop()
+	var last time.Time
+	for _, st := range plan {
+		e, err := g.Chaos.Schedule(ctx, st.Experiment, st.Offset)
+		js := JournalStep{Phase: st.Phase, ID: e.ID, Kind: e.Kind, Target: e.Services, Start: e.Start(), End: e.End()}
+		if err != nil {
+			js.Error = err.Error()
+			j.Steps = append(j.Steps, js)
+			j.Verdict, j.Reason = "refused", err.Error()
+			var refused *RefusedError
+			if errors.As(err, &refused) {
+				return j, err
+			}
+			return j, err
+		}
+		ids = append(ids, e.ID)
+		j.Steps = append(j.Steps, js)
+		if e.End().After(last) {
+			last = e.End()
+		}
+		g.event("scheduled %s %s on %s at +%s", e.ID, e.Kind, strings.Join(e.Services, ","), st.Offset)
+	}
+	// during: each probe must hold at least once while the experiments run
+	if !g.check(ctx, j, "during", probes.During, time.Until(last)) {
+		j.Verdict, j.Reason = "failed", "a check during the experiments did not hold"
+		return j, nil
+	}
+	if wait := time.Until(last); wait > 0 {
+		g.event("experiments run until %s", last.UTC().Format(time.RFC3339))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			j.Verdict, j.Reason = "interrupted", "interrupted; experiments stopped"
+			return j, nil
+		case <-t.C:
+		}
+	}
+	stop()
+	ids = nil
+	// recovery
+	deadline := max(time.Duration(float64(s.RecoveryDeadline)*g.Scale), time.Second)
+	start := time.Now()
+	if !g.check(ctx, j, "after", probes.After, deadline) {
+		j.Verdict, j.Reason = "failed", fmt.Sprintf("the system did not recover within %s", deadline)
+		return j, nil
+	}
+	rec := time.Since(start)
+	j.Recovery = &rec
+	j.Verdict = "passed"
+	return j, nil
+}
+
+// check evaluates probes until all have held once, or within passes.
+func (g *GameDay) check(ctx context.Context, j *Journal, stage string, probes []Probe, within time.Duration) bool {
+	if len(probes) == 0 {
+		return true
+	}
+	start := time.Now()
+	held := make([]*ProbeResult, len(probes))
+	for {
+		all := true
+		for i, p := range probes {
+			if held[i] != nil && held[i].OK {
+				continue
+			}
+			ok, detail := g.probe(ctx, p)
+			held[i] = &ProbeResult{Stage: stage, Name: probeName(p), OK: ok, Detail: detail, At: time.Now(), Duration: time.Since(start)}
+			all = all && ok
+		}
+		if all || time.Since(start) >= within || ctx.Err() != nil {
+			for _, r := range held {
+				j.Probes = append(j.Probes, *r)
+				mark := "ok"
+				if !r.OK {
+					mark = "FAILED"
+				}
+				g.event("%s: %s: %s (%s)", stage, r.Name, mark, r.Detail)
+			}
+			return all
+		}
+		t := time.NewTimer(g.Poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+func probeName(p Probe) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	n := p.Type
+	if p.Queue != "" {
+		n += " " + p.Queue
+	}
+	if len(p.Services) > 0 {
+		n += " " + strings.Join(p.Services, ",")
+	}
+	return n
+}
+
+func (g *GameDay) probeServices(p Probe) []string {
+	if len(p.Services) > 0 {
+		return p.Services
+	}
+	if slices.Contains(g.Targets, "*") {
+		return nil
+	}
+	return g.Targets
+}
+
+func (g *GameDay) probe(ctx context.Context, p Probe) (bool, string) {
+	names := g.probeServices(p)
+	switch p.Type {
+	case "breakers_closed", "breakers_open":
+		if g.Breakers == nil {
+			return false, "no breaker engine"
+		}
+		if len(names) == 0 {
+			var err error
+			if names, err = g.Breakers.Names(ctx); err != nil {
+				return false, err.Error()
+			}
+		}
+		sts, _, err := g.Breakers.Snapshot(ctx, names)
+		if err != nil {
+			return false, err.Error()
+		}
+		var bad []string
+		for _, s := range sts {
+			open := s.State == breaker.Open || s.State == breaker.ForcedOpen || s.State == breaker.HalfOpen
+			if (p.Type == "breakers_open") != open {
+				bad = append(bad, s.Name+" "+string(s.State))
+			}
+		}
+		if len(bad) > 0 {
+			return false, strings.Join(bad, ", ")
+		}
+		return true, fmt.Sprintf("%d breakers", len(sts))
+	case "healthy":
+		if g.Health == nil || len(names) == 0 {
+			return true, "no health checks to read"
+		}
+		sts, _, err := g.Health.Statuses(ctx, names)
+		if err != nil {
+			return false, err.Error()
+		}
+		var bad []string
+		checked := 0
+		for _, s := range sts {
+			if s.Status == "unknown" {
+				continue // no health check for it
+			}
+			checked++
+			if !s.Healthy {
+				bad = append(bad, s.Service+": "+s.Error)
+			}
+		}
+		if len(bad) > 0 {
+			return false, strings.Join(bad, "; ")
+		}
+		return true, fmt.Sprintf("%d services healthy", checked)
+	case "queue_backlog", "queue_drained":
+		if g.Queues == nil {
+			return false, "no queue client"
+		}
+		sts, _, err := g.Queues.Stats(ctx, []string{p.Queue})
+		if err != nil {
+			return false, err.Error()
+		}
+		s := sts[0]
+		backlog := s.PendingTotal + s.Delayed
+		if p.Type == "queue_drained" {
+			return backlog+s.InFlight == 0, fmt.Sprintf("%d pending, %d delayed, %d in flight", s.PendingTotal, s.Delayed, s.InFlight)
+		}
+		ok := (p.Min == nil || backlog >= *p.Min) && (p.Max == nil || backlog <= *p.Max)
+		return ok, fmt.Sprintf("backlog %d", backlog)
+	}
+	return false, "unknown probe type " + p.Type
+}
+
+// WriteJUnit writes the journal as a JUnit XML report: one test case per
+// probe evaluation, failures for those that did not hold.
+func WriteJUnit(w io.Writer, j *Journal) error {
+	type failure struct {
+		Message string `xml:"message,attr"`
+		Text    string `xml:",chardata"`
+	}
+	type testcase struct {
+		Name      string   `xml:"name,attr"`
+		Classname string   `xml:"classname,attr"`
+		Time      float64  `xml:"time,attr"`
+		Failure   *failure `xml:"failure,omitempty"`
+	}
+	type testsuite struct {
+		Name      string     `xml:"name,attr"`
+		Tests     int        `xml:"tests,attr"`
+		Failures  int        `xml:"failures,attr"`
+		Time      float64    `xml:"time,attr"`
+		Timestamp string     `xml:"timestamp,attr"`
+		Cases     []testcase `xml:"testcase"`
+	}
+	type testsuites struct {
+		XMLName xml.Name    `xml:"testsuites"`
+		Suites  []testsuite `xml:"testsuite"`
+	}
+	suite := testsuite{Name: "chaos." + j.Scenario, Time: j.EndedAt.Sub(j.StartedAt).Seconds(), Timestamp: j.StartedAt.UTC().Format(time.RFC3339)}
+	for _, p := range j.Probes {
+		tc := testcase{Name: p.Name, Classname: "chaos." + j.Scenario + "." + p.Stage, Time: p.Duration.Seconds()}
+		if !p.OK {
+			tc.Failure = &failure{Message: p.Detail, Text: p.Stage + ": " + p.Name + ": " + p.Detail}
+			suite.Failures++
+		}
+		suite.Cases = append(suite.Cases, tc)
+	}
+	if j.Verdict != "passed" && suite.Failures == 0 {
+		suite.Cases = append(suite.Cases, testcase{Name: "game day", Classname: "chaos." + j.Scenario,
+			Failure: &failure{Message: j.Verdict, Text: j.Reason}})
+		suite.Failures++
+	}
+	suite.Tests = len(suite.Cases)
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(testsuites{Suites: []testsuite{suite}}); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}

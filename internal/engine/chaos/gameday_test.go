@@ -1,0 +1,144 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"testing"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/haderos/haderctl/internal/testredis"
+)
+
+// junitReport is what a JUnit consumer reads.
+type junitReport struct {
+	Suites []struct {
+		Name     string `xml:"name,attr"`
+		Tests    int    `xml:"tests,attr"`
+		Failures int    `xml:"failures,attr"`
+		Cases    []struct {
+			Name      string `xml:"name,attr"`
+			Classname string `xml:"classname,attr"`
+			Failure   *struct {
+				Message string `xml:"message,attr"`
+			} `xml:"failure"`
+		} `xml:"testcase"`
+	} `xml:"testsuite"`
+}
+
+func TestBuiltinScenariosParseAndPlan(t *testing.T) {
+	all, err := Builtins()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, s := range all {
+		names[s.Name] = true
+		if _, err := s.Plan([]string{"shopify", "aramex"}, 0.1); err != nil {
+			t.Errorf("%s: %v", s.Name, err)
+		}
+	}
+	for _, want := range []string{"network_storm", "service_cascade", "resource_crunch", "blackout"} {
+		if !names[want] {
+			t.Errorf("built-in %s missing", want)
+		}
+	}
+	s, err := FindScenario("total_blackout")
+	if err != nil || s.Name != "blackout" {
+		t.Fatalf("alias: %v %v", s.Name, err)
+	}
+	// the cascade spreads: the i-th service starts i steps later
+	c, _ := FindScenario("service_cascade")
+	plan, err := c.Plan([]string{"a", "b", "c"}, 0.1)
+	if err != nil || len(plan) != 3 || plan[1].Offset != 6*time.Second || plan[2].Experiment.Services[0] != "c" || plan[2].Experiment.Duration != 24*time.Second {
+		t.Fatalf("cascade plan %+v %v", plan, err)
+	}
+	// network_storm: delays for 5 minutes, failures for 3
+	n, _ := FindScenario("network_storm")
+	plan, _ = n.Plan(nil, 1)
+	if plan[0].Experiment.Kind != Latency || plan[0].Experiment.Duration != 5*time.Minute || plan[1].Experiment.Duration != 3*time.Minute {
+		t.Fatalf("network_storm plan %+v", plan)
+	}
+	if _, err := ParseScenario([]byte("name: x\nphases: [{name: p, duration: 1s, experiments: [{kind: sneeze}]}]")); err == nil {
+		t.Fatal("an unknown kind must be refused")
+	}
+}
+
+func TestGameDayPassesThenFailsWhenRecoveryDoesNotHappen(t *testing.T) {
+	e := setup(t)
+	rdb := testredis.Client(t)
+	b := breaker.New(rdb, breaker.Options{Keys: store.Keys{Namespace: e.ns}})
+	defer b.Close()
+	s, err := ParseScenario([]byte(`
+name: short_blackout
+phases:
+  - {name: out, at: 0s, duration: 300ms, experiments: [{kind: error, status: 503}]}
+probes:
+  before: [{type: breakers_closed}]
+  during: [{type: breakers_open, name: the breaker opens}]
+  after: [{type: breakers_closed}]
+recovery_deadline: 1s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gd := &GameDay{Chaos: e.c, Breakers: b, Targets: []string{"svc"}, Scale: 1, Poll: 20 * time.Millisecond}
+	ctx := context.Background()
+
+	// during the blackout calls fail and the breaker opens; then it is reset
+	go func() {
+		for i := 0; i < 200; i++ {
+			code, _, _ := e.call(t, "svc", "/", time.Second)
+			if code == 503 {
+				_, _ = b.Record(ctx, "svc", false)
+			}
+			time.Sleep(5 * time.Millisecond) // traffic, not synchronisation
+		}
+	}()
+	resetWhenOpen := make(chan struct{})
+	go func() {
+		defer close(resetWhenOpen)
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			snap, _, _ := b.Snapshot(ctx, []string{"svc"})
+			if len(snap) == 1 && snap[0].State == breaker.Open {
+				time.Sleep(400 * time.Millisecond) // keep it open past the blackout
+				_, _ = b.Reset(ctx, "svc", "recovered")
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	j, err := gd.Run(ctx, s)
+	<-resetWhenOpen
+	if err != nil || j.Verdict != "passed" {
+		t.Fatalf("game day: %v %+v", err, j)
+	}
+	if len(e.faults.Active()) != 0 {
+		eventually(t, 2*time.Second, "the game day's experiments are gone", func() bool { return len(e.faults.Active()) == 0 })
+	}
+
+	// now the breaker is forced open and stays so: recovery fails, exit 1
+	if _, err := b.Trip(ctx, "svc", "stuck"); err != nil {
+		t.Fatal(err)
+	}
+	s.Probes.Before, s.Probes.During = nil, nil
+	j, err = gd.Run(ctx, s)
+	if err != nil || j.Verdict != "failed" {
+		t.Fatalf("game day with a stuck breaker: %v %+v", err, j)
+	}
+	var buf bytes.Buffer
+	if err := WriteJUnit(&buf, j); err != nil {
+		t.Fatal(err)
+	}
+	var r junitReport
+	if err := xml.Unmarshal(buf.Bytes(), &r); err != nil {
+		t.Fatalf("the JUnit report does not parse: %v\n%s", err, buf.String())
+	}
+	if len(r.Suites) != 1 || r.Suites[0].Failures != 1 || r.Suites[0].Tests != 1 ||
+		r.Suites[0].Cases[0].Classname != "chaos.short_blackout.after" || r.Suites[0].Cases[0].Failure == nil {
+		t.Fatalf("JUnit %+v\n%s", r, buf.String())
+	}
+}
