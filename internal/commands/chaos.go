@@ -53,6 +53,7 @@ resume'. Refusals exit 4. Everything is audited.`,
 		newCmdChaosAudit(f),
 		newCmdChaosScenarios(f),
 		newCmdChaosRun(f, g),
+		newCmdChaosAgent(f),
 	)
 	return cmd
 }

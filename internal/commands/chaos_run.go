@@ -230,3 +230,45 @@ func chaosRun(cmd *cobra.Command, f *cmdutil.Factory, g *chaosGlobals, opts *Cha
 	}
 	return nil
 }
+
+func newCmdChaosAgent(f *cmdutil.Factory) *cobra.Command {
+	var service string
+	cmd := &cobra.Command{
+		Use:   "agent --service NAME",
+		Short: "Run beside a service: burn CPU and hold memory while cpu/memory experiments target it",
+		Long: `Run beside a service and apply the cpu and memory experiments that target
+it: burn the cores and hold the memory they ask for (within chaos.max_cores
+and chaos.max_memory_mb), and release everything when they end, are
+stopped, or the agent stops (Ctrl-C). A process whose environment is not
+allowed applies nothing. Prints one line (NDJSON off a terminal) whenever
+what it applies changes.`,
+		Example: `  HADERCTL_ENV=staging haderctl chaos agent --service shopify`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := store.ValidName("service", service); err != nil {
+				return cmdutil.UsageErrorf("--service is required: %s", err)
+			}
+			c, err := f.Config()
+			if err != nil {
+				return err
+			}
+			rdb, err := f.Redis()
+			if err != nil {
+				return err
+			}
+			a := chaos.NewAgent(rdb, store.Keys{Namespace: c.Redis.Namespace}, service, c.Environment,
+				c.Chaos.AllowedEnvironments, c.Chaos.Limits(), f.Logger)
+			a.OnChange = func(st chaos.AgentState) {
+				if f.JSON() || !f.IO.IsStdoutTTY() {
+					_ = cmdutil.WriteNDJSON(f.IO.Out, st)
+					return
+				}
+				fmt.Fprintf(f.IO.Out, "%s  %s: %.2f cores, %d MB (%s)\n", time.Now().Format(time.TimeOnly), st.Service, st.Cores,
+					st.MemoryMB, strings.Join(st.Experiments, ", "))
+			}
+			return a.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&service, "service", "", "the service this agent runs beside")
+	return cmd
+}

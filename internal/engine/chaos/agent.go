@@ -1,0 +1,177 @@
+package chaos
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/redis/go-redis/v9"
+)
+
+// Agent applies cpu and memory experiments for one service from the
+// process it runs in (`haderctl chaos agent --service NAME`, beside the
+// service): it burns the cores and holds the memory the active
+// experiments ask for, within the hard caps, and releases everything
+// when they end, are stopped, or the agent stops.
+type Agent struct {
+	rdb     redis.UniversalClient
+	keys    store.Keys
+	service string
+	limits  Limits
+	allowed bool
+	log     *slog.Logger
+	// OnChange is called when what the agent applies changes.
+	OnChange func(AgentState)
+
+	mu     sync.Mutex
+	state  AgentState
+	burn   context.CancelFunc
+	burnWG sync.WaitGroup
+	memory []byte
+}
+
+// AgentState is what an agent applies now.
+type AgentState struct {
+	Service     string   `json:"service"`
+	Cores       float64  `json:"cores"`
+	MemoryMB    int      `json:"memory_mb"`
+	Experiments []string `json:"experiments"`
+	// Capped is set when the experiments asked for more than the caps.
+	Capped bool `json:"capped,omitempty"`
+}
+
+// NewAgent makes an agent for service.
+func NewAgent(rdb redis.UniversalClient, keys store.Keys, service, environment string, allowed []string, limits Limits, log *slog.Logger) *Agent {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Agent{rdb: rdb, keys: keys, service: service, limits: limits.WithDefaults(),
+		allowed: EnvironmentAllowed(environment, allowed) == nil, log: log, state: AgentState{Service: service, Experiments: []string{}}}
+}
+
+// State is what the agent applies now.
+func (a *Agent) State() AgentState {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.state
+}
+
+// Run applies experiments until ctx is done, then releases everything.
+// In a process whose environment is not allowed it applies nothing.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.apply(AgentState{Service: a.service, Experiments: []string{}})
+	if !a.allowed {
+		a.log.Warn("chaos agent: this environment is not allowed; experiments are ignored")
+		<-ctx.Done()
+		return nil
+	}
+	sub := a.rdb.Subscribe(ctx, a.keys.ChaosChannel())
+	defer sub.Close()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		a.apply(a.want(ctx))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sub.Channel():
+		case <-t.C:
+		}
+	}
+}
+
+// want reads what the active experiments ask of this service; with Redis
+// unreachable it asks for nothing (fail safe).
+func (a *Agent) want(ctx context.Context) AgentState {
+	st := AgentState{Service: a.service, Experiments: []string{}}
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	exps, err := loadActive(rctx, a.rdb, a.keys)
+	if err != nil {
+		return st
+	}
+	now, err := a.rdb.Time(rctx).Result()
+	if err != nil {
+		return st
+	}
+	for _, e := range exps {
+		if (e.Kind != CPU && e.Kind != Memory) || !e.Targets(a.service) || e.StartMs > now.UnixMilli() {
+			continue
+		}
+		st.Cores += e.Cores
+		st.MemoryMB += e.MemoryMB
+		st.Experiments = append(st.Experiments, e.ID)
+	}
+	sort.Strings(st.Experiments)
+	if st.Cores > a.limits.MaxCores {
+		st.Cores, st.Capped = a.limits.MaxCores, true
+	}
+	if st.MemoryMB > a.limits.MaxMemoryMB {
+		st.MemoryMB, st.Capped = a.limits.MaxMemoryMB, true
+	}
+	return st
+}
+
+func (a *Agent) apply(st AgentState) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st.Cores == a.state.Cores && st.MemoryMB == a.state.MemoryMB && strings.Join(st.Experiments, ",") == strings.Join(a.state.Experiments, ",") {
+		return
+	}
+	if st.Cores != a.state.Cores {
+		if a.burn != nil {
+			a.burn()
+			a.burnWG.Wait()
+			a.burn = nil
+		}
+		if st.Cores > 0 {
+			ctx, cancel := context.WithCancel(context.Background())
+			a.burn = cancel
+			for i := 0; i < int(math.Ceil(st.Cores)); i++ {
+				share := math.Min(1, st.Cores-float64(i))
+				a.burnWG.Add(1)
+				go func() {
+					defer a.burnWG.Done()
+					burnCore(ctx, share)
+				}()
+			}
+		}
+	}
+	if st.MemoryMB != a.state.MemoryMB {
+		a.memory = nil
+		debug.FreeOSMemory()
+		if st.MemoryMB > 0 {
+			a.memory = make([]byte, st.MemoryMB<<20)
+			for i := 0; i < len(a.memory); i += 4096 {
+				a.memory[i] = 1 // touch every page so it is resident
+			}
+		}
+	}
+	a.state = st
+	if a.OnChange != nil {
+		a.OnChange(st)
+	}
+}
+
+// burnCore keeps one core busy for share of every 10 ms until ctx is done.
+func burnCore(ctx context.Context, share float64) {
+	const period = 10 * time.Millisecond
+	busy := time.Duration(float64(period) * share)
+	x := 0
+	for ctx.Err() == nil {
+		start := time.Now()
+		for time.Since(start) < busy {
+			x++ // the work: spinning
+		}
+		if rest := period - busy; rest > 0 {
+			time.Sleep(rest) // the idle part of the duty cycle
+		}
+	}
+	_ = x
+}
