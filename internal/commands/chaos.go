@@ -151,10 +151,17 @@ func newCmdChaosStatus(f *cmdutil.Factory) *cobra.Command {
 				return f.RedisError(err)
 			}
 			if f.JSON() {
+				impact := map[string]chaos.Impact{}
+				for _, e := range active {
+					if impact[e.ID], err = cc.Impact(ctx, e); err != nil {
+						return f.RedisError(err)
+					}
+				}
 				return cmdutil.WriteJSON(f.IO.Out, struct {
 					chaos.State
-					Active []chaos.Experiment `json:"active_experiments"`
-				}{st, nonNilExps(active)})
+					Active []chaos.Experiment      `json:"active_experiments"`
+					Impact map[string]chaos.Impact `json:"impact"`
+				}{st, nonNilExps(active), impact})
 			}
 			yes := map[bool]string{true: "yes", false: "no"}
 			fmt.Fprintf(f.IO.Out, "enabled:      %s\n", yes[st.Enabled])

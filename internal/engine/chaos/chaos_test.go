@@ -299,3 +299,22 @@ func TestSafetyGuardsRefuseAndAudit(t *testing.T) {
 		t.Fatalf("a production process loaded experiments: %v", prod.Active())
 	}
 }
+
+func TestTheDataPlaneCountsTheImpactOfAnExperiment(t *testing.T) {
+	e := setup(t)
+	x := e.start(t, Experiment{Kind: Error, Status: 503, Services: []string{"shopify"}, Probability: 0.5, Duration: time.Minute})
+	for range 200 {
+		if _, _, err := e.call(t, "shopify", "/", 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var im Impact
+	eventually(t, 3*time.Second, "the counts reach Redis", func() bool {
+		var err error
+		im, err = e.c.Impact(context.Background(), x)
+		return err == nil && im.Calls+im.BaselineCalls == 200
+	})
+	if im.Calls < 60 || im.Calls > 140 || *im.ErrorRate != 1 || *im.BaselineErrorRate != 0 {
+		t.Fatalf("impact %+v (error rate %v, baseline %v): about half the calls affected, all of those failed, none of the others", im, *im.ErrorRate, *im.BaselineErrorRate)
+	}
+}

@@ -31,6 +31,7 @@ type Faults struct {
 	allowed bool
 	active  atomic.Pointer[[]Experiment]
 	loads   atomic.Int64
+	impact  impact
 }
 
 // NewFaults makes the cache; Run keeps it fresh.
@@ -77,6 +78,7 @@ func (f *Faults) Run(ctx context.Context) {
 			return
 		case <-msgs:
 		case <-t.C:
+			f.flush(ctx)
 		}
 		f.reload(ctx)
 	}
@@ -143,6 +145,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if svc == "" {
 		return base.RoundTrip(req)
 	}
+	start := time.Now()
+	resp, affected, err := t.inject(req, base, active, svc)
+	key := "baseline:" + svc
+	if affected != "" {
+		key = affected
+	}
+	t.Faults.impact.add(key, err != nil || (resp != nil && transport.Failed(resp.StatusCode)), time.Since(start))
+	return resp, err
+}
+
+// inject applies the first matching faults and makes the call (unless a
+// fault ends it); affected names the experiment that acted, if any.
+func (t *Transport) inject(req *http.Request, base http.RoundTripper, active []Experiment, svc string) (*http.Response, string, error) {
+	affected := ""
 	for _, e := range active {
 		if !e.Targets(svc) || (e.Method != "" && !strings.EqualFold(e.Method, req.Method)) ||
 			(e.PathPrefix != "" && !strings.HasPrefix(req.URL.Path, e.PathPrefix)) {
@@ -157,32 +173,34 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if e.Jitter > 0 {
 				d += time.Duration(rand.Int64N(int64(2*e.Jitter)+1)) - e.Jitter
 			}
+			affected = e.ID
 			timer := time.NewTimer(d)
 			select {
 			case <-timer.C:
 			case <-req.Context().Done():
 				timer.Stop()
-				return nil, req.Context().Err()
+				return nil, affected, req.Context().Err()
 			}
 		case Error:
 			body := fmt.Sprintf("chaos: injected HTTP %d by experiment %s\n", e.Status, e.ID)
 			return &http.Response{StatusCode: e.Status, Status: strconv.Itoa(e.Status) + " " + http.StatusText(e.Status),
 				Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: req, ContentLength: int64(len(body)),
 				Header: http.Header{"X-Haderctl-Chaos": {e.ID}, "Content-Type": {"text/plain"}},
-				Body:   io.NopCloser(strings.NewReader(body))}, nil
+				Body:   io.NopCloser(strings.NewReader(body))}, e.ID, nil
 		case Abort:
-			return nil, &AbortError{Experiment: e.ID}
+			return nil, e.ID, &AbortError{Experiment: e.ID}
 		case Timeout:
 			wait := time.Until(e.End())
 			timer := time.NewTimer(max(wait, 0))
 			select {
 			case <-timer.C:
-				return nil, ErrInjectedTimeout
+				return nil, e.ID, ErrInjectedTimeout
 			case <-req.Context().Done():
 				timer.Stop()
-				return nil, req.Context().Err()
+				return nil, e.ID, req.Context().Err()
 			}
 		}
 	}
-	return base.RoundTrip(req)
+	resp, err := base.RoundTrip(req)
+	return resp, affected, err
 }

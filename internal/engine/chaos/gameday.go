@@ -55,6 +55,9 @@ type JournalStep struct {
 	End    time.Time `json:"end"`
 	Error  string    `json:"error,omitempty"`
 	Target []string  `json:"services"`
+	// Impact is what it did to the calls it affected, counted by the data
+	// planes, next to the services' baseline.
+	Impact *Impact `json:"impact,omitempty"`
 }
 
 // ProbeResult is one probe's outcome at one stage.
@@ -152,6 +155,13 @@ func (g *GameDay) Run(ctx context.Context, s Scenario) (*Journal, error) {
 			j.Verdict, j.Reason = "interrupted", "interrupted; experiments stopped"
 			return j, nil
 		case <-t.C:
+		}
+	}
+	for i := range j.Steps {
+		if j.Steps[i].ID != "" {
+			if im, err := g.Chaos.Impact(context.WithoutCancel(ctx), Experiment{ID: j.Steps[i].ID, Services: j.Steps[i].Target}); err == nil {
+				j.Steps[i].Impact = &im
+			}
 		}
 	}
 	stop()

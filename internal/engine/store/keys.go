@@ -168,3 +168,8 @@ func (k Keys) ChaosAudit() string { return k.Namespace + ":{chaos}:audit" }
 // ChaosChannel is the pub/sub channel that tells data planes to re-read
 // the active experiments at once.
 func (k Keys) ChaosChannel() string { return k.Namespace + ":chaos:changed" }
+
+// ChaosImpact is a HASH of calls counted by data planes: for an experiment
+// id, the calls it affected; for "baseline:<service>", the service's calls
+// no experiment touched (last hour). Fields: calls, errors, latency_us.
+func (k Keys) ChaosImpact(key string) string { return k.Namespace + ":{chaos}:impact:" + key }
