@@ -318,3 +318,27 @@ func TestTheDataPlaneCountsTheImpactOfAnExperiment(t *testing.T) {
 		t.Fatalf("impact %+v (error rate %v, baseline %v): about half the calls affected, all of those failed, none of the others", im, *im.ErrorRate, *im.BaselineErrorRate)
 	}
 }
+
+func TestWithRedisUnreachableTheDataPlaneInjectsNothing(t *testing.T) {
+	e := setup(t)
+	e.start(t, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
+	// a second data plane whose Redis is gone
+	dead, err := store.Open(store.Options{URL: "redis://127.0.0.1:1/0", Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	f := NewFaults(dead, store.Keys{Namespace: e.ns}, "test", nil, nil)
+	f.active.Store(&[]Experiment{{ID: "stale", Kind: Abort, Services: []string{"svc"}, Probability: 1}})
+	f.reload(context.Background())
+	if len(f.Active()) != 0 {
+		t.Fatalf("with Redis unreachable the cache holds %v, want nothing (fail safe)", f.Active())
+	}
+	client := &http.Client{Transport: &Transport{Base: http.DefaultTransport, Faults: f}}
+	req, _ := http.NewRequestWithContext(transport.WithService(context.Background(), "svc"), "GET", e.srv.URL, nil)
+	resp, err := client.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("call with Redis down: %v %v, want it to go through untouched", resp, err)
+	}
+	resp.Body.Close()
+}
