@@ -19,6 +19,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// flushInterval is how often a data plane re-reads experiments and
+// flushes its impact counts.
+const flushInterval = time.Second
+
 // Faults is a data plane's view of the active experiments: a local cache
 // re-read on every pub/sub notice and at least every Refresh (1 s). When
 // Redis cannot be read it holds nothing: no faults (fail safe). A process
@@ -39,7 +43,7 @@ func NewFaults(rdb redis.UniversalClient, keys store.Keys, environment string, a
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &Faults{rdb: rdb, keys: keys, refresh: time.Second, log: log, allowed: EnvironmentAllowed(environment, allowed) == nil}
+	f := &Faults{rdb: rdb, keys: keys, refresh: flushInterval, log: log, allowed: EnvironmentAllowed(environment, allowed) == nil}
 	f.active.Store(&[]Experiment{})
 	return f
 }

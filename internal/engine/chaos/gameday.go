@@ -58,6 +58,9 @@ type JournalStep struct {
 	// Impact is what it did to the calls it affected, counted by the data
 	// planes, next to the services' baseline.
 	Impact *Impact `json:"impact,omitempty"`
+	// Recovery is how long after the experiments stopped the after-probes
+	// held for this step's services (null: not within the deadline).
+	Recovery *time.Duration `json:"recovery_ns,omitempty"`
 }
 
 // ProbeResult is one probe's outcome at one stage.
@@ -157,19 +160,32 @@ func (g *GameDay) Run(ctx context.Context, s Scenario) (*Journal, error) {
 		case <-t.C:
 		}
 	}
-	for i := range j.Steps {
-		if j.Steps[i].ID != "" {
-			if im, err := g.Chaos.Impact(context.WithoutCancel(ctx), Experiment{ID: j.Steps[i].ID, Services: j.Steps[i].Target}); err == nil {
-				j.Steps[i].Impact = &im
+	stop()
+	stopped := time.Now()
+	ids = nil
+	// impact counts reach Redis within a data plane's flush (1 s)
+	defer func() {
+		if wait := flushInterval + 200*time.Millisecond - time.Since(stopped); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		for i := range j.Steps {
+			if j.Steps[i].ID != "" {
+				if im, err := g.Chaos.Impact(context.WithoutCancel(ctx), Experiment{ID: j.Steps[i].ID, Services: j.Steps[i].Target}); err == nil {
+					j.Steps[i].Impact = &im
+				}
 			}
 		}
-	}
-	stop()
-	ids = nil
+	}()
 	// recovery
 	deadline := max(time.Duration(float64(s.RecoveryDeadline)*g.Scale), time.Second)
 	start := time.Now()
-	if !g.check(ctx, j, "after", probes.After, deadline) {
+	g.stepRecovery(ctx, j, probes.After, deadline)
+	if !g.check(ctx, j, "after", probes.After, max(deadline-time.Since(start), 0)) {
 		j.Verdict, j.Reason = "failed", fmt.Sprintf("the system did not recover within %s", deadline)
 		return j, nil
 	}
@@ -177,6 +193,46 @@ func (g *GameDay) Run(ctx context.Context, s Scenario) (*Journal, error) {
 	j.Recovery = &rec
 	j.Verdict = "passed"
 	return j, nil
+}
+
+// stepRecovery measures, for each step, how long after the stop the
+// after-probes (narrowed to the step's services) took to hold.
+func (g *GameDay) stepRecovery(ctx context.Context, j *Journal, probes []Probe, deadline time.Duration) {
+	start := time.Now()
+	pending := map[int]bool{}
+	for i, st := range j.Steps {
+		if st.ID != "" {
+			pending[i] = true
+		}
+	}
+	for len(pending) > 0 && ctx.Err() == nil {
+		for i := range pending {
+			ok := true
+			for _, p := range probes {
+				if len(p.Services) == 0 && !slices.Contains(j.Steps[i].Target, "*") {
+					p.Services = j.Steps[i].Target
+				}
+				if held, _ := g.probe(ctx, p); !held {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				d := time.Since(start)
+				j.Steps[i].Recovery = &d
+				delete(pending, i)
+			}
+		}
+		if len(pending) == 0 || time.Since(start) >= deadline {
+			return
+		}
+		t := time.NewTimer(g.Poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+	}
 }
 
 // check evaluates probes until all have held once, or within passes.

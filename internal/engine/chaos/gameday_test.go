@@ -116,6 +116,9 @@ recovery_deadline: 1s
 	if err != nil || j.Verdict != "passed" {
 		t.Fatalf("game day: %v %+v", err, j)
 	}
+	if len(j.Steps) != 1 || j.Steps[0].Recovery == nil || j.Steps[0].Impact == nil || j.Steps[0].Impact.Calls == 0 {
+		t.Fatalf("journal step %+v: want its recovery time and counted impact", j.Steps)
+	}
 	if len(e.faults.Active()) != 0 {
 		eventually(t, 2*time.Second, "the game day's experiments are gone", func() bool { return len(e.faults.Active()) == 0 })
 	}
