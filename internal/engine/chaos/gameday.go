@@ -30,6 +30,8 @@ type GameDay struct {
 	Poll time.Duration
 	// OnEvent reports progress lines (stderr).
 	OnEvent func(string)
+
+	started map[string][]string // the experiments this run started → their services
 }
 
 // Journal records everything a game day did and saw.
@@ -80,10 +82,11 @@ func (g *GameDay) event(format string, a ...any) {
 }
 
 // defaultProbes are used when a scenario has none: breakers closed and
-// services healthy, before and after.
+// services healthy before and after; during, the breakers of services
+// whose calls the experiments failed must open.
 func defaultProbes() Probes {
 	steady := []Probe{{Type: "breakers_closed"}, {Type: "healthy"}}
-	return Probes{Before: steady, After: steady}
+	return Probes{Before: steady, During: []Probe{{Type: "breakers_open_where_failing"}}, After: steady}
 }
 
 // Run plays s. The error is a refusal or Redis failure; a deviation is in
@@ -112,6 +115,7 @@ func (g *GameDay) Run(ctx context.Context, s Scenario) (*Journal, error) {
 		return j, nil
 	}
 	var ids []string
+	g.started = map[string][]string{}
 	stop := func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -138,6 +142,7 @@ func (g *GameDay) Run(ctx context.Context, s Scenario) (*Journal, error) {
 			return j, err
 		}
 		ids = append(ids, e.ID)
+		g.started[e.ID] = e.Services
 		j.Steps = append(j.Steps, js)
 		if e.End().After(last) {
 			last = e.End()
@@ -242,17 +247,22 @@ func (g *GameDay) check(ctx context.Context, j *Journal, stage string, probes []
 	}
 	start := time.Now()
 	held := make([]*ProbeResult, len(probes))
+	settled := make([]bool, len(probes))
 	for {
-		all := true
+		all, allSettled := true, true
 		for i, p := range probes {
-			if held[i] != nil && held[i].OK {
+			if settled[i] {
 				continue
 			}
 			ok, detail := g.probe(ctx, p)
 			held[i] = &ProbeResult{Stage: stage, Name: probeName(p), OK: ok, Detail: detail, At: time.Now(), Duration: time.Since(start)}
+			// a probe with nothing to judge yet holds for now, but is
+			// looked at again until the stage ends
+			settled[i] = ok && detail != notJudged
 			all = all && ok
+			allSettled = allSettled && settled[i]
 		}
-		if all || time.Since(start) >= within || ctx.Err() != nil {
+		if allSettled || time.Since(start) >= within || ctx.Err() != nil {
 			for _, r := range held {
 				j.Probes = append(j.Probes, *r)
 				mark := "ok"
@@ -324,6 +334,8 @@ func (g *GameDay) probe(ctx context.Context, p Probe) (bool, string) {
 			return false, strings.Join(bad, ", ")
 		}
 		return true, fmt.Sprintf("%d breakers", len(sts))
+	case "breakers_open_where_failing":
+		return g.openWhereFailing(ctx, names)
 	case "healthy":
 		if g.Health == nil || len(names) == 0 {
 			return true, "no health checks to read"
@@ -364,6 +376,57 @@ func (g *GameDay) probe(ctx context.Context, p Probe) (bool, string) {
 		return ok, fmt.Sprintf("backlog %d", backlog)
 	}
 	return false, "unknown probe type " + p.Type
+}
+
+const notJudged = "no service had enough failed calls to judge"
+
+// openWhereFailing holds when every target whose calls the game day's
+// experiments failed at least its breaker's failure threshold times has an
+// open (or half-open, forced-open) breaker. Services without such
+// failures — no traffic, or faults that do not fail calls — are not
+// judged.
+func (g *GameDay) openWhereFailing(ctx context.Context, names []string) (bool, string) {
+	if g.Breakers == nil {
+		return false, "no breaker engine"
+	}
+	failed := map[string]int64{}
+	for id, services := range g.started {
+		errs, err := g.Chaos.rdb.HGet(ctx, g.Chaos.keys.ChaosImpact(id), "errors").Int64()
+		if err != nil {
+			continue // nothing counted yet
+		}
+		for _, svc := range services {
+			if svc == "*" {
+				for _, n := range names {
+					failed[n] += errs
+				}
+			} else {
+				failed[svc] += errs
+			}
+		}
+	}
+	var judged, bad []string
+	for svc, n := range failed {
+		if n < int64(g.Breakers.SettingsFor(svc).FailureThreshold) {
+			continue
+		}
+		judged = append(judged, svc)
+		snap, _, err := g.Breakers.Snapshot(ctx, []string{svc})
+		if err != nil {
+			return false, err.Error()
+		}
+		if st := snap[0].State; st != breaker.Open && st != breaker.HalfOpen && st != breaker.ForcedOpen {
+			bad = append(bad, fmt.Sprintf("%s %s after %d failed calls", svc, st, n))
+		}
+	}
+	if len(bad) > 0 {
+		return false, strings.Join(bad, "; ")
+	}
+	if len(judged) == 0 {
+		return true, notJudged
+	}
+	slices.Sort(judged)
+	return true, "open: " + strings.Join(judged, ", ")
 }
 
 // WriteJUnit writes the journal as a JUnit XML report: one test case per

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,5 +144,41 @@ recovery_deadline: 1s
 	if len(r.Suites) != 1 || r.Suites[0].Failures != 1 || r.Suites[0].Tests != 1 ||
 		r.Suites[0].Cases[0].Classname != "chaos.short_blackout.after" || r.Suites[0].Cases[0].Failure == nil {
 		t.Fatalf("JUnit %+v\n%s", r, buf.String())
+	}
+}
+
+func TestDefaultDuringProbeWantsBreakersOpenWhereCallsFailed(t *testing.T) {
+	e := setup(t)
+	b := breaker.New(testredis.Client(t), breaker.Options{Keys: store.Keys{Namespace: e.ns}})
+	defer b.Close()
+	s, err := ParseScenario([]byte("name: quiet_breaker\nphases: [{name: out, at: 0s, duration: 2500ms, experiments: [{kind: error, status: 503}]}]\nrecovery_deadline: 1s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// calls fail, but nothing reports them to the breaker: it stays closed
+	ctx, stopTraffic := context.WithCancel(context.Background())
+	defer stopTraffic()
+	go func() {
+		for ctx.Err() == nil {
+			e.call(t, "svc", "/", time.Second)
+			time.Sleep(10 * time.Millisecond) // traffic, not synchronisation
+		}
+	}()
+	gd := &GameDay{Chaos: e.c, Breakers: b, Targets: []string{"svc"}, Scale: 1, Poll: 50 * time.Millisecond}
+	j, err := gd.Run(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Verdict != "failed" || !strings.Contains(j.Reason, "during") {
+		t.Fatalf("verdict %s (%s), want failed during: the breaker of a failing service did not open; probes %+v", j.Verdict, j.Reason, j.Probes)
+	}
+	var during *ProbeResult
+	for i := range j.Probes {
+		if j.Probes[i].Stage == "during" {
+			during = &j.Probes[i]
+		}
+	}
+	if during == nil || during.OK || !strings.Contains(during.Detail, "svc closed after") {
+		t.Fatalf("during probe %+v", during)
 	}
 }

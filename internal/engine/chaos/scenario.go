@@ -62,8 +62,10 @@ type Probes struct {
 	After  []Probe `yaml:"after,omitempty" json:"after"`
 }
 
-// Probe is one check. Types: breakers_closed, breakers_open, healthy,
-// queue_backlog (Queue, Min/Max on pending + delayed), queue_drained.
+// Probe is one check. Types: breakers_closed, breakers_open,
+// breakers_open_where_failing (the breakers of services whose calls the
+// experiments failed), healthy, queue_backlog (Queue, Min/Max on pending +
+// delayed), queue_drained.
 // Services defaults to the game day's targets.
 type Probe struct {
 	Name     string   `yaml:"name,omitempty" json:"name"`
@@ -75,7 +77,7 @@ type Probe struct {
 }
 
 // ProbeTypes are the probe types a scenario may use.
-var ProbeTypes = []string{"breakers_closed", "breakers_open", "healthy", "queue_backlog", "queue_drained"}
+var ProbeTypes = []string{"breakers_closed", "breakers_open", "breakers_open_where_failing", "healthy", "queue_backlog", "queue_drained"}
 
 // Dur is a duration written "90s" or "5m" in scenario files.
 type Dur time.Duration
