@@ -52,6 +52,22 @@ func runChild(what string) int {
 		if _, err := c.StopAll(ctx, "from another process"); err != nil {
 			return 1
 		}
+	case "data-plane":
+		// print the number of active experiments whenever it changes,
+		// until stdin closes (the propagation benchmark reads it)
+		f := NewFaults(rdb, store.Keys{Namespace: os.Getenv("HADERCTL_CHAOS_NS")}, "test", nil, nil)
+		ctx, cancel := context.WithCancel(ctx)
+		go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel() }()
+		f.Start(ctx)
+		fmt.Println(len(f.Active()))
+		last := len(f.Active())
+		for ctx.Err() == nil {
+			if n := len(f.Active()); n != last {
+				fmt.Println(n)
+				last = n
+			}
+			time.Sleep(50 * time.Microsecond) // polling the cache: the benchmark's resolution
+		}
 	}
 	return 0
 }
