@@ -71,12 +71,14 @@ func newRoot(io *iostreams.IOStreams, src config.Sources) (*cobra.Command, *glob
 	logger := slog.New(slog.NewTextHandler(io.ErrOut, &slog.HandlerOptions{Level: level}))
 	root := &cobra.Command{
 		Use:   "haderctl",
-		Short: "Operate the HaderOS resilience engine: shared circuit breakers and the fallback queue",
-		Long: `haderctl carries the HaderOS resilience engine: circuit breakers whose state
-is shared through Redis by every process, and the fallback queue that keeps
-failed operations in Redis and replays them, with more parts to come
-(health checks, chaos). Every command works at a terminal (tables,
-colour), in CI (exit codes, -o json) and in scripts (data on stdout only).`,
+		Short: "Operate the HaderOS resilience engine: breakers, fallback queue, health checks, chaos",
+		Long: `haderctl carries the HaderOS resilience engine, all of its state in Redis
+so every process sees and changes the same thing: circuit breakers shared
+by every caller, the fallback queue that keeps failed operations and
+replays them, health checks with alerts that fire once however many
+watchers run, and chaos experiments with safety limits and game days.
+Every command works at a terminal (tables, colour), in CI (exit codes,
+-o json, JUnit) and in scripts (data on stdout only).`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
