@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -45,14 +46,11 @@ they died). Secret headers and data fields are redacted unless
 				return runF(opts)
 			}
 			f := opts.F
-			qc, ctx, cancel, err := engineContext(cmd, f, f.Queues)
+			qc, ctx, cancel, err := queueContext(cmd, f, opts.Queue)
 			if err != nil {
 				return err
 			}
 			defer cancel()
-			if _, err := qc.Resolve(ctx, []string{opts.Queue}); err != nil {
-				return f.RedisError(err)
-			}
 			ops, err := qc.List(ctx, opts.Queue, opts.State, opts.Limit)
 			if err != nil {
 				return f.RedisError(err)
@@ -130,14 +128,11 @@ func NewCmdQueueInspect(f *cmdutil.Factory, runF func([]string, bool) error) *co
 			if runF != nil {
 				return runF(args, show)
 			}
-			qc, ctx, cancel, err := engineContext(cmd, f, f.Queues)
+			qc, ctx, cancel, err := queueContext(cmd, f, args[0])
 			if err != nil {
 				return err
 			}
 			defer cancel()
-			if _, err := qc.Resolve(ctx, args[:1]); err != nil {
-				return f.RedisError(err)
-			}
 			if err := queue.ValidID(args[1]); err != nil {
 				return err
 			}
@@ -196,14 +191,11 @@ func NewCmdQueueRetry(f *cmdutil.Factory, runF func([]string, bool) error) *cobr
 			if runF != nil {
 				return runF(args, all)
 			}
-			qc, ctx, cancel, err := engineContext(cmd, f, f.Queues)
+			qc, ctx, cancel, err := queueContext(cmd, f, args[0])
 			if err != nil {
 				return err
 			}
 			defer cancel()
-			if _, err := qc.Resolve(ctx, args[:1]); err != nil {
-				return f.RedisError(err)
-			}
 			var ids []string
 			if !all {
 				ids = args[1:]
@@ -258,14 +250,11 @@ it asks on a terminal and refuses (exit 2) off one.`,
 			if runF != nil {
 				return runF(args[0], yes)
 			}
-			qc, ctx, cancel, err := engineContext(cmd, f, f.Queues)
+			qc, ctx, cancel, err := queueContext(cmd, f, args[0])
 			if err != nil {
 				return err
 			}
 			defer cancel()
-			if _, err := qc.Resolve(ctx, args[:1]); err != nil {
-				return f.RedisError(err)
-			}
 			if !yes {
 				if !f.IO.IsStdinTTY() || !f.IO.IsStdoutTTY() {
 					return cmdutil.UsageErrorf("purge deletes dead operations for good: add --yes to confirm")
@@ -308,14 +297,11 @@ func NewCmdQueuePause(f *cmdutil.Factory, pause bool, runF func(string) error) *
 			if runF != nil {
 				return runF(args[0])
 			}
-			qc, ctx, cancel, err := engineContext(cmd, f, f.Queues)
+			qc, ctx, cancel, err := queueContext(cmd, f, args[0])
 			if err != nil {
 				return err
 			}
 			defer cancel()
-			if _, err := qc.Resolve(ctx, args[:1]); err != nil {
-				return f.RedisError(err)
-			}
 			if pause {
 				err = qc.Pause(ctx, args[0], whoAmI())
 			} else {
@@ -338,4 +324,18 @@ func NewCmdQueuePause(f *cmdutil.Factory, pause bool, runF func(string) error) *
 func whoAmI() string {
 	w := breaker.ThisProcess()
 	return w.User + "@" + w.Host + ":" + strconv.Itoa(w.PID)
+}
+
+// queueContext opens the queue client for a command on one queue that
+// must exist (an unknown queue is exit 2).
+func queueContext(cmd *cobra.Command, f *cmdutil.Factory, name string) (*queue.Client, context.Context, context.CancelFunc, error) {
+	qc, ctx, cancel, err := engineContext(cmd, f, f.Queues)
+	if err != nil {
+		return nil, nil, cancel, err
+	}
+	if _, err := qc.Resolve(ctx, []string{name}); err != nil {
+		cancel()
+		return nil, nil, func() {}, f.RedisError(err)
+	}
+	return qc, ctx, cancel, nil
 }
