@@ -17,7 +17,6 @@ import (
 
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/testredis"
-	"github.com/redis/go-redis/v9"
 )
 
 // serverEnv makes the test binary serve health endpoints on loopback
@@ -39,36 +38,6 @@ func runHealthServer() int {
 	}()
 	_ = srv.Serve(ln)
 	return 0
-}
-
-// commandStats sums Redis' calls and CPU µs over all commands (those run
-// inside scripts included), and counts the script calls (round trips).
-func commandStats(b *testing.B, rdb *redis.Client) (calls, usec, scripts int64) {
-	info, err := rdb.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(info, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok || !strings.HasPrefix(line, "cmdstat_") {
-			continue
-		}
-		isScript := name == "cmdstat_evalsha" || name == "cmdstat_eval"
-		for _, kv := range strings.Split(rest, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			n, _ := strconv.ParseInt(v, 10, 64)
-			switch k {
-			case "calls":
-				calls += n
-				if isScript {
-					scripts += n
-				}
-			case "usec":
-				usec += n
-			}
-		}
-	}
-	return calls, usec, scripts
 }
 
 func cpuTime() time.Duration {
@@ -116,17 +85,24 @@ func BenchmarkWatch1000Services(b *testing.B) {
 		time.Sleep(10 * time.Millisecond) // waiting for the warm-up round
 	}
 	b.ResetTimer()
-	calls0, usec0, scripts0 := commandStats(b, rdb)
+	before, err := testredis.ReadStats(context.Background(), rdb)
+	if err != nil {
+		b.Fatal(err)
+	}
 	cpu0, checks0, wall0 := cpuTime(), done.Load(), time.Now()
 	time.Sleep(time.Duration(b.N) * time.Second) // the measurement: b.N intervals of watching
 	cpu, n, wall := cpuTime()-cpu0, done.Load()-checks0, time.Since(wall0)
-	calls, usec, scripts := commandStats(b, rdb)
+	after, err := testredis.ReadStats(context.Background(), rdb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := after.Sub(before)
 	b.StopTimer()
 	stop()
 	<-finished
 	b.ReportMetric(float64(n)/wall.Seconds(), "checks/s")
 	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "watcher-cores")
-	b.ReportMetric(float64(calls-calls0)/float64(n), "redis-cmds/check")
-	b.ReportMetric(float64(usec-usec0)/float64(n), "redis-usec/check")
-	b.ReportMetric(float64(scripts-scripts0)/float64(n), "scripts/check")
+	b.ReportMetric(float64(d.Commands)/float64(n), "redis-cmds/check")
+	b.ReportMetric(float64(d.CPU.Microseconds())/float64(n), "redis-cpu-us/check")
+	b.ReportMetric(float64(d.Scripts)/float64(n), "scripts/check")
 }

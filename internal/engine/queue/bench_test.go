@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -42,47 +41,26 @@ func benchOpsFor(c *Client, q string, n int, prefix string) []*Operation {
 }
 
 // redisCost reports Redis commands (those inside scripts included), script
-// calls and Redis CPU µs per operation from INFO commandstats deltas.
+// calls and Redis CPU µs per operation, from deltas of Redis' counters.
 type redisCost struct {
-	rdb                   *redis.Client
-	calls, usec, scripts0 int64
-}
-
-func commandStats(rdb *redis.Client) (calls, usec, scripts int64) {
-	info, _ := rdb.Info(context.Background(), "commandstats").Result()
-	for _, line := range strings.Split(info, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok || !strings.HasPrefix(name, "cmdstat_") || name == "cmdstat_info" {
-			continue
-		}
-		for _, kv := range strings.Split(rest, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			n, _ := strconv.ParseInt(v, 10, 64)
-			switch k {
-			case "calls":
-				calls += n
-				if name == "cmdstat_evalsha" || name == "cmdstat_eval" {
-					scripts += n
-				}
-			case "usec":
-				usec += n
-			}
-		}
-	}
-	return
+	rdb    *redis.Client
+	before testredis.Stats
 }
 
 func startCost(rdb *redis.Client) *redisCost {
-	c := &redisCost{rdb: rdb}
-	c.calls, c.usec, c.scripts0 = commandStats(rdb)
-	return c
+	st, _ := testredis.ReadStats(context.Background(), rdb)
+	return &redisCost{rdb: rdb, before: st}
 }
 
 func (c *redisCost) report(b *testing.B, ops int) {
-	calls, usec, scripts := commandStats(c.rdb)
-	b.ReportMetric(float64(calls-c.calls)/float64(ops), "redis-cmds/op")
-	b.ReportMetric(float64(scripts-c.scripts0)/float64(ops), "scripts/op")
-	b.ReportMetric(float64(usec-c.usec)/float64(ops), "redis-usec/op")
+	now, err := testredis.ReadStats(context.Background(), c.rdb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := now.Sub(c.before)
+	b.ReportMetric(float64(d.Commands)/float64(ops), "redis-cmds/op")
+	b.ReportMetric(float64(d.Scripts)/float64(ops), "scripts/op")
+	b.ReportMetric(float64(d.CPU.Microseconds())/float64(ops), "redis-cpu-us/op")
 }
 
 // BenchmarkEnqueueSingle: one Push per operation, one after the other.
