@@ -163,8 +163,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // fault ends it); affected names the experiment that acted, if any.
 func (t *Transport) inject(req *http.Request, base http.RoundTripper, active []Experiment, svc string) (*http.Response, string, error) {
 	affected := ""
+	now := time.Now()
 	for _, e := range active {
-		if !e.Targets(svc) || (e.Method != "" && !strings.EqualFold(e.Method, req.Method)) ||
+		// an experiment ends at its deadline here, whether or not the
+		// next reload has seen it expire in Redis
+		if !now.Before(e.End()) || !e.Targets(svc) || (e.Method != "" && !strings.EqualFold(e.Method, req.Method)) ||
 			(e.PathPrefix != "" && !strings.HasPrefix(req.URL.Path, e.PathPrefix)) {
 			continue
 		}
