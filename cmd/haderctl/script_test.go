@@ -71,6 +71,7 @@ func TestScripts(t *testing.T) {
 			"httpset":      cmdHTTPSet,
 			"httpreqs":     cmdHTTPReqs,
 			"httpcount":    cmdHTTPCount,
+			"expandenv":    cmdExpandEnv,
 		},
 	})
 }
@@ -162,6 +163,16 @@ func cmdRedis(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(err)
 	fmt.Fprintln(ts.Stdout(), v)
+}
+
+// expandenv SRC DST: copies SRC to DST with $NAME and ${NAME} replaced by
+// the script's environment, for config files naming a URL only known at
+// run time (a loopback service's).
+func cmdExpandEnv(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: expandenv SRC DST")
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(os.Expand(ts.ReadFile(args[0]), ts.Getenv)), 0o644))
 }
 
 // waitsubs CHANNEL N: waits until N clients subscribe to CHANNEL.
