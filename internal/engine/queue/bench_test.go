@@ -1,219 +1,335 @@
-package queue
+package queue_test
+
+// Speed benchmarks of the fallback queue against hibiken/asynq (a
+// test-only dependency), both on the same real Redis, with the same
+// payload and the same number of operations. docs/benchmarks.md has the
+// figures and the commands, e.g.
+//
+//	go test ./internal/engine/queue -run '^$' -bench . -benchtime 3x -count 6
+//
+// One b.N iteration handles a fixed number of operations (enqueueOps or
+// drainOps) in a namespace (or asynq queue) of its own, deleted after it
+// untimed; ns/op and every */op metric are per operation, not per
+// iteration. Each iteration is bounded by benchTimeout.
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/testredis"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 )
 
-// The queue benchmarks run against the test Redis and compare with
-// hibiken/asynq (a test-only dependency) measured the same way: same
-// Redis, same machine, same payload. docs/benchmarks.md has the figures.
+const (
+	// enqueueOps operations are pushed per iteration of the enqueue
+	// benchmarks, drainOps pushed (untimed) and drained per iteration of
+	// the drain benchmarks.
+	enqueueOps = 10000
+	drainOps   = 20000
+	// warmOps go through one untimed, unmetered round first: scripts
+	// loaded, connection pools filled.
+	warmOps = 200
+	// benchTimeout bounds one iteration: a benchmark stops by itself.
+	benchTimeout = 2 * time.Minute
+	benchQueue   = "orders"
+	benchTask    = "create_order"
+)
 
-const benchOps = 20000
+var (
+	// asynqEnqueueGoroutines are the concurrent Enqueue callers tried for
+	// asynq's bulk path (it has no batch API).
+	asynqEnqueueGoroutines = []int{8, 32, 128}
+	// drainConcurrency are the handler concurrencies of the drains (ours:
+	// DrainOptions.Concurrency; asynq: Config.Concurrency).
+	drainConcurrency = []int{8, 64, 256}
+)
 
+// benchPayload is the data of every operation (asynq: the task payload).
 var benchPayload = json.RawMessage(`{"order_id":1042,"lines":[{"sku":"A-1","qty":2}],"total":"199.00"}`)
 
-func benchClient(b *testing.B) (*Client, *redis.Client) {
-	rdb := testredis.Client(b)
-	return New(rdb, store.Keys{Namespace: testredis.Namespace(b)}, Settings{}), rdb
+// round runs one iteration of n operations. It is called with the timer
+// stopped, starts it around what is timed, and measures Redis' work in
+// cost (nil in the warm-up round) around what is metered.
+type round func(b *testing.B, n int, cost *redisCost)
+
+// runRounds runs a warm-up round, then b.N rounds of n operations, and
+// reports per-operation figures.
+func runRounds(b *testing.B, n int, hook *directCounter, r round) {
+	b.Helper()
+	b.StopTimer()
+	r(b, warmOps, nil)
+	cost := newRedisCost(b, hook)
+	b.ResetTimer()
+	for range b.N {
+		r(b, n, cost)
+	}
+	ops := b.N * n
+	ns := float64(b.Elapsed().Nanoseconds()) / float64(ops)
+	b.ReportMetric(ns, "ns/op")
+	b.ReportMetric(1e9/ns, "ops/s")
+	cost.Report(b, ops)
 }
 
-func benchOpsFor(c *Client, q string, n int, prefix string) []*Operation {
-	ops := make([]*Operation, n)
+func (c *redisCost) start(b *testing.B) {
+	if c != nil {
+		c.Start(b)
+	}
+}
+
+func (c *redisCost) stop(b *testing.B) {
+	if c != nil {
+		c.Stop(b)
+	}
+}
+
+// ours is a queue client in a fresh namespace, deleted when clean is called.
+func ours(b *testing.B, rdb *redis.Client) (c *queue.Client, clean func()) {
+	ns := testredis.Namespace(b)
+	c = queue.New(rdb, store.Keys{Namespace: ns}, queue.Settings{})
+	return c, func() { deleteKeys(b, rdb, ns+":*") }
+}
+
+// newOps makes n operations with ids prefix0…; Check is left to the caller.
+func newOps(n int, prefix string) []*queue.Operation {
+	ops := make([]*queue.Operation, n)
 	for i := range ops {
-		ops[i] = &Operation{ID: prefix + strconv.Itoa(i), Queue: q, Operation: "create_order", Service: "shopify", Data: benchPayload}
-		if err := c.Check(ops[i]); err != nil {
-			panic(err)
-		}
+		ops[i] = &queue.Operation{ID: prefix + strconv.Itoa(i), Queue: benchQueue, Operation: benchTask,
+			Service: "shopify", Data: benchPayload}
 	}
 	return ops
 }
 
-// redisCost reports Redis commands (those inside scripts included), script
-// calls and Redis CPU µs per operation, from deltas of Redis' counters.
-type redisCost struct {
-	rdb    *redis.Client
-	before testredis.Stats
+func checkAll(b *testing.B, c *queue.Client, ops []*queue.Operation) {
+	for _, o := range ops {
+		if err := c.Check(o); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
-func startCost(rdb *redis.Client) *redisCost {
-	st, _ := testredis.ReadStats(context.Background(), rdb)
-	return &redisCost{rdb: rdb, before: st}
-}
-
-func (c *redisCost) report(b *testing.B, ops int) {
-	now, err := testredis.ReadStats(context.Background(), c.rdb)
+func pushAll(b *testing.B, ctx context.Context, c *queue.Client, ops []*queue.Operation) {
+	res, err := c.Push(ctx, ops)
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := now.Sub(c.before)
-	b.ReportMetric(float64(d.Commands)/float64(ops), "redis-cmds/op")
-	b.ReportMetric(float64(d.Scripts)/float64(ops), "scripts/op")
-	b.ReportMetric(float64(d.CPU.Microseconds())/float64(ops), "redis-cpu-us/op")
+	if len(res) != len(ops) {
+		b.Fatalf("push: %d results for %d operations", len(res), len(ops))
+	}
+	for _, r := range res {
+		if r.Status != "enqueued" {
+			b.Fatalf("push %s: %s", r.ID, r.Status)
+		}
+	}
 }
 
-// BenchmarkEnqueueSingle: one Push per operation, one after the other.
+// asynqQueue is a fresh asynq queue name; clean deletes its keys.
+func asynqQueue(b *testing.B, rdb *redis.Client) (q string, clean func()) {
+	q = testredis.Namespace(b)
+	return q, func() { cleanAsynqQueue(b, rdb, q) }
+}
+
+func asynqTasks(n int, q string) []*asynq.Task {
+	tasks := make([]*asynq.Task, n)
+	for i := range tasks {
+		tasks[i] = asynq.NewTask(benchTask, benchPayload, asynq.TaskID("a"+strconv.Itoa(i)), asynq.Queue(q), asynq.MaxRetry(10))
+	}
+	return tasks
+}
+
+// BenchmarkEnqueueSingle: one operation per call, one call after the
+// other. Ours: Check and a Push of one operation (the `queue push` path);
+// asynq: NewTask and Client.Enqueue with a task id (its deduplication, as
+// our ids are).
 func BenchmarkEnqueueSingle(b *testing.B) {
-	c, rdb := benchClient(b)
-	ctx := context.Background()
-	ops := benchOpsFor(c, "orders", b.N, "s-")
-	cost := startCost(rdb)
-	b.ResetTimer()
-	for i := range b.N {
-		if _, err := c.Push(ctx, ops[i:i+1]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	cost.report(b, b.N)
-}
-
-// BenchmarkEnqueueBatch: Push of many operations (the --ndjson path).
-func BenchmarkEnqueueBatch(b *testing.B) {
-	c, rdb := benchClient(b)
-	ctx := context.Background()
-	ops := benchOpsFor(c, "orders", b.N, "b-")
-	cost := startCost(rdb)
-	b.ResetTimer()
-	for start := 0; start < b.N; start += 5000 {
-		if _, err := c.Push(ctx, ops[start:min(start+5000, b.N)]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	cost.report(b, b.N)
-}
-
-func asynqTask(i int) *asynq.Task {
-	return asynq.NewTask("create_order", benchPayload, asynq.TaskID("a-"+strconv.Itoa(i)), asynq.Queue("orders"))
-}
-
-func asynqOpt(b *testing.B) asynq.RedisClientOpt {
-	opt, err := redis.ParseURL(testredis.URL(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}
-}
-
-// BenchmarkAsynqEnqueueSingle: asynq Client.Enqueue, one after the other.
-func BenchmarkAsynqEnqueueSingle(b *testing.B) {
-	rdb := testredis.Client(b)
-	rdb.FlushDB(context.Background())
-	client := asynq.NewClient(asynqOpt(b))
-	defer client.Close()
-	cost := startCost(rdb)
-	b.ResetTimer()
-	for i := range b.N {
-		if _, err := client.Enqueue(asynqTask(i)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	cost.report(b, b.N)
-}
-
-// BenchmarkAsynqEnqueueParallel: asynq has no batch API; its fastest bulk
-// path is Enqueue from many goroutines at once (32 here).
-func BenchmarkAsynqEnqueueParallel(b *testing.B) {
-	rdb := testredis.Client(b)
-	rdb.FlushDB(context.Background())
-	client := asynq.NewClient(asynqOpt(b))
-	defer client.Close()
-	cost := startCost(rdb)
-	var next atomic.Int64
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= b.N {
-					return
+	requireRealRedis(b)
+	b.Run("haderctl", func(b *testing.B) {
+		hook := newDirectCounter()
+		rdb := benchRedis(b, hook, 0)
+		runRounds(b, enqueueOps, hook, func(b *testing.B, n int, cost *redisCost) {
+			ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
+			defer cancel()
+			c, clean := ours(b, rdb)
+			defer clean()
+			ops := newOps(n, "s")
+			one := make([]*queue.Operation, 1)
+			cost.start(b)
+			b.StartTimer()
+			for _, o := range ops {
+				if err := c.Check(o); err != nil {
+					b.Fatal(err)
 				}
-				if _, err := client.Enqueue(asynqTask(i)); err != nil {
-					b.Error(err)
-					return
+				one[0] = o
+				if _, err := c.Push(ctx, one); err != nil {
+					b.Fatal(err)
 				}
 			}
-		}()
-	}
-	wg.Wait()
-	b.StopTimer()
-	cost.report(b, b.N)
-}
-
-// BenchmarkDrainNoop: push benchOps operations (untimed), then time a
-// drain of all of them with a no-op handler, 64 replays in flight.
-func BenchmarkDrainNoop(b *testing.B) {
-	c, rdb := benchClient(b)
-	ctx := context.Background()
-	var total time.Duration
-	cost := startCost(rdb)
-	for i := range b.N {
-		ops := benchOpsFor(c, "orders", benchOps, fmt.Sprintf("d%d-", i))
-		if _, err := c.Push(ctx, ops); err != nil {
-			b.Fatal(err)
-		}
-		start := time.Now()
-		s, err := c.Drain(ctx, DrainOptions{Queues: []string{"orders"}, Concurrency: 64, Handler: done})
-		if err != nil || s.Completed != benchOps {
-			b.Fatalf("drain: %+v %v", s, err)
-		}
-		total += time.Since(start)
-	}
-	b.ReportMetric(float64(b.N*benchOps)/total.Seconds(), "ops/s")
-	cost.report(b, b.N*benchOps) // push and drain together: end to end
-}
-
-// BenchmarkAsynqDrainNoop: the same with an asynq server (concurrency 64,
-// a no-op handler), timed from start until the handler has seen them all.
-func BenchmarkAsynqDrainNoop(b *testing.B) {
-	rdb := testredis.Client(b)
-	ctx := context.Background()
-	var total time.Duration
-	cost := startCost(rdb)
-	for i := range b.N {
-		rdb.FlushDB(ctx)
-		client := asynq.NewClient(asynqOpt(b))
-		for j := range benchOps {
-			if _, err := client.Enqueue(asynqTask(i*benchOps + j)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		client.Close()
-		var seen atomic.Int64
-		all := make(chan struct{})
-		srv := asynq.NewServer(asynqOpt(b), asynq.Config{Concurrency: 64, Queues: map[string]int{"orders": 1},
-			LogLevel: asynq.FatalLevel})
-		mux := asynq.NewServeMux()
-		mux.HandleFunc("create_order", func(context.Context, *asynq.Task) error {
-			if seen.Add(1) == benchOps {
-				close(all)
-			}
-			return nil
+			b.StopTimer()
+			cost.stop(b)
 		})
-		start := time.Now()
-		if err := srv.Start(mux); err != nil {
-			b.Fatal(err)
-		}
-		<-all
-		total += time.Since(start)
-		srv.Shutdown()
+	})
+	b.Run("asynq", func(b *testing.B) {
+		hook := newDirectCounter()
+		rdb := benchRedis(b, hook, 0)
+		client := asynq.NewClientFromRedisClient(rdb)
+		defer client.Close()
+		runRounds(b, enqueueOps, hook, func(b *testing.B, n int, cost *redisCost) {
+			ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
+			defer cancel()
+			q, clean := asynqQueue(b, rdb)
+			defer clean()
+			cost.start(b)
+			b.StartTimer()
+			for i := range n {
+				t := asynq.NewTask(benchTask, benchPayload, asynq.TaskID("a"+strconv.Itoa(i)), asynq.Queue(q), asynq.MaxRetry(10))
+				if _, err := client.EnqueueContext(ctx, t); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			cost.stop(b)
+		})
+	})
+}
+
+// BenchmarkEnqueueBatch: many operations at once. Ours: Check each, then
+// one Push of all of them (what `queue push --ndjson` does). asynq has no
+// batch API: its fastest bulk path is Client.Enqueue from several
+// goroutines at once, on a connection pool as large as that.
+func BenchmarkEnqueueBatch(b *testing.B) {
+	requireRealRedis(b)
+	b.Run("haderctl-Push", func(b *testing.B) {
+		hook := newDirectCounter()
+		rdb := benchRedis(b, hook, 0)
+		runRounds(b, enqueueOps, hook, func(b *testing.B, n int, cost *redisCost) {
+			ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
+			defer cancel()
+			c, clean := ours(b, rdb)
+			defer clean()
+			ops := newOps(n, "b")
+			cost.start(b)
+			b.StartTimer()
+			checkAll(b, c, ops)
+			pushAll(b, ctx, c, ops)
+			b.StopTimer()
+			cost.stop(b)
+		})
+	})
+	for _, g := range asynqEnqueueGoroutines {
+		b.Run(fmt.Sprintf("asynq-Enqueue-goroutines=%d", g), func(b *testing.B) {
+			hook := newDirectCounter()
+			rdb := benchRedis(b, hook, g+8)
+			client := asynq.NewClientFromRedisClient(rdb)
+			defer client.Close()
+			runRounds(b, enqueueOps, hook, func(b *testing.B, n int, cost *redisCost) {
+				ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
+				defer cancel()
+				q, clean := asynqQueue(b, rdb)
+				defer clean()
+				cost.start(b)
+				b.StartTimer()
+				err := runParallel(n, g, func(i int) error {
+					t := asynq.NewTask(benchTask, benchPayload, asynq.TaskID("a"+strconv.Itoa(i)), asynq.Queue(q), asynq.MaxRetry(10))
+					_, err := client.EnqueueContext(ctx, t)
+					return err
+				})
+				b.StopTimer()
+				cost.stop(b)
+				if err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
 	}
-	b.ReportMetric(float64(b.N*benchOps)/total.Seconds(), "ops/s")
-	cost.report(b, b.N*benchOps)
+}
+
+// BenchmarkDrainNoop: drainOps operations are pushed (untimed), then
+// processed by a handler that only counts them. Timed: ours, Drain (no
+// Follow) until it returns, every outcome settled in Redis; asynq, from
+// Server.Start until the handler has seen them all (its acknowledgements
+// of the last tasks still in flight, which favours asynq slightly). Redis'
+// work is metered end to end: push and drain (and asynq's shutdown).
+func BenchmarkDrainNoop(b *testing.B) {
+	requireRealRedis(b)
+	for _, conc := range drainConcurrency {
+		b.Run(fmt.Sprintf("haderctl-concurrency=%d", conc), func(b *testing.B) {
+			hook := newDirectCounter()
+			rdb := benchRedis(b, hook, 0)
+			runRounds(b, drainOps, hook, func(b *testing.B, n int, cost *redisCost) {
+				ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
+				defer cancel()
+				c, clean := ours(b, rdb)
+				defer clean()
+				ops := newOps(n, "d")
+				checkAll(b, c, ops)
+				var seen atomic.Int64
+				handler := func(context.Context, *queue.Operation) queue.Outcome {
+					seen.Add(1)
+					return queue.Outcome{Kind: queue.Done}
+				}
+				cost.start(b)
+				pushAll(b, ctx, c, ops)
+				b.StartTimer()
+				s, err := c.Drain(ctx, queue.DrainOptions{Queues: []string{benchQueue}, Concurrency: conc, Handler: handler})
+				b.StopTimer()
+				cost.stop(b)
+				if err != nil || s.Completed != n || seen.Load() != int64(n) {
+					b.Fatalf("drain: %+v, handled %d of %d, err %v", s, seen.Load(), n, err)
+				}
+			})
+		})
+	}
+	for _, conc := range drainConcurrency {
+		b.Run(fmt.Sprintf("asynq-concurrency=%d", conc), func(b *testing.B) {
+			hook := newDirectCounter()
+			rdb := benchRedis(b, hook, conc+16)
+			client := asynq.NewClientFromRedisClient(rdb)
+			defer client.Close()
+			runRounds(b, drainOps, hook, func(b *testing.B, n int, cost *redisCost) {
+				ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
+				defer cancel()
+				q, clean := asynqQueue(b, rdb)
+				defer clean()
+				tasks := asynqTasks(n, q)
+				var seen atomic.Int64
+				all := make(chan struct{})
+				mux := asynq.NewServeMux()
+				mux.HandleFunc(benchTask, func(context.Context, *asynq.Task) error {
+					if seen.Add(1) == int64(n) {
+						close(all)
+					}
+					return nil
+				})
+				srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: conc,
+					Queues: map[string]int{q: 1}, LogLevel: asynq.FatalLevel, ShutdownTimeout: 10 * time.Second})
+				cost.start(b)
+				if err := runParallel(n, 32, func(i int) error { _, err := client.EnqueueContext(ctx, tasks[i]); return err }); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if err := srv.Start(mux); err != nil {
+					b.Fatal(err)
+				}
+				var timedOut bool
+				select {
+				case <-all:
+				case <-ctx.Done():
+					timedOut = true
+				}
+				b.StopTimer()
+				srv.Shutdown()
+				cost.stop(b)
+				if timedOut {
+					b.Fatalf("asynq handled %d of %d tasks within %s", seen.Load(), n, benchTimeout)
+				}
+			})
+		})
+	}
 }
