@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/haderos/haderctl/internal/cmdutil"
 	"github.com/haderos/haderctl/internal/engine/queue"
+	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/spf13/cobra"
 )
 
@@ -70,8 +72,10 @@ HTTP request to replay; the body is the data. Pushing an id that already
 exists (pending, dead, or completed within the retention) is a no-op that
 says so. With --ndjson, stdin holds one operation per line, as JSON objects
 with the fields id, operation, service, data, error, priority,
-max_attempts, method, path and headers; they are pushed in pipelined
-batches.`,
+max_attempts, method, path and headers (method and headers need a path);
+they are pushed in pipelined batches, and the flags that describe one
+operation cannot be given with it. Input is checked before Redis is
+contacted: a bad operation or line exits 2 and nothing is pushed.`,
 		Example: `  haderctl queue push orders --operation create_order --service shopify \
       --data '{"order_id": 1042}' --error "HTTP 503" --priority high \
       --id order-1042 --method POST --path /admin/api/orders.json
@@ -80,6 +84,13 @@ batches.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Queue = args[0]
+			if opts.NDJSON {
+				for _, name := range perOperationFlags {
+					if cmd.Flags().Changed(name) {
+						return cmdutil.UsageErrorf("--%s cannot be used with --ndjson: each stdin line describes its operation (give it there)", name)
+					}
+				}
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -101,6 +112,11 @@ batches.`,
 	return cmd
 }
 
+// perOperationFlags describe one operation: --ndjson takes them from each
+// line instead.
+var perOperationFlags = []string{"operation", "service", "data", "error", "priority", "id",
+	"method", "path", "header", "max-attempts"}
+
 // pushLine is one operation in --ndjson input.
 type pushLine struct {
 	ID          string            `json:"id"`
@@ -115,24 +131,37 @@ type pushLine struct {
 	Headers     map[string]string `json:"headers"`
 }
 
-func (l pushLine) operation(q string) *queue.Operation {
+func (l pushLine) operation(q string) (*queue.Operation, error) {
 	o := &queue.Operation{ID: l.ID, Queue: q, Operation: l.Operation, Service: l.Service, Data: l.Data,
 		Error: l.Error, Priority: queue.Priority(l.Priority), MaxAttempts: l.MaxAttempts}
-	if l.Method != "" || l.Path != "" {
-		o.Request = &queue.Request{Method: l.Method, URL: l.Path, Headers: l.Headers}
+	if l.Path == "" {
+		// like --method and -H without --path: not silently dropped
+		if l.Method != "" || len(l.Headers) > 0 {
+			return nil, errors.New(`"method" and "headers" need "path" (a path under the service's base_url, or a URL)`)
+		}
+		return o, nil
 	}
-	return o
+	for k := range l.Headers {
+		if strings.TrimSpace(k) == "" {
+			return nil, errors.New(`"headers" holds a header without a name`)
+		}
+	}
+	o.Request = &queue.Request{Method: l.Method, URL: l.Path, Headers: l.Headers}
+	return o, nil
 }
 
 func queuePushRun(cmd *cobra.Command, opts *QueuePushOptions) error {
 	f := opts.F
-	qc, err := f.Queues()
+	c, err := f.Config()
 	if err != nil {
 		return err
 	}
+	// Bad input is refused before Redis is contacted, so it exits 2 even
+	// when Redis is down: Check needs only the settings, not a connection.
+	checker := queue.New(nil, store.Keys{Namespace: c.Redis.Namespace}, c.Queue.Settings())
 	var ops []*queue.Operation
 	if opts.NDJSON {
-		if ops, err = readNDJSON(f.IO.In, opts.Queue, qc); err != nil {
+		if ops, err = readNDJSON(f.IO.In, opts.Queue, checker); err != nil {
 			return err
 		}
 	} else {
@@ -140,10 +169,14 @@ func queuePushRun(cmd *cobra.Command, opts *QueuePushOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := qc.Check(o); err != nil {
+		if err := checker.Check(o); err != nil {
 			return err
 		}
 		ops = []*queue.Operation{o}
+	}
+	qc, err := f.Queues()
+	if err != nil {
+		return err
 	}
 	ctx, cancel := f.RedisContext(cmd.Context())
 	defer cancel()
@@ -238,8 +271,8 @@ func readData(v string, stdin io.Reader) (json.RawMessage, error) {
 	return b, nil
 }
 
-// readNDJSON reads --ndjson input; a bad line is reported with its number
-// and nothing is pushed.
+// readNDJSON reads --ndjson input: one JSON object per line, nothing else
+// on it. A bad line is reported with its number and nothing is pushed.
 func readNDJSON(r io.Reader, q string, qc *queue.Client) ([]*queue.Operation, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), qc.Settings().MaxDataBytes+64*1024)
@@ -251,13 +284,22 @@ func readNDJSON(r io.Reader, q string, qc *queue.Client) ([]*queue.Operation, er
 		if len(text) == 0 {
 			continue
 		}
+		if text[0] != '{' {
+			return nil, cmdutil.UsageErrorf("stdin line %d: not a JSON object (one operation per line, e.g. {\"operation\": \"create_order\", \"service\": \"shopify\"})", line)
+		}
 		var l pushLine
 		dec := json.NewDecoder(bytes.NewReader(text))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&l); err != nil {
 			return nil, cmdutil.UsageErrorf("stdin line %d: %s", line, jsonProblem(err))
 		}
-		o := l.operation(q)
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, cmdutil.UsageErrorf("stdin line %d: more than one JSON value (one operation per line)", line)
+		}
+		o, err := l.operation(q)
+		if err != nil {
+			return nil, cmdutil.UsageErrorf("stdin line %d: %s", line, err)
+		}
 		if err := qc.Check(o); err != nil {
 			return nil, cmdutil.UsageErrorf("stdin line %d: %s", line, err)
 		}
@@ -283,5 +325,26 @@ func jsonProblem(err error) string {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return "not valid JSON: the line ends inside the object"
 	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		// said in JSON's terms, not Go's
+		if te.Field == "" {
+			return "not a JSON object"
+		}
+		return fmt.Sprintf("field %q must be %s, not %s", te.Field, jsonKind(te.Type), te.Value)
+	}
 	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// jsonKind names what a pushLine field holds, in JSON's terms.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "a whole number"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "a " + t.Kind().String()
 }

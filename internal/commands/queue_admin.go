@@ -104,6 +104,8 @@ func showable(o *queue.Operation, show bool) {
 	if show {
 		return
 	}
+	// errors may quote a URL with a token in it (a library's, a command's)
+	o.Error, o.LastError = redact.URLsIn(o.Error), redact.URLsIn(o.LastError)
 	if len(o.Data) > 0 {
 		o.Data = json.RawMessage(redact.JSON(o.Data))
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/haderos/haderctl/internal/cmdutil"
 	"github.com/haderos/haderctl/internal/engine/queue"
+	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/redact"
 	"github.com/spf13/cobra"
 )
@@ -49,8 +50,8 @@ replays in flight --grace to finish, and release the rest.
 
 On a terminal: a progress bar, then a summary. Otherwise NDJSON, one line
 per outcome (completed, retry, dead, deferred, released, lost). Exit 0 when
-everything attempted succeeded or was rescheduled, 1 when operations went
-dead during the drain.`,
+everything attempted succeeded or was rescheduled (or no queue exists yet),
+1 when operations went dead during the drain.`,
 		Example: `  haderctl queue drain orders
   haderctl queue drain --service shopify --concurrency 20
   haderctl queue drain notifications --exec './send.sh' --max 100
@@ -70,7 +71,7 @@ dead during the drain.`,
 				return cmdutil.UsageErrorf("invalid --op-timeout %s: it must be positive", opts.OpTimeout)
 			}
 			if opts.Service != "" {
-				if err := validNames([]string{opts.Service}); err != nil {
+				if err := store.ValidName("service", opts.Service); err != nil {
 					return err
 				}
 			}
@@ -111,7 +112,10 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 		return f.RedisError(err)
 	}
 	if len(names) == 0 {
-		return cmdutil.UsageErrorf("no queues to drain: nothing was ever pushed (haderctl queue push)")
+		// nothing to replay is not an error: a drain run on a schedule
+		// before the first failure succeeds
+		fmt.Fprintln(f.IO.ErrOut, "haderctl: no queues to drain: nothing was ever pushed (haderctl queue push)")
+		return nil
 	}
 	if opts.DryRun {
 		return queueDrainDryRun(cmd, opts, qc, names)
@@ -158,7 +162,7 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 		Queues: names, Service: opts.Service, Concurrency: opts.Concurrency, Max: opts.Max,
 		Follow: opts.Follow, Lease: opts.Lease, Grace: opts.Grace, Handler: handler, Logger: f.Logger,
 		OnReport: func(r queue.Report) {
-			r.Error = redact.Scrub(r.Error, c.Secrets()...)
+			r.Error = redact.URLsIn(redact.Scrub(r.Error, c.Secrets()...))
 			if bar != nil {
 				bar.add(r)
 				return
@@ -185,17 +189,39 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 	return nil
 }
 
+// dryRunScan is how many ready operations of a queue a dry run reads
+// when --service filters them: as many as a claim looks through.
+const dryRunScan = 2000
+
+// queueDrainDryRun shows what a drain would claim, in its order: queue by
+// queue, paused ones skipped, the --service filter applied before --max.
 func queueDrainDryRun(cmd *cobra.Command, opts *QueueDrainOptions, qc *queue.Client, names []string) error {
 	f := opts.F
 	ctx, cancel := f.RedisContext(cmd.Context())
 	defer cancel()
-	limit := int64(opts.Max)
+	stats, _, err := qc.Stats(ctx, names)
+	if err != nil {
+		return f.RedisError(err)
+	}
+	limit := opts.Max
 	if limit == 0 {
 		limit = 1000
 	}
+	scan := int64(limit)
+	if opts.Service != "" {
+		scan = max(scan, dryRunScan)
+	}
 	var plan []*queue.Operation
-	for _, q := range names {
-		ops, err := qc.List(ctx, q, "ready", limit)
+	var paused []string
+	for _, s := range stats {
+		if s.Paused {
+			paused = append(paused, s.Queue)
+			continue
+		}
+		if opts.Max > 0 && len(plan) >= opts.Max {
+			continue // on, to name every paused queue
+		}
+		ops, err := qc.List(ctx, s.Queue, "ready", scan)
 		if err != nil {
 			return f.RedisError(err)
 		}
@@ -208,6 +234,9 @@ func queueDrainDryRun(cmd *cobra.Command, opts *QueueDrainOptions, qc *queue.Cli
 	}
 	if opts.Max > 0 && len(plan) > opts.Max {
 		plan = plan[:opts.Max]
+	}
+	if len(paused) > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "haderctl: skipped paused queue(s): %s (haderctl queue resume)\n", strings.Join(paused, ", "))
 	}
 	if f.JSON() || !f.IO.IsStdoutTTY() {
 		for _, o := range plan {

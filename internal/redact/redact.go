@@ -4,6 +4,7 @@ package redact
 
 import (
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -155,6 +156,36 @@ func HTTPURLSecrets(raw string) []string {
 	for k, vs := range u.Query() {
 		if IsSecretName(k) {
 			out = append(out, vs...)
+		}
+	}
+	return out
+}
+
+// urlInText finds URLs quoted in a message: a scheme, "://", then up to
+// the next space or quote.
+var urlInText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>` + "`" + `]+`)
+
+// URLsIn masks the secrets (HTTPURL) of every URL quoted in a message, for
+// errors from libraries that print the URL they were given, or a form of
+// it (net/http masks the password but keeps the query).
+func URLsIn(msg string) string {
+	if !strings.Contains(msg, "://") {
+		return msg
+	}
+	return urlInText.ReplaceAllStringFunc(msg, HTTPURL)
+}
+
+// HeaderSecrets lists the values of secret headers (IsSecretName), and
+// the credentials alone of a value like "Bearer tok": a message may quote
+// either.
+func HeaderSecrets(h map[string]string) []string {
+	var out []string
+	for k, v := range h {
+		if IsSecretName(k) {
+			out = append(out, v)
+			if _, cred, ok := strings.Cut(strings.TrimSpace(v), " "); ok {
+				out = append(out, strings.TrimSpace(cred))
+			}
 		}
 	}
 	return out
