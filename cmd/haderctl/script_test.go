@@ -143,13 +143,17 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // redis ARGS...: runs one raw Redis command (to plant garbage or read a
-// key) and prints its reply.
+// key) and prints its reply. An argument "@file:NAME" is the content of
+// the script's file NAME, without its last newline.
 func cmdRedis(ts *testscript.TestScript, neg bool, args []string) {
 	c := scriptClient(ts)
 	defer c.Close()
 	cmdArgs := make([]any, len(args))
 	for i, a := range args {
 		cmdArgs[i] = a
+		if name, ok := strings.CutPrefix(a, "@file:"); ok {
+			cmdArgs[i] = strings.TrimSuffix(ts.ReadFile(name), "\n")
+		}
 	}
 	v, err := c.Do(context.Background(), cmdArgs...).Result()
 	if err == redis.Nil {

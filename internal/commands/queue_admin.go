@@ -207,19 +207,24 @@ func NewCmdQueueRetry(f *cmdutil.Factory, runF func([]string, bool) error) *cobr
 					}
 				}
 			}
-			moved, missing, err := qc.Retry(ctx, args[0], ids)
+			r, err := qc.Retry(ctx, args[0], ids)
 			if err != nil {
 				return f.RedisError(err)
 			}
 			if f.JSON() {
-				if err := cmdutil.WriteJSON(f.IO.Out, map[string]any{"queue": args[0], "retried": moved, "not_dead": nonNil(missing)}); err != nil {
+				if err := cmdutil.WriteJSON(f.IO.Out, map[string]any{"queue": args[0], "retried": r.Moved,
+					"not_dead": r.NotDead, "corrupt": r.Corrupt}); err != nil {
 					return err
 				}
 			} else {
-				fmt.Fprintf(f.IO.Out, "%d operations of %s back to ready\n", moved, args[0])
+				fmt.Fprintf(f.IO.Out, "%d operations of %s back to ready\n", r.Moved, args[0])
 			}
-			if len(missing) > 0 {
-				return cmdutil.UsageErrorf("not dead in %s (nothing done for them): %s", args[0], strings.Join(missing, ", "))
+			if len(r.NotDead) > 0 {
+				return cmdutil.UsageErrorf("not dead in %s (nothing done for them): %s", args[0], strings.Join(r.NotDead, ", "))
+			}
+			if len(r.Corrupt) > 0 {
+				return fmt.Errorf("dead in %s but their entries cannot be read, so they stay dead (see `haderctl queue inspect`): %s",
+					args[0], strings.Join(r.Corrupt, ", "))
 			}
 			return nil
 		},

@@ -74,7 +74,8 @@ type DrainOptions struct {
 	// Grace bounds how long in-flight replays may finish once ctx is done.
 	Grace   time.Duration
 	Handler Handler
-	// OnReport is called for every settled outcome, from one goroutine.
+	// OnReport is called for every settled outcome (and every operation a
+	// claim moved to dead), never concurrently.
 	OnReport func(Report)
 	Logger   *slog.Logger
 	// Poll is the idle wait between claims with --follow.
@@ -100,8 +101,10 @@ type Summary struct {
 type item struct {
 	queue, id, token string
 	attempts         int
-	op               *Operation
-	corrupt          string
+	// created is the operation's first-failed Unix ms.
+	created int64
+	op      *Operation
+	corrupt string
 }
 
 type result struct {
@@ -233,7 +236,7 @@ func (d *drain) run(ctx, workCtx context.Context, it *item) result {
 
 // capacity is how many operations a drain holds at once: those replaying
 // plus a prefetch, so workers never wait for a claim round trip.
-func (d *drain) capacity() int { return min(4*d.o.Concurrency, 2048) }
+func (d *drain) capacity() int { return min(max(4*d.o.Concurrency, 1024), 2048) }
 
 func (d *drain) inflight() int {
 	d.mu.Lock()
@@ -346,29 +349,66 @@ func (d *drain) wait(ctx context.Context, dur time.Duration) {
 	}
 }
 
-// claim leases up to n operations of q and loads them.
+// claim leases up to n operations of q.
 func (d *drain) claim(ctx context.Context, q string, n int) ([]*item, bool, error) {
 	c := d.c
-	res, err := claimScript.Run(ctx, c.rdb, c.queueKeys(q, 0), n, d.o.Lease.Milliseconds(), d.o.Service, 2000, d.owner).Slice()
+	res, err := claimScript.Run(ctx, c.rdb, c.queueKeys(q), n, d.o.Lease.Milliseconds(), d.o.Service, 2000, d.owner).Slice()
 	if err != nil {
 		return nil, false, err
 	}
-	if back, died := res[3].(int64), res[4].(int64); back+died > 0 {
-		d.log.Warn("expired leases reaped", "queue", q, "back_to_ready", back, "dead", died)
+	if back, _ := res[4].(int64); back > 0 {
+		d.log.Warn("expired leases reaped: back to ready", "queue", q, "count", back)
 	}
+	d.buried(q, res[6])
 	if res[0] == "paused" {
 		return nil, true, nil
 	}
-	var items []*item
-	for i := 6; i+3 < len(res); i += 4 {
-		id := fmt.Sprint(res[i])
-		att, _ := res[i+2].(int64)
-		items = append(items, &item{queue: q, id: id, token: fmt.Sprint(res[i+1]), attempts: int(att)})
+	token, _ := res[3].(string)
+	claimed, _ := res[7].([]any)
+	items := make([]*item, 0, len(claimed)/2)
+	for i := 0; i+1 < len(claimed); i += 2 {
+		id, _ := claimed[i].(string)
+		v, _ := claimed[i+1].(string)
+		items = append(items, &item{queue: q, id: id, token: token})
+		d.fill(items[len(items)-1], v)
 	}
-	if len(items) == 0 {
-		return nil, false, nil
+	d.hold(q, items)
+	return items, false, nil
+}
+
+// buried reports the operations a claim moved to dead (an entry that
+// cannot be read, a lease that expired on the last attempt): they went
+// dead during this drain.
+func (d *drain) buried(q string, v any) {
+	b, _ := v.([]any)
+	if len(b) == 0 {
+		return
 	}
-	return items, false, d.take(ctx, q, items)
+	now := time.Now()
+	d.sumMu.Lock()
+	defer d.sumMu.Unlock()
+	for i := 0; i+2 < len(b); i += 3 {
+		id, _ := b[i].(string)
+		why, _ := b[i+1].(string)
+		att, _ := b[i+2].(int64)
+		d.log.Warn("operation moved to dead by the claim", "queue", q, "id", id, "why", why)
+		d.sum.Dead++
+		if d.o.OnReport != nil {
+			d.o.OnReport(Report{Time: now, Queue: q, ID: id, Outcome: "dead", Attempt: int(att), Error: why})
+		}
+	}
+}
+
+// fill reads an item's entry; one that cannot be read is settled dead.
+func (d *drain) fill(it *item, v string) {
+	e, err := parseEntry(it.queue, it.id, v)
+	if err != nil {
+		it.corrupt = err.(*CorruptError).Why
+		d.log.Warn("corrupt operation moved to dead", "queue", it.queue, "id", it.id, "why", it.corrupt)
+		return
+	}
+	e.op.State = "leased"
+	it.op, it.attempts, it.created = e.op, e.attempts, e.score%band
 }
 
 // adopt finds operations leased to this drain that it does not hold: a
@@ -393,19 +433,20 @@ func (d *drain) adopt(ctx context.Context) ([]*item, error) {
 		if len(items) == 0 {
 			continue
 		}
-		ctl, err := d.c.rdb.HMGet(ctx, d.c.keys.QueueControl(q), ids(items)...).Result()
+		vs, err := d.c.rdb.HMGet(ctx, d.c.keys.QueueOps(q), ids(items)...).Result()
 		if err != nil {
 			return nil, err
 		}
-		for i, v := range ctl {
-			if s, ok := v.(string); ok {
-				_, items[i].attempts, _ = parseCtl(s)
+		for i, v := range vs {
+			s, ok := v.(string)
+			if !ok {
+				items[i].corrupt = "the operation's entry is missing"
+				continue
 			}
+			d.fill(items[i], s)
 		}
 		d.log.Info("adopted operations whose claim reply was lost", "queue", q, "count", len(items))
-		if err := d.take(ctx, q, items); err != nil {
-			return nil, err
-		}
+		d.hold(q, items)
 		all = append(all, items...)
 	}
 	d.sumMu.Lock()
@@ -422,10 +463,10 @@ func ids(items []*item) []string {
 	return out
 }
 
-// take records claimed items as held and loads their operations.
-func (d *drain) take(ctx context.Context, q string, items []*item) error {
-	c := d.c
+// hold records claimed items as held (renewed, released on stop).
+func (d *drain) hold(q string, items []*item) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	m := d.held[q]
 	if m == nil {
 		m = map[string]string{}
@@ -434,30 +475,6 @@ func (d *drain) take(ctx context.Context, q string, items []*item) error {
 	for _, it := range items {
 		m[it.id] = it.token
 	}
-	d.mu.Unlock()
-	// Claimed and leased: from here a failure to load leaves them to the
-	// lease, never lost. Load them (one pipelined round trip).
-	ops, err := c.loadOps(ctx, q, ids(items), false)
-	if err != nil {
-		d.mu.Lock()
-		for _, it := range items {
-			delete(m, it.id)
-		}
-		d.mu.Unlock()
-		d.orphans = true // still leased to us: adopt them once Redis answers
-		return err
-	}
-	for i, it := range items {
-		if ops[i].State == "corrupt" {
-			it.corrupt = ops[i].LastError
-			d.log.Warn("corrupt operation moved to dead", "queue", q, "id", it.id, "why", it.corrupt)
-			continue
-		}
-		ops[i].Attempts = it.attempts
-		ops[i].State = "leased"
-		it.op = ops[i]
-	}
-	return nil
 }
 
 func newOwner() string { return fmt.Sprintf("%08x", rand.Uint32()) }
@@ -522,10 +539,32 @@ func (d *drain) settler() error {
 
 func (d *drain) settleBatch(q string, rs []result) error {
 	c := d.c
-	keys := c.queueKeys(q, len(rs))
-	args := []any{c.set.Retention.Milliseconds(), c.set.BackoffBase.Milliseconds(), c.set.BackoffFactor, c.set.BackoffCap.Milliseconds()}
+	keys := c.queueKeys(q)
+	// done outcomes first, three arguments each: the common case costs
+	// Redis the least to read
+	sorted := make([]result, 0, len(rs))
 	for _, r := range rs {
-		keys = append(keys, c.keys.QueueOp(q, r.it.id))
+		if r.out.Kind == Done {
+			sorted = append(sorted, r)
+		}
+	}
+	ndone := len(sorted)
+	for _, r := range rs {
+		if r.out.Kind != Done {
+			sorted = append(sorted, r)
+		}
+	}
+	rs = sorted
+	args := make([]any, 0, 5+3*ndone+5*(len(rs)-ndone))
+	args = append(args, c.set.Retention.Milliseconds(), c.set.BackoffBase.Milliseconds(), c.set.BackoffFactor, c.set.BackoffCap.Milliseconds(), ndone)
+	for _, r := range rs[:ndone] {
+		var first any = r.it.created
+		if r.it.attempts > 0 {
+			first = strconv.FormatInt(r.it.created, 10) + ":" + strconv.Itoa(r.it.attempts)
+		}
+		args = append(args, r.it.id, r.it.token, first)
+	}
+	for _, r := range rs[ndone:] {
 		x := 0.0
 		switch r.out.Kind {
 		case Retry:

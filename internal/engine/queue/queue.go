@@ -27,8 +27,8 @@ type Settings struct {
 	BackoffCap    time.Duration
 	// MaxDataBytes refuses larger data (default 1 MiB).
 	MaxDataBytes int
-	// Retention keeps completed operations' hashes (deduplication
-	// window and `queue inspect`), default 24 h.
+	// Retention keeps completed operations' ids (the deduplication
+	// window; `queue inspect` shows when they completed), default 24 h.
 	Retention time.Duration
 	// DeadMax and DeadMaxAge cap the dead set (default 10,000 and 90 days);
 	// what is trimmed is counted in dead_trimmed and logged, never silent.
@@ -82,13 +82,36 @@ func New(rdb redis.UniversalClient, keys store.Keys, s Settings) *Client {
 // Settings are the client's effective settings.
 func (c *Client) Settings() Settings { return c.set }
 
-// queueKeys are the eight keys every queue script takes first.
-func (c *Client) queueKeys(q string, extra int) []string {
+// queueKeys are the nine keys every queue script takes.
+func (c *Client) queueKeys(q string) []string {
 	k := c.keys
-	out := make([]string, 8, 8+extra)
-	out[0], out[1], out[2], out[3] = k.Queue(q), k.QueueReady(q), k.QueueDelayed(q), k.QueueLeased(q)
-	out[4], out[5], out[6], out[7] = k.QueueDead(q), k.QueueControl(q), k.QueueLeases(q), k.QueueErrors(q)
-	return out
+	return []string{k.Queue(q), k.QueueReady(q), k.QueueDelayed(q), k.QueueLeased(q),
+		k.QueueDead(q), k.QueueOps(q), k.QueueLeases(q), k.QueueErrors(q), k.QueueDone(q)}
+}
+
+// enqueueKeys are the keys of the enqueue scripts.
+func (c *Client) enqueueKeys(q string) []string {
+	k := c.keys
+	return []string{k.Queue(q), k.QueueReady(q), k.QueueOps(q), k.QueueDelayed(q), k.QueueLeased(q), k.QueueDead(q)}
+}
+
+// entry is the operation's entry in the ops hash, first queued at nowMs:
+// "<ready score> 0 <max attempts> <service>\n<meta JSON>\n<data>"; and its
+// ready score.
+func (o *Operation) entry(nowMs int64) (score int64, e string) {
+	score = int64(o.Priority.Rank())*band + nowMs
+	b := make([]byte, 0, 64+len(o.Service)+len(o.Data)+len(o.Operation))
+	b = strconv.AppendInt(b, score, 10)
+	b = append(b, " 0 "...)
+	b = strconv.AppendInt(b, int64(o.MaxAttempts), 10)
+	b = append(b, ' ')
+	b = append(b, o.Service...)
+	b = append(b, '\n')
+	m, _ := json.Marshal(meta{Operation: o.Operation, Error: o.Error, Request: o.Request})
+	b = append(b, m...)
+	b = append(b, '\n')
+	b = append(b, o.Data...)
+	return score, string(b)
 }
 
 // PushResult says what happened to one pushed operation.
@@ -181,16 +204,15 @@ func (c *Client) Push(ctx context.Context, ops []*Operation) ([]PushResult, erro
 					j++
 				}
 				g := ops[i:j]
-				keys := c.queueKeys(g[0].Queue, len(g))
-				args := []any{len(g)}
+				now := time.Now().UnixMilli()
+				args := make([]any, 0, 2+3*len(g))
+				args = append(args, now, c.set.Retention.Milliseconds())
 				for _, o := range g {
-					keys = append(keys, c.keys.QueueOp(o.Queue, o.ID))
-					f := o.fields()
-					args = append(args, o.ID, o.Priority.Rank(), o.MaxAttempts, o.Service, len(f)/2)
-					args = append(args, f...)
+					score, e := o.entry(now)
+					args = append(args, o.ID, score, e)
 					queues[o.Queue] = true
 				}
-				cmds = append(cmds, enqueueScript.EvalSha(ctx, p, keys, args...))
+				cmds = append(cmds, enqueueScript.EvalSha(ctx, p, c.enqueueKeys(g[0].Queue), args...))
 				groups = append(groups, g)
 				i = j
 			}
@@ -233,15 +255,24 @@ func (c *Client) Push(ctx context.Context, ops []*Operation) ([]PushResult, erro
 // pushOne is the single-operation path once the queue is registered: one
 // EVALSHA, no pipeline.
 func (c *Client) pushOne(ctx context.Context, o *Operation) ([]PushResult, error) {
-	f := o.fields()
-	args := append(make([]any, 0, 6+len(f)), 1, o.ID, o.Priority.Rank(), o.MaxAttempts, o.Service, len(f)/2)
-	args = append(args, f...)
-	res, err := enqueueScript.Run(ctx, c.rdb, append(c.queueKeys(o.Queue, 1), c.keys.QueueOp(o.Queue, o.ID)), args...).StringSlice()
+	now := time.Now().UnixMilli()
+	score, e := o.entry(now)
+	keys := c.enqueueKeys(o.Queue)
+	res, err := enqueueOneScript.Run(ctx, c.rdb, keys, now, c.set.Retention.Milliseconds(), o.ID, score, e).Text()
+	if err == nil && res == "dup" {
+		// an id seen before: the full script tells its state, or takes
+		// the place of a completion older than the retention
+		var all []string
+		all, err = enqueueScript.Run(ctx, c.rdb, keys, now, c.set.Retention.Milliseconds(), o.ID, score, e).StringSlice()
+		if err == nil {
+			res = all[0]
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	r := PushResult{ID: o.ID, Queue: o.Queue, Status: "enqueued"}
-	if st, dup := strings.CutPrefix(res[0], "dup:"); dup {
+	if st, dup := strings.CutPrefix(res, "dup:"); dup {
 		r.Status, r.State = "duplicate", st
 	}
 	return []PushResult{r}, nil
@@ -330,10 +361,19 @@ func (c *Client) Resume(ctx context.Context, q string) error {
 	return c.rdb.HDel(ctx, c.keys.Queue(q), "paused", "paused_by", "paused_at").Err()
 }
 
+// RetryResult says what Retry did.
+type RetryResult struct {
+	Moved int
+	// NotDead are ids that are not in the dead set.
+	NotDead []string
+	// Corrupt are dead ids whose entry cannot be read: they stay dead
+	// (inspect them, then purge or push them again).
+	Corrupt []string
+}
+
 // Retry moves dead operations back to ready with their attempts reset;
-// ids nil means every dead one. It returns how many moved and the ids that
-// were not dead.
-func (c *Client) Retry(ctx context.Context, q string, ids []string) (int, []string, error) {
+// ids nil means every dead one.
+func (c *Client) Retry(ctx context.Context, q string, ids []string) (RetryResult, error) {
 	args := []any{"*"}
 	if ids != nil {
 		args = args[:0]
@@ -341,18 +381,25 @@ func (c *Client) Retry(ctx context.Context, q string, ids []string) (int, []stri
 			args = append(args, id)
 		}
 	}
-	res, err := retryScript.Run(ctx, c.rdb, c.queueKeys(q, 0), args...).Slice()
+	res, err := retryScript.Run(ctx, c.rdb, c.queueKeys(q), args...).Slice()
 	if err != nil {
-		return 0, nil, err
+		return RetryResult{}, err
 	}
 	moved, _ := res[0].(int64)
-	var missing []string
-	if m, ok := res[1].([]any); ok {
-		for _, v := range m {
-			missing = append(missing, fmt.Sprint(v))
-		}
+	r := RetryResult{Moved: int(moved), NotDead: strs(res[1]), Corrupt: strs(res[2])}
+	slices.Sort(r.Corrupt)
+	return r, nil
+}
+
+// strs reads a script's array reply of strings.
+func strs(v any) []string {
+	a, _ := v.([]any)
+	out := make([]string, 0, len(a))
+	for _, x := range a {
+		s, _ := x.(string)
+		out = append(out, s)
 	}
-	return int(moved), missing, nil
+	return out
 }
 
 // PurgeDead deletes every dead operation of a queue.
@@ -402,14 +449,12 @@ func (c *Client) TrimDead(ctx context.Context, q string) (int, error) {
 }
 
 func (c *Client) removeDead(ctx context.Context, q, counter string, ids []string) (int, error) {
-	keys := c.queueKeys(q, len(ids))
 	args := make([]any, 0, len(ids)+1)
 	args = append(args, counter)
 	for _, id := range ids {
-		keys = append(keys, c.keys.QueueOp(q, id))
 		args = append(args, id)
 	}
-	n, err := removeDeadScript.Run(ctx, c.rdb, keys, args...).Int()
+	n, err := removeDeadScript.Run(ctx, c.rdb, c.queueKeys(q), args...).Int()
 	return n, err
 }
 

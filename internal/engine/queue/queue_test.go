@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -134,23 +135,28 @@ func TestCheckRefusesBadInput(t *testing.T) {
 // their tokens and the lease deadline.
 func claimRaw(t *testing.T, c *Client, q string, n int, lease time.Duration) (ids, tokens []string, deadline int64) {
 	t.Helper()
-	res, err := claimScript.Run(context.Background(), c.rdb, c.queueKeys(q, 0), n, lease.Milliseconds(), "", 100, "test").Slice()
+	res, err := claimScript.Run(context.Background(), c.rdb, c.queueKeys(q), n, lease.Milliseconds(), "", 100, "test").Slice()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 6; i+3 < len(res); i += 4 {
-		ids = append(ids, fmt.Sprint(res[i]))
-		tokens = append(tokens, fmt.Sprint(res[i+1]))
+	claimed := res[7].([]any)
+	for i := 0; i+1 < len(claimed); i += 2 {
+		ids = append(ids, fmt.Sprint(claimed[i]))
+		tokens = append(tokens, fmt.Sprint(res[3]))
 	}
 	return ids, tokens, res[2].(int64)
 }
 
 func settleRaw(t *testing.T, c *Client, q, id, token, kind string, x float64) string {
 	t.Helper()
-	keys := append(c.queueKeys(q, 1), c.keys.QueueOp(q, id))
 	s := c.set
-	res, err := settleScript.Run(context.Background(), c.rdb, keys, s.Retention.Milliseconds(), s.BackoffBase.Milliseconds(),
-		s.BackoffFactor, s.BackoffCap.Milliseconds(), id, token, kind, x, "boom").StringSlice()
+	args := []any{s.Retention.Milliseconds(), s.BackoffBase.Milliseconds(), s.BackoffFactor, s.BackoffCap.Milliseconds()}
+	if kind == "done" {
+		args = append(args, 1, id, token, x)
+	} else {
+		args = append(args, 0, id, token, kind, x, "boom")
+	}
+	res, err := settleScript.Run(context.Background(), c.rdb, c.queueKeys(q), args...).StringSlice()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,12 +190,16 @@ func TestAnExpiredLeaseCannotAcknowledgeWorkAnotherDrainerOwns(t *testing.T) {
 	if s := stats(t, c, "orders"); s.InFlight != 1 || s.Completed != 0 {
 		t.Fatalf("a stale ack changed the operation: %+v", s)
 	}
+	o, err := c.Inspect(context.Background(), "orders", ids[0])
+	if err != nil || o == nil || o.State != "leased" || o.Attempts != 1 {
+		t.Fatalf("inspect while leased again: %+v %v (the expired lease counts as an attempt)", o, err)
+	}
 	if got := settleRaw(t, c, "orders", ids[0], newTokens[0], "done", 0); got != "done" {
 		t.Fatalf("ack with the current token: %q", got)
 	}
-	o, err := c.Inspect(context.Background(), "orders", ids[0])
-	if err != nil || o == nil || o.State != "completed" || o.Attempts != 2 {
-		t.Fatalf("inspect after completion: %+v %v (the expired lease counts as an attempt)", o, err)
+	o, err = c.Inspect(context.Background(), "orders", ids[0])
+	if err != nil || o == nil || o.State != "completed" || o.CompletedAt == nil {
+		t.Fatalf("inspect after completion: %+v %v", o, err)
 	}
 }
 
@@ -263,9 +273,9 @@ func TestRetriesThenDeadAfterMaxAttempts(t *testing.T) {
 		t.Fatalf("the drains reported %d dead, want 20", sum.Dead)
 	}
 	// retry brings them back with attempts reset; a drain completes them
-	moved, missing, err := c.Retry(ctx, "q", nil)
-	if err != nil || moved != 20 || len(missing) != 0 {
-		t.Fatalf("retry --all-dead: %d %v %v", moved, missing, err)
+	r, err := c.Retry(ctx, "q", nil)
+	if err != nil || r.Moved != 20 || len(r.NotDead) != 0 || len(r.Corrupt) != 0 {
+		t.Fatalf("retry --all-dead: %+v %v", r, err)
 	}
 	if s, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Handler: done}); err != nil || s.Completed != 20 {
 		t.Fatalf("drain after retry: %+v %v", s, err)
@@ -400,22 +410,27 @@ func TestHTTPReplayIsExactlyAsStoredAndGoesThroughTheBreaker(t *testing.T) {
 func TestCorruptOperationGoesDeadWithTheReasonAndTheDrainGoesOn(t *testing.T) {
 	c, rdb := newTestClient(t, Settings{})
 	ctx := context.Background()
-	push(t, c, "q", "s", "o", 3, nil)
-	if err := rdb.HSet(ctx, c.keys.QueueOp("q", "o-1"), "data", "{not json").Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := rdb.Del(ctx, c.keys.QueueOp("q", "o-2")).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := rdb.Set(ctx, c.keys.QueueOp("q", "o-2"), "garbage", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Handler: done})
+	push(t, c, "q", "s", "o", 4, nil)
+	ops := c.keys.QueueOps("q")
+	v, err := rdb.HGet(ctx, ops, "o-1").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Completed != 1 || s.Dead != 2 {
-		t.Fatalf("summary %+v, want 1 completed and 2 dead", s)
+	head, _, _ := strings.Cut(v, "\n")
+	// o-1: its data is not JSON; o-2: garbage; o-3: its entry is gone
+	if err := rdb.HSet(ctx, ops, "o-1", head+"\n{\"operation\": \"o\"}\n{not json", "o-2", "garbage").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.HDel(ctx, ops, "o-3").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var reports []Report
+	s, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Handler: done, OnReport: func(r Report) { reports = append(reports, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Completed != 1 || s.Dead != 3 || len(reports) != 4 {
+		t.Fatalf("summary %+v with %d reports, want 1 completed and 3 dead reported", s, len(reports))
 	}
 	dead, err := c.List(ctx, "q", "dead", 10)
 	if err != nil {
@@ -425,7 +440,8 @@ func TestCorruptOperationGoesDeadWithTheReasonAndTheDrainGoesOn(t *testing.T) {
 	for _, o := range dead {
 		reasons[o.ID] = o.LastError
 	}
-	if !strings.Contains(reasons["o-1"], "field 'data' is not JSON") || !strings.Contains(reasons["o-2"], "not a hash") {
+	if !strings.Contains(reasons["o-1"], "the data is not JSON") || !strings.Contains(reasons["o-2"], "no control line") ||
+		!strings.Contains(reasons["o-3"], "missing") {
 		t.Fatalf("dead reasons %v", reasons)
 	}
 }
@@ -554,5 +570,38 @@ func TestServiceFilterClaimsOnlyThatService(t *testing.T) {
 	}
 	if st := stats(t, c, "q"); st.PendingTotal != 5 {
 		t.Fatalf("shopify's operations must still be pending: %+v", st)
+	}
+}
+
+func TestPlainMetaReadsWhatEncodingJSONReads(t *testing.T) {
+	for _, m := range []meta{
+		{Operation: "create_order"},
+		{Operation: "create_order", Error: "HTTP 503 from shopify"},
+		{Operation: `quo"te`, Error: "line\nbreak"},
+		{Operation: "x", Error: `back\slash`},
+		{Operation: "x", Request: &Request{Method: "POST", URL: "/orders"}},
+		{Operation: "<html>&", Error: "é"},
+	} {
+		js, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want meta
+		if err := json.Unmarshal(js, &want); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := plainMeta(string(js)); ok && !reflect.DeepEqual(got, want) {
+			t.Errorf("plainMeta(%s) = %+v, encoding/json reads %+v", js, got, want)
+		}
+	}
+	for _, js := range []string{`{"operation":"a"}`, `{"operation":"a","error":"b"}`} {
+		if _, ok := plainMeta(js); !ok {
+			t.Errorf("plainMeta(%s) left the common case to encoding/json", js)
+		}
+	}
+	for _, js := range []string{`{"operation":"a"`, `{"operation":"a","error":"b"`, `{"operation":"a","error":"b","x":"c"}`, `{"operation":"a"} `} {
+		if _, ok := plainMeta(js); ok {
+			t.Errorf("plainMeta(%s) accepted it", js)
+		}
 	}
 }

@@ -2,32 +2,40 @@ package queue
 
 import "github.com/redis/go-redis/v9"
 
-// Every queue script takes the same eight queue keys first (see
-// queueKeys), all under the queue's hash tag, and after them the key of
-// each operation hash it touches: no script builds a key itself.
+// Every queue script takes the same nine queue keys (see queueKeys), all
+// under the queue's hash tag: no script builds a key itself.
 //
-//	KEYS[1] queue hash   KEYS[2] ready    KEYS[3] delayed  KEYS[4] leased
-//	KEYS[5] dead         KEYS[6] ctl      KEYS[7] lease    KEYS[8] errors
+//	KEYS[1] queue hash  KEYS[2] ready  KEYS[3] delayed  KEYS[4] leased
+//	KEYS[5] dead        KEYS[6] ops    KEYS[7] lease    KEYS[8] errors
+//	KEYS[9] done
 //
 // Scores: ready = rank*1e13 + first-failed ms (priority, then age);
-// delayed = due ms; leased = lease deadline ms; dead = died ms. Times are
-// Redis' clock. ctl holds "<ready score> <attempts> <max> <service>".
+// delayed = due ms; leased = lease deadline ms; dead = died ms. done is a
+// LIST: "@ <completed ms>" markers (ids have no spaces), each followed by
+// the ids completed then.
+// Times are Redis' clock. An operation's entry in ops is
+// "<ready score> <attempts> <max attempts> <service>\n<JSON>": the first
+// line is all a script ever reads, and only on the slow paths (retry,
+// reap, release, the service filter); the drainer parses the rest.
 const prelude = `
-local Q, READY, DELAYED, LEASED, DEAD, CTL, LEASE, ERRS =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local Q, READY, DELAYED, LEASED, DEAD, OPS, LEASE, ERRS, DONE =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local BAND = 1e13
 
-local function ctl_get(id)
-  local v = redis.call('HGET', CTL, id)
+local function parse(v)
   if not v then return nil end
-  local score, att, max, svc = string.match(v, '^(%d+) (%d+) (%d+) (%S+)$')
-  if not score then return nil end
-  return {score = tonumber(score), att = tonumber(att), max = tonumber(max), svc = svc}
+  local score, att, max, svc, pos = string.match(v, '^(%d+) (%d+) (%d+) (%S+)\n()')
+  if not score or tonumber(score) >= 4 * BAND then return nil end
+  return {score = tonumber(score), att = tonumber(att), max = tonumber(max), svc = svc, v = v, pos = pos}
 end
-local function ctl_put(id, c)
-  redis.call('HSET', CTL, id, string.format('%d %d %d %s', c.score, c.att, c.max, c.svc))
+local function put(id, c)
+  redis.call('HSET', OPS, id, string.format('%d %d %d %s\n', c.score, c.att, c.max, c.svc) .. string.sub(c.v, c.pos))
+end
+local function unreadable(v)
+  if not v then return "the operation's entry is missing" end
+  return "the operation's entry is corrupt: no readable control line"
 end
 local function bury(id, why)
   redis.call('ZADD', DEAD, now, id)
@@ -36,197 +44,251 @@ local function bury(id, why)
 end
 `
 
-// enqueueScript adds operations. ARGV: n, then per operation: id, rank,
-// max attempts, service, field count, fields and values. KEYS[8+i] is
-// operation i's hash. Reply per operation: "new" or "dup:<state>".
-var enqueueScript = redis.NewScript(prelude + `
-local n = tonumber(ARGV[1])
-local out = {}
-local added = 0
-local a = 2
-for i = 1, n do
-  local id, rank, max, svc, nf = ARGV[a], tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), ARGV[a+3], tonumber(ARGV[a+4])
-  local op = KEYS[8 + i]
-  local fields = {}
-  for j = 0, 2 * nf - 1 do fields[#fields + 1] = ARGV[a + 5 + j] end
-  a = a + 5 + 2 * nf
-  if redis.call('EXISTS', op) == 1 then
-    local st = 'unknown'
-    if redis.call('ZSCORE', READY, id) then st = 'ready'
-    elseif redis.call('ZSCORE', DELAYED, id) then st = 'delayed'
-    elseif redis.call('ZSCORE', LEASED, id) then st = 'leased'
-    elseif redis.call('ZSCORE', DEAD, id) then st = 'dead'
-    elseif redis.call('TYPE', op).ok == 'hash' and redis.call('HGET', op, 'state') == 'completed' then st = 'completed' end
-    redis.call('HINCRBY', Q, 'duplicates', 1)
-    out[i] = 'dup:' .. st
+// enqueueScript adds operations. KEYS: queue hash, ready, ops, and for
+// the state of a duplicate delayed, leased, dead.
+// ARGV: now ms (the pushing client's clock), retention ms, then per
+// operation: id, ready score, entry (built by the client). Reply per
+// operation: "new" or "dup:<state>". An id completed within the retention
+// is a duplicate too. It runs no TIME and no string work: an enqueue is
+// the one Redis call on a caller's failure path.
+var enqueueScript = redis.NewScript(`
+local Q, READY, OPS = KEYS[1], KEYS[2], KEYS[3]
+local now, retention = tonumber(ARGV[1]), tonumber(ARGV[2])
+local out, ready = {}, {}
+local dups = 0
+for a = 3, #ARGV, 3 do
+  local id, score, e = ARGV[a], ARGV[a+1], ARGV[a+2]
+  local st
+  if redis.call('HSETNX', OPS, id, e) == 0 then
+    local v = redis.call('HGET', OPS, id)
+    local at = tonumber(string.match(v, '^done (%d+)') or '')
+    if at and at <= now - retention then
+      redis.call('HSET', OPS, id, e)
+    elseif at then
+      st = 'completed'
+    elseif redis.call('ZSCORE', READY, id) then st = 'ready'
+    elseif redis.call('ZSCORE', KEYS[4], id) then st = 'delayed'
+    elseif redis.call('ZSCORE', KEYS[5], id) then st = 'leased'
+    elseif redis.call('ZSCORE', KEYS[6], id) then st = 'dead'
+    else st = 'unknown' end
+  end
+  if st then
+    out[#out + 1] = 'dup:' .. st
+    dups = dups + 1
   else
-    local score = rank * BAND + now
-    fields[#fields + 1] = 'created_at'; fields[#fields + 1] = tostring(now)
-    redis.call('HSET', op, unpack(fields))
-    redis.call('ZADD', READY, score, id)
-    ctl_put(id, {score = score, att = 0, max = max, svc = svc})
-    added = added + 1
-    out[i] = 'new'
+    ready[#ready + 1] = score; ready[#ready + 1] = id
+    out[#out + 1] = 'new'
   end
 end
-if added > 0 then redis.call('HINCRBY', Q, 'enqueued', added) end
+if #ready > 0 then
+  redis.call('ZADD', READY, unpack(ready))
+  redis.call('HINCRBY', Q, 'enqueued', #ready / 2)
+end
+if dups > 0 then redis.call('HINCRBY', Q, 'duplicates', dups) end
 return out
 `)
 
+// enqueueOneScript is enqueueScript for one operation (a push from a
+// failing caller, the common case), without the batch's tables.
+var enqueueOneScript = redis.NewScript(`
+if redis.call('HSETNX', KEYS[3], ARGV[3], ARGV[5]) == 0 then return 'dup' end
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'enqueued', 1)
+return 'new'
+`)
+
 // claimScript reaps expired leases and due retries, then leases up to n
-// ready operations. ARGV: n, lease ms, service filter (empty: any), scan
-// limit, owner (the drainer's id: a token is "<seq>@<owner>", so a drainer
-// whose claim reply was lost can find what it was given). Reply: {status, now, deadline, reaped to ready, reaped to dead,
-// promoted, then id, token, attempts, max for each claimed operation}.
-// An expired lease counts as an attempt, so an operation that kills its
-// drainer every time ends dead instead of looping.
+// ready operations under one fencing token. ARGV: n, lease ms, service
+// filter (empty: any), scan limit (with a filter), owner (the drainer's
+// id: the token is "<seq>@<owner>", so a drainer whose claim reply was
+// lost can find what it was given). Reply: {status, now, deadline, token,
+// reaped to ready, promoted, {id, why, attempts} of each operation
+// buried here,
+// {id, entry} of each claimed operation}. An expired lease counts as an
+// attempt, so an operation that kills its drainer every time ends dead
+// instead of looping.
 var claimScript = redis.NewScript(prelude + `
 local n, lease, want, scan, owner = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local back, died, promoted = 0, 0, 0
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', LEASED, '-inf', now, 'LIMIT', 0, 1000)) do
-  redis.call('ZREM', LEASED, id)
-  redis.call('HDEL', LEASE, id)
-  local c = ctl_get(id)
-  if not c then
-    bury(id, 'control entry missing or corrupt')
-    died = died + 1
-  else
-    c.att = c.att + 1
-    ctl_put(id, c)
-    local why = 'lease expired: the drainer holding it stopped reporting (attempt ' .. c.att .. ' of ' .. c.max .. ')'
-    if c.att >= c.max then
-      bury(id, why)
-      died = died + 1
+local back, promoted, buried = 0, 0, {}
+local function lay(id, why, att)
+  bury(id, why)
+  buried[#buried + 1] = id; buried[#buried + 1] = why; buried[#buried + 1] = att
+end
+local expired = redis.call('ZRANGEBYSCORE', LEASED, '-inf', now, 'LIMIT', 0, 1000)
+if #expired > 0 then
+  redis.call('ZREM', LEASED, unpack(expired))
+  redis.call('HDEL', LEASE, unpack(expired))
+  local vs = redis.call('HMGET', OPS, unpack(expired))
+  for i, id in ipairs(expired) do
+    local c = parse(vs[i])
+    if not c then
+      lay(id, unreadable(vs[i]), 0)
     else
-      redis.call('HSET', ERRS, id, why)
-      redis.call('ZADD', READY, c.score, id)
-      back = back + 1
+      c.att = c.att + 1
+      put(id, c)
+      local why = 'lease expired: the drainer holding it stopped reporting (attempt ' .. c.att .. ' of ' .. c.max .. ')'
+      if c.att >= c.max then
+        lay(id, why, c.att)
+      else
+        redis.call('HSET', ERRS, id, why)
+        redis.call('ZADD', READY, c.score, id)
+        back = back + 1
+      end
     end
   end
 end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', DELAYED, '-inf', now, 'LIMIT', 0, 1000)) do
-  redis.call('ZREM', DELAYED, id)
-  local c = ctl_get(id)
-  if c then
-    redis.call('ZADD', READY, c.score, id)
-    promoted = promoted + 1
-  else
-    bury(id, 'control entry missing or corrupt')
-    died = died + 1
+local due = redis.call('ZRANGEBYSCORE', DELAYED, '-inf', now, 'LIMIT', 0, 1000)
+if #due > 0 then
+  redis.call('ZREM', DELAYED, unpack(due))
+  local vs = redis.call('HMGET', OPS, unpack(due))
+  local ready = {}
+  for i, id in ipairs(due) do
+    local c = parse(vs[i])
+    if c then
+      ready[#ready + 1] = c.score; ready[#ready + 1] = id
+    else
+      lay(id, unreadable(vs[i]), 0)
+    end
   end
+  if #ready > 0 then redis.call('ZADD', READY, unpack(ready)) end
+  promoted = #ready / 2
 end
 if redis.call('HGET', Q, 'paused') then
-  return {'paused', now, 0, back, died, promoted}
+  return {'paused', now, 0, '', back, promoted, buried, {}}
 end
 local deadline = now + lease
-local out = {'ok', now, deadline, back, died, promoted}
+local claimed = {}
+local out = {'ok', now, deadline, '', back, promoted, buried, claimed}
 if n <= 0 then return out end
-local ids
-if want == '' then ids = redis.call('ZRANGE', READY, 0, n - 1) else ids = redis.call('ZRANGE', READY, 0, scan - 1) end
+local ids = {}
+if want == '' then
+  -- the head of ready: ZPOPMIN takes it off without a search per id
+  local popped = redis.call('ZPOPMIN', READY, n)
+  for j = 1, #popped, 2 do ids[#ids + 1] = popped[j] end
+else
+  ids = redis.call('ZRANGE', READY, 0, scan - 1)
+end
 if #ids == 0 then return out end
+local vs = redis.call('HMGET', OPS, unpack(ids))
+local token = redis.call('HINCRBY', Q, 'seq', 1) .. '@' .. owner
+out[4] = token
 -- one call per kind of write for the whole batch
-local ctls = redis.call('HMGET', CTL, unpack(ids))
-local seq = tonumber(redis.call('HGET', Q, 'seq') or '0')
-local take, leased, leases = {}, {}, {}
+local take, leased, leases, gone = {}, {}, {}, {}
 for i, id in ipairs(ids) do
   if #take >= n then break end
-  local score, att, max, svc
-  if ctls[i] then score, att, max, svc = string.match(ctls[i], '^(%d+) (%d+) (%d+) (%S+)$') end
-  if not score then
-    redis.call('ZREM', READY, id)
-    bury(id, 'control entry missing or corrupt')
+  local v = vs[i]
+  local svc
+  if v and want ~= '' then svc = string.match(v, '^%d+ %d+ %d+ (%S+)\n') end
+  if not v or (want ~= '' and not svc) then
+    gone[#gone + 1] = id
+    lay(id, unreadable(v), 0)
   elseif want == '' or svc == want then
-    seq = seq + 1
-    local token = string.format('%d@%s', seq, owner)
     take[#take + 1] = id
     leased[#leased + 1] = deadline; leased[#leased + 1] = id
     leases[#leases + 1] = id; leases[#leases + 1] = token
-    out[#out + 1] = id; out[#out + 1] = token; out[#out + 1] = tonumber(att); out[#out + 1] = tonumber(max)
+    claimed[#claimed + 1] = id; claimed[#claimed + 1] = v
   end
 end
+if want ~= '' then
+  if #gone > 0 then redis.call('ZREM', READY, unpack(gone)) end
+  if #take > 0 then redis.call('ZREM', READY, unpack(take)) end
+end
 if #take > 0 then
-  redis.call('ZREM', READY, unpack(take))
   redis.call('ZADD', LEASED, unpack(leased))
   redis.call('HSET', LEASE, unpack(leases))
-  redis.call('HSET', Q, 'seq', seq)
 end
 return out
 `)
 
 // settleScript records the outcomes of claimed operations. ARGV:
-// retention ms, backoff base ms, factor, cap ms, then per outcome: id,
-// token, kind (done|retry|dead|defer|release), x, text. For retry x is the
-// jitter fraction in [0,1); for defer the delay in ms. KEYS[8+i] is outcome
-// i's operation hash. An outcome whose token is not the current lease's
-// is ignored ("stale"): another drainer owns the operation now. Reply per
-// outcome: "done", "retry:<due ms>", "dead", "defer:<due ms>",
-// "release" or "stale".
+// retention ms, backoff base ms, factor, cap ms, the number of done
+// outcomes, then per done outcome: id, token, first-failed ms (followed
+// by ":<attempts>" if it had failed attempts); then per other outcome: id, token,
+// kind (retry|dead|defer|release), x, text. For retry x is the jitter
+// fraction in [0,1); for defer the delay in ms. An outcome whose token is
+// not the current lease's is ignored ("stale"): another drainer owns the
+// operation now. Reply per outcome, in that order: "done",
+// "retry:<due ms>", "dead", "defer:<due ms>", "release" or "stale".
 var settleScript = redis.NewScript(prelude + `
-local retention, base, factor, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local ids, tokens, kinds, xs, texts = {}, {}, {}, {}, {}
-for a = 5, #ARGV, 5 do
-  ids[#ids + 1] = ARGV[a]; tokens[#tokens + 1] = ARGV[a+1]; kinds[#kinds + 1] = ARGV[a+2]
-  xs[#xs + 1] = tonumber(ARGV[a+3]) or 0; texts[#texts + 1] = ARGV[a+4]
+local retention, base, factor, cap, ndone = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local ids, tokens = {}, {}
+for a = 6, 5 + 3 * ndone, 3 do
+  ids[#ids + 1] = ARGV[a]; tokens[#tokens + 1] = ARGV[a+1]
+end
+for a = 6 + 3 * ndone, #ARGV, 5 do
+  ids[#ids + 1] = ARGV[a]; tokens[#tokens + 1] = ARGV[a+1]
 end
 local out = {}
 if #ids == 0 then return out end
 local held = redis.call('HMGET', LEASE, unpack(ids))
-local ctls = redis.call('HMGET', CTL, unpack(ids))
-local mine, finished = {}, {}
-local done, retry_ms, after_retry = 0, 0, 0
-for i, id in ipairs(ids) do
+local mark = 'done ' .. now
+local mine, marks, log, cleared = {}, {}, {'@ ' .. now}, {}
+local done, retry_ms = 0, 0
+for i = 1, ndone do
+  local id = ids[i]
   if held[i] ~= tokens[i] then
     out[i] = 'stale'
   else
     mine[#mine + 1] = id
-    local c
-    if ctls[i] then
-      local score, att, max, svc = string.match(ctls[i], '^(%d+) (%d+) (%d+) (%S+)$')
-      if score then c = {score = tonumber(score), att = tonumber(att), max = tonumber(max), svc = svc} end
+    local f = ARGV[5 + 3 * i]
+    local first = tonumber(f)
+    if first then
+      marks[#marks + 1] = id; marks[#marks + 1] = mark
+    else
+      local ms, att = string.match(f, '^(%d+):(%d+)$')
+      first = tonumber(ms)
+      cleared[#cleared + 1] = id
+      marks[#marks + 1] = id; marks[#marks + 1] = mark .. ' ' .. (tonumber(att) + 1)
     end
-    local kind, x, text, op = kinds[i], xs[i], texts[i], KEYS[8 + i]
-    if not c then
-      bury(id, 'control entry missing or corrupt')
-      out[i] = 'dead'
-    elseif kind == 'done' then
-      finished[#finished + 1] = id
-      if c.att > 0 then
-        redis.call('HDEL', ERRS, id)
-        after_retry = after_retry + 1
-      end
-      -- pcall: a key that is not a hash (garbage) must not abort the batch
-      local r = redis.pcall('HSET', op, 'state', 'completed', 'completed_at', now, 'attempts', c.att + 1)
-      if type(r) ~= 'table' or not r.err then redis.call('PEXPIRE', op, retention) end
-      done = done + 1
-      retry_ms = retry_ms + (now - c.score % BAND)
-      out[i] = 'done'
-    elseif kind == 'retry' then
-      c.att = c.att + 1
-      ctl_put(id, c)
-      if c.att >= c.max then
-        bury(id, text .. ' (attempt ' .. c.att .. ' of ' .. c.max .. ')')
-        out[i] = 'dead'
-      else
-        local ceil = math.min(cap, base * factor ^ (c.att - 1))
-        local due = now + math.floor(x * ceil)
-        redis.call('ZADD', DELAYED, due, id)
-        redis.call('HSET', ERRS, id, text)
-        redis.call('HINCRBY', Q, 'retried', 1)
-        out[i] = 'retry:' .. due
-      end
-    elseif kind == 'dead' then
-      c.att = c.att + 1
-      ctl_put(id, c)
-      bury(id, text)
-      out[i] = 'dead'
-    elseif kind == 'defer' then
+    log[#log + 1] = id
+    done = done + 1
+    retry_ms = retry_ms + (now - first)
+    out[i] = 'done'
+  end
+end
+for i = ndone + 1, #ids do
+  local id = ids[i]
+  local a = 6 + 3 * ndone + (i - ndone - 1) * 5
+  local kind, x, text = ARGV[a+2], tonumber(ARGV[a+3]) or 0, ARGV[a+4]
+  if held[i] ~= tokens[i] then
+    out[i] = 'stale'
+  else
+    mine[#mine + 1] = id
+    if kind == 'defer' then
       local due = now + math.floor(x)
       redis.call('ZADD', DELAYED, due, id)
       redis.call('HINCRBY', Q, 'deferred', 1)
       out[i] = 'defer:' .. due
     else
-      redis.call('ZADD', READY, c.score, id)
-      out[i] = 'release'
+      local v = redis.call('HGET', OPS, id)
+      local c = parse(v)
+      if not c then
+        if kind == 'release' then text = unreadable(v) end
+        bury(id, text)
+        out[i] = 'dead'
+      elseif kind == 'retry' then
+        c.att = c.att + 1
+        put(id, c)
+        if c.att >= c.max then
+          bury(id, text .. ' (attempt ' .. c.att .. ' of ' .. c.max .. ')')
+          out[i] = 'dead'
+        else
+          local ceil = math.min(cap, base * factor ^ (c.att - 1))
+          local due = now + math.floor(x * ceil)
+          redis.call('ZADD', DELAYED, due, id)
+          redis.call('HSET', ERRS, id, text)
+          redis.call('HINCRBY', Q, 'retried', 1)
+          out[i] = 'retry:' .. due
+        end
+      elseif kind == 'dead' then
+        c.att = c.att + 1
+        put(id, c)
+        bury(id, text)
+        out[i] = 'dead'
+      else
+        redis.call('ZADD', READY, c.score, id)
+        out[i] = 'release'
+      end
     end
   end
 end
@@ -234,11 +296,48 @@ if #mine > 0 then
   redis.call('ZREM', LEASED, unpack(mine))
   redis.call('HDEL', LEASE, unpack(mine))
 end
-if #finished > 0 then redis.call('HDEL', CTL, unpack(finished)) end
 if done > 0 then
+  -- a completed operation's entry shrinks to "done <ms>[ <attempts>]",
+  -- attempts when more than one (for deduplication and inspect),
+  -- and its id goes to the done log after a time marker "@<ms>"; entries
+  -- older than the retention are deleted from the head of the log
+  redis.call('HSET', OPS, unpack(marks))
+  redis.call('RPUSH', DONE, unpack(log))
+  local cutoff = now - retention
+  local first = redis.call('LINDEX', DONE, 0)
+  local head = {}
+  if string.sub(first, 1, 2) ~= '@ ' or (tonumber(string.sub(first, 3)) or 0) <= cutoff then
+    head = redis.call('LRANGE', DONE, 0, 2047)
+  end
+  local cut, old = 0, {}
+  for j, e in ipairs(head) do
+    if string.sub(e, 1, 2) == '@ ' then
+      local t = tonumber(string.sub(e, 3))
+      if not t or t > cutoff then break end
+    else
+      old[#old + 1] = e
+    end
+    cut = j
+  end
+  if cut > 0 then
+    -- only ids still completed then: one pushed again since is kept
+    if #old > 0 then
+      local vs = redis.call('HMGET', OPS, unpack(old))
+      local del = {}
+      for j, v in ipairs(vs) do
+        local at = v and tonumber(string.match(v, '^done (%d+)') or '')
+        if at and at <= cutoff then del[#del + 1] = old[j] end
+      end
+      if #del > 0 then redis.call('HDEL', OPS, unpack(del)) end
+    end
+    redis.call('LTRIM', DONE, cut, -1)
+  end
+  if #cleared > 0 then
+    redis.call('HDEL', ERRS, unpack(cleared))
+    redis.call('HINCRBY', Q, 'completed_after_retry', #cleared)
+  end
   redis.call('HINCRBY', Q, 'completed', done)
   redis.call('HINCRBY', Q, 'retry_ms_total', retry_ms)
-  if after_retry > 0 then redis.call('HINCRBY', Q, 'completed_after_retry', after_retry) end
   -- recent throughput: completions in 10 s buckets, a ring of 8
   local bucket = math.floor(now / 10000)
   local slot = bucket % 8
@@ -251,8 +350,8 @@ end
 return out
 `)
 
-// renewScript extends the leases still held. ARGV: lease ms, then id,
-// token pairs. Reply: the ids whose lease was lost.
+// renewScript extends the leases still held. KEYS: leased, lease. ARGV:
+// lease ms, then id, token pairs. Reply: the ids whose lease was lost.
 var renewScript = redis.NewScript(`
 local LEASED, LEASE = KEYS[1], KEYS[2]
 local t = redis.call('TIME')
@@ -272,39 +371,42 @@ return lost
 
 // retryScript moves dead operations back to ready with their attempts
 // reset. ARGV: '*' for every dead operation, or the ids. Reply: {moved,
-// ids not dead}.
+// ids not dead, ids dead but whose entry is corrupt (they stay dead)}.
 var retryScript = redis.NewScript(prelude + `
 local ids = {}
 if ARGV[1] == '*' then ids = redis.call('ZRANGE', DEAD, 0, -1) else ids = ARGV end
-local moved, missing = 0, {}
+local moved, missing, corrupt = 0, {}, {}
 for _, id in ipairs(ids) do
-  local c = ctl_get(id)
-  if redis.call('ZSCORE', DEAD, id) and c then
-    redis.call('ZREM', DEAD, id)
-    c.att = 0
-    ctl_put(id, c)
-    redis.call('ZADD', READY, c.score, id)
-    redis.call('HINCRBY', Q, 'revived', 1)
-    moved = moved + 1
-  else
+  if not redis.call('ZSCORE', DEAD, id) then
     missing[#missing + 1] = id
+  else
+    local c = parse(redis.call('HGET', OPS, id))
+    if not c then
+      corrupt[#corrupt + 1] = id
+    else
+      redis.call('ZREM', DEAD, id)
+      c.att = 0
+      put(id, c)
+      redis.call('ZADD', READY, c.score, id)
+      redis.call('HINCRBY', Q, 'revived', 1)
+      moved = moved + 1
+    end
   end
 end
-return {moved, missing}
+return {moved, missing, corrupt}
 `)
 
 // removeDeadScript deletes dead operations for good (purge, or the dead
 // set's size and age caps). ARGV: counter to bump ('purged' or
-// 'dead_trimmed'), then the ids; KEYS[8+i] is id i's hash. Only ids still
-// dead are removed. Reply: how many were.
+// 'dead_trimmed'), then the ids. Only ids still dead are removed. Reply:
+// how many were.
 var removeDeadScript = redis.NewScript(prelude + `
 local removed = 0
 for i = 2, #ARGV do
   local id = ARGV[i]
   if redis.call('ZREM', DEAD, id) == 1 then
-    redis.call('HDEL', CTL, id)
+    redis.call('HDEL', OPS, id)
     redis.call('HDEL', ERRS, id)
-    redis.call('DEL', KEYS[8 + i - 1])
     removed = removed + 1
   end
 end

@@ -2,15 +2,12 @@ package queue
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
-
-const band = 1e13
 
 // Stats are one queue's numbers (the seed's get_system_status, per queue).
 type Stats struct {
@@ -171,14 +168,15 @@ func (c *Client) List(ctx context.Context, q, state string, limit int64) ([]*Ope
 }
 
 // Inspect returns one operation with its state, or nil if the queue has
-// no such id (completed operations are kept for the retention).
+// no such id. A completed operation (within the retention) comes back with
+// only its id, state and completion time: its entry is gone.
 func (c *Client) Inspect(ctx context.Context, q, id string) (*Operation, error) {
 	p := c.rdb.Pipeline()
 	scores := make([]*redis.FloatCmd, len(States))
 	for i, st := range States {
 		scores[i] = p.ZScore(ctx, c.stateKey(q, st), id)
 	}
-	exists := p.Exists(ctx, c.keys.QueueOp(q, id))
+	entry := p.HGet(ctx, c.keys.QueueOps(q), id)
 	if _, err := p.Exec(ctx); err != nil && err != redis.Nil {
 		return nil, err
 	}
@@ -189,15 +187,15 @@ func (c *Client) Inspect(ctx context.Context, q, id string) (*Operation, error) 
 			state, at = st, time.UnixMilli(int64(v))
 		}
 	}
-	if state == "" && exists.Val() == 0 {
-		return nil, nil
+	if state == "" {
+		return completed(q, id, entry.Val()), nil
 	}
 	ops, err := c.load(ctx, q, []string{id})
 	if err != nil {
 		return nil, err
 	}
 	o := ops[0]
-	if state != "" && o.State != "corrupt" {
+	if o.State != "corrupt" {
 		o.State = state
 	}
 	switch state {
@@ -211,54 +209,51 @@ func (c *Client) Inspect(ctx context.Context, q, id string) (*Operation, error) 
 	return o, nil
 }
 
-// load reads operations with their attempts and last error; a corrupt
-// hash gives an Operation with State "corrupt".
-func (c *Client) load(ctx context.Context, q string, ids []string) ([]*Operation, error) {
-	return c.loadOps(ctx, q, ids, true)
+// completed reads a completed operation's entry, "done <ms>[ <attempts>]"
+// (attempts when more than one); nil if it is not one.
+func completed(q, id, v string) *Operation {
+	rest, ok := strings.CutPrefix(v, "done ")
+	ms, att, _ := strings.Cut(rest, " ")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil {
+		return nil
+	}
+	t := time.UnixMilli(n)
+	o := &Operation{ID: id, Queue: q, State: "completed", CompletedAt: &t, Attempts: 1}
+	if a, err := strconv.Atoi(att); err == nil {
+		o.Attempts = a
+	}
+	return o
 }
 
-// loadOps reads operation hashes, and with full their attempts and last
-// error too (a drain knows the attempts from its claim and needs no
-// error, so it reads one hash per operation).
-func (c *Client) loadOps(ctx context.Context, q string, ids []string, full bool) ([]*Operation, error) {
-	p := c.rdb.Pipeline()
-	hs := make([]*redis.MapStringStringCmd, len(ids))
-	ctl := make([]*redis.StringCmd, len(ids))
-	errs := make([]*redis.StringCmd, len(ids))
-	for i, id := range ids {
-		hs[i] = p.HGetAll(ctx, c.keys.QueueOp(q, id))
-		if full {
-			ctl[i] = p.HGet(ctx, c.keys.QueueControl(q), id)
-			errs[i] = p.HGet(ctx, c.keys.QueueErrors(q), id)
-		}
+// load reads operations with their attempts and last error; an entry that
+// is missing or corrupt gives an Operation with State "corrupt" and the
+// reason in LastError.
+func (c *Client) load(ctx context.Context, q string, ids []string) ([]*Operation, error) {
+	if len(ids) == 0 {
+		return []*Operation{}, nil
 	}
-	if _, err := p.Exec(ctx); err != nil && err != redis.Nil && !isWrongType(err) {
+	p := c.rdb.Pipeline()
+	vs := p.HMGet(ctx, c.keys.QueueOps(q), ids...)
+	errs := p.HMGet(ctx, c.keys.QueueErrors(q), ids...)
+	if _, err := p.Exec(ctx); err != nil {
 		return nil, err
 	}
 	out := make([]*Operation, len(ids))
 	for i, id := range ids {
-		o, err := decodeOp(id, hs[i].Val())
-		if hs[i].Err() != nil && isWrongType(hs[i].Err()) {
-			err = &CorruptError{ID: id, Why: "the key is not a hash"}
+		last, _ := errs.Val()[i].(string)
+		v, ok := vs.Val()[i].(string)
+		if !ok {
+			out[i] = &Operation{ID: id, Queue: q, State: "corrupt", LastError: "the operation's entry is missing"}
+			continue
 		}
+		e, err := parseEntry(q, id, v)
 		if err != nil {
-			o = &Operation{ID: id, Queue: q, State: "corrupt", LastError: err.(*CorruptError).Why}
-		} else if o.State == "" && full {
-			o.LastError = errs[i].Val()
-			if _, att, ok := parseCtl(ctl[i].Val()); ok {
-				o.Attempts = att
-			}
+			out[i] = &Operation{ID: id, Queue: q, State: "corrupt", LastError: err.(*CorruptError).Why}
+			continue
 		}
-		out[i] = o
+		e.op.LastError = last
+		out[i] = e.op
 	}
 	return out, nil
 }
-
-func parseCtl(v string) (score float64, attempts int, ok bool) {
-	var limit int
-	var svc string
-	n, _ := fmt.Sscan(v, &score, &attempts, &limit, &svc)
-	return score, attempts, n == 4
-}
-
-func isWrongType(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") }

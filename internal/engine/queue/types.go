@@ -5,6 +5,7 @@ package queue
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -87,7 +88,7 @@ type InputError struct{ Msg string }
 
 func (e *InputError) Error() string { return e.Msg }
 
-// CorruptError is an operation hash that cannot be read as an operation.
+// CorruptError is an operation entry that cannot be read as an operation.
 type CorruptError struct {
 	ID, Why string
 }
@@ -96,71 +97,99 @@ func (e *CorruptError) Error() string {
 	return fmt.Sprintf("operation %s is corrupt in Redis: %s", e.ID, e.Why)
 }
 
-// fields is the operation's hash, as stored (docs/redis-schema.md).
-func (o *Operation) fields() []any {
-	f := []any{"id", o.ID, "queue", o.Queue, "operation", o.Operation, "service", o.Service,
-		"data", string(o.Data), "priority", string(o.Priority), "max_attempts", strconv.Itoa(o.MaxAttempts)}
-	if o.Error != "" {
-		f = append(f, "error", o.Error)
-	}
-	if o.Request != nil {
-		f = append(f, "method", o.Request.Method, "url", o.Request.URL)
-		if len(o.Request.Headers) > 0 {
-			h, _ := json.Marshal(o.Request.Headers)
-			f = append(f, "headers", string(h))
-		}
-	}
-	return f
+// band separates priorities in a ready score: rank × band + first-failed ms.
+const band = 1e13
+
+// meta is the JSON line of an operation's entry (docs/redis-schema.md);
+// the id, service, priority, max attempts and times live in the entry's
+// first line and the sorted sets, and the data follows as it is.
+type meta struct {
+	Operation string   `json:"operation"`
+	Error     string   `json:"error,omitempty"`
+	Request   *Request `json:"request,omitempty"`
 }
 
-// decodeOp reads an operation hash; a hash that is missing a required
-// field or holds one that does not parse is corrupt.
-func decodeOp(id string, h map[string]string) (*Operation, error) {
-	bad := func(format string, a ...any) error { return &CorruptError{ID: id, Why: fmt.Sprintf(format, a...)} }
-	if len(h) == 0 {
-		return nil, bad("the operation hash is missing")
+// entry is one operation's entry in the ops hash, as the drainer reads it.
+type entry struct {
+	score    int64
+	attempts int
+	op       *Operation
+}
+
+// parseEntry reads an entry: "<score> <attempts> <max> <service>\n<meta
+// JSON>\n<data JSON>". One that does not parse, or lacks the operation
+// name, is corrupt.
+func parseEntry(q, id, v string) (entry, error) {
+	bad := func(format string, a ...any) (entry, error) {
+		return entry{}, &CorruptError{ID: id, Why: fmt.Sprintf(format, a...)}
 	}
-	o := &Operation{ID: id, Queue: h["queue"], Operation: h["operation"], Service: h["service"],
-		Error: h["error"], Priority: Priority(h["priority"])}
-	if h["id"] != id {
-		return nil, bad("field 'id' holds %q", h["id"])
+	head, rest, ok := strings.Cut(v, "\n")
+	if !ok {
+		return bad("the entry has no control line")
 	}
-	if o.Operation == "" || o.Service == "" {
-		return nil, bad("fields 'operation' and 'service' are required")
+	f := strings.Fields(head)
+	if len(f) != 4 {
+		return bad("control line %q is not \"<score> <attempts> <max attempts> <service>\"", head)
 	}
-	if o.Priority.Rank() < 0 {
-		return nil, bad("field 'priority' holds %q", h["priority"])
+	score, err1 := strconv.ParseInt(f[0], 10, 64)
+	att, err2 := strconv.Atoi(f[1])
+	max, err3 := strconv.Atoi(f[2])
+	rank := score / band
+	if err1 != nil || err2 != nil || err3 != nil || score < 0 || rank >= int64(len(Priorities)) || att < 0 || max < 1 {
+		return bad("control line %q does not parse", head)
 	}
-	if !json.Valid([]byte(h["data"])) {
-		return nil, bad("field 'data' is not JSON")
+	js, data, ok := strings.Cut(rest, "\n")
+	if !ok {
+		return bad("the entry has no data line")
 	}
-	o.Data = json.RawMessage(h["data"])
-	var err error
-	if o.MaxAttempts, err = strconv.Atoi(h["max_attempts"]); err != nil || o.MaxAttempts < 1 {
-		return nil, bad("field 'max_attempts' holds %q", h["max_attempts"])
-	}
-	if ms, err := strconv.ParseInt(h["created_at"], 10, 64); err == nil {
-		o.CreatedAt = time.UnixMilli(ms)
-	} else {
-		return nil, bad("field 'created_at' holds %q", h["created_at"])
-	}
-	if m := h["method"]; m != "" {
-		o.Request = &Request{Method: m, URL: h["url"]}
-		if hs := h["headers"]; hs != "" {
-			if err := json.Unmarshal([]byte(hs), &o.Request.Headers); err != nil {
-				return nil, bad("field 'headers' is not a JSON object of strings")
+	m, ok := plainMeta(js)
+	if !ok {
+		if err := json.Unmarshal([]byte(js), &m); err != nil {
+			if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) {
+				return bad("the operation line's field %q holds a JSON %s", te.Field, te.Value)
 			}
+			return bad("the operation line is not a JSON object")
 		}
 	}
-	if h["state"] == "completed" {
-		o.State = "completed"
-		if ms, err := strconv.ParseInt(h["completed_at"], 10, 64); err == nil {
-			t := time.UnixMilli(ms)
-			o.CompletedAt = &t
-		}
-		o.Attempts, _ = strconv.Atoi(h["attempts"])
+	if m.Operation == "" {
+		return bad("the operation has no name")
 	}
-	return o, nil
+	if !json.Valid([]byte(data)) {
+		return bad("the data is not JSON")
+	}
+	if m.Request != nil && (m.Request.Method == "" || m.Request.URL == "") {
+		return bad("the request has no method or URL")
+	}
+	o := &Operation{ID: id, Queue: q, Operation: m.Operation, Service: f[3], Data: json.RawMessage(data), Error: m.Error,
+		Priority: Priorities[rank], MaxAttempts: max, Request: m.Request, Attempts: att,
+		CreatedAt: time.UnixMilli(score % band)}
+	return entry{score: score, attempts: att, op: o}, nil
+}
+
+// plainMeta reads the common meta line, {"operation":"<name>"} or
+// {"operation":"<name>","error":"<text>"} without escapes, as
+// json.Marshal writes it; anything else is left to encoding/json.
+func plainMeta(js string) (meta, bool) {
+	rest, ok := strings.CutPrefix(js, `{"operation":"`)
+	if !ok || strings.IndexByte(js, '\\') >= 0 {
+		return meta{}, false
+	}
+	name, rest, ok := strings.Cut(rest, `"`)
+	if !ok {
+		return meta{}, false
+	}
+	if rest == "}" {
+		return meta{Operation: name}, true
+	}
+	text, ok := strings.CutPrefix(rest, `,"error":"`)
+	if !ok || !strings.HasSuffix(text, `"}`) {
+		return meta{}, false
+	}
+	text = text[:len(text)-2]
+	if strings.IndexByte(text, '"') >= 0 {
+		return meta{}, false
+	}
+	return meta{Operation: name, Error: text}, true
 }
 
 // ValidID checks an operation id (an idempotency key): 1-200 printable

@@ -104,9 +104,10 @@ func (k Keys) QueueLeased(name string) string { return k.Queue(name) + ":leased"
 // QueueDead is a ZSET of dead operations, scored by when they died (Unix ms).
 func (k Keys) QueueDead(name string) string { return k.Queue(name) + ":dead" }
 
-// QueueControl is a HASH, operation id → "<ready score> <attempts> <max
-// attempts> <service>", for every operation not yet completed.
-func (k Keys) QueueControl(name string) string { return k.Queue(name) + ":ctl" }
+// QueueOps is a HASH, operation id → "<ready score> <attempts> <max
+// attempts> <service>\n<operation JSON>", for every operation not yet
+// completed (docs/redis-schema.md).
+func (k Keys) QueueOps(name string) string { return k.Queue(name) + ":ops" }
 
 // QueueLeases is a HASH, operation id → fencing token of its current lease.
 func (k Keys) QueueLeases(name string) string { return k.Queue(name) + ":lease" }
@@ -114,8 +115,10 @@ func (k Keys) QueueLeases(name string) string { return k.Queue(name) + ":lease" 
 // QueueErrors is a HASH, operation id → the last error of its replays.
 func (k Keys) QueueErrors(name string) string { return k.Queue(name) + ":errors" }
 
-// QueueOp is a HASH with one operation (fields in docs/redis-schema.md).
-func (k Keys) QueueOp(queue, id string) string { return k.Queue(queue) + ":op:" + id }
+// QueueDone is a LIST, the log of completions: a marker "@ <Unix ms>", then
+// the ids completed then; it deletes completed entries from QueueOps once
+// the retention (the deduplication window) has passed.
+func (k Keys) QueueDone(name string) string { return k.Queue(name) + ":done" }
 
 // HealthServices is a HASH of services registered at run time for health
 // checks: name → the check as JSON (services from the config file are not
