@@ -72,7 +72,12 @@ func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() stri
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(c.Redis.Timeout))
 		defer cancel()
 		// Read-only here: the engine claims a new namespace on its first write.
-		if err := store.CheckSchema(ctx, rdb, store.Keys{Namespace: c.Redis.Namespace}, false); err != nil {
+		keys := store.Keys{Namespace: c.Redis.Namespace}
+		stored, err := store.CheckSchema(ctx, rdb, keys, false)
+		if err == nil && stored == 1 {
+			err = upgradeSchema1(rdb, keys, logger)
+		}
+		if err != nil {
 			rdb.Close()
 			return nil, store.Classify(err, redact.URL(c.Redis.URL))
 		}
@@ -219,4 +224,18 @@ func (f *Factory) HTTPTransport(guarded bool) http.RoundTripper {
 		return transport.New(rt, nil)
 	}
 	return transport.New(rt, b)
+}
+
+// upgradeSchema1 moves a version-1 namespace's queues to the current
+// layout (the only change in version 2), then records the new version.
+func upgradeSchema1(rdb redis.UniversalClient, keys store.Keys, logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	n, err := queue.New(rdb, keys, queue.Settings{}).Upgrade(ctx)
+	if err != nil {
+		return err
+	}
+	logger.Info("upgraded the namespace's Redis schema from version 1", "namespace", keys.Namespace,
+		"version", store.SchemaVersion, "queued_operations_moved", n)
+	return store.MarkSchema(ctx, rdb, keys)
 }

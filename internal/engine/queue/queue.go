@@ -258,7 +258,7 @@ func (c *Client) pushOne(ctx context.Context, o *Operation) ([]PushResult, error
 	now := time.Now().UnixMilli()
 	score, e := o.entry(now)
 	keys := c.enqueueKeys(o.Queue)
-	res, err := enqueueOneScript.Run(ctx, c.rdb, keys, now, c.set.Retention.Milliseconds(), o.ID, score, e).Text()
+	res, err := enqueueOneScript.Run(ctx, c.rdb, keys[:3], o.ID, score, e).Text()
 	if err == nil && res == "dup" {
 		// an id seen before: the full script tells its state, or takes
 		// the place of a completion older than the retention

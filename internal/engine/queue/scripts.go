@@ -80,20 +80,18 @@ for a = 3, #ARGV, 3 do
     out[#out + 1] = 'new'
   end
 end
-if #ready > 0 then
-  redis.call('ZADD', READY, unpack(ready))
-  redis.call('HINCRBY', Q, 'enqueued', #ready / 2)
-end
+if #ready > 0 then redis.call('ZADD', READY, unpack(ready)) end
 if dups > 0 then redis.call('HINCRBY', Q, 'duplicates', dups) end
 return out
 `)
 
-// enqueueOneScript is enqueueScript for one operation (a push from a
-// failing caller, the common case), without the batch's tables.
+// enqueueOneScript enqueues one operation (a push from a failing caller,
+// the common case) with as little as Redis must do: no counter (Stats
+// derives how many were enqueued). KEYS: queue hash, ready, ops; ARGV: id, ready score, entry. Reply "new", or "dup" with
+// nothing changed (enqueueScript then tells the state).
 var enqueueOneScript = redis.NewScript(`
-if redis.call('HSETNX', KEYS[3], ARGV[3], ARGV[5]) == 0 then return 'dup' end
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
-redis.call('HINCRBY', KEYS[1], 'enqueued', 1)
+if redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[3]) == 0 then return 'dup' end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return 'new'
 `)
 

@@ -73,7 +73,7 @@ func (c *Client) Stats(ctx context.Context, names []string) ([]Stats, time.Time,
 		n := func(f string) int64 { v, _ := strconv.ParseInt(h[f], 10, 64); return v }
 		s := Stats{Queue: q, Paused: h["paused"] != "", Pending: map[Priority]int64{},
 			Delayed: x.delayed.Val(), InFlight: x.leased.Val(), Dead: x.dead.Val(),
-			Enqueued: n("enqueued"), Completed: n("completed"), Failed: n("died"), Retried: n("retried"),
+			Completed: n("completed"), Failed: n("died"), Retried: n("retried"),
 			Deferred: n("deferred"), Duplicates: n("duplicates"), DeadTrimmed: n("dead_trimmed")}
 		var oldest int64
 		for r, pr := range Priorities {
@@ -86,6 +86,9 @@ func (c *Client) Stats(ctx context.Context, names []string) ([]Stats, time.Time,
 				}
 			}
 		}
+		// every operation enqueued is pending, delayed, in flight or dead
+		// now, or was completed, purged or trimmed from the dead set
+		s.Enqueued = s.PendingTotal + s.Delayed + s.InFlight + s.Dead + s.Completed + n("purged") + s.DeadTrimmed
 		if oldest > 0 {
 			s.OldestPendingSeconds = float64(nowMs-oldest) / 1000
 		}

@@ -12,7 +12,11 @@ import (
 // SchemaVersion is the version of the key schema this binary reads and
 // writes (docs/redis-schema.md). A namespace whose stored version is newer
 // is refused, so an old binary never misreads or corrupts newer state.
-const SchemaVersion = 1
+//
+// Version 2 changed the fallback queue's layout (an ops hash instead of a
+// hash per operation and a ctl hash); a version-1 namespace is upgraded in
+// place the first time a version-2 haderctl connects (queue.Upgrade).
+const SchemaVersion = 2
 
 // SchemaError says the namespace was written by a newer haderctl.
 type SchemaError struct {
@@ -25,21 +29,28 @@ func (e *SchemaError) Error() string {
 }
 
 // CheckSchema reads the namespace's schema version and refuses a newer
-// one. With claim set it stores SchemaVersion when none is stored yet.
-func CheckSchema(ctx context.Context, c redis.UniversalClient, k Keys, claim bool) error {
+// one. With claim set it stores SchemaVersion when none is stored yet. It
+// returns the version stored (0: none).
+func CheckSchema(ctx context.Context, c redis.UniversalClient, k Keys, claim bool) (int, error) {
 	v, err := c.Get(ctx, k.Schema()).Result()
 	if errors.Is(err, redis.Nil) {
 		if claim {
-			return c.SetNX(ctx, k.Schema(), SchemaVersion, 0).Err()
+			return 0, c.SetNX(ctx, k.Schema(), SchemaVersion, 0).Err()
 		}
-		return nil
+		return 0, nil
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	n, convErr := strconv.Atoi(v)
 	if convErr != nil || n > SchemaVersion {
-		return &SchemaError{Namespace: k.Namespace, Stored: v}
+		return 0, &SchemaError{Namespace: k.Namespace, Stored: v}
 	}
-	return nil
+	return n, nil
+}
+
+// MarkSchema records that the namespace is now at SchemaVersion (after an
+// upgrade).
+func MarkSchema(ctx context.Context, c redis.UniversalClient, k Keys) error {
+	return c.Set(ctx, k.Schema(), SchemaVersion, 0).Err()
 }

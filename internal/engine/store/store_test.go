@@ -126,22 +126,25 @@ func TestSchemaVersionIsClaimedAndANewerOneRefused(t *testing.T) {
 	defer rdb.Close()
 	ctx := context.Background()
 	k := Keys{Namespace: testredis.Namespace(t)}
-	if err := CheckSchema(ctx, rdb, k, false); err != nil {
-		t.Fatal(err)
+	if v, err := CheckSchema(ctx, rdb, k, false); err != nil || v != 0 {
+		t.Fatal(v, err)
 	}
 	if n, _ := rdb.Exists(ctx, k.Schema()).Result(); n != 0 {
 		t.Fatal("a read-only check stored a schema version")
 	}
-	if err := CheckSchema(ctx, rdb, k, true); err != nil {
+	if _, err := CheckSchema(ctx, rdb, k, true); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := rdb.Get(ctx, k.Schema()).Result(); v != "1" {
-		t.Fatalf("stored schema %q, want 1", v)
+	if v, _ := rdb.Get(ctx, k.Schema()).Result(); v != "2" {
+		t.Fatalf("stored schema %q, want 2", v)
 	}
-	rdb.Set(ctx, k.Schema(), "2", 0)
+	if v, err := CheckSchema(ctx, rdb, k, true); err != nil || v != 2 {
+		t.Fatalf("CheckSchema read %d %v, want 2", v, err)
+	}
+	rdb.Set(ctx, k.Schema(), "3", 0)
 	var se *SchemaError
-	if err := CheckSchema(ctx, rdb, k, true); !errors.As(err, &se) {
-		t.Fatalf("schema 2: %v, want SchemaError", err)
+	if _, err := CheckSchema(ctx, rdb, k, true); !errors.As(err, &se) {
+		t.Fatalf("schema 3: %v, want SchemaError", err)
 	}
 }
 
