@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -604,5 +605,62 @@ func TestPlainMetaReadsWhatEncodingJSONReads(t *testing.T) {
 		if _, ok := plainMeta(js); ok {
 			t.Errorf("plainMeta(%s) accepted it", js)
 		}
+	}
+}
+
+// pushOne pushes one operation through the single-operation path and
+// returns its result.
+func pushOne(t *testing.T, c *Client, q, id string) PushResult {
+	t.Helper()
+	o := &Operation{ID: id, Queue: q, Operation: "op", Service: "s"}
+	if err := c.Check(o); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Push(context.Background(), []*Operation{o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res[0]
+}
+
+func TestACompletedIDIsADuplicateForTheRetentionThenForgotten(t *testing.T) {
+	c, rdb := newTestClient(t, Settings{Retention: 300 * time.Millisecond})
+	ctx := context.Background()
+	push(t, c, "q", "s", "o", 2, nil) // registers the queue; o-0, o-1
+	if s, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Handler: done}); err != nil || s.Completed != 2 {
+		t.Fatalf("drain: %+v %v", s, err)
+	}
+	if r := pushOne(t, c, "q", "o-0"); r.Status != "duplicate" || r.State != "completed" {
+		t.Fatalf("push of a just-completed id: %+v, want a duplicate of a completed operation", r)
+	}
+	if o, err := c.Inspect(ctx, "q", "o-1"); err != nil || o == nil || o.State != "completed" || o.Attempts != 1 || o.CompletedAt == nil {
+		t.Fatalf("inspect of a completed operation: %+v %v", o, err)
+	}
+	// once the retention has passed, the id is new again
+	eventually(t, 5*time.Second, "o-0 is accepted again after the retention", func() bool {
+		r := pushOne(t, c, "q", "o-0")
+		return r.Status == "enqueued"
+	})
+	// and the next completions delete o-1's marker from the ops hash, but
+	// not o-0's new entry
+	n := 0
+	eventually(t, 5*time.Second, "o-1's done marker is deleted", func() bool {
+		n++
+		pushOne(t, c, "q", fmt.Sprintf("p-%d", n))
+		if _, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Handler: done, Max: 1}); err != nil {
+			t.Fatal(err)
+		}
+		ok, err := rdb.HExists(ctx, c.keys.QueueOps("q"), "o-1").Result()
+		return err == nil && !ok
+	})
+	o, err := c.Inspect(ctx, "q", "o-0")
+	if err != nil || o == nil || (o.State != "ready" && o.State != "completed") {
+		t.Fatalf("o-0 pushed again: %+v %v", o, err)
+	}
+	if o, err := c.Inspect(ctx, "q", "o-1"); err != nil || o != nil {
+		t.Fatalf("o-1 after the retention: %+v %v, want nothing", o, err)
+	}
+	if log, err := rdb.LRange(ctx, c.keys.QueueDone("q"), 0, -1).Result(); err != nil || slices.Contains(log, "o-1") || !strings.HasPrefix(log[0], "@ ") {
+		t.Fatalf("the done log %v (%v): want its head trimmed to a time marker after o-1", log, err)
 	}
 }

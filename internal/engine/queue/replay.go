@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/go-resty/resty/v2"
@@ -195,8 +194,7 @@ func (r *ExecReplayer) Handle(ctx context.Context, op *Operation) Outcome {
 		// In its own process group, killed whole at the deadline: the
 		// shell's children (a sleep, a curl) would otherwise live on,
 		// holding the output pipe and the drain with it.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		ownProcessGroup(cmd)
 		cmd.WaitDelay = execWaitDelay
 		cmd.Stdin = bytes.NewReader(in)
 		var tail tailBuffer
