@@ -199,6 +199,69 @@ func BenchmarkEnqueueSingle(b *testing.B) {
 	})
 }
 
+// BenchmarkEnqueueSinglePaired: the single enqueues of ours and asynq's
+// interleaved, one of each per step (in alternating order), each timed on
+// its own, so a noisy machine slows both alike. It reports the mean time
+// of one enqueue of each (haderctl-ns/op, asynq-ns/op) and their ratio
+// (asynq-time/haderctl-time: above 1, ours is faster). One iteration is
+// enqueueOps pairs.
+func BenchmarkEnqueueSinglePaired(b *testing.B) {
+	requireRealRedis(b)
+	ourRdb := benchRedis(b, newDirectCounter(), 0)
+	asynqRdb := benchRedis(b, newDirectCounter(), 0)
+	client := asynq.NewClientFromRedisClient(asynqRdb)
+	defer client.Close()
+	var ourTime, asynqTime time.Duration
+	pairs := 0
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
+		c, clean := ours(b, ourRdb)
+		q, cleanA := asynqQueue(b, asynqRdb)
+		ops := newOps(enqueueOps+1, "s")
+		checkAll(b, c, ops[:1])
+		pushAll(b, ctx, c, ops[:1]) // registers the queue: the rest take the single path
+		one := make([]*queue.Operation, 1)
+		for i, o := range ops[1:] {
+			ourOne := func() {
+				start := time.Now()
+				if err := c.Check(o); err != nil {
+					b.Fatal(err)
+				}
+				one[0] = o
+				if _, err := c.Push(ctx, one); err != nil {
+					b.Fatal(err)
+				}
+				ourTime += time.Since(start)
+			}
+			asynqOne := func() {
+				start := time.Now()
+				t := asynq.NewTask(benchTask, benchPayload, asynq.TaskID("a"+strconv.Itoa(i)), asynq.Queue(q), asynq.MaxRetry(10))
+				if _, err := client.EnqueueContext(ctx, t); err != nil {
+					b.Fatal(err)
+				}
+				asynqTime += time.Since(start)
+			}
+			if i%2 == 0 {
+				ourOne()
+				asynqOne()
+			} else {
+				asynqOne()
+				ourOne()
+			}
+			pairs++
+		}
+		cancel()
+		b.StopTimer()
+		clean()
+		cleanA()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(ourTime.Nanoseconds())/float64(pairs), "haderctl-ns/op")
+	b.ReportMetric(float64(asynqTime.Nanoseconds())/float64(pairs), "asynq-ns/op")
+	b.ReportMetric(float64(asynqTime)/float64(ourTime), "asynq/haderctl-time")
+	b.ReportMetric(0, "ns/op")
+}
+
 // BenchmarkEnqueueBatch: many operations at once. Ours: Check each, then
 // one Push of all of them (what `queue push --ndjson` does). asynq has no
 // batch API: its fastest bulk path is Client.Enqueue from several

@@ -107,11 +107,39 @@ func (o *Operation) entry(nowMs int64) (score int64, e string) {
 	b = append(b, ' ')
 	b = append(b, o.Service...)
 	b = append(b, '\n')
-	m, _ := json.Marshal(meta{Operation: o.Operation, Error: o.Error, Request: o.Request})
-	b = append(b, m...)
+	b = appendMeta(b, meta{Operation: o.Operation, Error: o.Error, Request: o.Request})
 	b = append(b, '\n')
 	b = append(b, o.Data...)
 	return score, string(b)
+}
+
+// appendMeta appends the meta line's JSON: written by hand in the common
+// case (no request, plain text), by encoding/json otherwise. plainMeta
+// reads back exactly what this writes by hand.
+func appendMeta(b []byte, m meta) []byte {
+	if m.Request == nil && plainJSON(m.Operation) && plainJSON(m.Error) {
+		b = append(b, `{"operation":"`...)
+		b = append(b, m.Operation...)
+		if m.Error != "" {
+			b = append(b, `","error":"`...)
+			b = append(b, m.Error...)
+		}
+		return append(b, `"}`...)
+	}
+	js, _ := json.Marshal(m)
+	return append(b, js...)
+}
+
+// plainJSON reports whether s is the same inside JSON quotes as
+// encoding/json would write it: printable ASCII without escapes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // PushResult says what happened to one pushed operation.
@@ -258,8 +286,9 @@ func (c *Client) pushOne(ctx context.Context, o *Operation) ([]PushResult, error
 	now := time.Now().UnixMilli()
 	score, e := o.entry(now)
 	keys := c.enqueueKeys(o.Queue)
-	res, err := enqueueOneScript.Run(ctx, c.rdb, keys[:3], o.ID, score, e).Text()
-	if err == nil && res == "dup" {
+	n, err := enqueueOneScript.Run(ctx, c.rdb, keys[1:3], o.ID, score, e).Int()
+	res := "new"
+	if err == nil && n == 0 {
 		// an id seen before: the full script tells its state, or takes
 		// the place of a completion older than the retention
 		var all []string

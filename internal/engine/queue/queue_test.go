@@ -575,7 +575,7 @@ func TestServiceFilterClaimsOnlyThatService(t *testing.T) {
 	}
 }
 
-func TestPlainMetaReadsWhatEncodingJSONReads(t *testing.T) {
+func TestMetaLineWrittenAndReadLikeEncodingJSON(t *testing.T) {
 	for _, m := range []meta{
 		{Operation: "create_order"},
 		{Operation: "create_order", Error: "HTTP 503 from shopify"},
@@ -587,6 +587,9 @@ func TestPlainMetaReadsWhatEncodingJSONReads(t *testing.T) {
 		js, err := json.Marshal(m)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if got := appendMeta(nil, m); string(got) != string(js) {
+			t.Errorf("appendMeta wrote %s, encoding/json %s", got, js)
 		}
 		var want meta
 		if err := json.Unmarshal(js, &want); err != nil {

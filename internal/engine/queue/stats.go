@@ -90,7 +90,8 @@ func (c *Client) Stats(ctx context.Context, names []string) ([]Stats, time.Time,
 		// now, or was completed, purged or trimmed from the dead set
 		s.Enqueued = s.PendingTotal + s.Delayed + s.InFlight + s.Dead + s.Completed + n("purged") + s.DeadTrimmed
 		if oldest > 0 {
-			s.OldestPendingSeconds = float64(nowMs-oldest) / 1000
+			// created times are the pushing clients' clocks: never negative
+			s.OldestPendingSeconds = float64(max(nowMs-oldest, 0)) / 1000
 		}
 		if s.Completed > 0 {
 			s.AvgRetrySeconds = float64(n("retry_ms_total")) / float64(s.Completed) / 1000
