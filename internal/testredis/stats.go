@@ -19,11 +19,19 @@ type Stats struct {
 	// honest cost: commandstats' usec counts a script's inner commands
 	// twice (in the script and in their own line).
 	CPU time.Duration
+	// ByCommand has each command's calls and usec, by lower-case name
+	// ("evalsha", "client|setinfo").
+	ByCommand map[string]CommandStat
+}
+
+// CommandStat is one command's line of INFO commandstats.
+type CommandStat struct {
+	Calls, Usec int64
 }
 
 // ReadStats reads the counters (INFO commandstats and cpu).
 func ReadStats(ctx context.Context, rdb redis.UniversalClient) (Stats, error) {
-	var s Stats
+	s := Stats{ByCommand: map[string]CommandStat{}}
 	info, err := rdb.Info(ctx, "commandstats", "cpu").Result()
 	if err != nil {
 		return s, err
@@ -37,15 +45,24 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient) (Stats, error) {
 		case name == "used_cpu_user" || name == "used_cpu_sys":
 			f, _ := strconv.ParseFloat(rest, 64)
 			s.CPU += time.Duration(f * float64(time.Second))
-		case strings.HasPrefix(name, "cmdstat_") && name != "cmdstat_info":
+		case strings.HasPrefix(name, "cmdstat_"):
+			var st CommandStat
 			for _, kv := range strings.Split(rest, ",") {
-				if k, v, _ := strings.Cut(kv, "="); k == "calls" {
-					n, _ := strconv.ParseInt(v, 10, 64)
-					s.Commands += n
-					if name == "cmdstat_evalsha" || name == "cmdstat_eval" {
-						s.Scripts += n
-					}
+				k, v, _ := strings.Cut(kv, "=")
+				switch k {
+				case "calls":
+					st.Calls, _ = strconv.ParseInt(v, 10, 64)
+				case "usec":
+					st.Usec, _ = strconv.ParseInt(v, 10, 64)
 				}
+			}
+			s.ByCommand[strings.TrimPrefix(name, "cmdstat_")] = st
+			if name == "cmdstat_info" {
+				continue
+			}
+			s.Commands += st.Calls
+			if name == "cmdstat_evalsha" || name == "cmdstat_eval" {
+				s.Scripts += st.Calls
 			}
 		}
 	}

@@ -82,35 +82,12 @@ type redisSnap struct {
 }
 
 func readSnap(ctx context.Context, rdb *redis.Client) (redisSnap, error) {
-	s := redisSnap{cmds: map[string]cmdStat{}}
-	info, err := rdb.Info(ctx, "commandstats", "cpu").Result()
-	if err != nil {
-		return s, err
+	st, err := testredis.ReadStats(ctx, rdb)
+	s := redisSnap{cmds: map[string]cmdStat{}, cpu: st.CPU}
+	for name, c := range st.ByCommand {
+		s.cmds[name] = cmdStat{calls: c.Calls, usec: c.Usec}
 	}
-	for _, line := range strings.Split(info, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok {
-			continue
-		}
-		switch {
-		case name == "used_cpu_user" || name == "used_cpu_sys":
-			f, _ := strconv.ParseFloat(rest, 64)
-			s.cpu += time.Duration(f * float64(time.Second))
-		case strings.HasPrefix(name, "cmdstat_"):
-			var st cmdStat
-			for _, kv := range strings.Split(rest, ",") {
-				k, v, _ := strings.Cut(kv, "=")
-				switch k {
-				case "calls":
-					st.calls, _ = strconv.ParseInt(v, 10, 64)
-				case "usec":
-					st.usec, _ = strconv.ParseInt(v, 10, 64)
-				}
-			}
-			s.cmds[strings.TrimPrefix(name, "cmdstat_")] = st
-		}
-	}
-	return s, nil
+	return s, err
 }
 
 // isScript reports whether a command runs a script.
