@@ -145,11 +145,25 @@ func NewCmdQueueInspect(f *cmdutil.Factory, runF func([]string, bool) error) *co
 			if o == nil {
 				return cmdutil.UsageErrorf("queue %s has no operation %q (completed ones are kept for queue.retention)", args[0], args[1])
 			}
+			now := f.Now()
+			if o.State == "completed" {
+				// only the completion is kept (deduplication): no request
+				// or data to show
+				if f.JSON() {
+					return cmdutil.WriteJSON(f.IO.Out, map[string]any{"id": o.ID, "queue": o.Queue, "state": o.State,
+						"attempts": o.Attempts, "completed_at": o.CompletedAt})
+				}
+				t := cmdutil.NewTable(f.IO, "FIELD", "VALUE")
+				t.Row("id", o.ID)
+				t.Row("state", o.State)
+				t.Row("attempts", strconv.Itoa(o.Attempts))
+				t.Row("completed", o.CompletedAt.UTC().Format(time.RFC3339)+" ("+seconds(now.Sub(*o.CompletedAt).Seconds(), true)+" ago)")
+				return t.Render()
+			}
 			showable(o, show)
 			if f.JSON() {
 				return cmdutil.WriteJSON(f.IO.Out, o)
 			}
-			now := f.Now()
 			t := cmdutil.NewTable(f.IO, "FIELD", "VALUE")
 			t.Row("id", o.ID)
 			t.Row("state", o.State)
