@@ -231,11 +231,11 @@ func (f *Factory) HTTPTransport(guarded bool) http.RoundTripper {
 func upgradeSchema1(rdb redis.UniversalClient, keys store.Keys, logger *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	n, err := queue.New(rdb, keys, queue.Settings{}).Upgrade(ctx)
+	n, err := queue.New(rdb, keys, queue.Settings{}).Upgrade(ctx, store.SchemaVersion)
 	if err != nil {
 		return err
 	}
 	logger.Info("upgraded the namespace's Redis schema from version 1", "namespace", keys.Namespace,
 		"version", store.SchemaVersion, "queued_operations_moved", n)
-	return store.MarkSchema(ctx, rdb, keys)
+	return nil
 }

@@ -236,7 +236,7 @@ func (d *drain) run(ctx, workCtx context.Context, it *item) result {
 
 // capacity is how many operations a drain holds at once: those replaying
 // plus a prefetch, so workers never wait for a claim round trip.
-func (d *drain) capacity() int { return min(max(4*d.o.Concurrency, 1024), 2048) }
+func (d *drain) capacity() int { return min(4*d.o.Concurrency, 2048) }
 
 func (d *drain) inflight() int {
 	d.mu.Lock()

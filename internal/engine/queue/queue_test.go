@@ -667,3 +667,59 @@ func TestACompletedIDIsADuplicateForTheRetentionThenForgotten(t *testing.T) {
 		t.Fatalf("the done log %v (%v): want its head trimmed to a time marker after o-1", log, err)
 	}
 }
+
+func TestUpgradeFromSchema1MovesEveryOperationOnceEvenWithTwoUpgraders(t *testing.T) {
+	c, rdb := newTestClient(t, Settings{})
+	ctx := context.Background()
+	const n = 5000
+	q := "orders"
+	p := rdb.Pipeline()
+	p.Set(ctx, c.keys.Schema(), "1", 0)
+	p.SAdd(ctx, c.keys.Queues(), q)
+	for i := range n {
+		id := fmt.Sprintf("o-%d", i)
+		score := 2*int64(band) + 1700000000000 + int64(i)
+		p.ZAdd(ctx, c.keys.QueueReady(q), redis.Z{Score: float64(score), Member: id})
+		p.HSet(ctx, c.keys.Queue(q)+":ctl", id, fmt.Sprintf("%d 0 10 shopify", score))
+		p.HSet(ctx, c.keys.Queue(q)+":op:"+id, "id", id, "queue", q, "operation", "create_order", "service", "shopify",
+			"data", fmt.Sprintf(`{"n":%d}`, i), "priority", "normal", "max_attempts", "10", "created_at", "1700000000000",
+			"method", "POST", "url", "/orders", "headers", `{"X-Trace":"t"}`)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	moved := make([]int, 2)
+	errs := make([]error, 2)
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			moved[w], errs[w] = New(testredis.Client(t), c.keys, Settings{}).Upgrade(ctx, 2)
+		}()
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil || moved[0]+moved[1] != n {
+		t.Fatalf("upgraders moved %v (%v), want %d in all", moved, errs, n)
+	}
+	if v, _ := rdb.Get(ctx, c.keys.Schema()).Result(); v != "2" {
+		t.Fatalf("schema %q after the upgrade, want 2", v)
+	}
+	if left, _ := rdb.Exists(ctx, c.keys.Queue(q)+":ctl", c.keys.Queue(q)+":op:o-0", c.keys.Queue(q)+":op:o-4999").Result(); left != 0 {
+		t.Fatalf("%d schema-1 keys left", left)
+	}
+	vs, err := rdb.HGetAll(ctx, c.keys.QueueOps(q)).Result()
+	if err != nil || len(vs) != n {
+		t.Fatalf("%d entries (%v), want %d", len(vs), err, n)
+	}
+	for id, v := range vs {
+		e, err := parseEntry(q, id, v)
+		if err != nil || e.op.Request == nil || e.op.Request.Headers["X-Trace"] != "t" || e.op.Operation != "create_order" {
+			t.Fatalf("%s: %q: %v", id, v, err)
+		}
+	}
+	s, err := c.Drain(ctx, DrainOptions{Queues: []string{q}, Handler: done, Concurrency: 64})
+	if err != nil || s.Completed != n || s.Dead != 0 {
+		t.Fatalf("drain after the upgrade: %+v %v", s, err)
+	}
+}

@@ -127,9 +127,10 @@ func parseEntry(q, id, v string) (entry, error) {
 	if !ok {
 		return bad("the entry has no control line")
 	}
-	f := strings.Fields(head)
-	if len(f) != 4 {
-		return bad("control line %q is not \"<score> <attempts> <max attempts> <service>\"", head)
+	// exactly what the scripts read: single spaces, digits only
+	f := strings.Split(head, " ")
+	if len(f) != 4 || !digits(f[0]) || !digits(f[1]) || !digits(f[2]) || f[3] == "" || strings.ContainsAny(f[3], "\t\r\v\f") {
+		return bad("control line %q does not parse", head)
 	}
 	score, err1 := strconv.ParseInt(f[0], 10, 64)
 	att, err2 := strconv.Atoi(f[1])
@@ -152,6 +153,9 @@ func parseEntry(q, id, v string) (entry, error) {
 		}
 	}
 	if m.Operation == "" {
+		if m.Error != "" { // e.g. what the schema-1 upgrade could not read
+			return bad("the operation has no name: %s", m.Error)
+		}
 		return bad("the operation has no name")
 	}
 	if !json.Valid([]byte(data)) {
@@ -164,6 +168,15 @@ func parseEntry(q, id, v string) (entry, error) {
 		Priority: Priorities[rank], MaxAttempts: max, Request: m.Request, Attempts: att,
 		CreatedAt: time.UnixMilli(score % band)}
 	return entry{score: score, attempts: att, op: o}, nil
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // plainMeta reads the common meta line, {"operation":"<name>"} or

@@ -2,7 +2,9 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -10,73 +12,149 @@ import (
 // upgradeScript moves operations of the schema-1 layout (a control entry
 // "<score> <attempts> <max> <service>" in <queue>:ctl and a hash per
 // operation, <queue>:op:<id>) into the ops hash. KEYS: ops, ctl, then the
-// hash of each id in ARGV. An operation whose old hash is gone or damaged
-// gets an entry that says so, which a drain moves to dead with the reason:
-// nothing is dropped silently. Reply: how many were moved.
+// hash of each id in ARGV. An id no longer in ctl was moved by another
+// upgrader and is left alone. An operation whose old hash is gone or
+// damaged gets an entry whose meta line says so: a drain moves it to dead
+// with that reason, and its old hash, if any, is kept under
+// <queue>:op:<id>:v1 for a person to read. Reply: how many were moved.
 var upgradeScript = redis.NewScript(`
 local OPS, CTL = KEYS[1], KEYS[2]
 local moved = 0
 for i, id in ipairs(ARGV) do
   local ctl = redis.call('HGET', CTL, id)
-  local h = {}
-  if redis.call('TYPE', KEYS[2 + i]).ok == 'hash' then
-    local kv = redis.call('HGETALL', KEYS[2 + i])
-    for j = 1, #kv, 2 do h[kv[j]] = kv[j + 1] end
-  end
-  local e
-  if ctl and string.match(ctl, '^%d+ %d+ %d+ %S+$') and h.operation and h.data then
-    local m = {operation = h.operation}
+  if ctl then
+    local h = {}
+    local isHash = redis.call('TYPE', KEYS[2 + i]).ok == 'hash'
+    if isHash then
+      local kv = redis.call('HGETALL', KEYS[2 + i])
+      for j = 1, #kv, 2 do h[kv[j]] = kv[j + 1] end
+    end
+    local good = string.match(ctl, '^%d+ %d+ %d+ %S+$') and h.operation and h.data
+    local m = {operation = h.operation or '?'}
     if h.error and h.error ~= '' then m.error = h.error end
-    if h.method and h.method ~= '' then
+    if good and h.method and h.method ~= '' then
       m.request = {method = h.method, url = h.url or ''}
       if h.headers and h.headers ~= '' then
         local ok, hs = pcall(cjson.decode, h.headers)
-        if ok and type(hs) == 'table' and next(hs) ~= nil then m.request.headers = hs end
+        if ok and type(hs) == 'table' then
+          if next(hs) ~= nil then m.request.headers = hs end
+        else
+          good = false
+        end
       end
     end
-    e = ctl .. '\n' .. cjson.encode(m) .. '\n' .. h.data
-  else
-    e = 'unreadable after the upgrade from schema 1 (control entry or operation hash missing)'
+    local e
+    if good then
+      e = ctl .. '\n' .. cjson.encode(m) .. '\n' .. h.data
+      redis.call('DEL', KEYS[2 + i])
+    else
+      -- a readable control line and a meta line with no operation name:
+      -- the drain buries it with this reason
+      local line = string.match(ctl, '^%d+ %d+ %d+ %S+$') and ctl or '20000000000000 0 1 unknown'
+      local why = 'unreadable after the upgrade from schema 1: its operation hash was gone'
+      if redis.call('EXISTS', KEYS[2 + i]) == 1 then
+        redis.call('RENAME', KEYS[2 + i], KEYS[2 + i] .. ':v1')
+        why = 'unreadable after the upgrade from schema 1: see the key ' .. KEYS[2 + i] .. ':v1'
+      end
+      e = line .. '\n' .. cjson.encode({error = why}) .. '\nnull'
+    end
+    redis.call('HSET', OPS, id, e)
+    redis.call('HDEL', CTL, id)
+    moved = moved + 1
   end
-  redis.call('HSET', OPS, id, e)
-  redis.call('HDEL', CTL, id)
-  redis.call('DEL', KEYS[2 + i])
-  moved = moved + 1
 end
 return moved
 `)
 
+// markScript records the new schema version if the namespace is still at
+// the old one. KEYS: the schema key, the upgrade lock. ARGV: old, new.
+var markScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) end
+redis.call('DEL', KEYS[2])
+return 1
+`)
+
 // Upgrade moves every known queue's operations from the schema-1 layout
-// to this one (docs/redis-schema.md, Compatibility). It is safe to run
-// again and while nothing else drains: it returns how many it moved.
-func (c *Client) Upgrade(ctx context.Context) (int, error) {
-	names, err := c.Known(ctx)
-	if err != nil {
-		return 0, err
+// to this one (docs/redis-schema.md, Compatibility), then records schema
+// version `to`. One process does it under a lock; others wait for it. It
+// returns how many operations this process moved.
+func (c *Client) Upgrade(ctx context.Context, to int) (int, error) {
+	lock := c.keys.Schema() + ":upgrading"
+	for {
+		ok, err := c.rdb.SetNX(ctx, lock, "1", 10*time.Minute).Result()
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			break
+		}
+		// another process upgrades: wait for it to finish
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, ctx.Err()
+		case <-t.C:
+		}
+		v, err := c.rdb.Get(ctx, c.keys.Schema()).Int()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return 0, err
+		}
+		if v >= to {
+			return 0, nil
+		}
 	}
 	total := 0
+	names, err := c.Known(ctx)
 	for _, q := range names {
-		ctl := c.keys.Queue(q) + ":ctl"
+		if err != nil {
+			break
+		}
+		var n int
+		n, err = c.upgradeQueue(ctx, q)
+		total += n
+	}
+	if err != nil {
+		c.rdb.Del(context.WithoutCancel(ctx), lock)
+		return total, err
+	}
+	return total, markScript.Run(ctx, c.rdb, []string{c.keys.Schema(), lock}, 1, to).Err()
+}
+
+// upgradeQueue moves one queue's operations, 200 at a time, until its ctl
+// hash is empty (HSCAN may return empty pages before the end: it is
+// followed to cursor 0, again, until nothing is left).
+func (c *Client) upgradeQueue(ctx context.Context, q string) (int, error) {
+	ctl := c.keys.Queue(q) + ":ctl"
+	total := 0
+	for {
+		left, err := c.rdb.HLen(ctx, ctl).Result()
+		if err != nil || left == 0 {
+			return total, err
+		}
+		var cursor uint64
 		for {
-			ids, _, err := c.rdb.HScan(ctx, ctl, 0, "", 200).Result()
+			var ids []string
+			ids, cursor, err = c.rdb.HScan(ctx, ctl, cursor, "", 200).Result()
 			if err != nil {
 				return total, err
 			}
-			if len(ids) == 0 {
+			if len(ids) > 0 {
+				var batch []any
+				keys := []string{c.keys.QueueOps(q), ctl}
+				for i := 0; i+1 < len(ids); i += 2 {
+					batch = append(batch, ids[i])
+					keys = append(keys, c.keys.Queue(q)+":op:"+ids[i])
+				}
+				n, err := upgradeScript.Run(ctx, c.rdb, keys, batch...).Int()
+				if err != nil {
+					return total, fmt.Errorf("upgrading queue %s: %w", q, err)
+				}
+				total += n
+			}
+			if cursor == 0 {
 				break
 			}
-			var batch []any
-			keys := []string{c.keys.QueueOps(q), ctl}
-			for i := 0; i+1 < len(ids); i += 2 {
-				batch = append(batch, ids[i])
-				keys = append(keys, c.keys.Queue(q)+":op:"+ids[i])
-			}
-			n, err := upgradeScript.Run(ctx, c.rdb, keys, batch...).Int()
-			if err != nil {
-				return total, fmt.Errorf("upgrading queue %s: %w", q, err)
-			}
-			total += n
 		}
 	}
-	return total, nil
 }

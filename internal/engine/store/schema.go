@@ -48,9 +48,3 @@ func CheckSchema(ctx context.Context, c redis.UniversalClient, k Keys, claim boo
 	}
 	return n, nil
 }
-
-// MarkSchema records that the namespace is now at SchemaVersion (after an
-// upgrade).
-func MarkSchema(ctx context.Context, c redis.UniversalClient, k Keys) error {
-	return c.Set(ctx, k.Schema(), SchemaVersion, 0).Err()
-}
