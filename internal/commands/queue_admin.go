@@ -172,6 +172,9 @@ func NewCmdQueueInspect(f *cmdutil.Factory, runF func([]string, bool) error) *co
 				t.Row("service", o.Service)
 				t.Row("priority", string(o.Priority))
 				t.Row("attempts", fmt.Sprintf("%d of %d", o.Attempts, o.MaxAttempts))
+				if o.Stalls > 0 {
+					t.Row("stalls", fmt.Sprintf("%d (leases that expired while a drainer held it)", o.Stalls))
+				}
 				t.Row("created", o.CreatedAt.UTC().Format(time.RFC3339)+" ("+seconds(now.Sub(o.CreatedAt).Seconds(), true)+" ago)")
 				t.Row("when", opWhen(o, now))
 				t.Row("error", o.Error)

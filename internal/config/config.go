@@ -79,13 +79,15 @@ type Queue struct {
 	Retention     Duration `json:"retention" yaml:"retention,omitempty"`
 	DeadMax       int      `json:"dead_max" yaml:"dead_max,omitempty"`
 	DeadMaxAge    Duration `json:"dead_max_age" yaml:"dead_max_age,omitempty"`
+	MaxStalls     int      `json:"max_stalls" yaml:"max_stalls,omitempty"`
 }
 
 // Settings converts to the engine's form, defaults filled in.
 func (q Queue) Settings() queue.Settings {
 	return queue.Settings{MaxAttempts: q.MaxAttempts, BackoffBase: time.Duration(q.BackoffBase),
 		BackoffFactor: q.BackoffFactor, BackoffCap: time.Duration(q.BackoffCap), MaxDataBytes: q.MaxDataBytes,
-		Retention: time.Duration(q.Retention), DeadMax: q.DeadMax, DeadMaxAge: time.Duration(q.DeadMaxAge)}.Defaults()
+		Retention: time.Duration(q.Retention), DeadMax: q.DeadMax, DeadMaxAge: time.Duration(q.DeadMaxAge),
+		MaxStalls: q.MaxStalls}.Defaults()
 }
 
 func (q Queue) validate() error {
@@ -100,6 +102,8 @@ func (q Queue) validate() error {
 		return errorf("queue: max_data_bytes must be positive")
 	case q.DeadMax < 0:
 		return errorf("queue: dead_max must be positive")
+	case q.MaxStalls < 0:
+		return errorf("queue: max_stalls must be at least 1")
 	}
 	return nil
 }
@@ -295,7 +299,7 @@ func (c *Config) validate() error {
 	qs := c.Queue.Settings()
 	c.Queue = Queue{MaxAttempts: qs.MaxAttempts, BackoffBase: Duration(qs.BackoffBase), BackoffFactor: qs.BackoffFactor,
 		BackoffCap: Duration(qs.BackoffCap), MaxDataBytes: qs.MaxDataBytes, Retention: Duration(qs.Retention),
-		DeadMax: qs.DeadMax, DeadMaxAge: Duration(qs.DeadMaxAge)}
+		DeadMax: qs.DeadMax, DeadMaxAge: Duration(qs.DeadMaxAge), MaxStalls: qs.MaxStalls}
 	if err := c.Breaker.Settings().WithDefaults().Validate(); err != nil {
 		return errorf("breaker: %s", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -236,7 +237,7 @@ func (d *drain) run(ctx, workCtx context.Context, it *item) result {
 
 // capacity is how many operations a drain holds at once: those replaying
 // plus a prefetch, so workers never wait for a claim round trip.
-func (d *drain) capacity() int { return min(4*d.o.Concurrency, 2048) }
+func (d *drain) capacity() int { return min(max(4*d.o.Concurrency, 1024), 2048) }
 
 func (d *drain) inflight() int {
 	d.mu.Lock()
@@ -287,7 +288,12 @@ func (d *drain) claimLoop(ctx context.Context, work chan<- *item) error {
 			}
 			var items []*item
 			var isPaused bool
-			items, isPaused, err = d.claim(ctx, q, n-got)
+			// the claim runs to its end even if ctx is cancelled meanwhile:
+			// its reply must not be lost (what it leased would wait out
+			// the lease); a stopping drain releases what it brings
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			items, isPaused, err = d.claim(cctx, q, n-got)
+			cancel()
 			if err != nil {
 				break
 			}
@@ -352,7 +358,7 @@ func (d *drain) wait(ctx context.Context, dur time.Duration) {
 // claim leases up to n operations of q.
 func (d *drain) claim(ctx context.Context, q string, n int) ([]*item, bool, error) {
 	c := d.c
-	res, err := claimScript.Run(ctx, c.rdb, c.queueKeys(q), n, d.o.Lease.Milliseconds(), d.o.Service, 2000, d.owner).Slice()
+	res, err := claimScript.Run(ctx, c.rdb, c.queueKeys(q), n, d.o.Lease.Milliseconds(), d.o.Service, 2000, d.owner, c.set.MaxStalls).Slice()
 	if err != nil {
 		return nil, false, err
 	}
@@ -417,19 +423,22 @@ func (d *drain) fill(it *item, v string) {
 func (d *drain) adopt(ctx context.Context) ([]*item, error) {
 	var all []*item
 	for _, q := range d.o.Queues {
+		// what we hold, read before Redis: an operation settled meanwhile
+		// has left the lease hash by the time it leaves held, so it
+		// cannot be mistaken for an orphan
+		d.mu.Lock()
+		held := maps.Clone(d.held[q])
+		d.mu.Unlock()
 		leases, err := d.c.rdb.HGetAll(ctx, d.c.keys.QueueLeases(q)).Result()
 		if err != nil {
 			return nil, err
 		}
-		d.mu.Lock()
-		held := d.held[q]
 		var items []*item
 		for id, tok := range leases {
 			if _, mine := held[id]; !mine && strings.HasSuffix(tok, "@"+d.owner) {
 				items = append(items, &item{queue: q, id: id, token: tok})
 			}
 		}
-		d.mu.Unlock()
 		if len(items) == 0 {
 			continue
 		}
@@ -449,10 +458,7 @@ func (d *drain) adopt(ctx context.Context) ([]*item, error) {
 		d.hold(q, items)
 		all = append(all, items...)
 	}
-	d.sumMu.Lock()
-	d.sum.Claimed += len(all)
-	d.sumMu.Unlock()
-	return all, nil
+	return all, nil // counted as claimed by the claim loop
 }
 
 func ids(items []*item) []string {

@@ -34,6 +34,10 @@ type Settings struct {
 	// what is trimmed is counted in dead_trimmed and logged, never silent.
 	DeadMax    int
 	DeadMaxAge time.Duration
+	// MaxStalls is how many times an operation's lease may expire (its
+	// drainer stopped reporting) before it is taken to kill its drainers
+	// and goes dead (default 3). A stall is not an attempt.
+	MaxStalls int
 }
 
 // Defaults fills unset settings.
@@ -58,6 +62,9 @@ func (s Settings) Defaults() Settings {
 	}
 	if s.DeadMax <= 0 {
 		s.DeadMax = 10000
+	}
+	if s.MaxStalls <= 0 {
+		s.MaxStalls = 3
 	}
 	if s.DeadMaxAge <= 0 {
 		s.DeadMaxAge = 90 * 24 * time.Hour
@@ -403,9 +410,9 @@ type RetryResult struct {
 // Retry moves dead operations back to ready with their attempts reset;
 // ids nil means every dead one.
 func (c *Client) Retry(ctx context.Context, q string, ids []string) (RetryResult, error) {
-	args := []any{"*"}
+	args := []any{"all"}
 	if ids != nil {
-		args = args[:0]
+		args[0] = "ids"
 		for _, id := range ids {
 			args = append(args, id)
 		}

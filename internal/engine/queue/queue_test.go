@@ -136,7 +136,7 @@ func TestCheckRefusesBadInput(t *testing.T) {
 // their tokens and the lease deadline.
 func claimRaw(t *testing.T, c *Client, q string, n int, lease time.Duration) (ids, tokens []string, deadline int64) {
 	t.Helper()
-	res, err := claimScript.Run(context.Background(), c.rdb, c.queueKeys(q), n, lease.Milliseconds(), "", 100, "test").Slice()
+	res, err := claimScript.Run(context.Background(), c.rdb, c.queueKeys(q), n, lease.Milliseconds(), "", 100, "test", 3).Slice()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,8 +192,8 @@ func TestAnExpiredLeaseCannotAcknowledgeWorkAnotherDrainerOwns(t *testing.T) {
 		t.Fatalf("a stale ack changed the operation: %+v", s)
 	}
 	o, err := c.Inspect(context.Background(), "orders", ids[0])
-	if err != nil || o == nil || o.State != "leased" || o.Attempts != 1 {
-		t.Fatalf("inspect while leased again: %+v %v (the expired lease counts as an attempt)", o, err)
+	if err != nil || o == nil || o.State != "leased" || o.Attempts != 0 || o.Stalls != 1 {
+		t.Fatalf("inspect while leased again: %+v %v (the expired lease is a stall, not an attempt)", o, err)
 	}
 	if got := settleRaw(t, c, "orders", ids[0], newTokens[0], "done", 0); got != "done" {
 		t.Fatalf("ack with the current token: %q", got)
@@ -721,5 +721,46 @@ func TestUpgradeFromSchema1MovesEveryOperationOnceEvenWithTwoUpgraders(t *testin
 	s, err := c.Drain(ctx, DrainOptions{Queues: []string{q}, Handler: done, Concurrency: 64})
 	if err != nil || s.Completed != n || s.Dead != 0 {
 		t.Fatalf("drain after the upgrade: %+v %v", s, err)
+	}
+}
+
+func TestABatchWithAnIDTwiceEnqueuesItOnceAndSaysItIsReady(t *testing.T) {
+	c, _ := newTestClient(t, Settings{})
+	ops := []*Operation{{ID: "d-1", Queue: "q", Operation: "a", Service: "s"}, {ID: "d-1", Queue: "q", Operation: "a", Service: "s"}}
+	for _, o := range ops {
+		if err := c.Check(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := c.Push(context.Background(), ops)
+	if err != nil || res[0].Status != "enqueued" || res[1].Status != "duplicate" || res[1].State != "ready" {
+		t.Fatalf("push: %+v %v", res, err)
+	}
+	if s := stats(t, c, "q"); s.PendingTotal != 1 || s.Duplicates != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestRetryOfAnIDNamedStarRetriesOnlyThatID(t *testing.T) {
+	c, _ := newTestClient(t, Settings{MaxAttempts: 1})
+	ctx := context.Background()
+	push(t, c, "q", "s", "o", 3, nil)
+	fail := func(context.Context, *Operation) Outcome { return Outcome{Kind: Dead, Err: "no"} }
+	if s, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Handler: fail}); err != nil || s.Dead != 3 {
+		t.Fatalf("drain: %+v %v", s, err)
+	}
+	r, err := c.Retry(ctx, "q", []string{"*"})
+	if err != nil || r.Moved != 0 || !slices.Equal(r.NotDead, []string{"*"}) {
+		t.Fatalf("retry of id *: %+v %v, want nothing moved", r, err)
+	}
+	if s := stats(t, c, "q"); s.Dead != 3 {
+		t.Fatalf("after retrying id *: %d dead, want 3", s.Dead)
+	}
+	r, err = c.Retry(ctx, "q", []string{"o-1"})
+	if err != nil || r.Moved != 1 {
+		t.Fatalf("retry o-1: %+v %v", r, err)
+	}
+	if o, err := c.Inspect(ctx, "q", "o-1"); err != nil || o.State != "ready" || o.Attempts != 0 || o.LastError != "" {
+		t.Fatalf("o-1 after retry: %+v %v, want ready, attempts and last error reset", o, err)
 	}
 }

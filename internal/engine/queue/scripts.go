@@ -14,9 +14,10 @@ import "github.com/redis/go-redis/v9"
 // LIST: "@ <completed ms>" markers (ids have no spaces), each followed by
 // the ids completed then.
 // Times are Redis' clock. An operation's entry in ops is
-// "<ready score> <attempts> <max attempts> <service>\n<JSON>": the first
-// line is all a script ever reads, and only on the slow paths (retry,
-// reap, release, the service filter); the drainer parses the rest.
+// "<ready score> <attempts> <max attempts> <service>[ <stalls>]\n<meta
+// JSON>\n<data>": the first line is all a script parses, and only on the
+// slow paths (retry, reap, release, the service filter); the drainer
+// parses the rest.
 const prelude = `
 local Q, READY, DELAYED, LEASED, DEAD, OPS, LEASE, ERRS, DONE =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
@@ -26,12 +27,14 @@ local BAND = 1e13
 
 local function parse(v)
   if not v then return nil end
-  local score, att, max, svc, pos = string.match(v, '^(%d+) (%d+) (%d+) (%S+)\n()')
+  local score, att, max, svc, st, pos = string.match(v, '^(%d+) (%d+) (%d+) (%S+) ?(%d*)\n()')
   if not score or tonumber(score) >= 4 * BAND then return nil end
-  return {score = tonumber(score), att = tonumber(att), max = tonumber(max), svc = svc, v = v, pos = pos}
+  return {st = tonumber(st) or 0, score = tonumber(score), att = tonumber(att), max = tonumber(max), svc = svc, v = v, pos = pos}
 end
 local function put(id, c)
-  redis.call('HSET', OPS, id, string.format('%d %d %d %s\n', c.score, c.att, c.max, c.svc) .. string.sub(c.v, c.pos))
+  local line = string.format('%d %d %d %s', c.score, c.att, c.max, c.svc)
+  if c.st > 0 then line = line .. ' ' .. c.st end
+  redis.call('HSET', OPS, id, line .. '\n' .. string.sub(c.v, c.pos))
 end
 local function unreadable(v)
   if not v then return "the operation's entry is missing" end
@@ -54,12 +57,14 @@ end
 var enqueueScript = redis.NewScript(`
 local Q, READY, OPS = KEYS[1], KEYS[2], KEYS[3]
 local now, retention = tonumber(ARGV[1]), tonumber(ARGV[2])
-local out, ready = {}, {}
+local out, ready, seen = {}, {}, {}
 local dups = 0
 for a = 3, #ARGV, 3 do
   local id, score, e = ARGV[a], ARGV[a+1], ARGV[a+2]
   local st
-  if redis.call('HSETNX', OPS, id, e) == 0 then
+  if seen[id] then
+    st = 'ready' -- the same id earlier in this batch
+  elseif redis.call('HSETNX', OPS, id, e) == 0 then
     local v = redis.call('HGET', OPS, id)
     local at = tonumber(string.match(v, '^done (%d+)') or '')
     if at and at <= now - retention then
@@ -77,6 +82,7 @@ for a = 3, #ARGV, 3 do
     dups = dups + 1
   else
     ready[#ready + 1] = score; ready[#ready + 1] = id
+    seen[id] = true
     out[#out + 1] = 'new'
   end
 end
@@ -100,14 +106,14 @@ return 1
 // ready operations under one fencing token. ARGV: n, lease ms, service
 // filter (empty: any), scan limit (with a filter), owner (the drainer's
 // id: the token is "<seq>@<owner>", so a drainer whose claim reply was
-// lost can find what it was given). Reply: {status, now, deadline, token,
+// lost can find what it was given), max stalls. Reply: {status, now, deadline, token,
 // reaped to ready, promoted, {id, why, attempts} of each operation
-// buried here,
-// {id, entry} of each claimed operation}. An expired lease counts as an
-// attempt, so an operation that kills its drainer every time ends dead
-// instead of looping.
+// buried here, {id, entry} of each claimed operation}. An expired lease
+// is a stall, not an attempt (a crashed drainer's prefetched operations
+// were never tried); an operation that stalls more than max stalls times
+// ends dead instead of looping.
 var claimScript = redis.NewScript(prelude + `
-local n, lease, want, scan, owner = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local n, lease, want, scan, owner, maxstalls = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local back, promoted, buried = 0, 0, {}
 local function lay(id, why, att)
   bury(id, why)
@@ -123,11 +129,14 @@ if #expired > 0 then
     if not c then
       lay(id, unreadable(vs[i]), 0)
     else
-      c.att = c.att + 1
+      -- a stall, not an attempt: a crashed drainer's prefetched
+      -- operations were never tried; one that stalls more than max_stalls
+      -- times is taken to kill its drainers
+      c.st = c.st + 1
       put(id, c)
-      local why = 'lease expired: the drainer holding it stopped reporting (attempt ' .. c.att .. ' of ' .. c.max .. ')'
-      if c.att >= c.max then
-        lay(id, why, c.att)
+      local why = 'lease expired: the drainer holding it stopped reporting (stall ' .. c.st .. ' of at most ' .. maxstalls .. ')'
+      if c.st > maxstalls then
+        lay(id, 'lease expired ' .. c.st .. ' times: its drainers stopped reporting while holding it (it may be killing them)', c.att)
       else
         redis.call('HSET', ERRS, id, why)
         redis.call('ZADD', READY, c.score, id)
@@ -177,7 +186,7 @@ for i, id in ipairs(ids) do
   if #take >= n then break end
   local v = vs[i]
   local svc
-  if v and want ~= '' then svc = string.match(v, '^%d+ %d+ %d+ (%S+)\n') end
+  if v and want ~= '' then svc = string.match(v, '^%d+ %d+ %d+ (%S+) ?%d*\n') end
   if not v or (want ~= '' and not svc) then
     gone[#gone + 1] = id
     lay(id, unreadable(v), 0)
@@ -369,11 +378,16 @@ return lost
 `)
 
 // retryScript moves dead operations back to ready with their attempts
-// reset. ARGV: '*' for every dead operation, or the ids. Reply: {moved,
+// and stalls reset (and the death reason cleared). ARGV: 'all' for every
+// dead operation, or 'ids' and the ids. Reply: {moved,
 // ids not dead, ids dead but whose entry is corrupt (they stay dead)}.
 var retryScript = redis.NewScript(prelude + `
 local ids = {}
-if ARGV[1] == '*' then ids = redis.call('ZRANGE', DEAD, 0, -1) else ids = ARGV end
+if ARGV[1] == 'all' then
+  ids = redis.call('ZRANGE', DEAD, 0, -1)
+else
+  for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+end
 local moved, missing, corrupt = 0, {}, {}
 for _, id in ipairs(ids) do
   if not redis.call('ZSCORE', DEAD, id) then
@@ -384,7 +398,8 @@ for _, id in ipairs(ids) do
       corrupt[#corrupt + 1] = id
     else
       redis.call('ZREM', DEAD, id)
-      c.att = 0
+      redis.call('HDEL', ERRS, id)
+      c.att, c.st = 0, 0
       put(id, c)
       redis.call('ZADD', READY, c.score, id)
       redis.call('HINCRBY', Q, 'revived', 1)

@@ -72,8 +72,11 @@ type Operation struct {
 	Request *Request `json:"request,omitempty"`
 
 	// Filled from Redis.
-	State         string     `json:"state,omitempty"`
-	Attempts      int        `json:"attempts"`
+	State    string `json:"state,omitempty"`
+	Attempts int    `json:"attempts"`
+	// Stalls counts the leases that expired while it was held (its
+	// drainer stopped reporting); they are not attempts.
+	Stalls        int        `json:"stalls,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	LeaseDeadline *time.Time `json:"lease_deadline,omitempty"`
@@ -127,8 +130,14 @@ func parseEntry(q, id, v string) (entry, error) {
 	if !ok {
 		return bad("the entry has no control line")
 	}
-	// exactly what the scripts read: single spaces, digits only
+	// exactly what the scripts read: single spaces, digits only, and an
+	// optional stall count
 	f := strings.Split(head, " ")
+	stalls := 0
+	if len(f) == 5 && digits(f[4]) {
+		stalls, _ = strconv.Atoi(f[4])
+		f = f[:4]
+	}
 	if len(f) != 4 || !digits(f[0]) || !digits(f[1]) || !digits(f[2]) || f[3] == "" || strings.ContainsAny(f[3], "\t\r\v\f") {
 		return bad("control line %q does not parse", head)
 	}
@@ -165,7 +174,7 @@ func parseEntry(q, id, v string) (entry, error) {
 		return bad("the request has no method or URL")
 	}
 	o := &Operation{ID: id, Queue: q, Operation: m.Operation, Service: f[3], Data: json.RawMessage(data), Error: m.Error,
-		Priority: Priorities[rank], MaxAttempts: max, Request: m.Request, Attempts: att,
+		Priority: Priorities[rank], MaxAttempts: max, Request: m.Request, Attempts: att, Stalls: stalls,
 		CreatedAt: time.UnixMilli(score % band)}
 	return entry{score: score, attempts: att, op: o}, nil
 }
