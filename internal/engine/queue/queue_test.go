@@ -764,3 +764,25 @@ func TestRetryOfAnIDNamedStarRetriesOnlyThatID(t *testing.T) {
 		t.Fatalf("o-1 after retry: %+v %v, want ready, attempts and last error reset", o, err)
 	}
 }
+
+func TestAClaimOfLargeOperationsStopsAtItsByteBudgetAndKeepsTheRestInOrder(t *testing.T) {
+	c, rdb := newTestClient(t, Settings{})
+	ctx := context.Background()
+	big := json.RawMessage(`"` + strings.Repeat("x", 1000000) + `"`)
+	ids := push(t, c, "q", "s", "o", 12, func(o *Operation) { o.Data = big })
+	// one claim: about 8 MiB of the 12 MB, the rest back in ready
+	claimed, _, _ := claimRaw(t, c, "q", 512, time.Minute)
+	if len(claimed) == 0 || len(claimed) >= 12 {
+		t.Fatalf("one claim took %d of 12 operations of 1 MB, want its 8 MiB budget to stop it", len(claimed))
+	}
+	if s := stats(t, c, "q"); s.PendingTotal != int64(12-len(claimed)) || s.InFlight != int64(len(claimed)) {
+		t.Fatalf("after the claim: %+v", s)
+	}
+	// the rest stay in claim order (one batch push: the same age, so
+	// Redis orders them by id), after those claimed
+	ids = slices.Sorted(slices.Values(ids))
+	rest, err := rdb.ZRange(ctx, c.keys.QueueReady("q"), 0, -1).Result()
+	if err != nil || !slices.Equal(rest, ids[len(claimed):]) || !slices.Equal(claimed, ids[:len(claimed)]) {
+		t.Fatalf("claimed %v, left %v (%v): want the oldest claimed and the rest in order", claimed, rest, err)
+	}
+}

@@ -40,6 +40,23 @@ local function unreadable(v)
   if not v then return "the operation's entry is missing" end
   return "the operation's entry is corrupt: no readable control line"
 end
+-- fetch reads the entries of ids in chunks, stopping once about budget
+-- bytes are read (operations carry up to max_data_bytes each): it returns
+-- the entries of the first k ids (k >= 1 when ids is not empty). A
+-- missing entry is false.
+local function fetch(ids, budget)
+  local vs, bytes, k = {}, 0, 0
+  while k < #ids and bytes < budget do
+    local chunk = redis.call('HMGET', OPS, unpack(ids, k + 1, math.min(k + 64, #ids)))
+    for x = 1, #chunk do
+      k = k + 1
+      vs[k] = chunk[x]
+      if chunk[x] then bytes = bytes + #chunk[x] end
+      if bytes >= budget then break end
+    end
+  end
+  return vs, k
+end
 local function bury(id, why)
   redis.call('ZADD', DEAD, now, id)
   redis.call('HSET', ERRS, id, why)
@@ -119,11 +136,13 @@ local function lay(id, why, att)
   bury(id, why)
   buried[#buried + 1] = id; buried[#buried + 1] = why; buried[#buried + 1] = att
 end
+local BUDGET = 16 * 1024 * 1024
 local expired = redis.call('ZRANGEBYSCORE', LEASED, '-inf', now, 'LIMIT', 0, 1000)
 if #expired > 0 then
+  local vs, k = fetch(expired, BUDGET)
+  if k < #expired then expired = {unpack(expired, 1, k)} end -- the rest next time
   redis.call('ZREM', LEASED, unpack(expired))
   redis.call('HDEL', LEASE, unpack(expired))
-  local vs = redis.call('HMGET', OPS, unpack(expired))
   for i, id in ipairs(expired) do
     local c = parse(vs[i])
     if not c then
@@ -147,8 +166,9 @@ if #expired > 0 then
 end
 local due = redis.call('ZRANGEBYSCORE', DELAYED, '-inf', now, 'LIMIT', 0, 1000)
 if #due > 0 then
+  local vs, k = fetch(due, BUDGET)
+  if k < #due then due = {unpack(due, 1, k)} end -- the rest next time
   redis.call('ZREM', DELAYED, unpack(due))
-  local vs = redis.call('HMGET', OPS, unpack(due))
   local ready = {}
   for i, id in ipairs(due) do
     local c = parse(vs[i])
@@ -168,16 +188,25 @@ local deadline = now + lease
 local claimed = {}
 local out = {'ok', now, deadline, '', back, promoted, buried, claimed}
 if n <= 0 then return out end
-local ids = {}
+local ids, popped = {}, {}
 if want == '' then
   -- the head of ready: ZPOPMIN takes it off without a search per id
-  local popped = redis.call('ZPOPMIN', READY, n)
+  popped = redis.call('ZPOPMIN', READY, n)
   for j = 1, #popped, 2 do ids[#ids + 1] = popped[j] end
 else
   ids = redis.call('ZRANGE', READY, 0, scan - 1)
 end
 if #ids == 0 then return out end
-local vs = redis.call('HMGET', OPS, unpack(ids))
+-- a reply of at most about 8 MiB of operations (at least one)
+local vs, k = fetch(ids, BUDGET / 2)
+if k < #ids then
+  if want == '' then
+    local back = {}
+    for j = 2 * k + 1, #popped, 2 do back[#back + 1] = popped[j + 1]; back[#back + 1] = popped[j] end
+    redis.call('ZADD', READY, unpack(back))
+  end
+  ids = {unpack(ids, 1, k)}
+end
 local token = redis.call('HINCRBY', Q, 'seq', 1) .. '@' .. owner
 out[4] = token
 -- one call per kind of write for the whole batch
