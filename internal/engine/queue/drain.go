@@ -253,9 +253,20 @@ func (d *drain) claimLoop(ctx context.Context, work chan<- *item) error {
 	capacity := d.capacity()
 	var downSince time.Time
 	backoff := 50 * time.Millisecond
+	lastTrim, deadAtTrim := time.Now(), 0
 	for ctx.Err() == nil {
 		if d.o.Max > 0 && d.sum.Claimed >= d.o.Max {
 			return nil
+		}
+		// a long drain (--follow) applies the dead set's caps as it goes
+		if time.Since(lastTrim) > time.Minute {
+			d.sumMu.Lock()
+			dead := d.sum.Dead
+			d.sumMu.Unlock()
+			if dead > deadAtTrim {
+				d.trimDead()
+			}
+			lastTrim, deadAtTrim = time.Now(), dead
 		}
 		inflight := d.inflight()
 		free := capacity - inflight
@@ -587,6 +598,7 @@ func (d *drain) settleBatch(q string, rs []result) error {
 	var reply []string
 	var err error
 	deadline := time.Now().Add(d.o.GiveUp)
+	retried := false
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		reply, err = settleScript.Run(ctx, c.rdb, keys, args...).StringSlice()
@@ -594,8 +606,12 @@ func (d *drain) settleBatch(q string, rs []result) error {
 		if err == nil || !store.IsUnavailable(err) && !isLoading(err) || time.Now().After(deadline) {
 			break
 		}
+		retried = true
 		d.log.Warn("settling outcomes failed; retrying", "queue", q, "err", err)
 		time.Sleep(wait) // back-off between retries of an unreachable Redis
+	}
+	if err == nil && retried {
+		d.recheckStale(q, rs[:ndone], reply)
 	}
 	d.mu.Lock()
 	for _, r := range rs {
@@ -645,6 +661,37 @@ func (d *drain) settleBatch(q string, rs []result) error {
 		}
 	}
 	return nil
+}
+
+// recheckStale looks again at done outcomes a retried settle called stale:
+// the failed call may have run in Redis with its reply lost, and then the
+// operation is completed (its entry is a done marker), not lost.
+func (d *drain) recheckStale(q string, done []result, reply []string) {
+	var stale []string
+	for i, r := range done {
+		if reply[i] == "stale" {
+			stale = append(stale, r.it.id)
+		}
+	}
+	if len(stale) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	vs, err := d.c.rdb.HMGet(ctx, d.c.keys.QueueOps(q), stale...).Result()
+	if err != nil {
+		return // reported lost: the conservative answer
+	}
+	j := 0
+	for i := range done {
+		if reply[i] != "stale" {
+			continue
+		}
+		if v, ok := vs[j].(string); ok && strings.HasPrefix(v, "done ") {
+			reply[i] = "done"
+		}
+		j++
+	}
 }
 
 // renewer extends the leases of everything held, every Lease/3.

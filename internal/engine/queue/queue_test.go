@@ -786,3 +786,51 @@ func TestAClaimOfLargeOperationsStopsAtItsByteBudgetAndKeepsTheRestInOrder(t *te
 		t.Fatalf("claimed %v, left %v (%v): want the oldest claimed and the rest in order", claimed, rest, err)
 	}
 }
+
+// lostReply lets the first settle script call run in Redis, then reports
+// io.EOF as if the connection dropped before its reply arrived.
+type lostReply struct {
+	sha  string
+	lost atomic.Bool
+}
+
+func (h *lostReply) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *lostReply) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *lostReply) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if a := cmd.Args(); err == nil && len(a) > 1 && cmd.Name() == "evalsha" && a[1] == h.sha && h.lost.CompareAndSwap(false, true) {
+			cmd.SetErr(io.EOF)
+			return io.EOF
+		}
+		return err
+	}
+}
+
+func TestASettleWhoseReplyWasLostReportsItsCompletionsAsCompleted(t *testing.T) {
+	c, _ := newTestClient(t, Settings{})
+	hook := &lostReply{sha: settleScript.Hash()}
+	rdb := testredis.Client(t)
+	rdb.AddHook(hook)
+	lossy := New(rdb, c.keys, Settings{})
+	if err := settleScript.Load(context.Background(), c.rdb).Err(); err != nil { // EVALSHA from the start
+		t.Fatal(err)
+	}
+	push(t, c, "q", "s", "o", 5, nil)
+	var reports []Report
+	s, err := lossy.Drain(context.Background(), DrainOptions{Queues: []string{"q"}, Handler: done,
+		OnReport: func(r Report) { reports = append(reports, r) }})
+	if err != nil || !hook.lost.Load() {
+		t.Fatalf("drain: %v (reply lost: %v)", err, hook.lost.Load())
+	}
+	if s.Completed != 5 || s.Lost != 0 {
+		t.Fatalf("summary %+v: the retried settle must report the completions, not lost", s)
+	}
+	for _, r := range reports {
+		if r.Outcome != "completed" {
+			t.Fatalf("report %+v", r)
+		}
+	}
+}
