@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/store"
@@ -126,6 +127,8 @@ type drain struct {
 	settle chan result
 	// owner names this drain in its lease tokens.
 	owner string
+	// trimming is set while a periodic trim of the dead set runs.
+	trimming atomic.Bool
 	// orphans is set when a claim may have run in Redis without its reply
 	// reaching us; the next claim round adopts what was leased to us.
 	orphans bool
@@ -263,8 +266,11 @@ func (d *drain) claimLoop(ctx context.Context, work chan<- *item) error {
 			d.sumMu.Lock()
 			dead := d.sum.Dead
 			d.sumMu.Unlock()
-			if dead > deadAtTrim {
-				d.trimDead()
+			if dead > deadAtTrim && d.trimming.CompareAndSwap(false, true) {
+				go func() { // off the claim loop: a slow Redis must not hold claims or a stop
+					defer d.trimming.Store(false)
+					d.trimDead()
+				}()
 			}
 			lastTrim, deadAtTrim = time.Now(), dead
 		}
@@ -294,7 +300,7 @@ func (d *drain) claimLoop(ctx context.Context, work chan<- *item) error {
 			}
 		}
 		for _, q := range d.o.Queues {
-			if err != nil {
+			if err != nil || ctx.Err() != nil {
 				break
 			}
 			var items []*item
@@ -366,10 +372,16 @@ func (d *drain) wait(ctx context.Context, dur time.Duration) {
 	}
 }
 
+// entryOverhead bounds what an entry holds besides its data (the control
+// and meta lines: operation name, error, request with headers), for the
+// claim's byte budget.
+const entryOverhead = 64 << 10
+
 // claim leases up to n operations of q.
 func (d *drain) claim(ctx context.Context, q string, n int) ([]*item, bool, error) {
 	c := d.c
-	res, err := claimScript.Run(ctx, c.rdb, c.queueKeys(q), n, d.o.Lease.Milliseconds(), d.o.Service, 2000, d.owner, c.set.MaxStalls).Slice()
+	res, err := claimScript.Run(ctx, c.rdb, c.queueKeys(q), n, d.o.Lease.Milliseconds(), d.o.Service, 2000, d.owner, c.set.MaxStalls,
+		c.set.MaxDataBytes+entryOverhead).Slice()
 	if err != nil {
 		return nil, false, err
 	}

@@ -136,7 +136,8 @@ func TestCheckRefusesBadInput(t *testing.T) {
 // their tokens and the lease deadline.
 func claimRaw(t *testing.T, c *Client, q string, n int, lease time.Duration) (ids, tokens []string, deadline int64) {
 	t.Helper()
-	res, err := claimScript.Run(context.Background(), c.rdb, c.queueKeys(q), n, lease.Milliseconds(), "", 100, "test", 3).Slice()
+	res, err := claimScript.Run(context.Background(), c.rdb, c.queueKeys(q), n, lease.Milliseconds(), "", 100, "test", 3,
+		c.set.MaxDataBytes+entryOverhead).Slice()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,6 +202,9 @@ func TestAnExpiredLeaseCannotAcknowledgeWorkAnotherDrainerOwns(t *testing.T) {
 	o, err = c.Inspect(context.Background(), "orders", ids[0])
 	if err != nil || o == nil || o.State != "completed" || o.CompletedAt == nil {
 		t.Fatalf("inspect after completion: %+v %v", o, err)
+	}
+	if left, err := c.rdb.HExists(context.Background(), c.keys.QueueErrors("orders"), ids[0]).Result(); err != nil || left {
+		t.Fatalf("the stall's message outlived the completion (%v)", err)
 	}
 }
 
@@ -769,13 +773,13 @@ func TestAClaimOfLargeOperationsStopsAtItsByteBudgetAndKeepsTheRestInOrder(t *te
 	c, rdb := newTestClient(t, Settings{})
 	ctx := context.Background()
 	big := json.RawMessage(`"` + strings.Repeat("x", 1000000) + `"`)
-	ids := push(t, c, "q", "s", "o", 12, func(o *Operation) { o.Data = big })
-	// one claim: about 8 MiB of the 12 MB, the rest back in ready
+	ids := push(t, c, "q", "s", "o", 40, func(o *Operation) { o.Data = big })
+	// one claim: about 32 MiB of the 40 MB, the rest back in ready
 	claimed, _, _ := claimRaw(t, c, "q", 512, time.Minute)
-	if len(claimed) == 0 || len(claimed) >= 12 {
-		t.Fatalf("one claim took %d of 12 operations of 1 MB, want its 8 MiB budget to stop it", len(claimed))
+	if len(claimed) < 30 || len(claimed) > 35 {
+		t.Fatalf("one claim took %d of 40 operations of 1 MB, want its 32 MiB budget to stop it", len(claimed))
 	}
-	if s := stats(t, c, "q"); s.PendingTotal != int64(12-len(claimed)) || s.InFlight != int64(len(claimed)) {
+	if s := stats(t, c, "q"); s.PendingTotal != int64(40-len(claimed)) || s.InFlight != int64(len(claimed)) {
 		t.Fatalf("after the claim: %+v", s)
 	}
 	// the rest stay in claim order (one batch push: the same age, so
@@ -832,5 +836,20 @@ func TestASettleWhoseReplyWasLostReportsItsCompletionsAsCompleted(t *testing.T) 
 		if r.Outcome != "completed" {
 			t.Fatalf("report %+v", r)
 		}
+	}
+}
+
+func TestAServiceFilterLooksPastOtherServicesLargeOperations(t *testing.T) {
+	c, _ := newTestClient(t, Settings{})
+	ctx := context.Background()
+	big := json.RawMessage(`"` + strings.Repeat("x", 600000) + `"`)
+	push(t, c, "q", "other", "b", 15, func(o *Operation) { o.Data = big })
+	push(t, c, "q", "mine", "m", 3, nil)
+	s, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Service: "mine", Handler: done})
+	if err != nil || s.Completed != 3 {
+		t.Fatalf("drain --service mine behind 9 MB of another service's operations: %+v %v", s, err)
+	}
+	if st := stats(t, c, "q"); st.PendingTotal != 15 {
+		t.Fatalf("stats %+v: the other service's operations must stay ready", st)
 	}
 }

@@ -40,18 +40,24 @@ local function unreadable(v)
   if not v then return "the operation's entry is missing" end
   return "the operation's entry is corrupt: no readable control line"
 end
+-- chunk is how many entries one HMGET may read with left bytes of budget
+-- left, when an entry holds up to ENTRYMAX bytes (1 to 64).
+local ENTRYMAX = 1
+local function chunk(left)
+  return math.max(1, math.min(64, math.floor(left / ENTRYMAX)))
+end
 -- fetch reads the entries of ids in chunks, stopping once about budget
--- bytes are read (operations carry up to max_data_bytes each): it returns
--- the entries of the first k ids (k >= 1 when ids is not empty). A
--- missing entry is false.
+-- bytes are read (at most budget plus one entry): it returns the entries
+-- of the first k ids (k >= 1 when ids is not empty). A missing entry is
+-- false.
 local function fetch(ids, budget)
   local vs, bytes, k = {}, 0, 0
   while k < #ids and bytes < budget do
-    local chunk = redis.call('HMGET', OPS, unpack(ids, k + 1, math.min(k + 64, #ids)))
-    for x = 1, #chunk do
+    local got = redis.call('HMGET', OPS, unpack(ids, k + 1, math.min(k + chunk(budget - bytes), #ids)))
+    for x = 1, #got do
       k = k + 1
-      vs[k] = chunk[x]
-      if chunk[x] then bytes = bytes + #chunk[x] end
+      vs[k] = got[x]
+      if got[x] then bytes = bytes + #got[x] end
       if bytes >= budget then break end
     end
   end
@@ -123,7 +129,9 @@ return 1
 // ready operations under one fencing token. ARGV: n, lease ms, service
 // filter (empty: any), scan limit (with a filter), owner (the drainer's
 // id: the token is "<seq>@<owner>", so a drainer whose claim reply was
-// lost can find what it was given), max stalls. Reply: {status, now, deadline, token,
+// lost can find what it was given), max stalls, the largest an entry can
+// be (max_data_bytes plus room for its request: it sizes the reads under
+// the byte budget). Reply: {status, now, deadline, token,
 // reaped to ready, promoted, {id, why, attempts} of each operation
 // buried here, {id, entry} of each claimed operation}. An expired lease
 // is a stall, not an attempt (a crashed drainer's prefetched operations
@@ -131,12 +139,13 @@ return 1
 // ends dead instead of looping.
 var claimScript = redis.NewScript(prelude + `
 local n, lease, want, scan, owner, maxstalls = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+ENTRYMAX = tonumber(ARGV[7])
 local back, promoted, buried = 0, 0, {}
 local function lay(id, why, att)
   bury(id, why)
   buried[#buried + 1] = id; buried[#buried + 1] = why; buried[#buried + 1] = att
 end
-local BUDGET = 16 * 1024 * 1024
+local BUDGET = 32 * 1024 * 1024
 local expired = redis.call('ZRANGEBYSCORE', LEASED, '-inf', now, 'LIMIT', 0, 1000)
 if #expired > 0 then
   local vs, k = fetch(expired, BUDGET)
@@ -188,45 +197,59 @@ local deadline = now + lease
 local claimed = {}
 local out = {'ok', now, deadline, '', back, promoted, buried, claimed}
 if n <= 0 then return out end
-local ids, popped = {}, {}
+local token = redis.call('HINCRBY', Q, 'seq', 1) .. '@' .. owner
+out[4] = token
+-- one call per kind of write for the whole batch
+local take, leased, leases = {}, {}, {}
+local function lease_it(id, v)
+  take[#take + 1] = id
+  leased[#leased + 1] = deadline; leased[#leased + 1] = id
+  leases[#leases + 1] = id; leases[#leases + 1] = token
+  claimed[#claimed + 1] = id; claimed[#claimed + 1] = v
+end
 if want == '' then
   -- the head of ready: ZPOPMIN takes it off without a search per id
-  popped = redis.call('ZPOPMIN', READY, n)
+  local popped = redis.call('ZPOPMIN', READY, n)
+  local ids = {}
   for j = 1, #popped, 2 do ids[#ids + 1] = popped[j] end
-else
-  ids = redis.call('ZRANGE', READY, 0, scan - 1)
-end
-if #ids == 0 then return out end
--- a reply of at most about 8 MiB of operations (at least one)
-local vs, k = fetch(ids, BUDGET / 2)
-if k < #ids then
-  if want == '' then
+  -- a reply of at most about BUDGET bytes of operations (at least one);
+  -- the rest go back with their scores
+  local vs, k = fetch(ids, BUDGET)
+  if k < #ids then
     local back = {}
     for j = 2 * k + 1, #popped, 2 do back[#back + 1] = popped[j + 1]; back[#back + 1] = popped[j] end
     redis.call('ZADD', READY, unpack(back))
   end
-  ids = {unpack(ids, 1, k)}
-end
-local token = redis.call('HINCRBY', Q, 'seq', 1) .. '@' .. owner
-out[4] = token
--- one call per kind of write for the whole batch
-local take, leased, leases, gone = {}, {}, {}, {}
-for i, id in ipairs(ids) do
-  if #take >= n then break end
-  local v = vs[i]
-  local svc
-  if v and want ~= '' then svc = string.match(v, '^%d+ %d+ %d+ (%S+) ?%d*\n') end
-  if not v or (want ~= '' and not svc) then
-    gone[#gone + 1] = id
-    lay(id, unreadable(v), 0)
-  elseif want == '' or svc == want then
-    take[#take + 1] = id
-    leased[#leased + 1] = deadline; leased[#leased + 1] = id
-    leases[#leases + 1] = id; leases[#leases + 1] = token
-    claimed[#claimed + 1] = id; claimed[#claimed + 1] = v
+  for i = 1, k do
+    if vs[i] then lease_it(ids[i], vs[i]) else lay(ids[i], unreadable(vs[i]), 0) end
   end
-end
-if want ~= '' then
+else
+  -- the first scan ready ids, read a chunk at a time: this service's are
+  -- taken while the reply stays under BUDGET; other services' entries
+  -- are read too (up to 4 x BUDGET) to find the service's control line
+  local ids = redis.call('ZRANGE', READY, 0, scan - 1)
+  local gone = {}
+  local pos, reply, scanned = 0, 0, 0
+  while pos < #ids and #take < n and reply < BUDGET and scanned < 4 * BUDGET do
+    local j = math.min(pos + chunk(BUDGET - reply), #ids)
+    local got = redis.call('HMGET', OPS, unpack(ids, pos + 1, j))
+    for x = 1, #got do
+      local id, v = ids[pos + x], got[x]
+      local svc
+      if v then
+        scanned = scanned + #v
+        svc = string.match(v, '^%d+ %d+ %d+ (%S+) ?%d*\n')
+      end
+      if not svc then
+        gone[#gone + 1] = id
+        lay(id, unreadable(v), 0)
+      elseif svc == want and #take < n and reply < BUDGET then
+        lease_it(id, v)
+        reply = reply + #v
+      end
+    end
+    pos = j
+  end
   if #gone > 0 then redis.call('ZREM', READY, unpack(gone)) end
   if #take > 0 then redis.call('ZREM', READY, unpack(take)) end
 end
@@ -369,10 +392,10 @@ if done > 0 then
     end
     redis.call('LTRIM', DONE, cut, -1)
   end
-  if #cleared > 0 then
-    redis.call('HDEL', ERRS, unpack(cleared))
-    redis.call('HINCRBY', Q, 'completed_after_retry', #cleared)
-  end
+  -- a completed operation's last error goes (a failed attempt's, or a
+  -- stall's: a stall is no attempt, so any completion may have one)
+  redis.call('HDEL', ERRS, unpack(log, 2))
+  if #cleared > 0 then redis.call('HINCRBY', Q, 'completed_after_retry', #cleared) end
   redis.call('HINCRBY', Q, 'completed', done)
   redis.call('HINCRBY', Q, 'retry_ms_total', retry_ms)
   -- recent throughput: completions in 10 s buckets, a ring of 8

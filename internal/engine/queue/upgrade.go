@@ -67,33 +67,44 @@ return moved
 `)
 
 // markScript records the new schema version if the namespace is still at
-// the old one. KEYS: the schema key, the upgrade lock. ARGV: old, new.
+// the old one. KEYS: the schema key. ARGV: old, new.
 var markScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) end
-redis.call('DEL', KEYS[2])
 return 1
 `)
 
+// unlockScript deletes the upgrade lock if this process still holds it.
+// KEYS: the lock. ARGV: its value.
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`)
+
+// upgradeLockTTL is how long the upgrade lock outlives its holder's last
+// sign of life: a killed upgrader delays the others this long at most.
+const upgradeLockTTL = 30 * time.Second
+
 // Upgrade moves every known queue's operations from the schema-1 layout
 // to this one (docs/redis-schema.md, Compatibility), then records schema
-// version `to`. One process does it under a lock; others wait for it. It
-// returns how many operations this process moved.
+// version `to`. One process does it under a lock (one key at a time, so
+// it works on Redis Cluster too); others wait for it, and take over if it
+// dies. It returns how many operations this process moved.
 func (c *Client) Upgrade(ctx context.Context, to int) (int, error) {
-	lock := c.keys.Schema() + ":upgrading"
+	lock, me := c.keys.Schema()+":upgrading", newID()
 	for {
-		ok, err := c.rdb.SetNX(ctx, lock, "1", 10*time.Minute).Result()
+		ok, err := c.rdb.SetNX(ctx, lock, me, upgradeLockTTL).Result()
 		if err != nil {
 			return 0, err
 		}
 		if ok {
 			break
 		}
-		// another process upgrades: wait for it to finish
+		// another process upgrades: wait for it to finish (or die)
 		t := time.NewTimer(100 * time.Millisecond)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return 0, ctx.Err()
+			return 0, fmt.Errorf("waiting for another haderctl to upgrade the namespace's Redis schema: %w", ctx.Err())
 		case <-t.C:
 		}
 		v, err := c.rdb.Get(ctx, c.keys.Schema()).Int()
@@ -104,6 +115,7 @@ func (c *Client) Upgrade(ctx context.Context, to int) (int, error) {
 			return 0, nil
 		}
 	}
+	defer unlockScript.Run(context.WithoutCancel(ctx), c.rdb, []string{lock}, me)
 	total := 0
 	names, err := c.Known(ctx)
 	for _, q := range names {
@@ -111,20 +123,20 @@ func (c *Client) Upgrade(ctx context.Context, to int) (int, error) {
 			break
 		}
 		var n int
-		n, err = c.upgradeQueue(ctx, q)
+		n, err = c.upgradeQueue(ctx, q, func() { c.rdb.Expire(ctx, lock, upgradeLockTTL) })
 		total += n
 	}
 	if err != nil {
-		c.rdb.Del(context.WithoutCancel(ctx), lock)
 		return total, err
 	}
-	return total, markScript.Run(ctx, c.rdb, []string{c.keys.Schema(), lock}, 1, to).Err()
+	return total, markScript.Run(ctx, c.rdb, []string{c.keys.Schema()}, 1, to).Err()
 }
 
 // upgradeQueue moves one queue's operations, 200 at a time, until its ctl
 // hash is empty (HSCAN may return empty pages before the end: it is
-// followed to cursor 0, again, until nothing is left).
-func (c *Client) upgradeQueue(ctx context.Context, q string) (int, error) {
+// followed to cursor 0, again, until nothing is left). alive is called
+// after each batch.
+func (c *Client) upgradeQueue(ctx context.Context, q string, alive func()) (int, error) {
 	ctl := c.keys.Queue(q) + ":ctl"
 	total := 0
 	for {
@@ -151,6 +163,7 @@ func (c *Client) upgradeQueue(ctx context.Context, q string) (int, error) {
 					return total, fmt.Errorf("upgrading queue %s: %w", q, err)
 				}
 				total += n
+				alive()
 			}
 			if cursor == 0 {
 				break
