@@ -13,7 +13,6 @@ import (
 
 	"github.com/haderos/haderctl/internal/cmdutil"
 	"github.com/haderos/haderctl/internal/engine/queue"
-	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/spf13/cobra"
 )
 
@@ -158,7 +157,7 @@ func queuePushRun(cmd *cobra.Command, opts *QueuePushOptions) error {
 	}
 	// Bad input is refused before Redis is contacted, so it exits 2 even
 	// when Redis is down: Check needs only the settings, not a connection.
-	checker := queue.New(nil, store.Keys{Namespace: c.Redis.Namespace}, c.Queue.Settings())
+	checker := c.Queue.Settings()
 	var ops []*queue.Operation
 	if opts.NDJSON {
 		if ops, err = readNDJSON(f.IO.In, opts.Queue, checker); err != nil {
@@ -273,9 +272,9 @@ func readData(v string, stdin io.Reader) (json.RawMessage, error) {
 
 // readNDJSON reads --ndjson input: one JSON object per line, nothing else
 // on it. A bad line is reported with its number and nothing is pushed.
-func readNDJSON(r io.Reader, q string, qc *queue.Client) ([]*queue.Operation, error) {
+func readNDJSON(r io.Reader, q string, set queue.Settings) ([]*queue.Operation, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), qc.Settings().MaxDataBytes+64*1024)
+	sc.Buffer(make([]byte, 64*1024), set.MaxDataBytes+64*1024)
 	var ops []*queue.Operation
 	line := 0
 	for sc.Scan() {
@@ -300,14 +299,14 @@ func readNDJSON(r io.Reader, q string, qc *queue.Client) ([]*queue.Operation, er
 		if err != nil {
 			return nil, cmdutil.UsageErrorf("stdin line %d: %s", line, err)
 		}
-		if err := qc.Check(o); err != nil {
+		if err := set.Check(o); err != nil {
 			return nil, cmdutil.UsageErrorf("stdin line %d: %s", line, err)
 		}
 		ops = append(ops, o)
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, cmdutil.UsageErrorf("stdin line %d: longer than the %d-byte data limit (queue.max_data_bytes)", line+1, qc.Settings().MaxDataBytes)
+			return nil, cmdutil.UsageErrorf("stdin line %d: longer than the %d-byte data limit (queue.max_data_bytes)", line+1, set.MaxDataBytes)
 		}
 		return nil, err
 	}

@@ -189,10 +189,6 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 	return nil
 }
 
-// dryRunScan is how many ready operations of a queue a dry run reads
-// when --service filters them: as many as a claim looks through.
-const dryRunScan = 2000
-
 // queueDrainDryRun shows what a drain would claim, in its order: queue by
 // queue, paused ones skipped, the --service filter applied before --max.
 func queueDrainDryRun(cmd *cobra.Command, opts *QueueDrainOptions, qc *queue.Client, names []string) error {
@@ -209,7 +205,7 @@ func queueDrainDryRun(cmd *cobra.Command, opts *QueueDrainOptions, qc *queue.Cli
 	}
 	scan := int64(limit)
 	if opts.Service != "" {
-		scan = max(scan, dryRunScan)
+		scan = max(scan, queue.ServiceScan) // as many as a claim looks through
 	}
 	var plan []*queue.Operation
 	var paused []string

@@ -372,6 +372,10 @@ func (d *drain) wait(ctx context.Context, dur time.Duration) {
 	}
 }
 
+// ServiceScan is how many ready operations a claim with a service filter
+// looks through for that service's.
+const ServiceScan = 2000
+
 // entryOverhead bounds what an entry holds besides its data (the control
 // and meta lines: operation name, error, request with headers), for the
 // claim's byte budget.
@@ -380,7 +384,7 @@ const entryOverhead = 64 << 10
 // claim leases up to n operations of q.
 func (d *drain) claim(ctx context.Context, q string, n int) ([]*item, bool, error) {
 	c := d.c
-	res, err := claimScript.Run(ctx, c.rdb, c.queueKeys(q), n, d.o.Lease.Milliseconds(), d.o.Service, 2000, d.owner, c.set.MaxStalls,
+	res, err := claimScript.Run(ctx, c.rdb, c.queueKeys(q), n, d.o.Lease.Milliseconds(), d.o.Service, ServiceScan, d.owner, c.set.MaxStalls,
 		c.set.MaxDataBytes+entryOverhead).Slice()
 	if err != nil {
 		return nil, false, err

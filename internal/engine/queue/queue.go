@@ -161,7 +161,7 @@ type PushResult struct {
 
 // Check validates an operation before it is pushed, filling defaults
 // (id, priority, max attempts, method).
-func (c *Client) Check(o *Operation) error {
+func (s Settings) Check(o *Operation) error {
 	if err := store.ValidName("queue", o.Queue); err != nil {
 		return err
 	}
@@ -180,8 +180,8 @@ func (c *Client) Check(o *Operation) error {
 	if len(o.Data) == 0 {
 		o.Data = json.RawMessage("null")
 	}
-	if len(o.Data) > c.set.MaxDataBytes {
-		return &InputError{fmt.Sprintf("operation %s: data is %d bytes, over the %d-byte limit (queue.max_data_bytes)", o.ID, len(o.Data), c.set.MaxDataBytes)}
+	if len(o.Data) > s.MaxDataBytes {
+		return &InputError{fmt.Sprintf("operation %s: data is %d bytes, over the %d-byte limit (queue.max_data_bytes)", o.ID, len(o.Data), s.MaxDataBytes)}
 	}
 	if !json.Valid(o.Data) {
 		return &InputError{fmt.Sprintf("operation %s: data is not valid JSON", o.ID)}
@@ -192,7 +192,7 @@ func (c *Client) Check(o *Operation) error {
 	}
 	o.Priority = p
 	if o.MaxAttempts == 0 {
-		o.MaxAttempts = c.set.MaxAttempts
+		o.MaxAttempts = s.MaxAttempts
 	}
 	if o.MaxAttempts < 1 {
 		return &InputError{fmt.Sprintf("operation %s: max attempts must be at least 1", o.ID)}
@@ -213,6 +213,9 @@ func (c *Client) Check(o *Operation) error {
 	}
 	return nil
 }
+
+// Check is the client's Settings().Check.
+func (c *Client) Check(o *Operation) error { return c.set.Check(o) }
 
 // Push enqueues operations (already Checked) in pipelined batches. An id
 // that exists (pending, dead, or completed within the retention) is not
