@@ -41,3 +41,11 @@ func (c Chaos) validate() error {
 		checkInt("chaos.max_memory_mb", c.MaxMemoryMB, 1, top.MaxMemoryMB),
 	)
 }
+
+func fromLimits(l chaos.Limits, allowed []string) Chaos {
+	if len(allowed) == 0 {
+		allowed = chaos.DefaultAllowed
+	}
+	return Chaos{AllowedEnvironments: allowed, MaxDuration: ptr(Duration(l.MaxDuration)), MaxConcurrent: ptr(Int(l.MaxConcurrent)),
+		MaxPerHour: ptr(Int(l.MaxPerHour)), MaxCores: ptr(Float(l.MaxCores)), MaxMemoryMB: ptr(Int(l.MaxMemoryMB))}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -429,6 +430,19 @@ func (c *Config) Redacted() *Config {
 		s.Health.Headers = redact.Headers(s.Health.Headers)
 		out.Services[i] = s
 	}
+	return &out
+}
+
+// Effective returns a copy fit to print with every default filled in, so
+// what is shown is what runs (a service's breaker section stays its own
+// overrides: `config view` prints the merged result beside it).
+func (c *Config) Effective() *Config {
+	out := *c
+	out.Breaker = FromSettings(c.Breaker.Settings().WithDefaults())
+	out.Queue = fromQueueSettings(c.Queue.Settings())
+	out.Chaos = fromLimits(c.Chaos.Limits(), c.Chaos.AllowedEnvironments)
+	out.Services = slices.Clone(c.Services)
+	c.effectiveHealth(&out)
 	return &out
 }
 

@@ -223,3 +223,36 @@ func (a Alerts) secrets() []string {
 	}
 	return out
 }
+
+// effectiveHealth fills in the health and alerts sections and every
+// service's check, for printing.
+func (c *Config) effectiveHealth(out *Config) {
+	def := health.Check{Interval: time.Duration(deref[Duration, int64](c.Health.Interval)),
+		Timeout: time.Duration(deref[Duration, int64](c.Health.Timeout)), Alert: c.AlertPolicyFor(AlertPolicy{})}.WithDefaults()
+	out.Health = Health{Interval: ptr(Duration(def.Interval)), Timeout: ptr(Duration(def.Timeout)), FeedBreaker: ptr(c.FeedsBreaker())}
+	out.Alerts.AlertPolicy = fromAlertPolicy(def.Alert)
+	if out.Alerts.Log == nil {
+		out.Alerts.Log = ptr(true)
+	}
+	if e := out.Alerts.Email; e != nil {
+		filled := *e
+		filled.Port = ptr(Int(e.SMTPPort()))
+		filled.StartTLS = ptr(e.StartTLS == nil || *e.StartTLS)
+		out.Alerts.Email = &filled
+	}
+	for i, s := range out.Services {
+		chk, ok := c.HealthCheck(s.Name)
+		if !ok {
+			continue
+		}
+		h := s.Health
+		h.Method, h.Interval, h.Timeout = chk.Method, ptr(Duration(chk.Interval)), ptr(Duration(chk.Timeout))
+		h.Alert = fromAlertPolicy(chk.Alert)
+		out.Services[i].Health = h
+	}
+}
+
+func fromAlertPolicy(p health.AlertPolicy) AlertPolicy {
+	return AlertPolicy{FailureThreshold: ptr(Int(p.FailureThreshold)), SuccessThreshold: ptr(Int(p.SuccessThreshold)),
+		RemindEvery: ptr(Reminder(p.RemindEvery))}
+}
