@@ -139,7 +139,7 @@ func (p AlertPolicy) check(section string) error {
 	if err == nil && p.RemindEvery != nil && *p.RemindEvery >= 0 {
 		d := Duration(*p.RemindEvery)
 		if err := checkDuration(section+".remind_every", &d, time.Millisecond, MaxRemindEvery); err != nil {
-			return errorf("%s (or never)", err)
+			return errorf("%s; never turns reminders off", err)
 		}
 	}
 	return err
