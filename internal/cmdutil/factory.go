@@ -194,11 +194,7 @@ func alertProviders(c *config.Config, log *slog.Logger) []health.Provider {
 		out = append(out, health.WebhookProvider{URL: a.Webhook.URL, Headers: a.Webhook.Headers, Client: client})
 	}
 	if e := a.Email; e != nil {
-		port := e.Port
-		if port == 0 {
-			port = 587
-		}
-		out = append(out, health.EmailProvider{Host: e.Host, Port: port, Username: e.Username, Password: e.Password,
+		out = append(out, health.EmailProvider{Host: e.Host, Port: e.SMTPPort(), Username: e.Username, Password: e.Password,
 			From: e.From, To: e.To, StartTLS: e.StartTLS == nil || *e.StartTLS, CAFile: e.CAFile})
 	}
 	return out

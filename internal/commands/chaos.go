@@ -283,15 +283,15 @@ itself after --duration.`,
 	}
 	fl := cmd.Flags()
 	fl.StringSliceVar(&services, "service", nil, "target service(s), or all")
-	fl.DurationVar(&e.Duration, "duration", 0, "how long it lasts (it ends by itself)")
-	fl.Float64Var(&probability, "probability", 100, "percentage of matching requests affected")
+	durationFlag(fl, &e.Duration, "duration", 0, "how long it lasts (it ends by itself)")
+	floatFlag(fl, &probability, "probability", 100, "percentage of matching requests affected")
 	fl.StringVar(&e.Method, "method", "", "only requests with this method")
 	fl.StringVar(&e.PathPrefix, "path", "", "only requests whose path starts with this")
-	fl.DurationVar(&e.Delay, "delay", 0, "latency: added delay")
-	fl.DurationVar(&e.Jitter, "jitter", 0, "latency: ± random spread")
-	fl.IntVar(&e.Status, "status", 503, "error: HTTP status returned")
-	fl.Float64Var(&e.Cores, "cores", 0, "cpu: cores to burn")
-	fl.IntVar(&e.MemoryMB, "mb", 0, "memory: megabytes to hold")
+	durationFlag(fl, &e.Delay, "delay", 0, "latency: added delay")
+	durationFlag(fl, &e.Jitter, "jitter", 0, "latency: ± random spread")
+	intFlag(fl, &e.Status, "status", 503, "error: HTTP status returned")
+	floatFlag(fl, &e.Cores, "cores", 0, "cpu: cores to burn")
+	intFlag(fl, &e.MemoryMB, "mb", 0, "memory: megabytes to hold")
 	fl.StringVar(&e.Reason, "reason", "", "why (audited)")
 	return cmd
 }
@@ -443,6 +443,6 @@ func newCmdChaosAudit(f *cmdutil.Factory) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new entries until interrupted")
-	cmd.Flags().Int64Var(&limit, "limit", 100, "how many past entries to show")
+	int64Flag(cmd.Flags(), &limit, "limit", 100, "how many past entries to show")
 	return cmd
 }

@@ -87,7 +87,7 @@ Scenario files: docs/scenarios.md.`,
 	fl := cmd.Flags()
 	fl.StringVar(&opts.File, "file", "", "a scenario file of your own (docs/scenarios.md)")
 	fl.StringSliceVar(&opts.Services, "services", nil, "narrow the targets (default: the configured services, or all)")
-	fl.Float64Var(&opts.TimeScale, "time-scale", 1, "multiply every offset and duration (0.1 for CI)")
+	floatFlag(fl, &opts.TimeScale, "time-scale", 1, "multiply every offset and duration (0.1 for CI)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the timeline; touch nothing")
 	fl.BoolVar(&opts.Wait, "wait", false, "play it as a game day with checks, and wait for the verdict")
 	fl.StringVar(&opts.Journal, "journal", "", "with --wait: write the journal (JSON) here")

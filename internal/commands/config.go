@@ -53,9 +53,9 @@ func configViewRun(opts *ConfigViewOptions) error {
 	if err != nil {
 		return err
 	}
-	shown := c.Redacted()
+	shown := c.Redacted().Effective()
 	if opts.ShowSecrets {
-		shown = c
+		shown = c.Effective()
 	}
 	view := effectiveView{ConfigFile: c.File, Config: shown, Breakers: map[string]any{"(default)": config.FromSettings(c.BreakerSettings(""))}}
 	if view.ConfigFile == "" {

@@ -109,8 +109,15 @@ func NewCmdHealthRegister(f *cmdutil.Factory, runF func(*HealthRegisterOptions) 
 			if opts.Check.URL == "" {
 				return cmdutil.UsageErrorf("--url is required (the URL to probe)")
 			}
-			if opts.Check.Interval == 0 || opts.Check.Timeout == 0 {
-				return cmdutil.UsageErrorf("--interval and --timeout must be positive")
+			fl := cmd.Flags()
+			if err := firstErr(
+				durationFlagRange(fl, "interval", opts.Check.Interval, health.MinInterval, health.MaxInterval),
+				durationFlagRange(fl, "timeout", opts.Check.Timeout, time.Millisecond, health.MaxTimeout),
+				durationFlagRange(fl, "max-response-time", opts.Check.MaxResponseTime, 0, health.MaxTimeout),
+				intFlagRange(fl, "failure-threshold", failures, 1, health.MaxThreshold),
+				intFlagRange(fl, "success-threshold", successes, 1, health.MaxThreshold),
+			); err != nil {
+				return err
 			}
 			chk := opts.Check.WithDefaults()
 			if err := chk.Validate(); err != nil {
@@ -147,13 +154,13 @@ func NewCmdHealthRegister(f *cmdutil.Factory, runF func(*HealthRegisterOptions) 
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Check.URL, "url", "", "URL to probe (http or https)")
 	fl.StringVar(&opts.Check.Method, "method", "GET", "HTTP method")
-	fl.DurationVar(&opts.Check.Interval, "interval", health.DefaultInterval, "time between probes (at least 1s)")
-	fl.DurationVar(&opts.Check.Timeout, "timeout", health.DefaultTimeout, "time limit of one probe")
+	durationFlag(fl, &opts.Check.Interval, "interval", health.DefaultInterval, "time between probes (1s to 24h)")
+	durationFlag(fl, &opts.Check.Timeout, "timeout", health.DefaultTimeout, "time limit of one probe (at most 1h)")
 	fl.IntSliceVar(&expect, "expect-status", nil, "healthy HTTP codes (default 200-399)")
 	fl.StringVar(&opts.Check.BodyMatch, "body-match", "", "text the body must contain")
-	fl.DurationVar(&opts.Check.MaxResponseTime, "max-response-time", 0, "a slower answer is a failure")
-	fl.IntVar(&failures, "failure-threshold", 0, "consecutive failures that fire the alert (default alerts.failure_threshold, 3)")
-	fl.IntVar(&successes, "success-threshold", 0, "consecutive successes that resolve it (default 2)")
+	durationFlag(fl, &opts.Check.MaxResponseTime, "max-response-time", 0, "a slower answer is a failure (0: no limit)")
+	intFlag(fl, &failures, "failure-threshold", 0, "consecutive failures that fire the alert, at least 1 (default 3)")
+	intFlag(fl, &successes, "success-threshold", 0, "consecutive successes that resolve it, at least 1 (default 2)")
 	return cmd
 }
 

@@ -100,7 +100,7 @@ Every command works at a terminal (tables, colour), in CI (exit codes,
 	pf.StringVar(&g.namespace, "namespace", config.DefaultNamespace, "prefix of every Redis key (env HADERCTL_NAMESPACE)")
 	pf.StringVar(&g.configPath, "config", "", "config file (env HADERCTL_CONFIG; default ./haderctl.yaml, then $XDG_CONFIG_HOME/haderctl/config.yaml)")
 	pf.StringVarP(&g.output, "output", "o", cmdutil.OutputTable, "output format: table or json")
-	pf.DurationVar(&g.timeout, "timeout", config.DefaultTimeout, "timeout of each Redis call (env HADERCTL_TIMEOUT)")
+	durationFlag(pf, &g.timeout, "timeout", config.DefaultTimeout, "timeout of each Redis call (env HADERCTL_TIMEOUT)")
 	pf.BoolVar(&g.noColor, "no-color", false, "no colour in output (also NO_COLOR)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "debug logs on stderr")
 

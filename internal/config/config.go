@@ -10,7 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +26,8 @@ const (
 	DefaultRedisURL  = "redis://127.0.0.1:6379/0"
 	DefaultNamespace = "hader"
 	DefaultTimeout   = 5 * time.Second
+	// MaxTimeout bounds redis.timeout, HADERCTL_TIMEOUT and --timeout.
+	MaxTimeout = time.Hour
 )
 
 // Config is the effective configuration.
@@ -46,66 +48,102 @@ type Config struct {
 
 // Redis says where the shared state lives.
 type Redis struct {
-	URL       string   `json:"url" yaml:"url"`
-	Namespace string   `json:"namespace" yaml:"namespace"`
-	Timeout   Duration `json:"timeout" yaml:"timeout"`
+	URL       string `json:"url" yaml:"url"`
+	Namespace string `json:"namespace" yaml:"namespace"`
+	// Timeout is never 0 after Load (see Timeout).
+	Timeout Timeout `json:"timeout" yaml:"timeout"`
 }
 
 // Breaker holds breaker settings in the file's form (durations as "120s"
-// or a number of seconds).
+// or a number of seconds); a nil field was left out: its default.
 type Breaker struct {
-	FailureThreshold int      `json:"failure_threshold,omitempty" yaml:"failure_threshold,omitempty"`
-	SuccessThreshold int      `json:"success_threshold,omitempty" yaml:"success_threshold,omitempty"`
-	RecoveryTimeout  Duration `json:"recovery_timeout,omitempty" yaml:"recovery_timeout,omitempty"`
-	MaxProbes        int      `json:"max_probes,omitempty" yaml:"max_probes,omitempty"`
-	ProbeLease       Duration `json:"probe_lease,omitempty" yaml:"probe_lease,omitempty"`
-	RedisUnavailable string   `json:"redis_unavailable,omitempty" yaml:"redis_unavailable,omitempty"`
+	FailureThreshold *Int      `json:"failure_threshold,omitempty" yaml:"failure_threshold,omitempty"`
+	SuccessThreshold *Int      `json:"success_threshold,omitempty" yaml:"success_threshold,omitempty"`
+	RecoveryTimeout  *Duration `json:"recovery_timeout,omitempty" yaml:"recovery_timeout,omitempty"`
+	MaxProbes        *Int      `json:"max_probes,omitempty" yaml:"max_probes,omitempty"`
+	ProbeLease       *Duration `json:"probe_lease,omitempty" yaml:"probe_lease,omitempty"`
+	RedisUnavailable string    `json:"redis_unavailable,omitempty" yaml:"redis_unavailable,omitempty"`
 }
 
-// Settings converts to the engine's form.
+// MaxBreakerDuration bounds recovery_timeout and probe_lease.
+const MaxBreakerDuration = 24 * time.Hour
+
+// Settings converts to the engine's form (a field left out is zero: the
+// engine's default).
 func (b Breaker) Settings() breaker.Settings {
-	return breaker.Settings{FailureThreshold: b.FailureThreshold, SuccessThreshold: b.SuccessThreshold,
-		RecoveryTimeout: time.Duration(b.RecoveryTimeout), MaxProbes: b.MaxProbes,
-		ProbeLease: time.Duration(b.ProbeLease), RedisUnavailable: b.RedisUnavailable}
+	return breaker.Settings{FailureThreshold: deref[Int, int](b.FailureThreshold), SuccessThreshold: deref[Int, int](b.SuccessThreshold),
+		RecoveryTimeout: time.Duration(deref[Duration, int64](b.RecoveryTimeout)), MaxProbes: deref[Int, int](b.MaxProbes),
+		ProbeLease: time.Duration(deref[Duration, int64](b.ProbeLease)), RedisUnavailable: b.RedisUnavailable}
 }
 
-// Queue holds the fallback queue's settings (0 or unset: the default).
-type Queue struct {
-	MaxAttempts   int      `json:"max_attempts" yaml:"max_attempts,omitempty"`
-	BackoffBase   Duration `json:"backoff_base" yaml:"backoff_base,omitempty"`
-	BackoffFactor float64  `json:"backoff_factor" yaml:"backoff_factor,omitempty"`
-	BackoffCap    Duration `json:"backoff_cap" yaml:"backoff_cap,omitempty"`
-	MaxDataBytes  int      `json:"max_data_bytes" yaml:"max_data_bytes,omitempty"`
-	Retention     Duration `json:"retention" yaml:"retention,omitempty"`
-	DeadMax       int      `json:"dead_max" yaml:"dead_max,omitempty"`
-	DeadMaxAge    Duration `json:"dead_max_age" yaml:"dead_max_age,omitempty"`
-	MaxStalls     int      `json:"max_stalls" yaml:"max_stalls,omitempty"`
+// check refuses a value written in the file (or the environment) that is
+// out of range; 0 included, which would otherwise read as the default.
+func (b Breaker) check(section string) error {
+	return firstError(
+		checkInt(section+".failure_threshold", b.FailureThreshold, 1, MaxCount),
+		checkInt(section+".success_threshold", b.SuccessThreshold, 1, MaxCount),
+		checkDuration(section+".recovery_timeout", b.RecoveryTimeout, time.Millisecond, MaxBreakerDuration),
+		checkInt(section+".max_probes", b.MaxProbes, 1, MaxCount),
+		checkDuration(section+".probe_lease", b.ProbeLease, time.Millisecond, MaxBreakerDuration),
+	)
 }
+
+// Queue holds the fallback queue's settings; a nil field was left out
+// (its default). After Load every field is filled in.
+type Queue struct {
+	MaxAttempts   *Int      `json:"max_attempts" yaml:"max_attempts,omitempty"`
+	BackoffBase   *Duration `json:"backoff_base" yaml:"backoff_base,omitempty"`
+	BackoffFactor *Float    `json:"backoff_factor" yaml:"backoff_factor,omitempty"`
+	BackoffCap    *Duration `json:"backoff_cap" yaml:"backoff_cap,omitempty"`
+	MaxDataBytes  *Int      `json:"max_data_bytes" yaml:"max_data_bytes,omitempty"`
+	Retention     *Duration `json:"retention" yaml:"retention,omitempty"`
+	DeadMax       *Int      `json:"dead_max" yaml:"dead_max,omitempty"`
+	DeadMaxAge    *Duration `json:"dead_max_age" yaml:"dead_max_age,omitempty"`
+	MaxStalls     *Int      `json:"max_stalls" yaml:"max_stalls,omitempty"`
+}
+
+// Bounds of the queue's settings.
+const (
+	MaxQueueDataBytes   = 512 << 20 // a Redis string's limit
+	MaxQueueDead        = 100_000_000
+	MaxQueueBackoff     = 30 * 24 * time.Hour
+	MaxQueueRetention   = 10 * 365 * 24 * time.Hour
+	MaxQueueBackoffRate = 1000
+)
 
 // Settings converts to the engine's form, defaults filled in.
 func (q Queue) Settings() queue.Settings {
-	return queue.Settings{MaxAttempts: q.MaxAttempts, BackoffBase: time.Duration(q.BackoffBase),
-		BackoffFactor: q.BackoffFactor, BackoffCap: time.Duration(q.BackoffCap), MaxDataBytes: q.MaxDataBytes,
-		Retention: time.Duration(q.Retention), DeadMax: q.DeadMax, DeadMaxAge: time.Duration(q.DeadMaxAge),
-		MaxStalls: q.MaxStalls}.Defaults()
+	return queue.Settings{MaxAttempts: deref[Int, int](q.MaxAttempts), BackoffBase: time.Duration(deref[Duration, int64](q.BackoffBase)),
+		BackoffFactor: deref[Float, float64](q.BackoffFactor), BackoffCap: time.Duration(deref[Duration, int64](q.BackoffCap)),
+		MaxDataBytes: deref[Int, int](q.MaxDataBytes), Retention: time.Duration(deref[Duration, int64](q.Retention)),
+		DeadMax: deref[Int, int](q.DeadMax), DeadMaxAge: time.Duration(deref[Duration, int64](q.DeadMaxAge)),
+		MaxStalls: deref[Int, int](q.MaxStalls)}.Defaults()
 }
 
 func (q Queue) validate() error {
-	switch {
-	case q.MaxAttempts < 0:
-		return errorf("queue: max_attempts must be at least 1")
-	case q.BackoffFactor != 0 && q.BackoffFactor < 1:
-		return errorf("queue: backoff_factor must be at least 1")
-	case q.BackoffCap != 0 && q.BackoffBase != 0 && q.BackoffCap < q.BackoffBase:
-		return errorf("queue: backoff_cap must not be below backoff_base")
-	case q.MaxDataBytes < 0:
-		return errorf("queue: max_data_bytes must be positive")
-	case q.DeadMax < 0:
-		return errorf("queue: dead_max must be positive")
-	case q.MaxStalls < 0:
-		return errorf("queue: max_stalls must be at least 1")
+	if err := firstError(
+		checkInt("queue.max_attempts", q.MaxAttempts, 1, MaxCount),
+		checkDuration("queue.backoff_base", q.BackoffBase, time.Millisecond, MaxQueueBackoff),
+		checkFloat("queue.backoff_factor", q.BackoffFactor, 1, MaxQueueBackoffRate, false),
+		checkDuration("queue.backoff_cap", q.BackoffCap, time.Millisecond, MaxQueueBackoff),
+		checkInt("queue.max_data_bytes", q.MaxDataBytes, 1, MaxQueueDataBytes),
+		checkDuration("queue.retention", q.Retention, time.Second, MaxQueueRetention),
+		checkInt("queue.dead_max", q.DeadMax, 1, MaxQueueDead),
+		checkDuration("queue.dead_max_age", q.DeadMaxAge, time.Second, MaxQueueRetention),
+		checkInt("queue.max_stalls", q.MaxStalls, 1, MaxCount),
+	); err != nil {
+		return err
+	}
+	if q.BackoffCap != nil && q.BackoffBase != nil && *q.BackoffCap < *q.BackoffBase {
+		return errorf("queue.backoff_cap (%s) must not be below backoff_base (%s)", *q.BackoffCap, *q.BackoffBase)
 	}
 	return nil
+}
+
+func fromQueueSettings(s queue.Settings) Queue {
+	return Queue{MaxAttempts: ptr(Int(s.MaxAttempts)), BackoffBase: ptr(Duration(s.BackoffBase)), BackoffFactor: ptr(Float(s.BackoffFactor)),
+		BackoffCap: ptr(Duration(s.BackoffCap)), MaxDataBytes: ptr(Int(s.MaxDataBytes)), Retention: ptr(Duration(s.Retention)),
+		DeadMax: ptr(Int(s.DeadMax)), DeadMaxAge: ptr(Duration(s.DeadMaxAge)), MaxStalls: ptr(Int(s.MaxStalls))}
 }
 
 // Service is one integrated service.
@@ -185,7 +223,10 @@ func Load(f Flags, src Sources) (*Config, error) {
 		c.Redis.Namespace = *f.Namespace
 	}
 	if f.Timeout != nil {
-		c.Redis.Timeout = Duration(*f.Timeout)
+		if *f.Timeout > MaxTimeout {
+			return nil, errorf("--timeout: %s is too large: at most %s", *f.Timeout, MaxTimeout)
+		}
+		c.Redis.Timeout = Timeout(*f.Timeout)
 	}
 	if c.Redis.URL == "" {
 		c.Redis.URL = DefaultRedisURL
@@ -194,7 +235,7 @@ func Load(f Flags, src Sources) (*Config, error) {
 		c.Redis.Namespace = DefaultNamespace
 	}
 	if c.Redis.Timeout == 0 {
-		c.Redis.Timeout = Duration(DefaultTimeout)
+		c.Redis.Timeout = Timeout(DefaultTimeout)
 	}
 	return c, c.validate()
 }
@@ -227,9 +268,18 @@ func decode(data []byte, c *Config) error {
 	dec.KnownFields(true)
 	err := dec.Decode(c)
 	var te *yaml.TypeError
+	var fe *fieldError
 	switch {
 	case err == nil, errors.Is(err, io.EOF):
 		return nil
+	case errors.As(err, &fe):
+		var root yaml.Node
+		if yaml.Unmarshal(data, &root) == nil {
+			if field := fieldPath(&root, fe.line, fe.column); field != "" {
+				return fmt.Errorf("%s (line %d): %s", field, fe.line, fe.msg)
+			}
+		}
+		return fe
 	case errors.As(err, &te):
 		msgs := make([]string, len(te.Errors))
 		for i, m := range te.Errors {
@@ -254,36 +304,53 @@ func applyEnv(c *Config, getenv func(string) string) error {
 		c.Environment = v
 	}
 	if v := getenv("HADERCTL_TIMEOUT"); v != "" {
-		d, err := parseDuration(v)
-		if err != nil || d <= 0 {
-			return errorf("HADERCTL_TIMEOUT: %q is not a duration (e.g. 5s, or a number of seconds)", v)
+		d, err := envDuration("HADERCTL_TIMEOUT", v, time.Millisecond, MaxTimeout)
+		if err != nil {
+			return err
 		}
-		c.Redis.Timeout = Duration(d)
+		c.Redis.Timeout = Timeout(d)
 	}
 	ints := []struct {
 		name string
-		dst  *int
+		dst  **Int
 	}{
 		{"CIRCUIT_BREAKER_FAILURE_THRESHOLD", &c.Breaker.FailureThreshold},
 		{"CIRCUIT_BREAKER_SUCCESS_THRESHOLD", &c.Breaker.SuccessThreshold},
 	}
 	for _, e := range ints {
 		if v := getenv(e.name); v != "" {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil || n < 1 {
+			n, err := ParseInt(v)
+			switch {
+			case errors.Is(err, ErrTooLarge) || (err == nil && n > MaxCount):
+				return errorf("%s: %q is too large: at most %d", e.name, v, MaxCount)
+			case err != nil || n < 1:
 				return errorf("%s: %q is not a whole number of at least 1", e.name, v)
 			}
-			*e.dst = n
+			*e.dst = ptr(Int(n))
 		}
 	}
 	if v := getenv("CIRCUIT_BREAKER_RECOVERY_TIMEOUT"); v != "" {
-		d, err := parseDuration(v)
-		if err != nil || d < time.Millisecond {
-			return errorf("CIRCUIT_BREAKER_RECOVERY_TIMEOUT: %q is not a number of seconds (or a duration such as 2m) of at least 1ms", v)
+		d, err := envDuration("CIRCUIT_BREAKER_RECOVERY_TIMEOUT", v, time.Millisecond, MaxBreakerDuration)
+		if err != nil {
+			return err
 		}
-		c.Breaker.RecoveryTimeout = Duration(d)
+		c.Breaker.RecoveryTimeout = ptr(Duration(d))
 	}
 	return nil
+}
+
+// envDuration reads a variable's duration and checks its range.
+func envDuration(name, v string, lo, hi time.Duration) (time.Duration, error) {
+	d, err := ParseDuration(v)
+	switch {
+	case errors.Is(err, ErrTooLarge) || (err == nil && d > hi):
+		return 0, errorf("%s: %q is too large: at most %s", name, v, hi)
+	case err != nil:
+		return 0, errorf("%s: %q is not a number of seconds (or a duration such as 2m) of at least %s", name, v, lo)
+	case d < lo:
+		return 0, errorf("%s: %q is too small: it must be at least %s", name, v, lo)
+	}
+	return d, nil
 }
 
 func (c *Config) validate() error {
@@ -296,10 +363,10 @@ func (c *Config) validate() error {
 	if err := c.Queue.validate(); err != nil {
 		return err
 	}
-	qs := c.Queue.Settings()
-	c.Queue = Queue{MaxAttempts: qs.MaxAttempts, BackoffBase: Duration(qs.BackoffBase), BackoffFactor: qs.BackoffFactor,
-		BackoffCap: Duration(qs.BackoffCap), MaxDataBytes: qs.MaxDataBytes, Retention: Duration(qs.Retention),
-		DeadMax: qs.DeadMax, DeadMaxAge: Duration(qs.DeadMaxAge), MaxStalls: qs.MaxStalls}
+	c.Queue = fromQueueSettings(c.Queue.Settings())
+	if err := c.Breaker.check("breaker"); err != nil {
+		return err
+	}
 	if err := c.Breaker.Settings().WithDefaults().Validate(); err != nil {
 		return errorf("breaker: %s", err)
 	}
@@ -312,6 +379,9 @@ func (c *Config) validate() error {
 			return errorf("services: %q is listed twice", s.Name)
 		}
 		seen[s.Name] = true
+		if err := s.Breaker.check(fmt.Sprintf("services[%d].breaker", i)); err != nil {
+			return err
+		}
 		if err := c.BreakerSettings(s.Name).Validate(); err != nil {
 			return errorf("services[%d] (%s): breaker: %s", i, s.Name, err)
 		}
@@ -363,6 +433,19 @@ func (c *Config) Redacted() *Config {
 	return &out
 }
 
+// Effective returns a copy fit to print with every default filled in, so
+// what is shown is what runs (a service's breaker section stays its own
+// overrides: `config view` prints the merged result beside it).
+func (c *Config) Effective() *Config {
+	out := *c
+	out.Breaker = FromSettings(c.Breaker.Settings().WithDefaults())
+	out.Queue = fromQueueSettings(c.Queue.Settings())
+	out.Chaos = fromLimits(c.Chaos.Limits(), c.Chaos.AllowedEnvironments)
+	out.Services = slices.Clone(c.Services)
+	c.effectiveHealth(&out)
+	return &out
+}
+
 // Secrets lists the secret values in the configuration, for scrubbing
 // messages as a last line of defence.
 func (c *Config) Secrets() []string {
@@ -387,41 +470,9 @@ func (c *Config) Secrets() []string {
 	return append(out, c.Alerts.secrets()...)
 }
 
-// Duration is a time.Duration written as "120s" or a number of seconds.
-type Duration time.Duration
-
-func parseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		return time.Duration(f * float64(time.Second)), nil
-	}
-	return time.ParseDuration(s)
-}
-
-// UnmarshalYAML accepts "30s", "2m" or a number of seconds.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := parseDuration(n.Value)
-	if err != nil || v < 0 {
-		return fmt.Errorf("line %d: %q is not a duration (e.g. 30s, 2m, or a number of seconds)", n.Line, n.Value)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the Go form, e.g. "2m0s".
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
-
-// MarshalJSON writes the Go form, e.g. "2m0s".
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return strconv.AppendQuote(nil, time.Duration(d).String()), nil
-}
-
-// String is the Go form.
-func (d Duration) String() string { return time.Duration(d).String() }
-
 // FromSettings is the file form of engine settings (for printing).
 func FromSettings(s breaker.Settings) Breaker {
-	return Breaker{FailureThreshold: s.FailureThreshold, SuccessThreshold: s.SuccessThreshold,
-		RecoveryTimeout: Duration(s.RecoveryTimeout), MaxProbes: s.MaxProbes,
-		ProbeLease: Duration(s.ProbeLease), RedisUnavailable: s.RedisUnavailable}
+	return Breaker{FailureThreshold: ptr(Int(s.FailureThreshold)), SuccessThreshold: ptr(Int(s.SuccessThreshold)),
+		RecoveryTimeout: ptr(Duration(s.RecoveryTimeout)), MaxProbes: ptr(Int(s.MaxProbes)),
+		ProbeLease: ptr(Duration(s.ProbeLease)), RedisUnavailable: s.RedisUnavailable}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/health"
@@ -9,8 +10,8 @@ import (
 
 // Health holds the defaults of every service's health check.
 type Health struct {
-	Interval Duration `json:"interval" yaml:"interval,omitempty"`
-	Timeout  Duration `json:"timeout" yaml:"timeout,omitempty"`
+	Interval *Duration `json:"interval" yaml:"interval,omitempty"`
+	Timeout  *Duration `json:"timeout" yaml:"timeout,omitempty"`
 	// FeedBreaker records failed checks in the service's breaker (default
 	// true).
 	FeedBreaker *bool `json:"feed_breaker" yaml:"feed_breaker,omitempty"`
@@ -18,21 +19,23 @@ type Health struct {
 
 // ServiceHealth is a service's own check settings (beside health_url).
 type ServiceHealth struct {
-	Method          string            `json:"method,omitempty" yaml:"method,omitempty"`
-	Interval        Duration          `json:"interval,omitempty" yaml:"interval,omitempty"`
-	Timeout         Duration          `json:"timeout,omitempty" yaml:"timeout,omitempty"`
-	ExpectStatus    []int             `json:"expect_status,omitempty" yaml:"expect_status,omitempty"`
-	BodyMatch       string            `json:"body_match,omitempty" yaml:"body_match,omitempty"`
-	MaxResponseTime Duration          `json:"max_response_time,omitempty" yaml:"max_response_time,omitempty"`
+	Method       string    `json:"method,omitempty" yaml:"method,omitempty"`
+	Interval     *Duration `json:"interval,omitempty" yaml:"interval,omitempty"`
+	Timeout      *Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	ExpectStatus []Int     `json:"expect_status,omitempty" yaml:"expect_status,omitempty"`
+	BodyMatch    string    `json:"body_match,omitempty" yaml:"body_match,omitempty"`
+	// MaxResponseTime: a slower answer is a failure; 0 or left out: no
+	// limit.
+	MaxResponseTime *Duration         `json:"max_response_time,omitempty" yaml:"max_response_time,omitempty"`
 	Headers         map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
 	Alert           AlertPolicy       `json:"alert,omitzero" yaml:"alert,omitempty"`
 }
 
 // AlertPolicy is when alerts fire, remind and resolve.
 type AlertPolicy struct {
-	FailureThreshold int      `json:"failure_threshold,omitempty" yaml:"failure_threshold,omitempty"`
-	SuccessThreshold int      `json:"success_threshold,omitempty" yaml:"success_threshold,omitempty"`
-	RemindEvery      Duration `json:"remind_every,omitempty" yaml:"remind_every,omitempty"`
+	FailureThreshold *Int      `json:"failure_threshold,omitempty" yaml:"failure_threshold,omitempty"`
+	SuccessThreshold *Int      `json:"success_threshold,omitempty" yaml:"success_threshold,omitempty"`
+	RemindEvery      *Reminder `json:"remind_every,omitempty" yaml:"remind_every,omitempty"`
 }
 
 // Alerts are the alert policy defaults and the providers.
@@ -59,7 +62,7 @@ type WebhookAlert struct {
 // EmailAlerts sends alerts over SMTP (the password is a secret).
 type EmailAlerts struct {
 	Host     string   `json:"host" yaml:"host"`
-	Port     int      `json:"port" yaml:"port"`
+	Port     *Int     `json:"port" yaml:"port,omitempty"`
 	Username string   `json:"username,omitempty" yaml:"username,omitempty"`
 	Password string   `json:"password,omitempty" yaml:"password,omitempty"`
 	From     string   `json:"from" yaml:"from"`
@@ -67,6 +70,9 @@ type EmailAlerts struct {
 	StartTLS *bool    `json:"starttls" yaml:"starttls,omitempty"`
 	CAFile   string   `json:"ca_file,omitempty" yaml:"ca_file,omitempty"`
 }
+
+// DefaultSMTPPort is alerts.email.port left out.
+const DefaultSMTPPort = 587
 
 // HealthCheck is the filled-in check of a service, or false when it has
 // no health_url.
@@ -76,31 +82,38 @@ func (c *Config) HealthCheck(name string) (health.Check, bool) {
 		return health.Check{}, false
 	}
 	h := s.Health
-	chk := health.Check{Name: s.Name, URL: s.HealthURL, Method: h.Method, Interval: time.Duration(h.Interval),
-		Timeout: time.Duration(h.Timeout), ExpectStatus: h.ExpectStatus, BodyMatch: h.BodyMatch,
-		MaxResponseTime: time.Duration(h.MaxResponseTime), Headers: h.Headers, Source: "config"}
-	if chk.Interval == 0 {
-		chk.Interval = time.Duration(c.Health.Interval)
+	chk := health.Check{Name: s.Name, URL: s.HealthURL, Method: h.Method, Interval: time.Duration(deref[Duration, int64](h.Interval)),
+		Timeout: time.Duration(deref[Duration, int64](h.Timeout)), BodyMatch: h.BodyMatch,
+		MaxResponseTime: time.Duration(deref[Duration, int64](h.MaxResponseTime)), Headers: h.Headers, Source: "config"}
+	for _, code := range h.ExpectStatus {
+		chk.ExpectStatus = append(chk.ExpectStatus, int(code))
 	}
-	if chk.Timeout == 0 {
-		chk.Timeout = time.Duration(c.Health.Timeout)
+	if h.Interval == nil {
+		chk.Interval = time.Duration(deref[Duration, int64](c.Health.Interval))
+	}
+	if h.Timeout == nil {
+		chk.Timeout = time.Duration(deref[Duration, int64](c.Health.Timeout))
 	}
 	chk.Alert = c.AlertPolicyFor(h.Alert)
 	return chk.WithDefaults(), true
 }
 
-// AlertPolicyFor lays a service's alert settings over the alerts section.
+// AlertPolicyFor lays a service's alert settings over the alerts section
+// (a zero field of the result is the engine's default).
 func (c *Config) AlertPolicyFor(own AlertPolicy) health.AlertPolicy {
-	p := health.AlertPolicy{FailureThreshold: c.Alerts.FailureThreshold, SuccessThreshold: c.Alerts.SuccessThreshold,
-		RemindEvery: time.Duration(c.Alerts.RemindEvery)}
-	if own.FailureThreshold != 0 {
-		p.FailureThreshold = own.FailureThreshold
+	pick := func(own, def *Int) int {
+		if own != nil {
+			return int(*own)
+		}
+		return deref[Int, int](def)
 	}
-	if own.SuccessThreshold != 0 {
-		p.SuccessThreshold = own.SuccessThreshold
-	}
-	if own.RemindEvery != 0 {
-		p.RemindEvery = time.Duration(own.RemindEvery)
+	p := health.AlertPolicy{FailureThreshold: pick(own.FailureThreshold, c.Alerts.FailureThreshold),
+		SuccessThreshold: pick(own.SuccessThreshold, c.Alerts.SuccessThreshold)}
+	switch {
+	case own.RemindEvery != nil:
+		p.RemindEvery = time.Duration(*own.RemindEvery)
+	case c.Alerts.RemindEvery != nil:
+		p.RemindEvery = time.Duration(*c.Alerts.RemindEvery)
 	}
 	return p
 }
@@ -108,16 +121,63 @@ func (c *Config) AlertPolicyFor(own AlertPolicy) health.AlertPolicy {
 // FeedsBreaker says whether failed checks feed the service's breaker.
 func (c *Config) FeedsBreaker() bool { return c.Health.FeedBreaker == nil || *c.Health.FeedBreaker }
 
+// SMTPPort is alerts.email.port, filled in.
+func (e *EmailAlerts) SMTPPort() int {
+	if e.Port == nil {
+		return DefaultSMTPPort
+	}
+	return int(*e.Port)
+}
+
+// MaxRemindEvery bounds alerts' remind_every.
+const MaxRemindEvery = 30 * 24 * time.Hour
+
+func (p AlertPolicy) check(section string) error {
+	err := firstError(
+		checkInt(section+".failure_threshold", p.FailureThreshold, 1, health.MaxThreshold),
+		checkInt(section+".success_threshold", p.SuccessThreshold, 1, health.MaxThreshold))
+	if err == nil && p.RemindEvery != nil && *p.RemindEvery >= 0 {
+		d := Duration(*p.RemindEvery)
+		if err := checkDuration(section+".remind_every", &d, time.Millisecond, MaxRemindEvery); err != nil {
+			return errorf("%s; never turns reminders off", err)
+		}
+	}
+	return err
+}
+
+func (h ServiceHealth) check(section string) error {
+	return firstError(
+		checkDuration(section+".interval", h.Interval, health.MinInterval, health.MaxInterval),
+		checkDuration(section+".timeout", h.Timeout, time.Millisecond, health.MaxTimeout),
+		checkDuration(section+".max_response_time", h.MaxResponseTime, 0, health.MaxTimeout),
+		h.Alert.check(section+".alert"))
+}
+
 func (c *Config) validateHealth() error {
-	for _, s := range c.Services {
+	if err := firstError(
+		checkDuration("health.interval", c.Health.Interval, health.MinInterval, health.MaxInterval),
+		checkDuration("health.timeout", c.Health.Timeout, time.Millisecond, health.MaxTimeout),
+		c.Alerts.AlertPolicy.check("alerts"),
+	); err != nil {
+		return err
+	}
+	for i, s := range c.Services {
+		if err := s.Health.check(fmt.Sprintf("services[%d].health", i)); err != nil {
+			return err
+		}
 		if chk, ok := c.HealthCheck(s.Name); ok {
 			if err := chk.Validate(); err != nil {
 				return errorf("services: %s", err)
 			}
 		}
 	}
-	if e := c.Alerts.Email; e != nil && (e.Host == "" || e.From == "" || len(e.To) == 0) {
-		return errorf("alerts.email needs host, from and to")
+	if e := c.Alerts.Email; e != nil {
+		if e.Host == "" || e.From == "" || len(e.To) == 0 {
+			return errorf("alerts.email needs host, from and to")
+		}
+		if err := checkInt("alerts.email.port", e.Port, 1, 65535); err != nil {
+			return err
+		}
 	}
 	if w := c.Alerts.Webhook; w != nil && w.URL == "" {
 		return errorf("alerts.webhook needs url")
@@ -162,4 +222,37 @@ func (a Alerts) secrets() []string {
 		out = append(out, a.Email.Password)
 	}
 	return out
+}
+
+// effectiveHealth fills in the health and alerts sections and every
+// service's check, for printing.
+func (c *Config) effectiveHealth(out *Config) {
+	def := health.Check{Interval: time.Duration(deref[Duration, int64](c.Health.Interval)),
+		Timeout: time.Duration(deref[Duration, int64](c.Health.Timeout)), Alert: c.AlertPolicyFor(AlertPolicy{})}.WithDefaults()
+	out.Health = Health{Interval: ptr(Duration(def.Interval)), Timeout: ptr(Duration(def.Timeout)), FeedBreaker: ptr(c.FeedsBreaker())}
+	out.Alerts.AlertPolicy = fromAlertPolicy(def.Alert)
+	if out.Alerts.Log == nil {
+		out.Alerts.Log = ptr(true)
+	}
+	if e := out.Alerts.Email; e != nil {
+		filled := *e
+		filled.Port = ptr(Int(e.SMTPPort()))
+		filled.StartTLS = ptr(e.StartTLS == nil || *e.StartTLS)
+		out.Alerts.Email = &filled
+	}
+	for i, s := range out.Services {
+		chk, ok := c.HealthCheck(s.Name)
+		if !ok {
+			continue
+		}
+		h := s.Health
+		h.Method, h.Interval, h.Timeout = chk.Method, ptr(Duration(chk.Interval)), ptr(Duration(chk.Timeout))
+		h.Alert = fromAlertPolicy(chk.Alert)
+		out.Services[i].Health = h
+	}
+}
+
+func fromAlertPolicy(p health.AlertPolicy) AlertPolicy {
+	return AlertPolicy{FailureThreshold: ptr(Int(p.FailureThreshold)), SuccessThreshold: ptr(Int(p.SuccessThreshold)),
+		RemindEvery: ptr(Reminder(p.RemindEvery))}
 }

@@ -31,6 +31,22 @@ type Checker struct {
 	Notifier *Notifier
 	Logger   *slog.Logger
 	who      string
+	clock    Clock
+}
+
+// Clock is the time a checker runs on. The zero value is the real one:
+// Redis' clock in the scripts, the process' for latencies and waits.
+// Tests set it to assert behaviour rather than timing.
+type Clock struct {
+	// Now replaces Redis TIME in the slot and record scripts, and the
+	// process' clock in probe latencies.
+	Now func() time.Time
+	// After is the watcher's wait until its next slot (default time.After,
+	// stopped early when the watch ends).
+	After func(time.Duration) <-chan time.Time
+	// Jitter is the spread added to a watcher's wake-up, in [0, max]
+	// (default uniform random), so many services do not fire at once.
+	Jitter func(max time.Duration) time.Duration
 }
 
 // Options configure a Checker.
@@ -41,6 +57,7 @@ type Options struct {
 	Breakers  *breaker.Engine
 	Notifier  *Notifier
 	Logger    *slog.Logger
+	Clock     Clock
 }
 
 // New makes a checker.
@@ -55,9 +72,24 @@ func New(rdb redis.UniversalClient, o Options) *Checker {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	host, _ := os.Hostname()
-	return &Checker{rdb: rdb, keys: o.Keys, Breakers: o.Breakers, Notifier: o.Notifier, Logger: o.Logger,
+	return &Checker{rdb: rdb, keys: o.Keys, Breakers: o.Breakers, Notifier: o.Notifier, Logger: o.Logger, clock: o.Clock,
 		http: &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		who:  host + "/" + strconv.Itoa(os.Getpid())}
+}
+
+func (c *Checker) now() time.Time {
+	if c.clock.Now != nil {
+		return c.clock.Now()
+	}
+	return time.Now()
+}
+
+// scriptNow is the scripts' clock argument: ” for Redis TIME.
+func (c *Checker) scriptNow() string {
+	if c.clock.Now == nil {
+		return ""
+	}
+	return strconv.FormatInt(c.clock.Now().UnixMilli(), 10)
 }
 
 // probe makes one request and judges it; it does not touch Redis.
@@ -72,10 +104,10 @@ func (c *Checker) probe(ctx context.Context, chk Check) (ok bool, code int, late
 		req.Header.Set(k, v)
 	}
 	req.Header.Set("User-Agent", "haderctl-health")
-	start := time.Now()
+	start := c.now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		latency = time.Since(start)
+		latency = c.now().Sub(start)
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return false, 0, latency, "timed out after " + chk.Timeout.String()
 		}
@@ -88,7 +120,7 @@ func (c *Checker) probe(ctx context.Context, chk Check) (ok bool, code int, late
 	} else {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	}
-	latency = time.Since(start)
+	latency = c.now().Sub(start)
 	code = resp.StatusCode
 	switch {
 	case !chk.healthyStatus(code):
@@ -131,7 +163,7 @@ func (c *Checker) record(ctx context.Context, chk Check, ok bool, code int, late
 	}
 	res, err := recordScript.Run(ctx, c.rdb, []string{c.keys.Health(n), c.keys.HealthHours(n), c.keys.HealthRecent(n), c.keys.HealthAlerts(n)},
 		okArg, code, latency.Microseconds(), why, chk.Alert.FailureThreshold, chk.Alert.SuccessThreshold, remind,
-		60, 30*24, c.who, n).Slice()
+		60, 30*24, c.who, n, c.scriptNow()).Slice()
 	if err != nil {
 		return Result{}, err
 	}
@@ -176,7 +208,7 @@ func alertMessage(a Alert) string {
 // Acquire takes the service's probe slot for the current interval; it
 // returns whether this caller should probe, and Redis' time.
 func (c *Checker) Acquire(ctx context.Context, chk Check) (bool, time.Time, error) {
-	res, err := slotScript.Run(ctx, c.rdb, []string{c.keys.HealthSlot(chk.Name)}, chk.Interval.Milliseconds()).Slice()
+	res, err := slotScript.Run(ctx, c.rdb, []string{c.keys.HealthSlot(chk.Name)}, chk.Interval.Milliseconds(), c.scriptNow()).Slice()
 	if err != nil {
 		return false, time.Time{}, err
 	}

@@ -41,10 +41,13 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 type service struct {
 	srv    *httptest.Server
 	status atomic.Int32
-	delay  atomic.Int64 // ns
-	body   atomic.Value
-	mu     sync.Mutex
-	hits   []time.Time
+	// took is how long an answer takes, passed to onServe (which moves
+	// the test's clock); negative: it never answers.
+	took    atomic.Int64 // ns
+	onServe func(time.Duration)
+	body    atomic.Value
+	mu      sync.Mutex
+	hits    int
 }
 
 func newService(t *testing.T) *service {
@@ -53,14 +56,14 @@ func newService(t *testing.T) *service {
 	s.body.Store("ok")
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		s.hits = append(s.hits, time.Now())
+		s.hits++
 		s.mu.Unlock()
-		if d := time.Duration(s.delay.Load()); d > 0 {
-			select {
-			case <-time.After(d): // a slow service
-			case <-r.Context().Done():
-				return
-			}
+		switch d := time.Duration(s.took.Load()); {
+		case d < 0: // hangs until the caller gives up
+			<-r.Context().Done()
+			return
+		case d > 0 && s.onServe != nil:
+			s.onServe(d)
 		}
 		w.WriteHeader(int(s.status.Load()))
 		io.WriteString(w, s.body.Load().(string))
@@ -72,7 +75,7 @@ func newService(t *testing.T) *service {
 func (s *service) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.hits)
+	return s.hits
 }
 
 // receiver is a real loopback webhook receiver.
@@ -110,8 +113,82 @@ func (r *receiver) kinds() []string {
 }
 
 func newChecker(t *testing.T, ns string, providers ...Provider) *Checker {
+	return newCheckerAt(t, ns, nil, providers...)
+}
+
+// newCheckerAt runs on clk (nil: the real clocks).
+func newCheckerAt(t *testing.T, ns string, clk *fakeClock, providers ...Provider) *Checker {
 	rdb := testredis.Client(t)
-	return New(rdb, Options{Keys: store.Keys{Namespace: ns}, Notifier: &Notifier{Providers: providers}})
+	o := Options{Keys: store.Keys{Namespace: ns}, Notifier: &Notifier{Providers: providers}}
+	if clk != nil {
+		o.Clock = clk.Clock()
+	}
+	return New(rdb, o)
+}
+
+// fakeClock is a manual clock: time moves only when the test advances it,
+// so what depends on time is asserted without depending on the machine's
+// speed.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []fakeWaiter
+}
+
+type fakeWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock(start time.Time) *fakeClock { return &fakeClock{now: start} }
+
+// midHour is a start far from any hour boundary, so hourly counters do
+// not roll over during a test.
+var midHour = time.Date(2026, 3, 1, 10, 30, 0, 0, time.UTC)
+
+// Clock is the checker's view of it, with no jitter.
+func (c *fakeClock) Clock() Clock {
+	return Clock{Now: c.Now, After: c.After, Jitter: func(time.Duration) time.Duration { return 0 }}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, fakeWaiter{c.now.Add(d), ch})
+	return ch
+}
+
+// Advance moves the clock and wakes whoever waited until then.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			kept = append(kept, w)
+		} else {
+			w.ch <- c.now
+		}
+	}
+	c.waiters = kept
+}
+
+func (c *fakeClock) Waiting() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
 }
 
 func TestTwoWatchersProbeOncePerIntervalAndAlertOnce(t *testing.T) {
@@ -119,57 +196,75 @@ func TestTwoWatchersProbeOncePerIntervalAndAlertOnce(t *testing.T) {
 	svc := newService(t)
 	svc.status.Store(503)
 	hook := newReceiver(t)
-	chk := Check{Name: "shopify", URL: svc.srv.URL, Interval: time.Second, Timeout: 500 * time.Millisecond,
+	// A minute's interval on a manual clock: each slot is one Advance, and
+	// the slot key's real expiry (two intervals) outlasts any slowness.
+	interval := time.Minute
+	clk := newFakeClock(midHour.Add(time.Second))
+	chk := Check{Name: "shopify", URL: svc.srv.URL, Interval: interval, Timeout: 10 * time.Second,
 		Alert: AlertPolicy{FailureThreshold: 2, SuccessThreshold: 2, RemindEvery: -1}}.WithDefaults()
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var recorded atomic.Int32
 	for range 2 {
-		c := newChecker(t, ns, WebhookProvider{URL: hook.srv.URL})
+		c := newCheckerAt(t, ns, clk, WebhookProvider{URL: hook.srv.URL})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = c.Watch(ctx, func(context.Context) ([]Check, error) { return []Check{chk}, nil }, time.Minute,
+			_ = c.Watch(ctx, func(context.Context) ([]Check, error) { return []Check{chk}, nil }, time.Hour,
 				func(Result) { recorded.Add(1) })
 		}()
 	}
-	eventually(t, 15*time.Second, "the alert fires", func() bool { return len(hook.kinds()) >= 1 })
-	eventually(t, 15*time.Second, "two more probes", func() bool { return svc.count() >= 4 })
+	defer func() {
+		stop()
+		wg.Wait()
+	}()
+	// settle returns once both watchers wait for the next slot: by then
+	// whichever won the current one has probed and recorded.
+	slots := 1 // the watchers start in a slot and probe it
+	settle := func() {
+		t.Helper()
+		eventually(t, 30*time.Second, "both watchers waiting for the next slot", func() bool { return clk.Waiting() == 2 })
+		if n := svc.count(); n != slots {
+			t.Fatalf("after %d slots the service was probed %d times, want once per slot between the two watchers", slots, n)
+		}
+	}
+	next := func() {
+		t.Helper()
+		clk.Advance(interval)
+		slots++
+		settle()
+	}
+	settle()
+	next()
+	if got := strings.Join(hook.kinds(), ","); got != "fired" {
+		t.Fatalf("after 2 failed slots with threshold 2 the alerts sent are %q, want fired", got)
+	}
+	next()
 	svc.status.Store(200)
-	eventually(t, 15*time.Second, "the alert resolves", func() bool { return len(hook.kinds()) >= 2 })
-	stop()
-	wg.Wait()
-
+	next()
+	next()
 	if got := strings.Join(hook.kinds(), ","); got != "fired,resolved" {
 		t.Fatalf("alerts sent: %s, want exactly one fired and one resolved", got)
 	}
-	// one probe per one-second slot between the two watchers
-	svc.mu.Lock()
-	defer svc.mu.Unlock()
-	perSlot := map[int64]int{}
-	for _, h := range svc.hits {
-		perSlot[h.UnixMilli()/1000]++
-	}
-	for slot, n := range perSlot {
-		if n > 1 {
-			t.Fatalf("slot %d was probed %d times by the two watchers", slot, n)
-		}
-	}
-	if int(recorded.Load()) != len(svc.hits) {
-		t.Fatalf("%d results recorded for %d probes", recorded.Load(), len(svc.hits))
+	if n := svc.count(); int(recorded.Load()) != n {
+		t.Fatalf("%d results recorded for %d probes", recorded.Load(), n)
 	}
 }
 
 func TestCheckJudgesStatusBodyTimeoutAndSlowness(t *testing.T) {
 	svc := newService(t)
-	c := newChecker(t, testredis.Namespace(t))
+	// the service "takes" its answer time on the checker's clock, so
+	// slowness is judged from the latency, whatever the machine's speed
+	clk := newFakeClock(midHour)
+	svc.onServe = func(d time.Duration) { clk.Advance(d) }
+	c := newCheckerAt(t, testredis.Namespace(t), clk)
 	ctx := context.Background()
-	base := Check{Name: "svc", URL: svc.srv.URL, Interval: time.Second, Timeout: 200 * time.Millisecond}.WithDefaults()
+	base := Check{Name: "svc", URL: svc.srv.URL, Interval: time.Second, Timeout: 10 * time.Second}.WithDefaults()
 	cases := []struct {
 		name   string
 		setup  func(*Check)
 		status int
-		delay  time.Duration
+		took   time.Duration
 		body   string
 		ok     bool
 		err    string
@@ -178,8 +273,9 @@ func TestCheckJudgesStatusBodyTimeoutAndSlowness(t *testing.T) {
 		{"503 is not", nil, 503, 0, "", false, "HTTP 503"},
 		{"expected codes", func(c *Check) { c.ExpectStatus = []int{204} }, 200, 0, "", false, "HTTP 200"},
 		{"body match", func(c *Check) { c.BodyMatch = "READY" }, 200, 0, "starting", false, `body does not contain "READY"`},
-		{"timeout", nil, 200, time.Second, "", false, "timed out after 200ms"},
-		{"too slow", func(c *Check) { c.MaxResponseTime = 20 * time.Millisecond }, 200, 60 * time.Millisecond, "", false, "slow: "},
+		// the service never answers: only the probe's timeout ends it
+		{"timeout", func(c *Check) { c.Timeout = 50 * time.Millisecond }, 200, -1, "", false, "timed out after 50ms"},
+		{"too slow", func(c *Check) { c.MaxResponseTime = 20 * time.Millisecond }, 200, 60 * time.Millisecond, "", false, "slow: 60ms > 20ms"},
 	}
 	for _, tc := range cases {
 		chk := base
@@ -187,7 +283,7 @@ func TestCheckJudgesStatusBodyTimeoutAndSlowness(t *testing.T) {
 			tc.setup(&chk)
 		}
 		svc.status.Store(int32(tc.status))
-		svc.delay.Store(int64(tc.delay))
+		svc.took.Store(int64(tc.took))
 		svc.body.Store(tc.body)
 		r, err := c.Check(ctx, chk)
 		if err != nil {
@@ -209,13 +305,10 @@ func TestCheckJudgesStatusBodyTimeoutAndSlowness(t *testing.T) {
 }
 
 func TestOldHourlyCountersArePrunedAndWindowsCountTheirHours(t *testing.T) {
-	c := newChecker(t, testredis.Namespace(t))
+	clk := newFakeClock(midHour)
+	c := newCheckerAt(t, testredis.Namespace(t), clk)
 	ctx := context.Background()
-	now, err := c.rdb.Time(ctx).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hour := now.UnixMilli() / 3600000
+	hour := midHour.UnixMilli() / 3600000
 	old := func(h int64, f string) string { return strings.Join([]string{itoa(h), f}, ":") }
 	if err := c.rdb.HSet(ctx, c.keys.HealthHours("svc"),
 		old(hour-800, "n"), 9, // beyond 30 days: pruned
@@ -295,8 +388,9 @@ func TestRemindersRepeatAnOpenAlertAtTheMinimumInterval(t *testing.T) {
 	svc := newService(t)
 	svc.status.Store(500)
 	hook := newReceiver(t)
-	c := newChecker(t, testredis.Namespace(t), WebhookProvider{URL: hook.srv.URL})
-	chk := Check{Name: "erp", URL: svc.srv.URL, Interval: time.Second, Timeout: time.Second,
+	clk := newFakeClock(midHour)
+	c := newCheckerAt(t, testredis.Namespace(t), clk, WebhookProvider{URL: hook.srv.URL})
+	chk := Check{Name: "erp", URL: svc.srv.URL, Interval: time.Second, Timeout: 10 * time.Second,
 		Alert: AlertPolicy{FailureThreshold: 1, SuccessThreshold: 1, RemindEvery: 200 * time.Millisecond}}.WithDefaults()
 	ctx := context.Background()
 	check := func() Result {
@@ -309,10 +403,18 @@ func TestRemindersRepeatAnOpenAlertAtTheMinimumInterval(t *testing.T) {
 	if r := check(); r.Alert != "fired" {
 		t.Fatalf("first failure with threshold 1: alert %q, want fired", r.Alert)
 	}
+	clk.Advance(199 * time.Millisecond)
 	if r := check(); r.Alert != "" {
-		t.Fatalf("a failure right after: alert %q, want none (the reminder interval has not passed)", r.Alert)
+		t.Fatalf("a failure 199ms later: alert %q, want none (the reminder interval has not passed)", r.Alert)
 	}
-	eventually(t, 5*time.Second, "a reminder once the interval has passed", func() bool { return check().Alert == "reminder" })
+	clk.Advance(time.Millisecond)
+	if r := check(); r.Alert != "reminder" {
+		t.Fatalf("a failure once the 200ms reminder interval has passed: alert %q, want reminder", r.Alert)
+	}
+	clk.Advance(100 * time.Millisecond)
+	if r := check(); r.Alert != "" {
+		t.Fatalf("a failure 100ms after the reminder: alert %q, want none", r.Alert)
+	}
 	svc.status.Store(200)
 	if r := check(); r.Alert != "resolved" {
 		t.Fatalf("after a success: alert %q, want resolved", r.Alert)

@@ -2,13 +2,22 @@ package health
 
 import "github.com/redis/go-redis/v9"
 
+// nowMs is Redis' clock, or the caller's when it passes one (tests inject
+// their clock this way; Options.Now).
+const nowMs = `
+local function now_ms(arg)
+  if arg ~= nil and arg ~= '' then return tonumber(arg) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`
+
 // slotScript is the probe lock. KEYS[1] the service's slot key. ARGV:
-// interval ms. The interval slot is floor(now / interval) on Redis' clock;
-// the first watcher to ask in a slot gets it. Reply: {1 if this caller
-// probes, now ms}.
-var slotScript = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+// interval ms, now ms (” for Redis' clock). The interval slot is
+// floor(now / interval); the first watcher to ask in a slot gets it.
+// Reply: {1 if this caller probes, now ms}.
+var slotScript = redis.NewScript(nowMs + `
+local now = now_ms(ARGV[2])
 local interval = tonumber(ARGV[1])
 local slot = tostring(math.floor(now / interval))
 if redis.call('GET', KEYS[1]) == slot then return {0, now} end
@@ -21,18 +30,17 @@ return {1, now}
 //	KEYS[1] state hash  KEYS[2] hours hash  KEYS[3] recent list  KEYS[4] alerts stream
 //	ARGV: ok (1|0), HTTP code, latency µs, error, failure threshold,
 //	      success threshold, remind ms (<0: never), recent max, hours kept,
-//	      who (host/pid), service name
+//	      who (host/pid), service name, now ms ('' for Redis' clock)
 //
 // Reply: {action (” | fired | reminder | resolved), consecutive failures,
 // consecutive successes, now ms, alert since ms}. Only the caller that
 // gets an action sends it, so each alert goes out once.
-var recordScript = redis.NewScript(`
+var recordScript = redis.NewScript(nowMs + `
 local ST, HOURS, RECENT, ALERTS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local ok = ARGV[1] == '1'
 local code, us, err = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local FT, SUCC, remind = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms(ARGV[12])
 local hour = math.floor(now / 3600000)
 local s = redis.call('HMGET', ST, 'consecutive_failures', 'consecutive_successes', 'alert_open', 'alert_since', 'alert_notified', 'pruned_hour')
 local cf, cs = tonumber(s[1]) or 0, tonumber(s[2]) or 0

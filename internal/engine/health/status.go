@@ -86,6 +86,9 @@ func (c *Checker) Statuses(ctx context.Context, names []string) ([]Status, time.
 		return nil, time.Time{}, err
 	}
 	now := tcmd.Val()
+	if c.clock.Now != nil {
+		now = c.clock.Now()
+	}
 	hourNow := now.UnixMilli() / 3600000
 	out := make([]Status, len(names))
 	for i, n := range names {

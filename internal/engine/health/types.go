@@ -22,6 +22,12 @@ const (
 	// MinInterval is the shortest interval accepted: faster is a load
 	// test, not a health check.
 	MinInterval = time.Second
+	// MaxInterval, MaxTimeout (a probe's timeout and max_response_time)
+	// and MaxThreshold (alert thresholds) bound the rest: beyond them a
+	// value is a typo, and would overflow the slot lock's expiry.
+	MaxInterval  = 24 * time.Hour
+	MaxTimeout   = time.Hour
+	MaxThreshold = 1_000_000
 )
 
 // Check is one service's health check.
@@ -97,12 +103,20 @@ func (c Check) Validate() error {
 	switch {
 	case c.Interval < MinInterval:
 		return bad("interval %s is below the %s minimum", c.Interval, MinInterval)
+	case c.Interval > MaxInterval:
+		return bad("interval %s is too large: at most %s", c.Interval, MaxInterval)
 	case c.Timeout <= 0:
 		return bad("timeout must be positive")
+	case c.Timeout > MaxTimeout:
+		return bad("timeout %s is too large: at most %s", c.Timeout, MaxTimeout)
 	case c.Alert.FailureThreshold < 1 || c.Alert.SuccessThreshold < 1:
 		return bad("alert thresholds must be at least 1")
+	case c.Alert.FailureThreshold > MaxThreshold || c.Alert.SuccessThreshold > MaxThreshold:
+		return bad("alert thresholds are too large: at most %d", MaxThreshold)
 	case c.MaxResponseTime < 0:
 		return bad("max_response_time must not be negative")
+	case c.MaxResponseTime > MaxTimeout:
+		return bad("max_response_time %s is too large: at most %s", c.MaxResponseTime, MaxTimeout)
 	}
 	for _, code := range c.ExpectStatus {
 		if code < 100 || code > 599 {

@@ -89,7 +89,7 @@ func (c *Checker) loop(ctx context.Context, chk Check, report func(Result)) {
 				return
 			}
 			c.Logger.Warn("health slot unavailable (Redis?)", "service", chk.Name, "err", err)
-			now = time.Now()
+			now = c.now()
 		} else if got {
 			r, err := c.Check(ctx, chk)
 			if err != nil {
@@ -103,13 +103,36 @@ func (c *Checker) loop(ctx context.Context, chk Check, report func(Result)) {
 		// wake at the next slot boundary on Redis' clock, spread a little
 		// so a thousand services do not all fire in the same millisecond
 		next := interval - time.Duration(now.UnixMilli()%interval.Milliseconds())*time.Millisecond
-		next += time.Duration(rand.Int64N(int64(interval/20) + 1))
-		timer := time.NewTimer(next)
+		next += c.jitter(interval / 20)
+		if !c.sleep(ctx, next) {
+			return
+		}
+	}
+}
+
+func (c *Checker) jitter(limit time.Duration) time.Duration {
+	if c.clock.Jitter != nil {
+		return c.clock.Jitter(limit)
+	}
+	return time.Duration(rand.Int64N(int64(limit) + 1))
+}
+
+// sleep waits d on the checker's clock; false when ctx ended first.
+func (c *Checker) sleep(ctx context.Context, d time.Duration) bool {
+	if c.clock.After != nil {
 		select {
 		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-timer.C:
+			return false
+		case <-c.clock.After(d):
+			return true
 		}
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
 	}
 }
