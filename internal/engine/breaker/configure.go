@@ -3,6 +3,7 @@ package breaker
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -96,5 +97,27 @@ func decodeChanges(raw []byte) []Change {
 		}
 		out = append(out, c)
 	}
+	return out
+}
+
+// Plan lists what Configure with want (every field set) would change in a
+// breaker running with current (stored: whether current is stored or this
+// process' own), in Configure's order and form.
+func Plan(current Settings, stored bool, want Settings) []Change {
+	out := []Change{}
+	add := func(field string, from, to any) {
+		c := Change{Field: field, From: fmt.Sprint(from), To: fmt.Sprint(to)}
+		if !stored {
+			c.From = ""
+		} else if c.From == c.To {
+			return
+		}
+		out = append(out, c)
+	}
+	add("failure_threshold", current.FailureThreshold, want.FailureThreshold)
+	add("success_threshold", current.SuccessThreshold, want.SuccessThreshold)
+	add("recovery_timeout", current.RecoveryTimeout, want.RecoveryTimeout)
+	add("max_probes", current.MaxProbes, want.MaxProbes)
+	add("probe_lease", current.ProbeLease, want.ProbeLease)
 	return out
 }

@@ -147,8 +147,9 @@ func (e *Engine) settingsLocked(name string) Settings {
 }
 
 // learn records the settings a breaker runs with in Redis and warns, once
-// per breaker and stored value, when this process' own differ. e.mu is held.
-func (e *Engine) learn(name string, shared Settings) {
+// per breaker and stored value, when this process' own differ (not when
+// this process has just set them: configure). e.mu is held.
+func (e *Engine) learn(name string, shared Settings, warn bool) {
 	own := e.OwnSettings(name)
 	shared.RedisUnavailable = own.RedisUnavailable
 	e.shared[name] = shared
@@ -157,12 +158,12 @@ func (e *Engine) learn(name string, shared Settings) {
 		delete(e.warned, name)
 		return
 	}
-	if prev, ok := e.warned[name]; ok && prev == shared {
+	if prev, ok := e.warned[name]; (ok && prev == shared) || !warn {
+		e.warned[name] = shared
 		return
 	}
 	e.warned[name] = shared
-	e.log.Warn("breaker: this process' config differs from the settings stored in Redis; following Redis "+
-		"(change them with `haderctl breaker configure` or `haderctl breaker apply`)",
+	e.log.Warn("breaker: the settings stored in Redis differ from this process' config; following Redis",
 		"breaker", name, "fields", strings.Join(diff, ", "))
 }
 
@@ -432,7 +433,7 @@ func (e *Engine) run(ctx context.Context, script *redis.Script, name string, ext
 	if err != nil {
 		return scriptReply{}, fmt.Errorf("breaker %s: %w", name, err)
 	}
-	e.remember(name, r)
+	e.remember(name, r, script != configureScript)
 	for _, ev := range r.events {
 		if ev.Action != "" {
 			e.log.Debug("breaker settings changed", "breaker", name, "action", ev.Action, "reason", ev.Reason)
@@ -580,7 +581,7 @@ func decodeEventJSON(b []byte) (Event, error) {
 }
 
 // remember stores what a script said about a breaker in the cache.
-func (e *Engine) remember(name string, r scriptReply) {
+func (e *Engine) remember(name string, r scriptReply, warn bool) {
 	c := &cached{state: r.state, generation: r.generation, failures: r.failures, readAt: time.Now()}
 	if r.state == Open {
 		recovery := r.settings.RecoveryTimeout
@@ -588,7 +589,7 @@ func (e *Engine) remember(name string, r scriptReply) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.learn(name, r.settings)
+	e.learn(name, r.settings, warn)
 	if prev := e.cache[name]; prev != nil && prev.generation > c.generation {
 		return // a newer transition arrived by pub/sub while the script ran
 	}

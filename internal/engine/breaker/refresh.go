@@ -134,7 +134,7 @@ func (e *Engine) refresh(ctx context.Context) {
 			RecoveryTimeout: durationMs(atoi(vals[6])), MaxProbes: int(atoi(vals[7])), ProbeLease: durationMs(atoi(vals[8]))}
 		stored := shared.validateFields(false) == nil
 		if stored {
-			e.learn(n, shared)
+			e.learn(n, shared, true)
 		} else {
 			shared = e.OwnSettings(n) // none stored yet: the next write seeds them
 		}

@@ -151,13 +151,14 @@ func (s Settings) validateFields(zeroOK bool) error {
 	return nil
 }
 
-// Diff names the shared fields (all but RedisUnavailable) in which s and
-// other differ, as "field mine→theirs".
+// Diff names the shared fields (all but RedisUnavailable) in which s (a
+// process' config) and other (the stored settings) differ, as
+// "field other (config s)".
 func (s Settings) Diff(other Settings) []string {
 	var out []string
 	add := func(field string, a, b any) {
 		if a != b {
-			out = append(out, fmt.Sprintf("%s %v→%v", field, a, b))
+			out = append(out, fmt.Sprintf("%s %v (config %v)", field, b, a))
 		}
 	}
 	add("failure_threshold", s.FailureThreshold, other.FailureThreshold)

@@ -283,8 +283,8 @@ func TestDifferingConfigWarnsOncePerBreaker(t *testing.T) {
 	if n := strings.Count(out, "level=WARN"); n != 1 {
 		t.Fatalf("%d warnings, want exactly one (for svc):\n%s", n, out)
 	}
-	if !strings.Contains(out, "breaker=svc") || !strings.Contains(out, "failure_threshold 3→5") ||
-		!strings.Contains(out, "recovery_timeout 2m0s→1m0s") || strings.Contains(out, "success_threshold") {
+	if !strings.Contains(out, "breaker=svc") || !strings.Contains(out, "failure_threshold 5 (config 3)") ||
+		!strings.Contains(out, "recovery_timeout 1m0s (config 2m0s)") || strings.Contains(out, "success_threshold") {
 		t.Fatalf("the warning does not name the breaker and exactly the differing fields:\n%s", out)
 	}
 	if s := other.SettingsFor("svc"); s.FailureThreshold != 5 || s.RecoveryTimeout != time.Minute {
