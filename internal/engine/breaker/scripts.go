@@ -218,7 +218,9 @@ local inflight = redis.call('ZCARD', KEYS[2])
 if inflight + st.successes >= max_probes(cfg) then
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
   local wait = cfg.probe_lease_ms
-  if #first == 2 then wait = tonumber(first[2]) - now end
+  -- no live lease ends later than now + the lease (a renewal sets that), so
+  -- a score further out (planted by hand) does not make the wait absurd
+  if #first == 2 then wait = math.max(0, math.min(tonumber(first[2]) - now, cfg.probe_lease_ms)) end
   return reply('reject', st, wait, now)
 end
 redis.call('ZADD', KEYS[2], now + cfg.probe_lease_ms, ARGV[11])

@@ -12,6 +12,7 @@ import (
 
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/testredis"
+	"github.com/redis/go-redis/v9"
 )
 
 // lockedBuffer is a log sink safe for the engine's goroutines.
@@ -399,5 +400,25 @@ func TestRegistryOfTheWrongTypeIsUnreadable(t *testing.T) {
 	var re *RegistryError
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "unreadable") || !strings.Contains(err.Error(), e.opts.Keys.Breakers()) {
 		t.Fatalf("Names with a string registry: %v, want a RegistryError naming the key", err)
+	}
+}
+
+func TestRefusalWaitIsBoundedByTheProbeLease(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	e := newTestEngine(t, Options{Clock: clock.Now, Settings: fixed(Settings{SuccessThreshold: 1})})
+	mustRecord(t, e, "svc", false, 3)
+	clock.Advance(DefaultRecoveryTimeout)
+	if _, err := e.Acquire(ctx, "svc"); err != nil {
+		t.Fatal(err)
+	}
+	// The one slot is held by a lease deadline planted far in the future (by
+	// hand or a buggy client) instead of the probe just admitted.
+	testredis.Client(t).ZAdd(ctx, e.opts.Keys.BreakerProbes("svc"), redis.Z{Score: 1e300, Member: "planted"})
+	testredis.Client(t).ZRemRangeByScore(ctx, e.opts.Keys.BreakerProbes("svc"), "-inf", "1e299")
+	_, err := e.Acquire(ctx, "svc")
+	var oe *OpenError
+	if !errors.As(err, &oe) || oe.RetryAfter <= 0 || oe.RetryAfter > DefaultProbeLease {
+		t.Fatalf("refusal %v (retry after %v), want a wait within the 30s probe lease", err, oe)
 	}
 }
