@@ -34,7 +34,7 @@ local SETTINGS = {'failure_threshold', 'success_threshold', 'recovery_timeout_ms
 local OWN = {failure_threshold=tonumber(ARGV[2]), success_threshold=tonumber(ARGV[3]),
   recovery_timeout_ms=tonumber(ARGV[4]), max_probes=tonumber(ARGV[5]), probe_lease_ms=tonumber(ARGV[6])}
 -- upper bounds of the settings (Settings.Validate has the same)
-local MAX_SETTING = {failure_threshold=1000000, success_threshold=1000000, max_probes=1000000,
+local MAX_SETTING = {failure_threshold=2147483647, success_threshold=2147483647, max_probes=2147483647,
   recovery_timeout_ms=604800000, probe_lease_ms=604800000}
 -- a time more than this far ahead of the clock was not written by a script
 local FUTURE_MS = 3600000

@@ -38,7 +38,7 @@ const (
 // Bounds on the settings: a larger value is a typo, and would overflow
 // time arithmetic. The Lua scripts hold the same bounds (MAX_SETTING).
 const (
-	MaxThreshold = 1000000
+	MaxThreshold = 1<<31 - 1
 	MaxDuration  = 7 * 24 * time.Hour
 )
 
