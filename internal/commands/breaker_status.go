@@ -187,7 +187,8 @@ func renderBreakerStatus(f *cmdutil.Factory, statuses []breaker.Status, now time
 		case s.State == breaker.Open:
 			halfOpen = "next call"
 		case s.State == breaker.HalfOpen:
-			halfOpen = fmt.Sprintf("now (%d/%d probes)", s.ProbesInFlight+s.Successes, s.Settings.MaxProbes)
+			// the scripts never cap probes below the success threshold
+			halfOpen = fmt.Sprintf("now (%d/%d probes)", s.ProbesInFlight+s.Successes, max(s.Settings.MaxProbes, s.Settings.SuccessThreshold))
 		case s.State == breaker.ForcedOpen:
 			halfOpen = "after reset"
 		}

@@ -36,7 +36,8 @@ local OWN = {failure_threshold=tonumber(ARGV[2]), success_threshold=tonumber(ARG
 -- upper bounds of the settings (Settings.Validate has the same)
 local MAX_SETTING = {failure_threshold=2147483647, success_threshold=2147483647, max_probes=2147483647,
   recovery_timeout_ms=604800000, probe_lease_ms=604800000}
--- a time more than this far ahead of the clock was not written by a script
+-- an opened_at more than this far ahead of the clock was not written by a
+-- script (it would keep the breaker open for good); other times only show
 local FUTURE_MS = 3600000
 
 local function now_ms()
@@ -55,8 +56,7 @@ local function count(v)
 end
 
 local STATES = {closed=true, open=true, half_open=true, forced_open=true, disabled=true}
-local COUNTS = {'failures', 'successes', 'generation'}
-local TIMES = {'opened_at', 'last_failure', 'last_success', 'changed_at'}
+local COUNTS = {'failures', 'successes', 'generation', 'last_failure', 'last_success', 'changed_at'}
 local KINDS = {{KEYS[1], 'hash', 'the key is not a hash'}, {KEYS[2], 'zset', 'the probes key is not a sorted set'},
   {KEYS[3], 'stream', 'the events key is not a stream'}}
 
@@ -91,7 +91,7 @@ local function load(lenient, now)
     return n
   end
   for _, f in ipairs(COUNTS) do st[f] = field(f) or 0 end
-  for _, f in ipairs(TIMES) do st[f] = field(f, now + FUTURE_MS) or 0 end
+  st.opened_at = field('opened_at', now + FUTURE_MS) or 0
   for _, f in ipairs(SETTINGS) do
     local n = field(f, MAX_SETTING[f])
     if n == 0 then

@@ -122,7 +122,7 @@ func isDataError(err error) bool {
 	return ok
 }
 
-// futureBound is how far ahead of the clock a stored time may be (the
+// futureBound is how far ahead of the clock opened_at may be (the
 // scripts' FUTURE_MS): further, and no script wrote it.
 const futureBound = time.Hour
 
@@ -159,15 +159,15 @@ func parseStatus(name string, h map[string]string, herr error, own Settings, now
 		return n, true
 	}
 	count := func(field string) int64 { n, _ := num(field, -1); return n }
-	latest := now.Add(futureBound).UnixMilli()
-	ms := func(field string) time.Time {
-		if n, _ := num(field, latest); n > 0 {
+	ms := func(field string, max int64) time.Time {
+		if n, _ := num(field, max); n > 0 {
 			return time.UnixMilli(n).UTC()
 		}
 		return time.Time{}
 	}
 	st.Failures, st.Successes, st.Generation = count("failures"), count("successes"), count("generation")
-	st.OpenedAt, st.LastFailure, st.LastSuccess, st.ChangedAt = ms("opened_at"), ms("last_failure"), ms("last_success"), ms("changed_at")
+	st.OpenedAt = ms("opened_at", now.Add(futureBound).UnixMilli())
+	st.LastFailure, st.LastSuccess, st.ChangedAt = ms("last_failure", -1), ms("last_success", -1), ms("changed_at", -1)
 	stored := 0
 	setting := func(field string, max int64, set func(int64)) {
 		n, ok := num(field, max)
