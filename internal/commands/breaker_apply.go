@@ -2,6 +2,8 @@ package commands
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/haderos/haderctl/internal/cmdutil"
 	"github.com/haderos/haderctl/internal/engine/breaker"
@@ -98,12 +100,29 @@ func breakerApplyRun(ctx context.Context, opts *BreakerApplyOptions) error {
 		}
 		return renderConfigure(f, results)
 	}
+	// A corrupt breaker does not keep the others from being applied: it is
+	// reported after them (exit 1; `breaker reset` repairs it).
+	var corrupt []error
 	for _, n := range names {
 		r, err := e.Configure(ctx, n, want(n), opts.Reason, breaker.ActionApply)
+		var ce *breaker.CorruptError
+		if errors.As(err, &ce) {
+			corrupt = append(corrupt, err)
+			continue
+		}
 		if err != nil {
 			return configureError(f, err)
 		}
 		results = append(results, newConfigureOutput(r))
 	}
-	return renderConfigure(f, results)
+	if err := renderConfigure(f, results); err != nil {
+		return err
+	}
+	for _, err := range corrupt[min(1, len(corrupt)):] {
+		fmt.Fprintf(f.IO.ErrOut, "haderctl: %s\n", err)
+	}
+	if len(corrupt) > 0 {
+		return corrupt[0]
+	}
+	return nil
 }
