@@ -32,6 +32,8 @@ overrides forced_open (trip) and disabled.`,
 		NewCmdBreakerEvents(f, nil),
 		NewCmdBreakerRecord(f, nil),
 		NewCmdBreakerExec(f, nil),
+		NewCmdBreakerConfigure(f, nil),
+		NewCmdBreakerApply(f, nil),
 	)
 	return cmd
 }

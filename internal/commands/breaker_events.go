@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/haderos/haderctl/internal/cmdutil"
 	"github.com/haderos/haderctl/internal/engine/breaker"
@@ -74,7 +75,17 @@ func breakerEventsRun(cmd *cobra.Command, opts *BreakerEventsOptions) error {
 			return cmdutil.WriteNDJSON(f.IO.Out, ev)
 		}
 		who := fmt.Sprintf("%s@%s[%d]", ev.User, ev.Host, ev.PID)
-		_, err := fmt.Fprintf(f.IO.Out, "%s  %-16s %s → %s  %s  (%s)\n", ev.At.Local().Format("2006-01-02 15:04:05.000"),
+		at := ev.At.Local().Format("2006-01-02 15:04:05.000")
+		if ev.Action != "" {
+			changes := make([]string, len(ev.Changes))
+			for i, c := range ev.Changes {
+				changes[i] = c.String()
+			}
+			_, err := fmt.Fprintf(f.IO.Out, "%s  %-16s %s: %s  %s  (%s)\n", at, ev.Name, ev.Action,
+				strings.Join(changes, ", "), ev.Reason, who)
+			return err
+		}
+		_, err := fmt.Fprintf(f.IO.Out, "%s  %-16s %s → %s  %s  (%s)\n", at,
 			ev.Name, ev.From, f.IO.Colorize(stateColor(ev.To), string(ev.To)), ev.Reason, who)
 		return err
 	}

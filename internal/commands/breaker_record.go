@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/haderos/haderctl/internal/cmdutil"
+	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/spf13/cobra"
 )
 
@@ -79,8 +80,10 @@ func breakerRecordRun(cmd *cobra.Command, opts *BreakerRecordOptions) error {
 	if f.JSON() {
 		return cmdutil.WriteJSON(f.IO.Out, out)
 	}
-	s := e.SettingsFor(opts.Name)
-	line := fmt.Sprintf("%s %s: %s, failures %d/%d", opts.Name, out.Outcome, f.IO.Colorize(stateColor(r.State), string(r.State)), r.Failures, s.FailureThreshold)
+	line := fmt.Sprintf("%s %s: %s, failures %d/%d", opts.Name, out.Outcome, f.IO.Colorize(stateColor(r.State), string(r.State)), r.Failures, r.Settings.FailureThreshold)
+	if r.State == breaker.HalfOpen {
+		line += fmt.Sprintf(", probe successes %d/%d", r.Successes, r.Settings.SuccessThreshold)
+	}
 	if r.Transition != nil {
 		line += fmt.Sprintf(" (%s → %s: %s)", r.Transition.From, r.Transition.To, r.Transition.Reason)
 	}

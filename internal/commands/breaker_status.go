@@ -54,6 +54,11 @@ type monitoringBreaker struct {
 	LastFailureTime      *float64      `json:"last_failure_time"`
 	TimeSinceLastFailure float64       `json:"time_since_last_failure"`
 	ShouldAttemptReset   bool          `json:"should_attempt_reset"`
+	// Settings are those the breaker runs with (beyond the seed's shape);
+	// SettingsStored is false while none are stored in Redis yet (each
+	// process runs with its own until the breaker's next write seeds them).
+	Settings       settingsJSON `json:"settings"`
+	SettingsStored bool         `json:"settings_stored"`
 }
 
 // monitoringAlert is an alert for an open or forced-open breaker.
@@ -100,7 +105,7 @@ func breakerStatusRun(cmd *cobra.Command, opts *BreakerStatusOptions) error {
 	if err != nil {
 		return f.RedisError(err)
 	}
-	if err := renderBreakerStatus(f, statuses, now); err != nil {
+	if err := renderBreakerStatus(f, statuses, now, true); err != nil {
 		return err
 	}
 	for _, s := range statuses {
@@ -133,7 +138,8 @@ func breakerStatusOffline(opts *BreakerStatusOptions, cause error) error {
 	for i, n := range names {
 		statuses[i] = breaker.Status{Name: n, State: breaker.Unknown, Settings: c.BreakerSettings(n), InMemory: true}
 	}
-	if err := renderBreakerStatus(f, statuses, time.Now()); err != nil {
+	// The settings in force live in Redis: offline the table leaves them out.
+	if err := renderBreakerStatus(f, statuses, time.Now(), false); err != nil {
 		return err
 	}
 	return &cmdutil.ExitError{Code: cmdutil.ExitUnavailable,
@@ -161,11 +167,18 @@ func failOnOpen(opts *BreakerStatusOptions, statuses []breaker.Status) error {
 	return nil
 }
 
-func renderBreakerStatus(f *cmdutil.Factory, statuses []breaker.Status, now time.Time) error {
+// renderBreakerStatus prints the statuses; withSettings adds the settings
+// each breaker runs with (recovery timeout, max probes, probe lease; the
+// thresholds are the denominators of FAILURES and SUCCESSES).
+func renderBreakerStatus(f *cmdutil.Factory, statuses []breaker.Status, now time.Time, withSettings bool) error {
 	if f.JSON() {
 		return cmdutil.WriteJSON(f.IO.Out, monitoringShape(statuses, now))
 	}
-	t := cmdutil.NewTable(f.IO, "NAME", "STATE", "FAILURES", "SUCCESSES", "LAST FAILURE", "HALF-OPEN", "IN-MEMORY")
+	header := []string{"NAME", "STATE", "FAILURES", "SUCCESSES", "LAST FAILURE", "HALF-OPEN", "IN-MEMORY"}
+	if withSettings {
+		header = append(header, "RECOVERY", "PROBES", "LEASE")
+	}
+	t := cmdutil.NewTable(f.IO, header...)
 	for _, s := range statuses {
 		halfOpen := "-"
 		switch {
@@ -174,7 +187,8 @@ func renderBreakerStatus(f *cmdutil.Factory, statuses []breaker.Status, now time
 		case s.State == breaker.Open:
 			halfOpen = "next call"
 		case s.State == breaker.HalfOpen:
-			halfOpen = fmt.Sprintf("now (%d/%d probes)", s.ProbesInFlight+s.Successes, s.Settings.MaxProbes)
+			// the scripts never cap probes below the success threshold
+			halfOpen = fmt.Sprintf("now (%d/%d probes)", s.ProbesInFlight+s.Successes, max(s.Settings.MaxProbes, s.Settings.SuccessThreshold))
 		case s.State == breaker.ForcedOpen:
 			halfOpen = "after reset"
 		}
@@ -182,10 +196,14 @@ func renderBreakerStatus(f *cmdutil.Factory, statuses []breaker.Status, now time
 		if s.InMemory {
 			inMemory = "yes"
 		}
-		t.Row(s.Name, cmdutil.Colored(string(s.State), stateColor(s.State)),
+		row := []string{s.Name, cmdutil.Colored(string(s.State), stateColor(s.State)),
 			fmt.Sprintf("%d/%d", s.Failures, s.Settings.FailureThreshold),
 			fmt.Sprintf("%d/%d", s.Successes, s.Settings.SuccessThreshold),
-			ago(s.LastFailure, now), halfOpen, inMemory)
+			ago(s.LastFailure, now), halfOpen, inMemory}
+		if withSettings {
+			row = append(row, s.Settings.RecoveryTimeout.String(), strconv.Itoa(s.Settings.MaxProbes), s.Settings.ProbeLease.String())
+		}
+		t.Row(row...)
 	}
 	return t.Render()
 }
@@ -196,7 +214,7 @@ func monitoringShape(statuses []breaker.Status, now time.Time) monitoringReport 
 		Timestamp: now.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
 	for _, s := range statuses {
 		b := monitoringBreaker{State: s.State, FailureCount: s.Failures, SuccessCount: s.Successes,
-			ShouldAttemptReset: s.ShouldAttemptReset}
+			ShouldAttemptReset: s.ShouldAttemptReset, Settings: newSettingsJSON(s.Settings), SettingsStored: s.SettingsStored}
 		if !s.LastFailure.IsZero() {
 			at := float64(s.LastFailure.UnixMilli()) / 1000
 			b.LastFailureTime = &at

@@ -39,7 +39,9 @@ func keys(m map[string]any) []string {
 	return out
 }
 
-func TestStatusJSONIsExactlyTheSeedMonitoringShape(t *testing.T) {
+// The seed's monitoring shape, plus each breaker's settings in force (the
+// one addition: a consumer of the seed's shape ignores it).
+func TestStatusJSONIsTheSeedMonitoringShapePlusSettings(t *testing.T) {
 	ns := testredis.Namespace(t)
 	run(t, ns, "breaker", "record", "aramex", "failure")
 	for i := 0; i < 3; i++ {
@@ -58,12 +60,17 @@ func TestStatusJSONIsExactlyTheSeedMonitoringShape(t *testing.T) {
 	}
 	cbs := doc["circuit_breakers"].(map[string]any)
 	aramex := cbs["aramex"].(map[string]any)
-	want := "failure_count,last_failure_time,should_attempt_reset,state,success_count,time_since_last_failure"
+	want := "failure_count,last_failure_time,settings,settings_stored,should_attempt_reset,state,success_count,time_since_last_failure"
 	if got := strings.Join(keys(aramex), ","); got != want {
 		t.Fatalf("breaker keys %s, want %s", got, want)
 	}
 	if aramex["state"] != "closed" || aramex["failure_count"] != 1.0 || aramex["last_failure_time"] == nil || aramex["should_attempt_reset"] != false {
 		t.Fatalf("aramex %v", aramex)
+	}
+	settings := aramex["settings"].(map[string]any)
+	if got := strings.Join(keys(settings), ","); got != "failure_threshold,max_probes,probe_lease,recovery_timeout,success_threshold" ||
+		settings["failure_threshold"] != 3.0 || settings["recovery_timeout"] != "2m0s" || aramex["settings_stored"] != true {
+		t.Fatalf("aramex settings %v (stored %v)", settings, aramex["settings_stored"])
 	}
 	alerts := doc["alerts"].([]any)
 	if len(alerts) != 1 || alerts[0].(map[string]any)["service"] != "shopify" || alerts[0].(map[string]any)["severity"] != "critical" {

@@ -35,8 +35,11 @@ import (
 type Options struct {
 	// Keys names the namespace's keys. Required.
 	Keys store.Keys
-	// Settings returns the settings for a breaker; nil means the defaults
-	// for every breaker. The result is filled in with WithDefaults.
+	// Settings returns this process' own settings for a breaker (its
+	// config); nil means the defaults for every breaker. The result is
+	// filled in with WithDefaults. They seed a breaker this process creates;
+	// afterwards the breaker runs with the settings stored with it in Redis
+	// (a difference is logged once as a warning).
 	Settings func(name string) Settings
 	// Who is recorded in events; the zero value means ThisProcess().
 	Who Who
@@ -64,8 +67,12 @@ type Engine struct {
 	who  string
 	log  *slog.Logger
 
-	mu         sync.RWMutex
-	cache      map[string]*cached
+	mu    sync.RWMutex
+	cache map[string]*cached
+	// shared are the settings each breaker runs with, as the last script
+	// reply or re-read said; warned the shared settings already warned of.
+	shared     map[string]Settings
+	warned     map[string]Settings
 	registered sync.Map // name → struct{}: SADDed to the registry
 
 	localMu sync.Mutex
@@ -107,16 +114,57 @@ func New(rdb redis.UniversalClient, opts Options) *Engine {
 	}
 	who, _ := json.Marshal(opts.Who)
 	return &Engine{rdb: rdb, opts: opts, who: string(who), log: opts.Logger,
-		cache: map[string]*cached{}, local: map[string]*localBreaker{}}
+		cache: map[string]*cached{}, local: map[string]*localBreaker{},
+		shared: map[string]Settings{}, warned: map[string]Settings{}}
 }
 
-// SettingsFor returns the filled-in settings of a breaker.
-func (e *Engine) SettingsFor(name string) Settings {
+// OwnSettings returns this process' own filled-in settings of a breaker
+// (Options.Settings): what it seeds a new breaker with.
+func (e *Engine) OwnSettings(name string) Settings {
 	var s Settings
 	if e.opts.Settings != nil {
 		s = e.opts.Settings(name)
 	}
 	return s.WithDefaults()
+}
+
+// SettingsFor returns the settings a breaker runs with as far as this
+// process knows: those stored in Redis once a script or re-read has told
+// it, else its own. RedisUnavailable is always this process' own: it says
+// what this process does when it cannot reach Redis.
+func (e *Engine) SettingsFor(name string) Settings {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.settingsLocked(name)
+}
+
+// settingsLocked is SettingsFor with e.mu held.
+func (e *Engine) settingsLocked(name string) Settings {
+	if s, ok := e.shared[name]; ok {
+		return s // learn keeps this process' RedisUnavailable in it
+	}
+	return e.OwnSettings(name)
+}
+
+// learn records the settings a breaker runs with in Redis and warns, once
+// per breaker and stored value, when this process' own differ (not when
+// this process has just set them: configure). e.mu is held.
+func (e *Engine) learn(name string, shared Settings, warn bool) {
+	own := e.OwnSettings(name)
+	shared.RedisUnavailable = own.RedisUnavailable
+	e.shared[name] = shared
+	diff := own.Diff(shared)
+	if len(diff) == 0 {
+		delete(e.warned, name)
+		return
+	}
+	if prev, ok := e.warned[name]; (ok && prev == shared) || !warn {
+		e.warned[name] = shared
+		return
+	}
+	e.warned[name] = shared
+	e.log.Warn("breaker: the settings stored in Redis differ from this process' config; following Redis",
+		"breaker", name, "fields", strings.Join(diff, ", "))
 }
 
 // Execute runs fn if the breaker admits the call and records its outcome:
@@ -291,6 +339,8 @@ type Result struct {
 	Successes  int64  `json:"successes"`
 	Counted    bool   `json:"counted"`
 	Transition *Event `json:"transition"`
+	// Settings are those the breaker runs with (stored in Redis).
+	Settings Settings `json:"settings"`
 }
 
 // Record reports an outcome not tied to an admission (an untracked report,
@@ -348,12 +398,15 @@ type scriptReply struct {
 	openedAt    int64
 	lastFailure int64
 	now         int64
-	event       *Event
+	// events are those the script appended, in order; event the last.
+	events   []Event
+	event    *Event
+	settings Settings
 }
 
 func (r scriptReply) result() Result {
 	return Result{State: r.state, Generation: r.generation, Failures: r.failures, Successes: r.successes,
-		Counted: r.verdict != "stale", Transition: r.event}
+		Counted: r.verdict != "stale", Transition: r.event, Settings: r.settings}
 }
 
 // run calls a breaker script with the common arguments, registers the name,
@@ -368,6 +421,9 @@ func (e *Engine) run(ctx context.Context, script *redis.Script, name string, ext
 		if msg, ok := strings.CutPrefix(err.Error(), "CORRUPT "); ok {
 			return scriptReply{}, &CorruptError{Name: name, Detail: msg}
 		}
+		if msg, ok := strings.CutPrefix(err.Error(), "INVALID "); ok {
+			return scriptReply{}, &SettingsError{Name: name, Msg: msg}
+		}
 		if strings.HasPrefix(err.Error(), "WRONGTYPE") {
 			return scriptReply{}, &CorruptError{Name: name, Detail: "the key is not a hash"}
 		}
@@ -377,11 +433,15 @@ func (e *Engine) run(ctx context.Context, script *redis.Script, name string, ext
 	if err != nil {
 		return scriptReply{}, fmt.Errorf("breaker %s: %w", name, err)
 	}
-	e.remember(name, r)
-	if r.event != nil {
-		e.log.Debug("breaker transition", "breaker", name, "from", r.event.From, "to", r.event.To, "reason", r.event.Reason)
+	e.remember(name, r, script != configureScript)
+	for _, ev := range r.events {
+		if ev.Action != "" {
+			e.log.Debug("breaker settings changed", "breaker", name, "action", ev.Action, "reason", ev.Reason)
+			continue
+		}
+		e.log.Debug("breaker transition", "breaker", name, "from", ev.From, "to", ev.To, "reason", ev.Reason)
 		if e.opts.OnTransition != nil {
-			e.opts.OnTransition(*r.event)
+			e.opts.OnTransition(ev)
 		}
 	}
 	return r, nil
@@ -391,7 +451,7 @@ func (e *Engine) run(ctx context.Context, script *redis.Script, name string, ext
 // first call for a name in this process also registers the name and claims
 // the namespace's schema version (both idempotent), in one round trip.
 func (e *Engine) scriptArgs(ctx context.Context, name string, extra ...string) ([]string, []any, error) {
-	s := e.SettingsFor(name)
+	s := e.OwnSettings(name)
 	if err := s.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("breaker %s: %w", name, err)
 	}
@@ -412,7 +472,7 @@ func (e *Engine) scriptArgs(ctx context.Context, name string, extra ...string) (
 		pipe.SetNX(ctx, k.Schema(), store.SchemaVersion, 0)
 		pipe.SAdd(ctx, k.Breakers(), name)
 		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, nil, err
+			return nil, nil, e.registryError(ctx, err)
 		}
 		e.registered.Store(name, struct{}{})
 	}
@@ -451,23 +511,40 @@ func (e *Engine) keepProbe(name, token string) (stop func()) {
 }
 
 func decodeReply(raw []string) (scriptReply, error) {
-	if len(raw) != 10 {
+	if len(raw) != 15 {
 		return scriptReply{}, fmt.Errorf("unexpected script reply of %d fields", len(raw))
 	}
 	n := func(i int) int64 { v, _ := strconv.ParseInt(raw[i], 10, 64); return v }
 	r := scriptReply{verdict: raw[0], state: State(raw[1]), generation: n(2), failures: n(3), successes: n(4),
-		wait: time.Duration(n(5)) * time.Millisecond, openedAt: n(6), lastFailure: n(7), now: n(8)}
+		wait: durationMs(n(5)), openedAt: n(6), lastFailure: n(7), now: n(8),
+		settings: Settings{FailureThreshold: int(n(10)), SuccessThreshold: int(n(11)),
+			RecoveryTimeout: durationMs(n(12)), MaxProbes: int(n(13)), ProbeLease: durationMs(n(14))}}
 	if n(5) < 0 {
 		r.wait = -1
 	}
 	if raw[9] != "" {
-		ev, err := decodeEventJSON([]byte(raw[9]))
-		if err != nil {
-			return scriptReply{}, err
+		var wire []eventWire
+		if err := json.Unmarshal([]byte(raw[9]), &wire); err != nil {
+			return scriptReply{}, fmt.Errorf("undecodable breaker events: %w", err)
 		}
-		r.event = &ev
+		for _, w := range wire {
+			r.events = append(r.events, w.event())
+		}
+		r.event = &r.events[len(r.events)-1]
 	}
 	return r, nil
+}
+
+// durationMs converts milliseconds, saturating instead of overflowing.
+func durationMs(ms int64) time.Duration {
+	const maxMs = int64(1<<63-1) / int64(time.Millisecond)
+	switch {
+	case ms > maxMs:
+		return time.Duration(maxMs) * time.Millisecond
+	case ms < -maxMs:
+		return -time.Duration(maxMs) * time.Millisecond
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 // eventWire is an event as the scripts encode it (times in Unix ms).
@@ -484,6 +561,15 @@ type eventWire struct {
 	Host       string  `json:"host"`
 	PID        float64 `json:"pid"`
 	User       string  `json:"user"`
+	Action     string  `json:"action"`
+	// Changes is a JSON array; Lua's cjson encodes an empty one as {}.
+	Changes json.RawMessage `json:"changes"`
+}
+
+func (w eventWire) event() Event {
+	return Event{ID: w.ID, Name: w.Name, From: w.From, To: w.To, Reason: w.Reason, Generation: int64(w.Generation),
+		Failures: int64(w.Failures), Successes: int64(w.Successes), At: time.UnixMilli(int64(w.At)).UTC(),
+		Host: w.Host, PID: int(w.PID), User: w.User, Action: w.Action, Changes: decodeChanges(w.Changes)}
 }
 
 func decodeEventJSON(b []byte) (Event, error) {
@@ -491,20 +577,19 @@ func decodeEventJSON(b []byte) (Event, error) {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return Event{}, fmt.Errorf("undecodable breaker event: %w", err)
 	}
-	return Event{ID: w.ID, Name: w.Name, From: w.From, To: w.To, Reason: w.Reason, Generation: int64(w.Generation),
-		Failures: int64(w.Failures), Successes: int64(w.Successes), At: time.UnixMilli(int64(w.At)).UTC(),
-		Host: w.Host, PID: int(w.PID), User: w.User}, nil
+	return w.event(), nil
 }
 
 // remember stores what a script said about a breaker in the cache.
-func (e *Engine) remember(name string, r scriptReply) {
+func (e *Engine) remember(name string, r scriptReply, warn bool) {
 	c := &cached{state: r.state, generation: r.generation, failures: r.failures, readAt: time.Now()}
 	if r.state == Open {
-		recovery := e.SettingsFor(name).RecoveryTimeout
-		c.openUntil = c.readAt.Add(time.Duration(r.openedAt+recovery.Milliseconds()-r.now) * time.Millisecond)
+		recovery := r.settings.RecoveryTimeout
+		c.openUntil = c.readAt.Add(durationMs(r.openedAt + recovery.Milliseconds() - r.now))
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.learn(name, r.settings, warn)
 	if prev := e.cache[name]; prev != nil && prev.generation > c.generation {
 		return // a newer transition arrived by pub/sub while the script ran
 	}

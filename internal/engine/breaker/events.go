@@ -79,7 +79,8 @@ func eventFromStream(m redis.XMessage) Event {
 	n := func(k string) int64 { v, _ := strconv.ParseInt(s(k), 10, 64); return v }
 	return Event{ID: m.ID, Name: s("name"), From: State(s("from")), To: State(s("to")), Reason: s("reason"),
 		Generation: n("generation"), Failures: n("failures"), Successes: n("successes"),
-		At: time.UnixMilli(n("at")).UTC(), Host: s("host"), PID: int(n("pid")), User: s("user")}
+		At: time.UnixMilli(n("at")).UTC(), Host: s("host"), PID: int(n("pid")), User: s("user"),
+		Action: s("action"), Changes: decodeChanges([]byte(s("changes")))}
 }
 
 // streamIDLess orders Redis stream IDs ("ms-seq") numerically.

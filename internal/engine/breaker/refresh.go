@@ -58,6 +58,12 @@ func (e *Engine) applyEvent(ev Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c, ok := e.cache[ev.Name]
+	if ok && ev.Action != "" {
+		// The settings changed: the next call asks the script, whose reply
+		// carries them (an open breaker's recovery time may have moved).
+		delete(e.cache, ev.Name)
+		return
+	}
 	if !ok || c.generation >= ev.Generation {
 		return
 	}
@@ -65,7 +71,7 @@ func (e *Engine) applyEvent(ev Event) {
 	if ev.To == Open {
 		// Conservative: counted from now, not from the opening on Redis'
 		// clock; the next re-read sets it exactly.
-		next.openUntil = next.readAt.Add(e.SettingsFor(ev.Name).RecoveryTimeout)
+		next.openUntil = next.readAt.Add(e.settingsLocked(ev.Name).RecoveryTimeout)
 		next.failures = ev.Failures
 	}
 	e.cache[ev.Name] = next
@@ -87,7 +93,8 @@ func (e *Engine) refresh(ctx context.Context) {
 	timeCmd := pipe.Time(ctx)
 	cmds := make([]interface{ Result() ([]any, error) }, len(names))
 	for i, n := range names {
-		cmds[i] = pipe.HMGet(ctx, k.Breaker(n), "state", "generation", "failures", "opened_at")
+		cmds[i] = pipe.HMGet(ctx, k.Breaker(n), "state", "generation", "failures", "opened_at",
+			"failure_threshold", "success_threshold", "recovery_timeout_ms", "max_probes", "probe_lease_ms")
 	}
 	if _, err := pipe.Exec(ctx); err != nil && store.IsUnavailable(err) {
 		e.down.mark(e.log, err)
@@ -123,9 +130,17 @@ func (e *Engine) refresh(ctx context.Context) {
 			continue
 		}
 		c := &cached{state: state, generation: atoi(vals[1]), failures: atoi(vals[2]), readAt: readAt}
+		shared := Settings{FailureThreshold: int(atoi(vals[4])), SuccessThreshold: int(atoi(vals[5])),
+			RecoveryTimeout: durationMs(atoi(vals[6])), MaxProbes: int(atoi(vals[7])), ProbeLease: durationMs(atoi(vals[8]))}
+		stored := shared.validateFields(false) == nil
+		if stored {
+			e.learn(n, shared, true)
+		} else {
+			shared = e.OwnSettings(n) // none stored yet: the next write seeds them
+		}
 		if state == Open {
-			openedAt := time.UnixMilli(atoi(vals[3]))
-			c.openUntil = readAt.Add(openedAt.Add(e.SettingsFor(n).RecoveryTimeout).Sub(redisNow))
+			openedAt := atoi(vals[3])
+			c.openUntil = readAt.Add(durationMs(openedAt + shared.RecoveryTimeout.Milliseconds() - redisNow.UnixMilli()))
 		}
 		e.cache[n] = c
 	}

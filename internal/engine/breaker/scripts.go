@@ -18,13 +18,27 @@ import "github.com/redis/go-redis/v9"
 //	ARGV[8]  pub/sub channel          ARGV[9] event stream cap (approximate)
 //	ARGV[10] breaker name
 //
+// ARGV[2..6] are the caller's own settings, and only a seed: a breaker runs
+// with the settings stored in its hash (failure_threshold,
+// success_threshold, recovery_timeout_ms, max_probes, probe_lease_ms). A
+// field that is not stored (a new breaker, or one an older haderctl wrote)
+// takes the caller's value, and the script's next write stores it. Only the
+// configure script changes a stored setting.
+//
 // Each returns the flat reply described at reply() below. A hash that does
-// not hold a valid breaker makes acquire and record fail with an error
-// starting "CORRUPT"; the operator scripts repair it.
+// not hold a valid breaker makes acquire, record and configure fail with an
+// error starting "CORRUPT"; the operator scripts (set) repair it.
 const prelude = `
-local FT, ST = tonumber(ARGV[2]), tonumber(ARGV[3])
-local RECOVERY, MAXPROBES, LEASE = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local NAME = ARGV[10]
+local SETTINGS = {'failure_threshold', 'success_threshold', 'recovery_timeout_ms', 'max_probes', 'probe_lease_ms'}
+local OWN = {failure_threshold=tonumber(ARGV[2]), success_threshold=tonumber(ARGV[3]),
+  recovery_timeout_ms=tonumber(ARGV[4]), max_probes=tonumber(ARGV[5]), probe_lease_ms=tonumber(ARGV[6])}
+-- upper bounds of the settings (Settings.Validate has the same)
+local MAX_SETTING = {failure_threshold=2147483647, success_threshold=2147483647, max_probes=2147483647,
+  recovery_timeout_ms=604800000, probe_lease_ms=604800000}
+-- an opened_at more than this far ahead of the clock was not written by a
+-- script (it would keep the breaker open for good); other times only show
+local FUTURE_MS = 3600000
 
 local function now_ms()
   if ARGV[1] ~= '' then return tonumber(ARGV[1]) end
@@ -34,41 +48,74 @@ end
 
 local function fmt(n) return string.format('%d', n) end
 
-local STATES = {closed=true, open=true, half_open=true, forced_open=true, disabled=true}
-local COUNTS = {'failures', 'successes', 'generation', 'opened_at', 'last_failure', 'last_success', 'changed_at'}
+-- count parses a stored count: decimal digits only (tonumber alone takes
+-- '1e5', '0x10' and ' 5'), at most 15 of them so it is exact in a double.
+local function count(v)
+  if type(v) ~= 'string' or #v > 15 or not string.match(v, '^%d+$') then return nil end
+  return tonumber(v)
+end
 
--- load reads the breaker. With lenient set a corrupt hash loads as a fresh
--- one whose state is 'corrupt' (the operator scripts overwrite it);
--- otherwise it returns nil and what is wrong.
-local function load(lenient)
-  local ok, h = pcall(redis.call, 'HGETALL', KEYS[1])
-  if not ok then
-    if lenient then return {state='corrupt', failures=0, successes=0, generation=0, opened_at=0, last_failure=0, last_success=0, changed_at=0} end
-    return nil, 'the key is not a hash'
+local STATES = {closed=true, open=true, half_open=true, forced_open=true, disabled=true}
+local COUNTS = {'failures', 'successes', 'generation', 'last_failure', 'last_success', 'changed_at'}
+local KINDS = {{KEYS[1], 'hash', 'the key is not a hash'}, {KEYS[2], 'zset', 'the probes key is not a sorted set'},
+  {KEYS[3], 'stream', 'the events key is not a stream'}}
+
+-- load reads the breaker and the settings it runs with (st.cfg; the names
+-- of those taken from the caller because none is stored are in st.seeded).
+-- With lenient set a corrupt breaker loads as a fresh one whose state is
+-- 'corrupt' and a key of the wrong type is deleted (the operator scripts
+-- overwrite it); otherwise it returns nil and what is wrong.
+local function load(lenient, now)
+  local bad
+  for _, k in ipairs(KINDS) do
+    local t = redis.call('TYPE', k[1])['ok']
+    if t ~= 'none' and t ~= k[2] then
+      if not lenient then return nil, k[3] end
+      redis.call('DEL', k[1])
+      bad = bad or k[3]
+    end
   end
+  local h = redis.call('HGETALL', KEYS[1])
   local raw = {}
   for i = 1, #h, 2 do raw[h[i]] = h[i + 1] end
-  local st = {state = raw.state or 'closed'}
-  local bad
-  if not STATES[st.state] then bad = "field 'state' holds '" .. st.state .. "'" end
-  for _, f in ipairs(COUNTS) do
+  local st = {state = raw.state or 'closed', cfg = {}, seeded = {}}
+  if not STATES[st.state] then bad = bad or ("field 'state' holds '" .. st.state .. "'") end
+  local function field(f, max)
     local v = raw[f]
-    local n = 0
-    if v ~= nil and v ~= '' then
-      n = tonumber(v)
-      if n == nil or n < 0 or n ~= math.floor(n) then
-        bad = bad or ("field '" .. f .. "' holds '" .. v .. "'")
-        n = 0
-      end
+    if v == nil or v == '' then return nil end
+    local n = count(v)
+    if n == nil or (max and n > max) then
+      bad = bad or ("field '" .. f .. "' holds '" .. v .. "'")
+      return nil
     end
-    st[f] = n
+    return n
+  end
+  for _, f in ipairs(COUNTS) do st[f] = field(f) or 0 end
+  st.opened_at = field('opened_at', now + FUTURE_MS) or 0
+  for _, f in ipairs(SETTINGS) do
+    local n = field(f, MAX_SETTING[f])
+    if n == 0 then
+      bad = bad or ("field '" .. f .. "' holds '0'")
+      n = nil
+    end
+    if n == nil then
+      n = OWN[f]
+      table.insert(st.seeded, f)
+    end
+    st.cfg[f] = n
   end
   if bad then
     if not lenient then return nil, bad end
-    st.state = 'corrupt'
+    st = {state='corrupt', failures=0, successes=0, generation=st.generation, opened_at=0, last_failure=0,
+      last_success=0, changed_at=0, cfg=st.cfg, seeded=st.seeded}
   end
   return st
 end
+
+-- max_probes below success_threshold (set by hand, or by a haderctl from
+-- before settings lived in Redis) would keep a half-open breaker from ever
+-- closing: the cap is never below the threshold.
+local function max_probes(cfg) return math.max(cfg.max_probes, cfg.success_threshold) end
 
 -- save writes every known field; fields it does not know are left alone,
 -- so a newer schema's additions survive an older writer.
@@ -77,48 +124,67 @@ local function save(st)
     'failures', fmt(st.failures), 'successes', fmt(st.successes), 'generation', fmt(st.generation),
     'opened_at', fmt(st.opened_at), 'last_failure', fmt(st.last_failure), 'last_success', fmt(st.last_success),
     'changed_at', fmt(st.changed_at),
-    'failure_threshold', ARGV[2], 'success_threshold', ARGV[3], 'recovery_timeout_ms', ARGV[4],
-    'max_probes', ARGV[5], 'probe_lease_ms', ARGV[6])
+    'failure_threshold', fmt(st.cfg.failure_threshold), 'success_threshold', fmt(st.cfg.success_threshold),
+    'recovery_timeout_ms', fmt(st.cfg.recovery_timeout_ms), 'max_probes', fmt(st.cfg.max_probes),
+    'probe_lease_ms', fmt(st.cfg.probe_lease_ms))
+end
+
+-- EVENTS are the events this script call appended, for its reply.
+local EVENTS = {}
+
+-- append adds ev to the stream (with extra fields) and publishes it.
+local function append(ev, extra)
+  local fields = {'name', NAME, 'from', ev.from, 'to', ev.to, 'reason', ev.reason, 'generation', fmt(ev.generation),
+    'failures', fmt(ev.failures), 'successes', fmt(ev.successes), 'at', fmt(ev.at),
+    'host', ev.host, 'pid', tostring(ev.pid), 'user', ev.user}
+  for _, x in ipairs(extra or {}) do table.insert(fields, x) end
+  ev.id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[9], '*', unpack(fields))
+  redis.call('PUBLISH', ARGV[8], cjson.encode(ev))
+  table.insert(EVENTS, ev)
+end
+
+local function event(st, to, reason, generation, now)
+  local who = cjson.decode(ARGV[7])
+  return {name=NAME, from=st.state, to=to, reason=reason, generation=generation,
+    failures=st.failures, successes=st.successes, at=now,
+    host=who.host or '', pid=who.pid or 0, user=who.user or ''}
 end
 
 -- transition moves st to a new state, bumps the generation, appends the
--- event to the stream and publishes it. It returns the event as JSON.
+-- event to the stream and publishes it.
 local function transition(st, to, reason, now)
-  local who = cjson.decode(ARGV[7])
-  local ev = {name=NAME, from=st.state, to=to, reason=reason, generation=st.generation + 1,
-    failures=st.failures, successes=st.successes, at=now,
-    host=who.host or '', pid=who.pid or 0, user=who.user or ''}
-  ev.id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[9], '*',
-    'name', NAME, 'from', ev.from, 'to', to, 'reason', reason, 'generation', fmt(ev.generation),
-    'failures', fmt(ev.failures), 'successes', fmt(ev.successes), 'at', fmt(now),
-    'host', ev.host, 'pid', tostring(ev.pid), 'user', ev.user)
-  local json = cjson.encode(ev)
-  redis.call('PUBLISH', ARGV[8], json)
+  append(event(st, to, reason, st.generation + 1, now))
   st.state = to
   st.generation = st.generation + 1
   st.changed_at = now
   if to == 'open' or to == 'forced_open' then
     st.opened_at = now
     st.successes = 0
-    redis.call('DEL', KEYS[2])
   elseif to == 'half_open' then
     st.successes = 0
-    redis.call('DEL', KEYS[2])
   else
     st.failures = 0
     st.successes = 0
-    redis.call('DEL', KEYS[2])
   end
-  return json
+  redis.call('DEL', KEYS[2])
 end
 
 -- reply: {verdict, state, generation, failures, successes, wait_ms,
---         opened_at, last_failure, now, event_json}
--- verdict is allow, probe, reject, ok or stale; wait_ms is the time until
--- the next probe may be admitted (-1: not until an operator acts).
-local function reply(verdict, st, wait, now, ev)
+--         opened_at, last_failure, now, events_json,
+--         failure_threshold, success_threshold, recovery_timeout_ms,
+--         max_probes, probe_lease_ms}
+-- verdict is allow, probe, reject, ok, stale or unchanged; wait_ms is the
+-- time until the next probe may be admitted (-1: not until an operator
+-- acts); events_json is a JSON array of the events this call appended ("",
+-- none); the last five are the settings the breaker runs with.
+local function reply(verdict, st, wait, now)
+  local evs = ''
+  if #EVENTS > 0 then evs = cjson.encode(EVENTS) end
+  local c = st.cfg
   return {verdict, st.state, fmt(st.generation), fmt(st.failures), fmt(st.successes), fmt(wait),
-    fmt(st.opened_at), fmt(st.last_failure), fmt(now), ev or ''}
+    fmt(st.opened_at), fmt(st.last_failure), fmt(now), evs,
+    fmt(c.failure_threshold), fmt(c.success_threshold), fmt(c.recovery_timeout_ms), fmt(c.max_probes),
+    fmt(c.probe_lease_ms)}
 end
 `
 
@@ -126,30 +192,40 @@ end
 // if the breaker is HALF_OPEN. Verdicts: allow (CLOSED or DISABLED: the
 // caller reports only what can change something), probe (a HALF_OPEN slot
 // is leased to the token), reject (OPEN, FORCED_OPEN, or no probe slot).
+// A HALF_OPEN breaker whose successes already meet its success threshold
+// (lowered since) closes here, and the call is allowed.
 var acquireScript = redis.NewScript(prelude + `
 local now = now_ms()
-local st, bad = load(false)
+local st, bad = load(false, now)
 if not st then return redis.error_reply('CORRUPT ' .. bad) end
+local cfg = st.cfg
 if st.state == 'closed' or st.state == 'disabled' then return reply('allow', st, 0, now) end
 if st.state == 'forced_open' then return reply('reject', st, -1, now) end
-local ev
 if st.state == 'open' then
-  local wait = st.opened_at + RECOVERY - now
+  local wait = st.opened_at + cfg.recovery_timeout_ms - now
   if wait > 0 then return reply('reject', st, wait, now) end
-  ev = transition(st, 'half_open', 'recovery timeout elapsed', now)
+  transition(st, 'half_open', 'recovery timeout elapsed', now)
   save(st)
+end
+if st.successes >= cfg.success_threshold then
+  transition(st, 'closed', fmt(st.successes) .. ' consecutive probe successes (success threshold ' ..
+    fmt(cfg.success_threshold) .. ')', now)
+  save(st)
+  return reply('allow', st, 0, now)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local inflight = redis.call('ZCARD', KEYS[2])
-if inflight + st.successes >= MAXPROBES then
+if inflight + st.successes >= max_probes(cfg) then
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  local wait = LEASE
-  if #first == 2 then wait = tonumber(first[2]) - now end
-  return reply('reject', st, wait, now, ev)
+  local wait = cfg.probe_lease_ms
+  -- no live lease ends later than now + the lease (a renewal sets that), so
+  -- a score further out (planted by hand) does not make the wait absurd
+  if #first == 2 then wait = math.max(0, math.min(tonumber(first[2]) - now, cfg.probe_lease_ms)) end
+  return reply('reject', st, wait, now)
 end
-redis.call('ZADD', KEYS[2], now + LEASE, ARGV[11])
-redis.call('PEXPIRE', KEYS[2], LEASE * 2)
-return reply('probe', st, 0, now, ev)
+redis.call('ZADD', KEYS[2], now + cfg.probe_lease_ms, ARGV[11])
+redis.call('PEXPIRE', KEYS[2], cfg.probe_lease_ms * 2)
+return reply('probe', st, 0, now)
 `)
 
 // recordScript reports the outcome of a call. ARGV[11] is success, failure
@@ -157,10 +233,14 @@ return reply('probe', st, 0, now, ev)
 // generation the call was admitted in ("" for an untracked report, e.g.
 // from another language's service or the CLI); ARGV[13] the probe token
 // ("" if none). A result from an older generation is discarded: stale.
+// An untracked outcome on an OPEN breaker past its recovery time is a
+// probe's: the breaker goes HALF_OPEN and the outcome counts there (a
+// success towards closing, a failure reopens it).
 var recordScript = redis.NewScript(prelude + `
 local now = now_ms()
-local st, bad = load(false)
+local st, bad = load(false, now)
 if not st then return redis.error_reply('CORRUPT ' .. bad) end
+local cfg = st.cfg
 local outcome, token = ARGV[11], ARGV[13]
 if ARGV[12] ~= '' and tonumber(ARGV[12]) ~= st.generation then
   if token ~= '' then redis.call('ZREM', KEYS[2], token) end
@@ -170,17 +250,19 @@ if outcome == 'release' then
   if token ~= '' then redis.call('ZREM', KEYS[2], token) end
   return reply('ok', st, 0, now)
 end
-local ev
+if ARGV[12] == '' and st.state == 'open' and now >= st.opened_at + cfg.recovery_timeout_ms then
+  transition(st, 'half_open', 'recovery timeout elapsed', now)
+end
 if outcome == 'failure' then
   st.last_failure = now
   st.failures = st.failures + 1
   if st.state == 'half_open' then
     -- the event keeps the probe successes counted before the failure
-    ev = transition(st, 'open', 'probe failed', now)
+    transition(st, 'open', 'probe failed', now)
   else
     st.successes = 0
-    if st.state == 'closed' and st.failures >= FT then
-      ev = transition(st, 'open', fmt(st.failures) .. ' consecutive failures', now)
+    if st.state == 'closed' and st.failures >= cfg.failure_threshold then
+      transition(st, 'open', fmt(st.failures) .. ' consecutive failures', now)
     end
   end
 else
@@ -191,13 +273,13 @@ else
   if st.state == 'half_open' then
     if token ~= '' then redis.call('ZREM', KEYS[2], token) end
     st.successes = st.successes + 1
-    if st.successes >= ST then
-      ev = transition(st, 'closed', fmt(st.successes) .. ' consecutive probe successes', now)
+    if st.successes >= cfg.success_threshold then
+      transition(st, 'closed', fmt(st.successes) .. ' consecutive probe successes', now)
     end
   end
 end
 save(st)
-return reply('ok', st, 0, now, ev)
+return reply('ok', st, 0, now)
 `)
 
 // renewScript extends a live probe's lease while its call is still running,
@@ -207,8 +289,11 @@ return reply('ok', st, 0, now, ev)
 var renewScript = redis.NewScript(prelude + `
 local now = now_ms()
 if not redis.call('ZSCORE', KEYS[2], ARGV[11]) then return 0 end
-redis.call('ZADD', KEYS[2], 'XX', now + LEASE, ARGV[11])
-redis.call('PEXPIRE', KEYS[2], LEASE * 2)
+local ok, v = pcall(redis.call, 'HGET', KEYS[1], 'probe_lease_ms')
+local lease = ok and count(v)
+if not lease or lease < 1 or lease > MAX_SETTING.probe_lease_ms then lease = OWN.probe_lease_ms end
+redis.call('ZADD', KEYS[2], 'XX', now + lease, ARGV[11])
+redis.call('PEXPIRE', KEYS[2], lease * 2)
 return 1
 `)
 
@@ -216,12 +301,55 @@ return 1
 // forced_open or disabled), ARGV[12] the reason. It clears the counts,
 // bumps the generation (so results of calls admitted before are discarded)
 // and always records an event, even when the state does not change, so the
-// reason is on record. It repairs a corrupt hash.
+// reason is on record. It repairs a corrupt breaker: a key of the wrong
+// type is deleted, a bad setting takes the caller's value.
 var setScript = redis.NewScript(prelude + `
 local now = now_ms()
-local st = load(true)
-local ev = transition(st, ARGV[11], ARGV[12], now)
+local st = load(true, now)
+transition(st, ARGV[11], ARGV[12], now)
 st.failures, st.successes = 0, 0
 save(st)
-return reply('ok', st, 0, now, ev)
+return reply('ok', st, 0, now)
+`)
+
+// configureScript changes the settings a breaker runs with: the audited
+// action behind `breaker configure` and `breaker apply`. ARGV[11..15] are
+// the new failure_threshold, success_threshold, recovery_timeout_ms,
+// max_probes and probe_lease_ms ("" leaves one as it is; the caller has
+// checked each is in range), ARGV[16] the reason, ARGV[17] the action
+// (configure or apply). The state, counts and generation stay as they are.
+// Verdicts: ok (the event, with its action and its changes as a JSON array
+// of {field, from, to}, from absent when none was stored, is appended and
+// published), unchanged (nothing written). The result must keep max_probes
+// at least success_threshold, or it fails with an error starting "INVALID".
+var configureScript = redis.NewScript(prelude + `
+local now = now_ms()
+local st, bad = load(false, now)
+if not st then return redis.error_reply('CORRUPT ' .. bad) end
+local stored = {}
+for _, f in ipairs(SETTINGS) do stored[f] = true end
+for _, f in ipairs(st.seeded) do stored[f] = false end
+local changes = {}
+for i, f in ipairs(SETTINGS) do
+  local v = ARGV[10 + i]
+  local n = st.cfg[f]
+  if v ~= '' then n = tonumber(v) end
+  if n ~= st.cfg[f] or not stored[f] then
+    local c = {field=f, to=n}
+    if stored[f] then c.from = st.cfg[f] end
+    table.insert(changes, c)
+    st.cfg[f] = n
+  end
+end
+if st.cfg.max_probes < st.cfg.success_threshold then
+  return redis.error_reply('INVALID max_probes (' .. fmt(st.cfg.max_probes) .. ') must be at least success_threshold (' ..
+    fmt(st.cfg.success_threshold) .. '), or the breaker could never close')
+end
+if #changes == 0 then return reply('unchanged', st, 0, now) end
+local ev = event(st, st.state, ARGV[16], st.generation, now)
+ev.action = ARGV[17]
+ev.changes = changes
+append(ev, {'action', ARGV[17], 'changes', cjson.encode(changes)})
+save(st)
+return reply('ok', st, 0, now)
 `)

@@ -35,6 +35,13 @@ const (
 	DefaultProbeLease       = 30 * time.Second
 )
 
+// Bounds on the settings: a larger value is a typo, and would overflow
+// time arithmetic. The Lua scripts hold the same bounds (MAX_SETTING).
+const (
+	MaxThreshold = 1<<31 - 1
+	MaxDuration  = 7 * 24 * time.Hour
+)
+
 // WithDefaults returns s with every zero field set to its default.
 func (s Settings) WithDefaults() Settings {
 	if s.FailureThreshold == 0 {
@@ -83,19 +90,81 @@ func (s Settings) Merge(over Settings) Settings {
 
 // Validate checks filled-in settings; the error names the bad field.
 func (s Settings) Validate() error {
+	if err := s.validateFields(false); err != nil {
+		return err
+	}
 	switch {
-	case s.FailureThreshold < 1:
-		return fmt.Errorf("failure_threshold must be at least 1, not %d", s.FailureThreshold)
-	case s.SuccessThreshold < 1:
-		return fmt.Errorf("success_threshold must be at least 1, not %d", s.SuccessThreshold)
-	case s.RecoveryTimeout < time.Millisecond:
-		return fmt.Errorf("recovery_timeout must be at least 1ms, not %s", s.RecoveryTimeout)
 	case s.MaxProbes < s.SuccessThreshold:
 		return fmt.Errorf("max_probes (%d) must be at least success_threshold (%d), or the breaker could never close", s.MaxProbes, s.SuccessThreshold)
-	case s.ProbeLease < time.Millisecond:
-		return fmt.Errorf("probe_lease must be at least 1ms, not %s", s.ProbeLease)
 	case s.RedisUnavailable != "allow" && s.RedisUnavailable != "deny":
 		return fmt.Errorf("redis_unavailable must be allow or deny, not %q", s.RedisUnavailable)
 	}
 	return nil
+}
+
+// ValidateChange checks a change for Configure, whose zero fields mean
+// "leave as it is": each non-zero field must be in range. RedisUnavailable
+// is not shared (it is each process' own) and must be empty.
+func (s Settings) ValidateChange() error {
+	if s.RedisUnavailable != "" {
+		return fmt.Errorf("redis_unavailable is each process' own setting, not stored with the breaker")
+	}
+	if s == (Settings{}) {
+		return fmt.Errorf("no setting to change")
+	}
+	return s.validateFields(true)
+}
+
+// validateFields checks each field's range; with zeroOK a zero field passes.
+func (s Settings) validateFields(zeroOK bool) error {
+	count := func(field string, n int) error {
+		switch {
+		case n == 0 && zeroOK:
+		case n < 1:
+			return fmt.Errorf("%s must be at least 1, not %d", field, n)
+		case n > MaxThreshold:
+			return fmt.Errorf("%s must be at most %d, not %d", field, MaxThreshold, n)
+		}
+		return nil
+	}
+	duration := func(field string, d time.Duration) error {
+		switch {
+		case d == 0 && zeroOK:
+		case d < time.Millisecond:
+			return fmt.Errorf("%s must be at least 1ms, not %s", field, d)
+		case d > MaxDuration:
+			return fmt.Errorf("%s must be at most %s, not %s", field, MaxDuration, d)
+		}
+		return nil
+	}
+	for _, err := range []error{
+		count("failure_threshold", s.FailureThreshold),
+		count("success_threshold", s.SuccessThreshold),
+		duration("recovery_timeout", s.RecoveryTimeout),
+		count("max_probes", s.MaxProbes),
+		duration("probe_lease", s.ProbeLease),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Diff names the shared fields (all but RedisUnavailable) in which s (a
+// process' config) and other (the stored settings) differ, as
+// "field other (config s)".
+func (s Settings) Diff(other Settings) []string {
+	var out []string
+	add := func(field string, a, b any) {
+		if a != b {
+			out = append(out, fmt.Sprintf("%s %v (config %v)", field, b, a))
+		}
+	}
+	add("failure_threshold", s.FailureThreshold, other.FailureThreshold)
+	add("success_threshold", s.SuccessThreshold, other.SuccessThreshold)
+	add("recovery_timeout", s.RecoveryTimeout, other.RecoveryTimeout)
+	add("max_probes", s.MaxProbes, other.MaxProbes)
+	add("probe_lease", s.ProbeLease, other.ProbeLease)
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,16 +37,46 @@ type Status struct {
 	// InMemory is set for a status of this process' in-memory fallback
 	// breaker (Redis unreachable), not of the shared state.
 	InMemory bool `json:"in_memory"`
-	// Settings are those stored by the last process that wrote the breaker,
-	// or this process' own when none are stored.
-	Settings Settings `json:"settings"`
+	// Settings are those the breaker runs with: stored with it in Redis,
+	// or, for a field not stored yet, this process' own (the next write
+	// stores them: SettingsStored is false until then).
+	Settings       Settings `json:"settings"`
+	SettingsStored bool     `json:"settings_stored"`
 }
 
 // Names returns every breaker name the namespace has registered, sorted.
 func (e *Engine) Names(ctx context.Context) ([]string, error) {
 	names, err := e.rdb.SMembers(ctx, e.opts.Keys.Breakers()).Result()
+	if err != nil {
+		return nil, e.registryError(ctx, err)
+	}
 	sort.Strings(names)
-	return names, err
+	return names, nil
+}
+
+// RegistryError says the namespace's registry of breaker names is not a
+// set (someone wrote into it by hand).
+type RegistryError struct {
+	Key  string
+	Type string
+}
+
+func (e *RegistryError) Error() string {
+	return fmt.Sprintf("the breaker registry %s is unreadable: it is a %s, not a set (delete it; every process registers the breakers it uses again)", e.Key, e.Type)
+}
+
+// registryError turns a WRONGTYPE reply about the registry into a
+// RegistryError; other errors pass through.
+func (e *Engine) registryError(ctx context.Context, err error) error {
+	if !strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		return err
+	}
+	key := e.opts.Keys.Breakers()
+	typ, terr := e.rdb.Type(ctx, key).Result()
+	if terr != nil {
+		typ = "key of another type"
+	}
+	return &RegistryError{Key: key, Type: typ}
 }
 
 // Snapshot reads the named breakers in one pipelined round trip, together
@@ -73,7 +104,7 @@ func (e *Engine) Snapshot(ctx context.Context, names []string) ([]Status, time.T
 	out := make([]Status, len(names))
 	for i, n := range names {
 		h, herr := hashes[i].Result()
-		st := parseStatus(n, h, herr, e.SettingsFor(n), now)
+		st := parseStatus(n, h, herr, e.OwnSettings(n), now)
 		st.Known = len(h) > 0 || herr != nil || members[i].Val()
 		if st.State == HalfOpen {
 			// Count only live leases: expired ones are freed at the next acquire.
@@ -91,6 +122,10 @@ func isDataError(err error) bool {
 	return ok
 }
 
+// futureBound is how far ahead of the clock opened_at may be (the
+// scripts' FUTURE_MS): further, and no script wrote it.
+const futureBound = time.Hour
+
 // parseStatus applies the same validation as the scripts' load().
 func parseStatus(name string, h map[string]string, herr error, own Settings, now time.Time) Status {
 	st := Status{Name: name, State: Closed, Settings: own}
@@ -104,44 +139,54 @@ func parseStatus(name string, h map[string]string, herr error, own Settings, now
 			st.State, st.Problem = Corrupt, fmt.Sprintf("field 'state' holds %q", s)
 		}
 	}
-	num := func(field string) int64 {
+	bad := func(field, v string) {
+		if st.Problem == "" {
+			st.Problem = fmt.Sprintf("field '%s' holds %q", field, v)
+		}
+		st.State = Corrupt
+	}
+	// num returns a stored count and whether it is stored; max < 0: no bound.
+	num := func(field string, max int64) (int64, bool) {
 		v, ok := h[field]
 		if !ok || v == "" {
-			return 0
+			return 0, false
 		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			if st.Problem == "" {
-				st.Problem = fmt.Sprintf("field '%s' holds %q", field, v)
-			}
-			st.State = Corrupt
-			return 0
+		n, ok := parseCount(v)
+		if !ok || (max >= 0 && n > max) {
+			bad(field, v)
+			return 0, false
 		}
-		return n
+		return n, true
 	}
-	ms := func(field string) time.Time {
-		if n := num(field); n > 0 {
+	count := func(field string) int64 { n, _ := num(field, -1); return n }
+	ms := func(field string, max int64) time.Time {
+		if n, _ := num(field, max); n > 0 {
 			return time.UnixMilli(n).UTC()
 		}
 		return time.Time{}
 	}
-	st.Failures, st.Successes, st.Generation = num("failures"), num("successes"), num("generation")
-	st.OpenedAt, st.LastFailure, st.LastSuccess, st.ChangedAt = ms("opened_at"), ms("last_failure"), ms("last_success"), ms("changed_at")
-	if v := num("failure_threshold"); v > 0 {
-		st.Settings.FailureThreshold = int(v)
+	st.Failures, st.Successes, st.Generation = count("failures"), count("successes"), count("generation")
+	st.OpenedAt = ms("opened_at", now.Add(futureBound).UnixMilli())
+	st.LastFailure, st.LastSuccess, st.ChangedAt = ms("last_failure", -1), ms("last_success", -1), ms("changed_at", -1)
+	stored := 0
+	setting := func(field string, max int64, set func(int64)) {
+		n, ok := num(field, max)
+		if ok && n == 0 {
+			bad(field, "0")
+			ok = false
+		}
+		if ok {
+			set(n)
+			stored++
+		}
 	}
-	if v := num("success_threshold"); v > 0 {
-		st.Settings.SuccessThreshold = int(v)
-	}
-	if v := num("recovery_timeout_ms"); v > 0 {
-		st.Settings.RecoveryTimeout = time.Duration(v) * time.Millisecond
-	}
-	if v := num("max_probes"); v > 0 {
-		st.Settings.MaxProbes = int(v)
-	}
-	if v := num("probe_lease_ms"); v > 0 {
-		st.Settings.ProbeLease = time.Duration(v) * time.Millisecond
-	}
+	maxMs := MaxDuration.Milliseconds()
+	setting("failure_threshold", MaxThreshold, func(n int64) { st.Settings.FailureThreshold = int(n) })
+	setting("success_threshold", MaxThreshold, func(n int64) { st.Settings.SuccessThreshold = int(n) })
+	setting("recovery_timeout_ms", maxMs, func(n int64) { st.Settings.RecoveryTimeout = durationMs(n) })
+	setting("max_probes", MaxThreshold, func(n int64) { st.Settings.MaxProbes = int(n) })
+	setting("probe_lease_ms", maxMs, func(n int64) { st.Settings.ProbeLease = durationMs(n) })
+	st.SettingsStored = stored == 5
 	if st.State == Open {
 		wait := st.OpenedAt.Add(st.Settings.RecoveryTimeout).Sub(now)
 		if wait > 0 {
@@ -151,4 +196,19 @@ func parseStatus(name string, h map[string]string, herr error, own Settings, now
 		}
 	}
 	return st
+}
+
+// parseCount reads a stored count as the scripts do: decimal digits only,
+// at most 15 of them.
+func parseCount(v string) (int64, bool) {
+	if len(v) == 0 || len(v) > 15 {
+		return 0, false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil
 }

@@ -101,7 +101,37 @@ type Event struct {
 	Host       string    `json:"host"`
 	PID        int       `json:"pid"`
 	User       string    `json:"user"`
+	// Action is set for an event that changed settings, not state
+	// ("configure" or "apply"; From and To are then the unchanged state).
+	Action string `json:"action,omitempty"`
+	// Changes are the settings that action changed.
+	Changes []Change `json:"changes,omitempty"`
 }
+
+// Change is one setting changed by configure or apply. From is empty when
+// no value was stored (the breaker ran with each process' own).
+type Change struct {
+	Field string `json:"field"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+}
+
+func (c Change) String() string {
+	from := c.From
+	if from == "" {
+		from = "(unset)"
+	}
+	return fmt.Sprintf("%s %s → %s", c.Field, from, c.To)
+}
+
+// SettingsError is a settings change refused because the result would be
+// invalid; the message names the field.
+type SettingsError struct {
+	Name string
+	Msg  string
+}
+
+func (e *SettingsError) Error() string { return fmt.Sprintf("breaker %s: %s", e.Name, e.Msg) }
 
 // Who identifies the process making transitions, for the event stream.
 type Who struct {
