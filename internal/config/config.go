@@ -65,8 +65,9 @@ type Breaker struct {
 	RedisUnavailable string    `json:"redis_unavailable,omitempty" yaml:"redis_unavailable,omitempty"`
 }
 
-// MaxBreakerDuration bounds recovery_timeout and probe_lease.
-const MaxBreakerDuration = 24 * time.Hour
+// MaxBreakerDuration bounds recovery_timeout and probe_lease: the engine's
+// bound, so the config file and `breaker configure` accept the same values.
+const MaxBreakerDuration = breaker.MaxDuration
 
 // Settings converts to the engine's form (a field left out is zero: the
 // engine's default).
@@ -80,10 +81,10 @@ func (b Breaker) Settings() breaker.Settings {
 // out of range; 0 included, which would otherwise read as the default.
 func (b Breaker) check(section string) error {
 	return firstError(
-		checkInt(section+".failure_threshold", b.FailureThreshold, 1, MaxCount),
-		checkInt(section+".success_threshold", b.SuccessThreshold, 1, MaxCount),
+		checkInt(section+".failure_threshold", b.FailureThreshold, 1, breaker.MaxThreshold),
+		checkInt(section+".success_threshold", b.SuccessThreshold, 1, breaker.MaxThreshold),
 		checkDuration(section+".recovery_timeout", b.RecoveryTimeout, time.Millisecond, MaxBreakerDuration),
-		checkInt(section+".max_probes", b.MaxProbes, 1, MaxCount),
+		checkInt(section+".max_probes", b.MaxProbes, 1, breaker.MaxThreshold),
 		checkDuration(section+".probe_lease", b.ProbeLease, time.Millisecond, MaxBreakerDuration),
 	)
 }
@@ -321,8 +322,8 @@ func applyEnv(c *Config, getenv func(string) string) error {
 		if v := getenv(e.name); v != "" {
 			n, err := ParseInt(v)
 			switch {
-			case errors.Is(err, ErrTooLarge) || (err == nil && n > MaxCount):
-				return errorf("%s: %q is too large: at most %d", e.name, v, MaxCount)
+			case errors.Is(err, ErrTooLarge) || (err == nil && n > breaker.MaxThreshold):
+				return errorf("%s: %q is too large: at most %d", e.name, v, breaker.MaxThreshold)
 			case err != nil || n < 1:
 				return errorf("%s: %q is not a whole number of at least 1", e.name, v)
 			}

@@ -238,9 +238,9 @@ func TestNumbersOutOfRangeNameTheFieldAndWhatIsWrong(t *testing.T) {
 		// too large, by range or by overflow: said so, naming the field
 		{file: "breaker: {recovery_timeout: 9999999999h}", want: `breaker.recovery_timeout (line 1): "9999999999h" is too large`},
 		{file: "breaker: {recovery_timeout: 1e30}", want: `breaker.recovery_timeout (line 1): "1e30" is too large`},
-		{file: "breaker: {recovery_timeout: 48h}", want: "breaker.recovery_timeout: 48h0m0s is too large: at most 24h0m0s"},
+		{file: "breaker: {recovery_timeout: 200h}", want: "breaker.recovery_timeout: 200h0m0s is too large: at most 168h0m0s"},
 		{file: "breaker: {failure_threshold: " + huge + "}", want: "breaker.failure_threshold (line 1): " + huge + " is too large"},
-		{file: "breaker: {failure_threshold: 2000000}", want: "breaker.failure_threshold: 2000000 is too large: at most 1000000"},
+		{file: "breaker: {failure_threshold: 3000000000}", want: "breaker.failure_threshold: 3000000000 is too large: at most 2147483647"},
 		{file: "services:\n  - name: a\n    breaker:\n      probe_lease: 99999999999999999h\n", want: `services[0].breaker.probe_lease (line 4): "99999999999999999h" is too large`},
 		{file: "redis: {timeout: 2h}", want: "redis.timeout (line 1): 2h0m0s is too large: at most 1h0m0s"},
 		{file: "queue: {max_attempts: " + huge + "}", want: "queue.max_attempts (line 1): " + huge + " is too large"},
