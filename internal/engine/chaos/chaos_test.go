@@ -285,8 +285,8 @@ func TestSafetyGuardsRefuseAndAudit(t *testing.T) {
 	if _, err := c.Start(ctx, x); !errors.As(err, &refused) {
 		t.Fatalf("a third at once with max 2: %v", err)
 	}
-	if ok, err := c.Stop(ctx, a.ID, "done"); err != nil || !ok {
-		t.Fatalf("stop: %v %v", ok, err)
+	if r, err := c.Stop(ctx, a.ID, "done"); err != nil || len(r.Stopped) != 1 || len(r.Warnings) != 0 {
+		t.Fatalf("stop: %+v %v", r, err)
 	}
 	if _, err := c.Start(ctx, x); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -137,6 +138,15 @@ func injectsNothing(t *testing.T, rdb redis.UniversalClient, keys store.Keys, f 
 	}
 }
 
+func hasWarning(r StopResult, sub string) bool {
+	for _, w := range r.Warnings {
+		if strings.Contains(w, sub) {
+			return true
+		}
+	}
+	return false
+}
+
 func TestAnInjectRefusedByAFullRedisWritesNothing(t *testing.T) {
 	r := startFullRedis(t)
 	ctx := context.Background()
@@ -187,5 +197,86 @@ func TestAnInjectWithAWrongTypedAuditKeyWritesNothing(t *testing.T) {
 	}
 	if f, _ := rdb.HGet(ctx, keys.ChaosState(), "halted_by").Result(); f != "" {
 		t.Fatalf("resume wrote the state (halted_by %q)", f)
+	}
+}
+
+func TestStopAllAndDisableEndEveryExperimentWhenRedisIsFull(t *testing.T) {
+	r := startFullRedis(t)
+	ctx := context.Background()
+
+	ids := startOn(t, r.c, r.f, 3)
+	r.fillUp(t)
+	res, err := r.c.StopAll(ctx, "Redis is full")
+	if err != nil {
+		t.Fatalf("stop-all with Redis full: %v, want the stop done", err)
+	}
+	if len(res.Stopped) != 3 || res.Halted || !hasWarning(res, "halt not latched") || !hasWarning(res, "OOM") {
+		t.Fatalf("stop-all: %+v: want the 3 stopped, the latch and audit warned about", res)
+	}
+	injectsNothing(t, r.rdb, r.keys, r.f, r.srv.URL, ids)
+	eventually(t, 10*time.Second, "the pub/sub notice reaches the data plane", func() bool { return len(r.f.Active()) == 0 })
+
+	// disable, the same way
+	r.drain(t)
+	ids = startOn(t, r.c, r.f, 2)
+	r.fillUp(t)
+	res, err = r.c.Disable(ctx, "Redis is full")
+	if err != nil {
+		t.Fatalf("disable with Redis full: %v, want the stop done", err)
+	}
+	if len(res.Stopped) != 2 || !hasWarning(res, "OOM") {
+		t.Fatalf("disable: %+v: want the 2 stopped, the bookkeeping warned about", res)
+	}
+	injectsNothing(t, r.rdb, r.keys, r.f, r.srv.URL, ids)
+	// chaos is off: once Redis has room, a start is refused
+	r.drain(t)
+	var refused *RefusedError
+	if _, err := r.c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute}); !errors.As(err, &refused) ||
+		!strings.Contains(err.Error(), "disabled") {
+		t.Fatalf("a start after disable: %v, want refused: chaos is disabled", err)
+	}
+}
+
+func TestStopsEndEveryExperimentWithAWrongTypedAuditKey(t *testing.T) {
+	e := setup(t)
+	rdb := testredis.Client(t)
+	keys := store.Keys{Namespace: e.ns}
+	ctx := context.Background()
+	breakAudit := func() {
+		t.Helper()
+		if err := rdb.Set(ctx, keys.ChaosAudit(), "not a stream", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := startOn(t, e.c, e.faults, 2)
+	breakAudit()
+
+	// one stop, then stop-all: done, with the audit warned about
+	one, err := e.c.Stop(ctx, ids[0], "done")
+	if err != nil || len(one.Stopped) != 1 || !hasWarning(one, "WRONGTYPE") {
+		t.Fatalf("stop: %+v %v, want it done and the audit warned about", one, err)
+	}
+	res, err := e.c.StopAll(ctx, "audit broken")
+	if err != nil || len(res.Stopped) != 1 || !res.Halted || !hasWarning(res, "WRONGTYPE") {
+		t.Fatalf("stop-all: %+v %v, want it done, halted, the audit warned about", res, err)
+	}
+	injectsNothing(t, rdb, keys, e.faults, e.srv.URL, ids)
+
+	// disable, the same way
+	if err := rdb.Del(ctx, keys.ChaosAudit()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ids = startOn(t, e.c, e.faults, 1)
+	breakAudit()
+	res, err = e.c.Disable(ctx, "audit broken")
+	if err != nil || len(res.Stopped) != 1 || !hasWarning(res, "WRONGTYPE") {
+		t.Fatalf("disable: %+v %v, want it done and the audit warned about", res, err)
+	}
+	injectsNothing(t, rdb, keys, e.faults, e.srv.URL, ids)
+	if st, err := e.c.State(ctx); err != nil || st.Enabled {
+		t.Fatalf("after disable: %+v %v, want chaos off", st, err)
 	}
 }

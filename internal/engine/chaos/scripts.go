@@ -84,26 +84,78 @@ redis.call('PUBLISH', channel, 'started ' .. id)
 return {'ok', js}
 `)
 
-// stopScript stops experiments. KEYS[5…] their keys. ARGV[3] reason,
-// ARGV[4] '1' to latch the halt (stop-all), ARGV[5…] the ids. Reply: the
-// ids that were running.
-var stopScript = redis.NewScript(prelude + `
-sweep()
-if ARGV[4] == '1' then
-  redis.call('HSET', STATE, 'halted', 1, 'halted_by', who, 'halted_at', now, 'halt_reason', ARGV[3])
-  audit('halted', '*', ARGV[3])
-end
+// endScript ends experiments and nothing else. KEYS[1] state hash,
+// KEYS[2] active index, KEYS[3…] the experiments' keys; ARGV[1] channel,
+// ARGV[2] '1' to turn chaos off as well, ARGV[3…] the ids. Reply:
+// {ids that were in the index, error turning chaos off or ""}.
+//
+// It uses only commands that free memory (DEL, ZREM, HDEL) or store
+// nothing (PUBLISH), which Redis runs even at maxmemory with noeviction:
+// an emergency stop must work when Redis is full. The bookkeeping
+// (audit, halt latch) is bookScript's, run after. Turning chaos off is
+// HDEL of "enabled" (the start script wants "1"), so it needs no memory
+// either.
+var endScript = redis.NewScript(`
 local stopped = {}
-for i = 5, #ARGV do
-  local id = ARGV[i]
+for i = 3, #ARGV do
   redis.call('DEL', KEYS[i])
-  if redis.call('ZREM', ACTIVE, id) == 1 then
-    stopped[#stopped + 1] = id
-    audit('stopped', id, ARGV[3])
+  if redis.call('ZREM', KEYS[2], ARGV[i]) == 1 then
+    stopped[#stopped + 1] = ARGV[i]
   end
 end
-redis.call('PUBLISH', channel, 'stopped')
-return stopped
+local off = ''
+if ARGV[2] == '1' then
+  local r = redis.pcall('HDEL', KEYS[1], 'enabled')
+  if type(r) == 'table' and r.err then off = r.err end
+end
+redis.call('PUBLISH', ARGV[1], 'stopped')
+return {stopped, off}
+`)
+
+// bookScript writes a stop's bookkeeping after endScript has ended the
+// experiments. ARGV[3] reason, ARGV[4] "halt" (latch the halt: stop-all),
+// "disable" (record who turned chaos off) or "", ARGV[5…] the ids that
+// were stopped. Reply: {halt latched "1"/"0", warnings…}: each part that
+// could not be written (out of memory, a key of the wrong type) is one
+// warning; the others are still written. It writes nothing before its
+// first command that needs memory, so at maxmemory Redis refuses each
+// part rather than letting the script grow past the limit.
+var bookScript = redis.NewScript(prelude + `
+local warnings = {}
+local function try(what, ...)
+  local r = redis.pcall(...)
+  if type(r) == 'table' and r.err then
+    warnings[#warnings + 1] = what .. ': ' .. r.err
+    return false
+  end
+  return true
+end
+local function tryAudit(event, id, detail, what)
+  return try(what or ('audit entry "' .. event .. ' ' .. id .. '" not written'), 'XADD', AUDIT, 'MAXLEN', '~', 10000, '*',
+    'event', event, 'id', id, 'by', who, 'detail', detail, 'at', now)
+end
+local latched = '0'
+if ARGV[4] == 'halt' then
+  if try('halt not latched (new experiments are not refused until stop-all succeeds)', 'HSET', STATE, 'halted', 1, 'halted_by', who, 'halted_at', now, 'halt_reason', ARGV[3]) then
+    latched = '1'
+  end
+  tryAudit('halted', '*', ARGV[3])
+elseif ARGV[4] == 'disable' then
+  try('who disabled chaos not recorded', 'HSET', STATE, 'enabled', 0, 'enabled_by', who, 'enabled_at', now)
+  tryAudit('disabled', '*', '')
+end
+for i = 5, #ARGV do
+  -- one warning for the lot: when one entry fails, the rest would too
+  local left = #ARGV - i + 1
+  local what = nil
+  if left > 1 then what = left .. ' audit entries "stopped" not written' end
+  if not tryAudit('stopped', ARGV[i], ARGV[3], what) then
+    break
+  end
+end
+local reply = {latched}
+for _, w in ipairs(warnings) do reply[#reply + 1] = w end
+return reply
 `)
 
 // switchScript sets the enable switch or clears the halt latch. ARGV[3]
