@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/testredis"
 )
@@ -180,5 +183,45 @@ func TestDefaultDuringProbeWantsBreakersOpenWhereCallsFailed(t *testing.T) {
 	}
 	if during == nil || during.OK || !strings.Contains(during.Detail, "svc closed after") {
 		t.Fatalf("during probe %+v", during)
+	}
+}
+
+func TestHealthyProbeJudgesOnlyServicesWithACheckNow(t *testing.T) {
+	e := setup(t)
+	rdb := testredis.Client(t)
+	hc := health.New(rdb, health.Options{Keys: store.Keys{Namespace: e.ns}})
+	ctx := context.Background()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }))
+	defer down.Close()
+	for _, chk := range []health.Check{{Name: "up", URL: e.srv.URL}, {Name: "gone", URL: down.URL}} {
+		if err := hc.Register(ctx, chk); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hc.Check(ctx, chk.WithDefaults()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	healthy := Probe{Type: "healthy"}
+	for _, targets := range [][]string{{"up", "gone"}, {"*"}} {
+		gd := &GameDay{Chaos: e.c, Health: hc, Targets: targets}
+		// while "gone" has a check, its failure counts
+		if ok, detail := gd.probe(ctx, healthy); ok || !strings.Contains(detail, "gone") {
+			t.Fatalf("targets %v, gone registered and failing: %v %q, want it judged unhealthy", targets, ok, detail)
+		}
+	}
+	if _, err := hc.Unregister(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	for _, targets := range [][]string{{"up", "gone"}, {"*"}} {
+		gd := &GameDay{Chaos: e.c, Health: hc, Targets: targets}
+		if ok, detail := gd.probe(ctx, healthy); !ok || detail != "1 services healthy" {
+			t.Fatalf("targets %v, gone unregistered: %v %q, want only up judged", targets, ok, detail)
+		}
+	}
+	// the checks the command lists (configured ones too) are the ones judged
+	gd := &GameDay{Chaos: e.c, Health: hc, Targets: []string{"*"},
+		HealthChecks: func(context.Context) ([]string, error) { return []string{"up", "gone"}, nil }}
+	if ok, _ := gd.probe(ctx, healthy); ok {
+		t.Fatal("a service the checks list (from the config) was not judged")
 	}
 }
