@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -161,12 +162,14 @@ type StopResult struct {
 // Stop ends one experiment; Stopped is empty when it was not running.
 func (c *Client) Stop(ctx context.Context, id, reason string) (StopResult, error) {
 	var r StopResult
-	stopped, err := c.end(ctx, []string{id}, false, &r)
-	if err != nil || len(stopped) == 0 {
+	stopped, expired, err := c.end(ctx, []string{id}, false, &r)
+	if err != nil {
 		return r, err
 	}
 	r.Stopped = stopped
-	c.book(ctx, reason, "", stopped, &r)
+	if len(stopped)+len(expired) > 0 {
+		c.book(ctx, reason, "", stopped, expired, &r)
+	}
 	return r, nil
 }
 
@@ -199,7 +202,7 @@ func (c *Client) stopAll(ctx context.Context, reason, mode string) (StopResult, 
 		if len(ids) == 0 && pass > 0 {
 			break
 		}
-		stopped, err := c.end(ctx, ids, pass == 0 && mode == "disable", &r)
+		stopped, expired, err := c.end(ctx, ids, pass == 0 && mode == "disable", &r)
 		if err != nil {
 			return r, err
 		}
@@ -208,16 +211,17 @@ func (c *Client) stopAll(ctx context.Context, reason, mode string) (StopResult, 
 		if pass > 0 {
 			bookMode = ""
 		}
-		if bookMode != "" || len(stopped) > 0 {
-			c.book(ctx, reason, bookMode, stopped, &r)
+		if bookMode != "" || len(stopped)+len(expired) > 0 {
+			c.book(ctx, reason, bookMode, stopped, expired, &r)
 		}
 	}
 	return r, nil
 }
 
-// end runs endScript on ids, adding any failure to turn chaos off to r's
-// warnings.
-func (c *Client) end(ctx context.Context, ids []string, switchOff bool, r *StopResult) ([]string, error) {
+// end runs endScript on ids: the ones it stopped, and the ones that had
+// expired already (to be audited as such); a failure to turn chaos off
+// is added to r's warnings.
+func (c *Client) end(ctx context.Context, ids []string, switchOff bool, r *StopResult) (stopped, expired []string, err error) {
 	keys := []string{c.keys.ChaosState(), c.keys.ChaosActive()}
 	args := []any{c.keys.ChaosChannel(), "0"}
 	if switchOff {
@@ -229,28 +233,32 @@ func (c *Client) end(ctx context.Context, ids []string, switchOff bool, r *StopR
 	}
 	res, err := endScript.Run(ctx, c.rdb, keys, args...).Slice()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var stopped []string
-	if len(res) == 2 {
-		list, _ := res[0].([]any)
-		for _, v := range list {
-			if id, ok := v.(string); ok {
-				stopped = append(stopped, id)
+	strs := func(v any) []string {
+		list, _ := v.([]any)
+		var out []string
+		for _, x := range list {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
 			}
 		}
-		if why, _ := res[1].(string); why != "" {
+		return out
+	}
+	if len(res) == 3 {
+		stopped, expired = strs(res[0]), strs(res[1])
+		if why, _ := res[2].(string); why != "" {
 			r.Warnings = append(r.Warnings, "chaos not switched off: "+why)
 		}
 	}
-	return stopped, nil
+	return stopped, expired, nil
 }
 
 // book runs bookScript. Redis refusing a part, or the whole script, is a
 // warning in r: the experiments are already gone.
-func (c *Client) book(ctx context.Context, reason, mode string, stopped []string, r *StopResult) {
-	args := []any{c.Who, c.keys.ChaosChannel(), reason, mode}
-	for _, id := range stopped {
+func (c *Client) book(ctx context.Context, reason, mode string, stopped, expired []string, r *StopResult) {
+	args := []any{c.Who, c.keys.ChaosChannel(), reason, mode, len(stopped)}
+	for _, id := range append(slices.Clip(stopped), expired...) {
 		args = append(args, id)
 	}
 	res, err := bookScript.Run(ctx, c.rdb, c.baseKeys(), args...).StringSlice()

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -278,5 +279,41 @@ func TestStopsEndEveryExperimentWithAWrongTypedAuditKey(t *testing.T) {
 	injectsNothing(t, rdb, keys, e.faults, e.srv.URL, ids)
 	if st, err := e.c.State(ctx); err != nil || st.Enabled {
 		t.Fatalf("after disable: %+v %v, want chaos off", st, err)
+	}
+}
+
+func TestAStopReportsAnExperimentThatEndedAsExpiredNotStopped(t *testing.T) {
+	e := setup(t)
+	rdb := testredis.Client(t)
+	keys := store.Keys{Namespace: e.ns}
+	ctx := context.Background()
+	running := startOn(t, e.c, e.faults, 1)
+	short, err := e.c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// its key expires in Redis; no reader has swept the index since
+	eventually(t, 10*time.Second, "the short experiment's key expires", func() bool {
+		return rdb.Exists(ctx, keys.ChaosExperiment(short.ID)).Val() == 0
+	})
+	if one, err := e.c.Stop(ctx, short.ID, "too late"); err != nil || len(one.Stopped) != 0 {
+		t.Fatalf("stop of an experiment that ended: %+v %v, want nothing stopped", one, err)
+	}
+	res, err := e.c.StopAll(ctx, "done")
+	if err != nil || !slices.Equal(res.Stopped, running) {
+		t.Fatalf("stop-all: %+v %v, want only %v stopped", res, err, running)
+	}
+	entries, err := e.c.Audit(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := map[string]string{}
+	for _, en := range entries {
+		if en.Event == "stopped" || en.Event == "expired" {
+			events[en.Target] += en.Event
+		}
+	}
+	if events[short.ID] != "expired" || events[running[0]] != "stopped" {
+		t.Fatalf("audit %v: want %s expired (once) and %s stopped", events, short.ID, running[0])
 	}
 }

@@ -87,7 +87,9 @@ return {'ok', js}
 // endScript ends experiments and nothing else. KEYS[1] state hash,
 // KEYS[2] active index, KEYS[3…] the experiments' keys; ARGV[1] channel,
 // ARGV[2] '1' to turn chaos off as well, ARGV[3…] the ids. Reply:
-// {ids that were in the index, error turning chaos off or ""}.
+// {ids stopped, ids whose key had expired already (their end came
+// before the stop), error turning chaos off or ""}; ids not in the index
+// are in neither list.
 //
 // It uses only commands that free memory (DEL, ZREM, HDEL) or store
 // nothing (PUBLISH), which Redis runs even at maxmemory with noeviction:
@@ -96,11 +98,15 @@ return {'ok', js}
 // HDEL of "enabled" (the start script wants "1"), so it needs no memory
 // either.
 var endScript = redis.NewScript(`
-local stopped = {}
+local stopped, expired = {}, {}
 for i = 3, #ARGV do
-  redis.call('DEL', KEYS[i])
+  local existed = redis.call('DEL', KEYS[i]) == 1
   if redis.call('ZREM', KEYS[2], ARGV[i]) == 1 then
-    stopped[#stopped + 1] = ARGV[i]
+    if existed then
+      stopped[#stopped + 1] = ARGV[i]
+    else
+      expired[#expired + 1] = ARGV[i]
+    end
   end
 end
 local off = ''
@@ -109,13 +115,13 @@ if ARGV[2] == '1' then
   if type(r) == 'table' and r.err then off = r.err end
 end
 redis.call('PUBLISH', ARGV[1], 'stopped')
-return {stopped, off}
+return {stopped, expired, off}
 `)
 
 // bookScript writes a stop's bookkeeping after endScript has ended the
 // experiments. ARGV[3] reason, ARGV[4] "halt" (latch the halt: stop-all),
-// "disable" (record who turned chaos off) or "", ARGV[5…] the ids that
-// were stopped. Reply: {halt latched "1"/"0", warnings…}: each part that
+// "disable" (record who turned chaos off) or "", ARGV[5] n, ARGV[6…5+n]
+// the ids that were stopped, the rest the ids that had expired. Reply: {halt latched "1"/"0", warnings…}: each part that
 // could not be written (out of memory, a key of the wrong type) is one
 // warning; the others are still written. It writes nothing before its
 // first command that needs memory, so at maxmemory Redis refuses each
@@ -144,15 +150,17 @@ elseif ARGV[4] == 'disable' then
   try('who disabled chaos not recorded', 'HSET', STATE, 'enabled', 0, 'enabled_by', who, 'enabled_at', now)
   tryAudit('disabled', '*', '')
 end
-for i = 5, #ARGV do
-  -- one warning for the lot: when one entry fails, the rest would too
-  local left = #ARGV - i + 1
-  local what = nil
-  if left > 1 then what = left .. ' audit entries "stopped" not written' end
-  if not tryAudit('stopped', ARGV[i], ARGV[3], what) then
-    break
+local n = tonumber(ARGV[5])
+-- one warning for each lot: when one entry fails, the rest would too
+local function auditAll(event, from, to, detail)
+  for i = from, to do
+    local what = nil
+    if to > i then what = (to - i + 1) .. ' audit entries "' .. event .. '" not written' end
+    if not tryAudit(event, ARGV[i], detail, what) then return end
   end
 end
+auditAll('stopped', 6, 5 + n, ARGV[3])
+auditAll('expired', 6 + n, #ARGV, 'its duration ended')
 local reply = {latched}
 for _, w in ipairs(warnings) do reply[#reply + 1] = w end
 return reply
