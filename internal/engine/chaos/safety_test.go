@@ -317,3 +317,54 @@ func TestAStopReportsAnExperimentThatEndedAsExpiredNotStopped(t *testing.T) {
 		t.Fatalf("audit %v: want %s expired (once) and %s stopped", events, short.ID, running[0])
 	}
 }
+
+// expiredInIndex starts an experiment that ends at once and waits until
+// its key has expired, while the index still lists it (nobody swept).
+func expiredInIndex(t *testing.T, c *Client, rdb redis.UniversalClient, keys store.Keys) string {
+	t.Helper()
+	ctx := context.Background()
+	x, err := c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the experiment's key expires", func() bool { return rdb.Exists(ctx, keys.ChaosExperiment(x.ID)).Val() == 0 })
+	return x.ID
+}
+
+func TestReadersSweepExpiriesOnlyWhenTheAuditCanTakeThem(t *testing.T) {
+	t.Run("wrong-typed audit key", func(t *testing.T) {
+		e := setup(t)
+		rdb := testredis.Client(t)
+		keys := store.Keys{Namespace: e.ns}
+		ctx := context.Background()
+		id := expiredInIndex(t, e.c, rdb, keys)
+		if err := rdb.Set(ctx, keys.ChaosAudit(), "not a stream", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if active, err := e.c.Active(ctx); err != nil || len(active) != 0 {
+			t.Fatalf("list with a wrong-typed audit key: %v %v, want nothing running and no error", active, err)
+		}
+		if rdb.ZScore(ctx, keys.ChaosActive(), id).Err() != nil {
+			t.Fatal("the expiry left the index without its audit entry")
+		}
+		// once the audit is fixed, the next reader audits it
+		rdb.Del(ctx, keys.ChaosAudit())
+		entries, err := e.c.Audit(ctx, 10)
+		if err != nil || len(entries) != 1 || entries[0].Event != "expired" || entries[0].Target != id {
+			t.Fatalf("audit after the fix: %+v %v, want the expiry of %s", entries, err, id)
+		}
+	})
+	t.Run("Redis full", func(t *testing.T) {
+		r := startFullRedis(t)
+		ctx := context.Background()
+		expiredInIndex(t, r.c, r.rdb, r.keys)
+		r.fillUp(t)
+		auditLen := r.rdb.XLen(ctx, r.keys.ChaosAudit()).Val()
+		if active, err := r.c.Active(ctx); err != nil || len(active) != 0 {
+			t.Fatalf("list with Redis full: %v %v, want nothing running and no error", active, err)
+		}
+		if n := r.rdb.XLen(ctx, r.keys.ChaosAudit()).Val(); n != auditLen {
+			t.Fatalf("a reader grew the audit of a full Redis from %d to %d entries", auditLen, n)
+		}
+	})
+}

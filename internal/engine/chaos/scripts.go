@@ -5,7 +5,8 @@ import "github.com/redis/go-redis/v9"
 // Shared by the scripts: KEYS[1] state hash, KEYS[2] active index,
 // KEYS[3] starts, KEYS[4] audit stream; ARGV[1] who, ARGV[2] channel.
 // sweep moves experiments whose end passed out of the index and audits
-// their expiry (their keys expired by TTL already). checkTypes fails the
+// their expiry (their keys expired by TTL already); an expiry it cannot
+// audit stays in the index (the data planes ignore it: its key is gone). checkTypes fails the
 // script, before it writes anything, when one of the chaos keys holds
 // another type (a WRONGTYPE error, which no write may follow: Redis does
 // not roll back what a script wrote before an error).
@@ -27,8 +28,12 @@ local function audit(event, id, detail)
 end
 local function sweep()
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', ACTIVE, '-inf', now)) do
+    -- the audit entry first: when Redis refuses it (full, or the audit
+    -- key of another type) the expiries stay in the index for a later
+    -- sweep, nothing is written, and the reader still reads
+    local r = redis.pcall('XADD', AUDIT, 'MAXLEN', '~', 10000, '*', 'event', 'expired', 'id', id, 'by', who, 'detail', 'its duration ended', 'at', now)
+    if type(r) == 'table' and r.err then return end
     redis.call('ZREM', ACTIVE, id)
-    audit('expired', id, 'its duration ended')
   end
 end
 `
