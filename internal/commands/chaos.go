@@ -91,27 +91,32 @@ func newCmdChaosSwitch(f *cmdutil.Factory, g *chaosGlobals, verb string) *cobra.
 				return err
 			}
 			defer cancel()
-			var stopped []string
+			var stop chaos.StopResult
 			switch verb {
 			case "enable":
 				err = cc.Enable(ctx)
 			case "disable":
-				stopped, err = cc.Disable(ctx, reason)
+				stop, err = cc.Disable(ctx, reason)
 			case "resume":
 				err = cc.Resume(ctx)
 			}
-			if aerr := g.appendAudit(verb, map[string]any{"by": cc.Who, "error": errString(err), "stopped": stopped}); aerr != nil {
+			if aerr := g.appendAudit(verb, map[string]any{"by": cc.Who, "error": errString(err), "stopped": stop.Stopped, "warnings": stop.Warnings}); aerr != nil {
 				return aerr
 			}
 			if err != nil {
 				return f.RedisError(err)
 			}
+			warnStop(f, stop)
 			if f.JSON() {
-				return cmdutil.WriteJSON(f.IO.Out, map[string]any{"action": verb, "stopped": nonNil(stopped)})
+				out := map[string]any{"action": verb, "stopped": nonNil(stop.Stopped)}
+				if verb == "disable" {
+					out["warnings"] = nonNil(stop.Warnings)
+				}
+				return cmdutil.WriteJSON(f.IO.Out, out)
 			}
 			msg := map[string]string{"enable": "chaos enabled", "disable": "chaos disabled", "resume": "halt cleared: experiments may start again"}[verb]
-			if len(stopped) > 0 {
-				msg += fmt.Sprintf("; stopped %s", strings.Join(stopped, ", "))
+			if len(stop.Stopped) > 0 {
+				msg += fmt.Sprintf("; stopped %s", strings.Join(stop.Stopped, ", "))
 			}
 			fmt.Fprintln(f.IO.Out, msg)
 			return nil
@@ -121,6 +126,14 @@ func newCmdChaosSwitch(f *cmdutil.Factory, g *chaosGlobals, verb string) *cobra.
 		cmd.Flags().StringVar(&reason, "reason", "", "why (audited)")
 	}
 	return cmd
+}
+
+// warnStop tells, on stderr, what a stop could not record. The stop itself
+// is done (exit 0): the experiments are gone.
+func warnStop(f *cmdutil.Factory, r chaos.StopResult) {
+	for _, w := range r.Warnings {
+		fmt.Fprintf(f.IO.ErrOut, "haderctl: warning: %s\n", w)
+	}
 }
 
 func errString(err error) string {
@@ -337,8 +350,9 @@ func newCmdChaosStop(f *cmdutil.Factory, g *chaosGlobals) *cobra.Command {
 				return err
 			}
 			defer cancel()
-			found, err := cc.Stop(ctx, args[0], reason)
-			if aerr := g.appendAudit("stop", map[string]any{"id": args[0], "found": found, "error": errString(err)}); aerr != nil {
+			stop, err := cc.Stop(ctx, args[0], reason)
+			found := len(stop.Stopped) == 1
+			if aerr := g.appendAudit("stop", map[string]any{"id": args[0], "found": found, "error": errString(err), "warnings": stop.Warnings}); aerr != nil {
 				return aerr
 			}
 			if err != nil {
@@ -347,8 +361,9 @@ func newCmdChaosStop(f *cmdutil.Factory, g *chaosGlobals) *cobra.Command {
 			if !found {
 				return cmdutil.UsageErrorf("no running experiment %q (see haderctl chaos list)", args[0])
 			}
+			warnStop(f, stop)
 			if f.JSON() {
-				return cmdutil.WriteJSON(f.IO.Out, map[string]any{"stopped": []string{args[0]}})
+				return cmdutil.WriteJSON(f.IO.Out, map[string]any{"stopped": []string{args[0]}, "warnings": nonNil(stop.Warnings)})
 			}
 			fmt.Fprintf(f.IO.Out, "stopped %s\n", args[0])
 			return nil
@@ -365,7 +380,10 @@ func newCmdChaosStopAll(f *cmdutil.Factory, g *chaosGlobals) *cobra.Command {
 		Short: "Emergency stop: end every experiment everywhere and refuse new ones until resume",
 		Long: `End every experiment at once — every data plane hears of it over pub/sub
 and re-reads within a second anyway — and latch a halt that refuses new
-experiments until 'haderctl chaos resume'. Works in any environment.`,
+experiments until 'haderctl chaos resume'. Works in any environment, and
+when Redis is full (maxmemory) or the audit key is broken: the experiments
+end first, and what Redis then refuses of the bookkeeping (the latch, the
+audit entries) is a warning on stderr and in -o json; the exit is 0.`,
 		Example: `  haderctl chaos stop-all --reason "customers affected"`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -377,17 +395,23 @@ experiments until 'haderctl chaos resume'. Works in any environment.`,
 			if reason == "" {
 				reason = "emergency stop"
 			}
-			stopped, err := cc.StopAll(ctx, reason)
-			if aerr := g.appendAudit("stop-all", map[string]any{"stopped": stopped, "reason": reason, "error": errString(err)}); aerr != nil {
+			stop, err := cc.StopAll(ctx, reason)
+			if aerr := g.appendAudit("stop-all", map[string]any{"stopped": stop.Stopped, "reason": reason, "halted": stop.Halted,
+				"warnings": stop.Warnings, "error": errString(err)}); aerr != nil {
 				return aerr
 			}
 			if err != nil {
 				return f.RedisError(err)
 			}
+			warnStop(f, stop)
 			if f.JSON() {
-				return cmdutil.WriteJSON(f.IO.Out, map[string]any{"stopped": nonNil(stopped), "halted": true})
+				return cmdutil.WriteJSON(f.IO.Out, map[string]any{"stopped": nonNil(stop.Stopped), "halted": stop.Halted, "warnings": nonNil(stop.Warnings)})
 			}
-			fmt.Fprintf(f.IO.Out, "stopped %d experiments; chaos halted until `haderctl chaos resume`\n", len(stopped))
+			if stop.Halted {
+				fmt.Fprintf(f.IO.Out, "stopped %d experiments; chaos halted until `haderctl chaos resume`\n", len(stop.Stopped))
+			} else {
+				fmt.Fprintf(f.IO.Out, "stopped %d experiments; the halt could not be latched (see the warnings)\n", len(stop.Stopped))
+			}
 			return nil
 		},
 	}

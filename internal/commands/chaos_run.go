@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -184,6 +185,14 @@ func chaosRun(cmd *cobra.Command, f *cmdutil.Factory, g *chaosGlobals, opts *Cha
 	}
 	if h, err := f.Health(); err == nil {
 		gd.Health = h
+		gd.HealthChecks = func(ctx context.Context) ([]string, error) {
+			checks, err := healthChecks(ctx, f, h, nil)
+			names := make([]string, len(checks))
+			for i, c := range checks {
+				names[i] = c.Name
+			}
+			return names, err
+		}
 	}
 	if q, err := f.Queues(); err == nil {
 		gd.Queues = q

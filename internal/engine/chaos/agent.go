@@ -28,6 +28,11 @@ type Agent struct {
 	log     *slog.Logger
 	// OnChange is called when what the agent applies changes.
 	OnChange func(AgentState)
+	// burner keeps one core busy for share of the time until ctx is done
+	// (burnCore on the system clock; tests count the burners instead).
+	burner func(ctx context.Context, share float64)
+	// refresh is how often it re-reads without a pub/sub notice.
+	refresh time.Duration
 
 	mu     sync.Mutex
 	state  AgentState
@@ -52,7 +57,9 @@ func NewAgent(rdb redis.UniversalClient, keys store.Keys, service, environment s
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Agent{rdb: rdb, keys: keys, service: service, limits: limits.WithDefaults(),
-		allowed: EnvironmentAllowed(environment, allowed) == nil, log: log, state: AgentState{Service: service, Experiments: []string{}}}
+		allowed: EnvironmentAllowed(environment, allowed) == nil, log: log, state: AgentState{Service: service, Experiments: []string{}},
+		burner:  func(ctx context.Context, share float64) { burnCore(ctx, share, systemClock{}) },
+		refresh: time.Second}
 }
 
 // State is what the agent applies now.
@@ -73,7 +80,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	sub := a.rdb.Subscribe(ctx, a.keys.ChaosChannel())
 	defer sub.Close()
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(a.refresh)
 	defer t.Stop()
 	for {
 		a.apply(a.want(ctx))
@@ -90,7 +97,7 @@ func (a *Agent) Run(ctx context.Context) error {
 // unreachable it asks for nothing (fail safe).
 func (a *Agent) want(ctx context.Context) AgentState {
 	st := AgentState{Service: a.service, Experiments: []string{}}
-	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	rctx, cancel := context.WithTimeout(ctx, a.refresh)
 	defer cancel()
 	exps, err := loadActive(rctx, a.rdb, a.keys)
 	if err != nil {
@@ -138,7 +145,7 @@ func (a *Agent) apply(st AgentState) {
 				a.burnWG.Add(1)
 				go func() {
 					defer a.burnWG.Done()
-					burnCore(ctx, share)
+					a.burner(ctx, share)
 				}()
 			}
 		}
@@ -159,18 +166,32 @@ func (a *Agent) apply(st AgentState) {
 	}
 }
 
-// burnCore keeps one core busy for share of every 10 ms until ctx is done.
-func burnCore(ctx context.Context, share float64) {
-	const period = 10 * time.Millisecond
-	busy := time.Duration(float64(period) * share)
+// clock is the time burnCore goes by.
+type clock interface {
+	Now() time.Time
+	Sleep(time.Duration)
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time        { return time.Now() }
+func (systemClock) Sleep(d time.Duration) { time.Sleep(d) }
+
+// burnPeriod is burnCore's duty cycle.
+const burnPeriod = 10 * time.Millisecond
+
+// burnCore keeps one core busy for share of every burnPeriod until ctx
+// is done: it spins for the busy part and sleeps the rest.
+func burnCore(ctx context.Context, share float64, clk clock) {
+	busy := time.Duration(float64(burnPeriod) * share)
 	x := 0
 	for ctx.Err() == nil {
-		start := time.Now()
-		for time.Since(start) < busy {
+		start := clk.Now()
+		for clk.Now().Sub(start) < busy && ctx.Err() == nil {
 			x++ // the work: spinning
 		}
-		if rest := period - busy; rest > 0 {
-			time.Sleep(rest) // the idle part of the duty cycle
+		if rest := burnPeriod - busy; rest > 0 {
+			clk.Sleep(rest) // the idle part of the duty cycle
 		}
 	}
 	_ = x

@@ -1,15 +1,20 @@
 package chaos
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -83,6 +88,38 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 	}
 }
 
+// seeded makes a data plane's probability and jitter rolls reproducible
+// (behind a mutex: a rand.Rand is not safe for concurrent use).
+func seeded(f *Faults, seed uint64) {
+	var mu sync.Mutex
+	r := rand.New(rand.NewPCG(seed, seed))
+	f.roll = func() float64 { mu.Lock(); defer mu.Unlock(); return r.Float64() }
+}
+
+// delays records the delays a data plane was asked to wait, instead of
+// waiting them.
+type delays struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (w *delays) install(f *Faults) {
+	f.wait = func(ctx context.Context, d time.Duration) error {
+		w.mu.Lock()
+		w.d = append(w.d, d)
+		w.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+func (w *delays) taken() []time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.d
+	w.d = nil
+	return out
+}
+
 type env struct {
 	c      *Client
 	faults *Faults
@@ -132,7 +169,7 @@ func (e *env) start(t *testing.T, x Experiment) Experiment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "the data plane sees the experiment", func() bool {
+	eventually(t, 10*time.Second, "the data plane sees the experiment", func() bool {
 		for _, a := range e.faults.Active() {
 			if a.ID == got.ID {
 				return true
@@ -145,6 +182,7 @@ func (e *env) start(t *testing.T, x Experiment) Experiment {
 
 func TestErrorProbabilityIsTheShareOfRequestsAffected(t *testing.T) {
 	e := setup(t)
+	seeded(e.faults, 1)
 	e.start(t, Experiment{Kind: Error, Status: 503, Services: []string{"shopify"}, Probability: 0.3, Duration: time.Minute})
 	const n = 2000
 	failed := 0
@@ -172,23 +210,50 @@ func TestErrorProbabilityIsTheShareOfRequestsAffected(t *testing.T) {
 
 func TestLatencyAbortTimeoutAndFilters(t *testing.T) {
 	e := setup(t)
-	e.start(t, Experiment{Kind: Latency, Delay: 200 * time.Millisecond, Services: []string{"shopify"}, Probability: 1,
+	seeded(e.faults, 1)
+	w := &delays{}
+	w.install(e.faults)
+	e.start(t, Experiment{Kind: Latency, Delay: 200 * time.Millisecond, Jitter: 50 * time.Millisecond, Services: []string{"shopify"}, Probability: 1,
 		Method: "GET", PathPrefix: "/slow", Duration: time.Minute})
 	for range 5 {
-		_, d, err := e.call(t, "shopify", "/slow/x", 5*time.Second)
-		if err != nil || d < 200*time.Millisecond {
-			t.Fatalf("a delayed request took %s (%v), want at least 200ms", d, err)
+		if _, _, err := e.call(t, "shopify", "/slow/x", 5*time.Second); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if _, d, err := e.call(t, "shopify", "/fast", 5*time.Second); err != nil || d >= 200*time.Millisecond {
-		t.Fatalf("a request outside the path filter took %s (%v)", d, err)
+	got := w.taken()
+	if len(got) != 5 {
+		t.Fatalf("%d of 5 matching requests were delayed", len(got))
+	}
+	for _, d := range got {
+		if d < 150*time.Millisecond || d > 250*time.Millisecond {
+			t.Fatalf("delays %v: want 200ms ± 50ms", got)
+		}
+	}
+	if slices.Min(got) == slices.Max(got) {
+		t.Fatalf("delays %v: the jitter spread none of them", got)
+	}
+	if _, _, err := e.call(t, "shopify", "/fast", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.call(t, "aramex", "/slow/x", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.taken(); len(got) != 0 {
+		t.Fatalf("requests outside the path or service filter were delayed by %v", got)
+	}
+
+	// the real wait: on a timer, and given up with the caller
+	e.faults.wait = sleepCtx
+	_, d, err := e.call(t, "shopify", "/slow/x", 50*time.Millisecond)
+	if !errors.Is(err, context.DeadlineExceeded) || d < 50*time.Millisecond {
+		t.Fatalf("a delayed request with a 50ms deadline: %v after %s, want the caller's deadline", err, d)
 	}
 	e.start(t, Experiment{Kind: Abort, Services: []string{"aramex"}, Probability: 1, Duration: time.Minute})
 	if _, _, err := e.call(t, "aramex", "/", 5*time.Second); !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("abort: %v, want a connection reset", err)
 	}
 	e.start(t, Experiment{Kind: Timeout, Services: []string{"smsa"}, Probability: 1, Duration: time.Minute})
-	_, d, err := e.call(t, "smsa", "/", 150*time.Millisecond)
+	_, d, err = e.call(t, "smsa", "/", 150*time.Millisecond)
 	if !errors.Is(err, context.DeadlineExceeded) || d < 150*time.Millisecond {
 		t.Fatalf("timeout: %v after %s, want the caller's deadline", err, d)
 	}
@@ -196,51 +261,81 @@ func TestLatencyAbortTimeoutAndFilters(t *testing.T) {
 
 func TestAnExperimentEndsOnTimeAfterItsStarterIsKilled(t *testing.T) {
 	e := setup(t)
+	rdb := testredis.Client(t)
+	const duration = 3 * time.Second
 	child := exec.Command(os.Args[0], "-test.run=^$")
 	child.Env = append(os.Environ(), childEnv+"=start", "HADERCTL_CHAOS_REDIS="+testredis.URL(t),
-		"HADERCTL_CHAOS_NS="+e.ns, "HADERCTL_CHAOS_DURATION=1500ms")
+		"HADERCTL_CHAOS_NS="+e.ns, "HADERCTL_CHAOS_DURATION="+duration.String())
 	out, _ := child.StdoutPipe()
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 64)
-	n, _ := out.Read(buf) // the child prints the id once the experiment runs
-	if n == 0 {
-		t.Fatal("the child did not start an experiment")
+	line, err := bufio.NewReader(out).ReadString('\n') // the child prints the id once the experiment runs
+	if err != nil {
+		t.Fatalf("the child did not start an experiment: %v", err)
+	}
+	id := strings.TrimSpace(line)
+	// its end is Redis' to keep: the key expires by itself, within its duration
+	if ttl, err := rdb.PTTL(context.Background(), store.Keys{Namespace: e.ns}.ChaosExperiment(id)).Result(); err != nil || ttl <= 0 || ttl > duration {
+		t.Fatalf("the experiment's key has TTL %s (%v), want at most its %s duration", ttl, err, duration)
 	}
 	_ = child.Process.Kill() // SIGKILL
 	_ = child.Wait()
-	eventually(t, 2*time.Second, "the data plane has the experiment", func() bool { return len(e.faults.Active()) == 1 })
+	eventually(t, 10*time.Second, "the data plane has the experiment", func() bool { return len(e.faults.Active()) == 1 })
 	end := e.faults.Active()[0].End()
-	if code, _, _ := e.call(t, "svc", "/", time.Second); code != 503 {
+	if code, _, _ := e.call(t, "svc", "/", time.Second); code != 503 && time.Now().Before(end) {
 		t.Fatalf("while it runs: %d, want 503", code)
 	}
-	eventually(t, time.Until(end)+time.Second, "faults stop by the deadline + 1 s", func() bool {
+	var stoppedAt time.Time
+	eventually(t, time.Until(end)+10*time.Second, "faults stop after the deadline", func() bool {
 		code, _, _ := e.call(t, "svc", "/", time.Second)
+		stoppedAt = time.Now()
 		return code == 200
 	})
+	if stoppedAt.Before(end) {
+		t.Fatalf("faults stopped at %s, before the experiment's end %s", stoppedAt.Format(time.StampMilli), end.Format(time.StampMilli))
+	}
 	entries, err := e.c.Audit(context.Background(), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if last := entries[len(entries)-1]; last.Event != "expired" {
-		t.Fatalf("the last audit entry is %+v, want the expiry", last)
+	if last := entries[len(entries)-1]; last.Event != "expired" || last.Target != id {
+		t.Fatalf("the last audit entry is %+v, want the expiry of %s", last, id)
 	}
 }
 
-func TestStopAllFromAnotherProcessReachesTheTransportWithinASecond(t *testing.T) {
+func TestStopAllFromAnotherProcessReachesTheTransportOverPubSub(t *testing.T) {
 	e := setup(t)
+	rdb := testredis.Client(t)
+	keys := store.Keys{Namespace: e.ns}
+	// a data plane whose periodic re-read never comes: only the pub/sub
+	// notice can tell it (how fast is BenchmarkPropagation's to measure)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := NewFaults(rdb, keys, "test", nil, nil)
+	f.refresh = time.Hour
+	f.Start(ctx)
+	eventually(t, 10*time.Second, "both data planes subscribe", func() bool {
+		n, err := rdb.PubSubNumSub(ctx, keys.ChaosChannel()).Result()
+		return err == nil && n[keys.ChaosChannel()] >= 2
+	})
 	e.start(t, Experiment{Kind: Error, Status: 500, Services: []string{"*"}, Probability: 1, Duration: 10 * time.Minute})
 	e.start(t, Experiment{Kind: Latency, Delay: time.Millisecond, Services: []string{"svc"}, Probability: 1, Duration: 10 * time.Minute})
+	eventually(t, 10*time.Second, "the notice of the starts reaches it", func() bool { return len(f.Active()) == 2 })
 	child := exec.Command(os.Args[0], "-test.run=^$")
 	child.Env = append(os.Environ(), childEnv+"=stop-all", "HADERCTL_CHAOS_REDIS="+testredis.URL(t), "HADERCTL_CHAOS_NS="+e.ns)
 	if out, err := child.CombinedOutput(); err != nil {
 		t.Fatalf("stop-all: %v %s", err, out)
 	}
-	stopped := time.Now()
-	eventually(t, time.Second, "stop-all reaches this process", func() bool { return len(e.faults.Active()) == 0 })
-	t.Logf("reached in %s", time.Since(stopped))
-	_, err := e.c.Start(context.Background(), Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
+	eventually(t, 10*time.Second, "stop-all's notice reaches the data plane", func() bool { return len(f.Active()) == 0 })
+	client := &http.Client{Transport: &Transport{Base: http.DefaultTransport, Faults: f}}
+	req, _ := http.NewRequestWithContext(transport.WithService(ctx, "svc"), "GET", e.srv.URL, nil)
+	resp, err := client.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a call after stop-all: %v %v, want it untouched", resp, err)
+	}
+	resp.Body.Close()
+	_, err = e.c.Start(context.Background(), Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
 	var refused *RefusedError
 	if !errors.As(err, &refused) {
 		t.Fatalf("a start after stop-all: %v, want refused until resume", err)
@@ -285,8 +380,8 @@ func TestSafetyGuardsRefuseAndAudit(t *testing.T) {
 	if _, err := c.Start(ctx, x); !errors.As(err, &refused) {
 		t.Fatalf("a third at once with max 2: %v", err)
 	}
-	if ok, err := c.Stop(ctx, a.ID, "done"); err != nil || !ok {
-		t.Fatalf("stop: %v %v", ok, err)
+	if r, err := c.Stop(ctx, a.ID, "done"); err != nil || len(r.Stopped) != 1 || len(r.Warnings) != 0 {
+		t.Fatalf("stop: %+v %v", r, err)
 	}
 	if _, err := c.Start(ctx, x); err != nil {
 		t.Fatal(err)
@@ -318,6 +413,7 @@ func TestSafetyGuardsRefuseAndAudit(t *testing.T) {
 
 func TestTheDataPlaneCountsTheImpactOfAnExperiment(t *testing.T) {
 	e := setup(t)
+	seeded(e.faults, 2)
 	x := e.start(t, Experiment{Kind: Error, Status: 503, Services: []string{"shopify"}, Probability: 0.5, Duration: time.Minute})
 	for range 200 {
 		if _, _, err := e.call(t, "shopify", "/", 5*time.Second); err != nil {
@@ -325,7 +421,7 @@ func TestTheDataPlaneCountsTheImpactOfAnExperiment(t *testing.T) {
 		}
 	}
 	var im Impact
-	eventually(t, 3*time.Second, "the counts reach Redis", func() bool {
+	eventually(t, 10*time.Second, "the counts reach Redis (flushed every second)", func() bool {
 		var err error
 		im, err = e.c.Impact(context.Background(), x)
 		return err == nil && im.Calls+im.BaselineCalls == 200

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,11 +85,11 @@ func (c *Client) Enable(ctx context.Context) error {
 }
 
 // Disable turns chaos off and stops every experiment (no halt latch).
-func (c *Client) Disable(ctx context.Context, reason string) ([]string, error) {
-	if err := switchScript.Run(ctx, c.rdb, c.baseKeys(), c.Who, c.keys.ChaosChannel(), "enabled", "0", "disabled").Err(); err != nil {
-		return nil, err
-	}
-	return c.stopAll(ctx, "chaos disabled: "+reason, false)
+// Like StopAll it works when Redis is at maxmemory: switching off and
+// ending experiments free memory; what it could not record is in the
+// result's Warnings.
+func (c *Client) Disable(ctx context.Context, reason string) (StopResult, error) {
+	return c.stopAll(ctx, "chaos disabled: "+reason, "disable")
 }
 
 // Resume clears the halt latch set by StopAll.
@@ -143,50 +144,134 @@ func (c *Client) auditRefusal(ctx context.Context, id string, why error) {
 		Values: []any{"event", "refused", "id", id, "by", c.Who, "detail", why.Error(), "at", strconv.FormatInt(time.Now().UnixMilli(), 10)}})
 }
 
-// Stop ends one experiment; false when it was not running.
-func (c *Client) Stop(ctx context.Context, id, reason string) (bool, error) {
-	res, err := stopScript.Run(ctx, c.rdb, c.baseKeys(c.keys.ChaosExperiment(id)), c.Who, c.keys.ChaosChannel(), reason, "0", id).StringSlice()
-	return len(res) == 1, err
+// StopResult is what a stop ended, and the bookkeeping it could not
+// write after. With Warnings the stop is still done: the experiments'
+// keys and index entries are gone, so every data plane injects nothing
+// after its next re-read (at once on the pub/sub notice, within a second
+// without it).
+type StopResult struct {
+	Stopped []string `json:"stopped"`
+	// Halted says whether stop-all latched the halt.
+	Halted bool `json:"halted"`
+	// Warnings name the bookkeeping (audit entries, halt latch, who
+	// disabled chaos) that Redis refused, e.g. at maxmemory or with a
+	// key of the wrong type.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
-// StopAll is the emergency stop: it latches the halt (no new experiment
-// until Resume) and ends every experiment; data planes hear of it at once
-// over pub/sub, and within a second by their re-read.
-func (c *Client) StopAll(ctx context.Context, reason string) ([]string, error) {
-	return c.stopAll(ctx, reason, true)
-}
-
-func (c *Client) stopAll(ctx context.Context, reason string, halt bool) ([]string, error) {
-	var stopped []string
-	haltArg := "0"
-	if halt {
-		haltArg = "1"
+// Stop ends one experiment; Stopped is empty when it was not running.
+func (c *Client) Stop(ctx context.Context, id, reason string) (StopResult, error) {
+	var r StopResult
+	stopped, expired, err := c.end(ctx, []string{id}, false, &r)
+	if err != nil {
+		return r, err
 	}
-	// the first pass latches the halt, so no new start can slip in; a
-	// start that ran between reading the index and the script is caught
-	// by the next pass
+	r.Stopped = stopped
+	if len(stopped)+len(expired) > 0 {
+		c.book(ctx, reason, "", stopped, expired, &r)
+	}
+	return r, nil
+}
+
+// StopAll is the emergency stop: it ends every experiment, then latches
+// the halt (no new experiment until Resume); data planes hear of it at
+// once over pub/sub, and within a second by their re-read. Ending comes
+// first and needs no memory, so it works when Redis is at maxmemory;
+// the latch and the audit entries are bookkeeping written after, and
+// what Redis refused of them is in Warnings (the stop is still done).
+func (c *Client) StopAll(ctx context.Context, reason string) (StopResult, error) {
+	return c.stopAll(ctx, reason, "halt")
+}
+
+// stopAll ends what the index lists, writes the bookkeeping of mode
+// ("halt", "disable"), and repeats until a pass finds nothing: a start
+// that ran between reading the index and the latch (or switch) is caught
+// by the next pass.
+func (c *Client) stopAll(ctx context.Context, reason, mode string) (StopResult, error) {
+	var r StopResult
 	for pass := 0; pass < 10; pass++ {
 		ids, err := c.rdb.ZRange(ctx, c.keys.ChaosActive(), 0, -1).Result()
+		if err != nil && pass > 0 {
+			// what the first pass read is ended already
+			r.Warnings = append(r.Warnings, "could not look again for experiments started meanwhile: "+err.Error())
+			break
+		}
 		if err != nil {
-			return stopped, err
+			return r, err
 		}
 		if len(ids) == 0 && pass > 0 {
-			return stopped, nil
+			break
 		}
-		keys := c.baseKeys()
-		args := []any{c.Who, c.keys.ChaosChannel(), reason, haltArg}
-		for _, id := range ids {
-			keys = append(keys, c.keys.ChaosExperiment(id))
-			args = append(args, id)
-		}
-		res, err := stopScript.Run(ctx, c.rdb, keys, args...).StringSlice()
+		stopped, expired, err := c.end(ctx, ids, pass == 0 && mode == "disable", &r)
 		if err != nil {
-			return stopped, err
+			return r, err
 		}
-		stopped = append(stopped, res...)
-		haltArg = "0"
+		r.Stopped = append(r.Stopped, stopped...)
+		bookMode := mode
+		if pass > 0 {
+			bookMode = ""
+		}
+		if bookMode != "" || len(stopped)+len(expired) > 0 {
+			c.book(ctx, reason, bookMode, stopped, expired, &r)
+		}
 	}
-	return stopped, nil
+	return r, nil
+}
+
+// end runs endScript on ids: the ones it stopped, and the ones that had
+// expired already (to be audited as such); a failure to turn chaos off
+// is added to r's warnings.
+func (c *Client) end(ctx context.Context, ids []string, switchOff bool, r *StopResult) (stopped, expired []string, err error) {
+	keys := []string{c.keys.ChaosState(), c.keys.ChaosActive()}
+	args := []any{c.keys.ChaosChannel(), "0"}
+	if switchOff {
+		args[1] = "1"
+	}
+	for _, id := range ids {
+		keys = append(keys, c.keys.ChaosExperiment(id))
+		args = append(args, id)
+	}
+	res, err := endScript.Run(ctx, c.rdb, keys, args...).Slice()
+	if err != nil {
+		return nil, nil, err
+	}
+	strs := func(v any) []string {
+		list, _ := v.([]any)
+		var out []string
+		for _, x := range list {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	if len(res) == 3 {
+		stopped, expired = strs(res[0]), strs(res[1])
+		if why, _ := res[2].(string); why != "" {
+			r.Warnings = append(r.Warnings, "chaos not switched off: "+why)
+		}
+	}
+	return stopped, expired, nil
+}
+
+// book runs bookScript. Redis refusing a part, or the whole script, is a
+// warning in r: the experiments are already gone.
+func (c *Client) book(ctx context.Context, reason, mode string, stopped, expired []string, r *StopResult) {
+	args := []any{c.Who, c.keys.ChaosChannel(), reason, mode, len(stopped)}
+	for _, id := range append(slices.Clip(stopped), expired...) {
+		args = append(args, id)
+	}
+	res, err := bookScript.Run(ctx, c.rdb, c.baseKeys(), args...).StringSlice()
+	if err != nil {
+		r.Warnings = append(r.Warnings, "bookkeeping not written: "+err.Error())
+		return
+	}
+	if len(res) > 0 {
+		if mode == "halt" {
+			r.Halted = res[0] == "1"
+		}
+		r.Warnings = append(r.Warnings, res[1:]...)
+	}
 }
 
 // Active returns the running experiments, oldest first, auditing any that

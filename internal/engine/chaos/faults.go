@@ -36,6 +36,25 @@ type Faults struct {
 	active  atomic.Pointer[[]Experiment]
 	loads   atomic.Int64
 	impact  impact
+	// roll draws a number in [0, 1) for the probability and the jitter
+	// (math/rand/v2; tests seed their own). Called from every request's
+	// goroutine.
+	roll func() float64
+	// wait blocks for d or until ctx is done (a timer; tests record the
+	// delays instead of living through them).
+	wait func(ctx context.Context, d time.Duration) error
+}
+
+// sleepCtx waits d on a timer, or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // NewFaults makes the cache; Run keeps it fresh.
@@ -43,7 +62,8 @@ func NewFaults(rdb redis.UniversalClient, keys store.Keys, environment string, a
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &Faults{rdb: rdb, keys: keys, refresh: flushInterval, log: log, allowed: EnvironmentAllowed(environment, allowed) == nil}
+	f := &Faults{rdb: rdb, keys: keys, refresh: flushInterval, log: log, allowed: EnvironmentAllowed(environment, allowed) == nil,
+		roll: rand.Float64, wait: sleepCtx}
 	f.active.Store(&[]Experiment{})
 	return f
 }
@@ -171,22 +191,19 @@ func (t *Transport) inject(req *http.Request, base http.RoundTripper, active []E
 			(e.PathPrefix != "" && !strings.HasPrefix(req.URL.Path, e.PathPrefix)) {
 			continue
 		}
-		if rand.Float64() >= e.Probability {
+		if t.Faults.roll() >= e.Probability {
 			continue
 		}
 		switch e.Kind {
 		case Latency:
 			d := e.Delay
 			if e.Jitter > 0 {
-				d += time.Duration(rand.Int64N(int64(2*e.Jitter)+1)) - e.Jitter
+				// uniform in [delay - jitter, delay + jitter]
+				d += time.Duration(t.Faults.roll()*float64(2*e.Jitter+1)) - e.Jitter
 			}
 			affected = e.ID
-			timer := time.NewTimer(d)
-			select {
-			case <-timer.C:
-			case <-req.Context().Done():
-				timer.Stop()
-				return nil, affected, req.Context().Err()
+			if err := t.Faults.wait(req.Context(), d); err != nil {
+				return nil, affected, err
 			}
 		case Error:
 			body := fmt.Sprintf("chaos: injected HTTP %d by experiment %s\n", e.Status, e.ID)
@@ -197,15 +214,10 @@ func (t *Transport) inject(req *http.Request, base http.RoundTripper, active []E
 		case Abort:
 			return nil, e.ID, &AbortError{Experiment: e.ID}
 		case Timeout:
-			wait := time.Until(e.End())
-			timer := time.NewTimer(max(wait, 0))
-			select {
-			case <-timer.C:
-				return nil, e.ID, ErrInjectedTimeout
-			case <-req.Context().Done():
-				timer.Stop()
-				return nil, e.ID, req.Context().Err()
+			if err := t.Faults.wait(req.Context(), max(time.Until(e.End()), 0)); err != nil {
+				return nil, e.ID, err
 			}
+			return nil, e.ID, ErrInjectedTimeout
 		}
 	}
 	resp, err := base.RoundTrip(req)

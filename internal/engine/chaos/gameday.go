@@ -23,6 +23,11 @@ type GameDay struct {
 	Breakers *breaker.Engine
 	Health   *health.Checker
 	Queues   *queue.Client
+	// HealthChecks lists the services that have a health check now
+	// (configured or registered): the healthy probe judges only those,
+	// so a service unregistered since is not failed on its stale status.
+	// Nil: the checks registered in Redis.
+	HealthChecks func(context.Context) ([]string, error)
 	// Targets are the services (empty: every service, "*").
 	Targets []string
 	Scale   float64
@@ -337,10 +342,17 @@ func (g *GameDay) probe(ctx context.Context, p Probe) (bool, string) {
 	case "breakers_open_where_failing":
 		return g.openWhereFailing(ctx, names)
 	case "healthy":
-		if g.Health == nil || len(names) == 0 {
+		if g.Health == nil {
 			return true, "no health checks to read"
 		}
-		sts, _, err := g.Health.Statuses(ctx, names)
+		judged, err := g.withHealthChecks(ctx, names)
+		if err != nil {
+			return false, err.Error()
+		}
+		if len(judged) == 0 {
+			return true, "no health checks to read"
+		}
+		sts, _, err := g.Health.Statuses(ctx, judged)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -348,7 +360,7 @@ func (g *GameDay) probe(ctx context.Context, p Probe) (bool, string) {
 		checked := 0
 		for _, s := range sts {
 			if s.Status == "unknown" {
-				continue // no health check for it
+				continue // checked never yet
 			}
 			checked++
 			if !s.Healthy {
@@ -376,6 +388,34 @@ func (g *GameDay) probe(ctx context.Context, p Probe) (bool, string) {
 		return ok, fmt.Sprintf("backlog %d", backlog)
 	}
 	return false, "unknown probe type " + p.Type
+}
+
+// withHealthChecks narrows names (nil: every service) to those with a
+// health check now, sorted.
+func (g *GameDay) withHealthChecks(ctx context.Context, names []string) ([]string, error) {
+	var current []string
+	if g.HealthChecks != nil {
+		var err error
+		if current, err = g.HealthChecks(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		reg, err := g.Health.Registered(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for n := range reg {
+			current = append(current, n)
+		}
+	}
+	var out []string
+	for _, n := range current {
+		if len(names) == 0 || slices.Contains(names, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 const notJudged = "no service had enough failed calls to judge"

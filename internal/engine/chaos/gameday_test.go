@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/testredis"
 )
@@ -72,25 +75,29 @@ func TestGameDayPassesThenFailsWhenRecoveryDoesNotHappen(t *testing.T) {
 	rdb := testredis.Client(t)
 	b := breaker.New(rdb, breaker.Options{Keys: store.Keys{Namespace: e.ns}})
 	defer b.Close()
+	// the blackout lasts long enough for a loaded machine to make the
+	// few calls that open the breaker; the recovery deadline is a bound,
+	// not a wait (the check ends as soon as it holds)
 	s, err := ParseScenario([]byte(`
 name: short_blackout
 phases:
-  - {name: out, at: 0s, duration: 300ms, experiments: [{kind: error, status: 503}]}
+  - {name: out, at: 0s, duration: 2s, experiments: [{kind: error, status: 503}]}
 probes:
   before: [{type: breakers_closed}]
   during: [{type: breakers_open, name: the breaker opens}]
   after: [{type: breakers_closed}]
-recovery_deadline: 1s
+recovery_deadline: 30s
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	gd := &GameDay{Chaos: e.c, Breakers: b, Targets: []string{"svc"}, Scale: 1, Poll: 20 * time.Millisecond}
-	ctx := context.Background()
+	ctx, stopTraffic := context.WithCancel(context.Background())
+	defer stopTraffic()
 
-	// during the blackout calls fail and the breaker opens; then it is reset
+	// during the blackout calls fail and the breaker opens
 	go func() {
-		for i := 0; i < 200; i++ {
+		for ctx.Err() == nil {
 			code, _, _ := e.call(t, "svc", "/", time.Second)
 			if code == 503 {
 				_, _ = b.Record(ctx, "svc", false)
@@ -98,22 +105,29 @@ recovery_deadline: 1s
 			time.Sleep(5 * time.Millisecond) // traffic, not synchronisation
 		}
 	}()
-	resetWhenOpen := make(chan struct{})
+	// the service "recovers" once the game day has stopped the blackout:
+	// its breaker is reset
+	reset := make(chan error, 1)
 	go func() {
-		defer close(resetWhenOpen)
-		deadline := time.Now().Add(5 * time.Second)
-		for time.Now().Before(deadline) {
-			snap, _, _ := b.Snapshot(ctx, []string{"svc"})
-			if len(snap) == 1 && snap[0].State == breaker.Open {
-				time.Sleep(400 * time.Millisecond) // keep it open past the blackout
-				_, _ = b.Reset(ctx, "svc", "recovered")
+		opened := false
+		for ctx.Err() == nil {
+			if !opened {
+				snap, _, _ := b.Snapshot(ctx, []string{"svc"})
+				opened = len(snap) == 1 && snap[0].State == breaker.Open
+			} else if active, err := e.c.Active(ctx); err == nil && len(active) == 0 && len(e.faults.Active()) == 0 {
+				_, err := b.Reset(ctx, "svc", "recovered")
+				reset <- err
 				return
 			}
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond) // polling
 		}
+		reset <- ctx.Err()
 	}()
-	j, err := gd.Run(ctx, s)
-	<-resetWhenOpen
+	j, err := gd.Run(context.Background(), s)
+	stopTraffic()
+	if rerr := <-reset; rerr != nil && rerr != context.Canceled {
+		t.Fatal(rerr)
+	}
 	if err != nil || j.Verdict != "passed" {
 		t.Fatalf("game day: %v %+v", err, j)
 	}
@@ -121,15 +135,17 @@ recovery_deadline: 1s
 		t.Fatalf("journal step %+v: want its recovery time and counted impact", j.Steps)
 	}
 	if len(e.faults.Active()) != 0 {
-		eventually(t, 2*time.Second, "the game day's experiments are gone", func() bool { return len(e.faults.Active()) == 0 })
+		eventually(t, 10*time.Second, "the game day's experiments are gone", func() bool { return len(e.faults.Active()) == 0 })
 	}
 
 	// now the breaker is forced open and stays so: recovery fails, exit 1
-	if _, err := b.Trip(ctx, "svc", "stuck"); err != nil {
+	if _, err := b.Trip(context.Background(), "svc", "stuck"); err != nil {
 		t.Fatal(err)
 	}
 	s.Probes.Before, s.Probes.During = nil, nil
-	j, err = gd.Run(ctx, s)
+	s.Phases[0].Duration = Dur(100 * time.Millisecond)
+	s.RecoveryDeadline = Dur(time.Second) // it never recovers: a short bound
+	j, err = gd.Run(context.Background(), s)
 	if err != nil || j.Verdict != "failed" {
 		t.Fatalf("game day with a stuck breaker: %v %+v", err, j)
 	}
@@ -151,7 +167,9 @@ func TestDefaultDuringProbeWantsBreakersOpenWhereCallsFailed(t *testing.T) {
 	e := setup(t)
 	b := breaker.New(testredis.Client(t), breaker.Options{Keys: store.Keys{Namespace: e.ns}})
 	defer b.Close()
-	s, err := ParseScenario([]byte("name: quiet_breaker\nphases: [{name: out, at: 0s, duration: 2500ms, experiments: [{kind: error, status: 503}]}]\nrecovery_deadline: 1s\n"))
+	// long enough for the data plane's 1 s flushes to count the failures
+	// on a loaded machine
+	s, err := ParseScenario([]byte("name: quiet_breaker\nphases: [{name: out, at: 0s, duration: 4s, experiments: [{kind: error, status: 503}]}]\nrecovery_deadline: 1s\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,5 +198,45 @@ func TestDefaultDuringProbeWantsBreakersOpenWhereCallsFailed(t *testing.T) {
 	}
 	if during == nil || during.OK || !strings.Contains(during.Detail, "svc closed after") {
 		t.Fatalf("during probe %+v", during)
+	}
+}
+
+func TestHealthyProbeJudgesOnlyServicesWithACheckNow(t *testing.T) {
+	e := setup(t)
+	rdb := testredis.Client(t)
+	hc := health.New(rdb, health.Options{Keys: store.Keys{Namespace: e.ns}})
+	ctx := context.Background()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }))
+	defer down.Close()
+	for _, chk := range []health.Check{{Name: "up", URL: e.srv.URL}, {Name: "gone", URL: down.URL}} {
+		if err := hc.Register(ctx, chk); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hc.Check(ctx, chk.WithDefaults()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	healthy := Probe{Type: "healthy"}
+	for _, targets := range [][]string{{"up", "gone"}, {"*"}} {
+		gd := &GameDay{Chaos: e.c, Health: hc, Targets: targets}
+		// while "gone" has a check, its failure counts
+		if ok, detail := gd.probe(ctx, healthy); ok || !strings.Contains(detail, "gone") {
+			t.Fatalf("targets %v, gone registered and failing: %v %q, want it judged unhealthy", targets, ok, detail)
+		}
+	}
+	if _, err := hc.Unregister(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	for _, targets := range [][]string{{"up", "gone"}, {"*"}} {
+		gd := &GameDay{Chaos: e.c, Health: hc, Targets: targets}
+		if ok, detail := gd.probe(ctx, healthy); !ok || detail != "1 services healthy" {
+			t.Fatalf("targets %v, gone unregistered: %v %q, want only up judged", targets, ok, detail)
+		}
+	}
+	// the checks the command lists (configured ones too) are the ones judged
+	gd := &GameDay{Chaos: e.c, Health: hc, Targets: []string{"*"},
+		HealthChecks: func(context.Context) ([]string, error) { return []string{"up", "gone"}, nil }}
+	if ok, _ := gd.probe(ctx, healthy); ok {
+		t.Fatal("a service the checks list (from the config) was not judged")
 	}
 }

@@ -1,0 +1,370 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/haderos/haderctl/internal/engine/transport"
+	"github.com/haderos/haderctl/internal/testredis"
+	"github.com/redis/go-redis/v9"
+)
+
+// fullRedis is a dedicated redis-server with maxmemory and noeviction,
+// the state a production Redis is in when it is full.
+type fullRedis struct {
+	rdb  *redis.Client
+	keys store.Keys
+	c    *Client
+	f    *Faults
+	srv  *httptest.Server
+	fill int
+}
+
+func startFullRedis(t *testing.T) *fullRedis {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if testredis.Required() {
+			t.Fatal("HADERCTL_TEST_REQUIRE_REDIS is set but there is no redis-server on PATH")
+		}
+		t.Skip("needs redis-server: maxmemory is not emulated")
+	}
+	s, err := testredis.StartServer(t.TempDir(), "--maxmemory", "4mb", "--maxmemory-policy", "noeviction")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop(true) })
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	r := &fullRedis{rdb: rdb, keys: store.Keys{Namespace: "full"}}
+	r.c = New(rdb, Options{Keys: r.keys, Environment: "test"})
+	if err := r.c.Enable(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	r.f = NewFaults(rdb, r.keys, "test", nil, nil)
+	r.f.Start(ctx)
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// fillUp writes strings until Redis refuses one for lack of memory: big
+// ones, then smaller ones (a refused big value was counted in its query
+// buffer, so a small write might still fit), until even 64 bytes are
+// refused.
+func (r *fullRedis) fillUp(t *testing.T) {
+	t.Helper()
+	for _, size := range []int{256 << 10, 16 << 10, 1 << 10, 64} {
+		value := strings.Repeat("x", size)
+		for i := 0; ; i++ {
+			if i == 10000 {
+				t.Fatal("Redis never ran out of memory")
+			}
+			r.fill++
+			err := r.rdb.Set(context.Background(), fmt.Sprintf("fill:%d", r.fill), value, 0).Err()
+			if err != nil && strings.HasPrefix(err.Error(), "OOM ") {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// drain frees what fillUp took.
+func (r *fullRedis) drain(t *testing.T) {
+	t.Helper()
+	for i := 1; i <= r.fill; i++ {
+		if err := r.rdb.Del(context.Background(), fmt.Sprintf("fill:%d", i)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.fill = 0
+}
+
+// startOn starts experiments that fail every call to svc and waits until
+// the data plane applies them.
+func startOn(t *testing.T, c *Client, f *Faults, n int) []string {
+	t.Helper()
+	var ids []string
+	for range n {
+		e, err := c.Start(context.Background(), Experiment{Kind: Error, Status: 503, Services: []string{"svc"}, Probability: 1, Duration: 10 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	eventually(t, 10*time.Second, "the data plane applies the experiments", func() bool { return len(f.Active()) == n })
+	return ids
+}
+
+// injectsNothing checks that the data plane's next re-read has no
+// experiment and that a call to svc goes through untouched.
+func injectsNothing(t *testing.T, rdb redis.UniversalClient, keys store.Keys, f *Faults, srvURL string, ids []string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, id := range ids {
+		if n, err := rdb.Exists(ctx, keys.ChaosExperiment(id)).Result(); err != nil || n != 0 {
+			t.Fatalf("experiment %s still stored (%d, %v)", id, n, err)
+		}
+	}
+	if n, err := rdb.ZCard(ctx, keys.ChaosActive()).Result(); err != nil || n != 0 {
+		t.Fatalf("the index still lists %d experiments (%v)", n, err)
+	}
+	f.reload(ctx)
+	if a := f.Active(); len(a) != 0 {
+		t.Fatalf("after a re-read the data plane still injects %v", a)
+	}
+	client := &http.Client{Transport: &Transport{Base: http.DefaultTransport, Faults: f}}
+	req, _ := http.NewRequestWithContext(transport.WithService(ctx, "svc"), "GET", srvURL, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("a call after the stop got %d, want 200", resp.StatusCode)
+	}
+}
+
+func hasWarning(r StopResult, sub string) bool {
+	for _, w := range r.Warnings {
+		if strings.Contains(w, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestAnInjectRefusedByAFullRedisWritesNothing(t *testing.T) {
+	r := startFullRedis(t)
+	ctx := context.Background()
+	startOn(t, r.c, r.f, 1)
+	r.fillUp(t)
+	auditLen := r.rdb.XLen(ctx, r.keys.ChaosAudit()).Val()
+	startsLen := r.rdb.ZCard(ctx, r.keys.ChaosStarts()).Val()
+	e, err := r.c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
+	if err == nil || !strings.HasPrefix(err.Error(), "OOM ") {
+		t.Fatalf("inject into a full Redis: %v, want its OOM refusal", err)
+	}
+	if n := r.rdb.Exists(ctx, r.keys.ChaosExperiment(e.ID)).Val(); n != 0 || r.rdb.ZCard(ctx, r.keys.ChaosActive()).Val() != 1 ||
+		r.rdb.ZCard(ctx, r.keys.ChaosStarts()).Val() != startsLen || r.rdb.XLen(ctx, r.keys.ChaosAudit()).Val() != auditLen {
+		t.Fatal("a refused inject wrote to Redis")
+	}
+	r.f.reload(ctx)
+	if a := r.f.Active(); len(a) != 1 {
+		t.Fatalf("the data plane applies %v, want only the experiment started before", a)
+	}
+}
+
+func TestAnInjectWithAWrongTypedAuditKeyWritesNothing(t *testing.T) {
+	e := setup(t)
+	rdb := testredis.Client(t)
+	keys := store.Keys{Namespace: e.ns}
+	ctx := context.Background()
+	startOn(t, e.c, e.faults, 2)
+	if err := rdb.Set(ctx, keys.ChaosAudit(), "not a stream", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	x, err := e.c.Start(ctx, Experiment{Kind: Error, Status: 500, Services: []string{"other"}, Probability: 1, Duration: time.Minute})
+	if err == nil || !strings.HasPrefix(err.Error(), "WRONGTYPE ") || !strings.Contains(err.Error(), "nothing was written") {
+		t.Fatalf("inject with a wrong-typed audit key: %v, want WRONGTYPE", err)
+	}
+	if rdb.Exists(ctx, keys.ChaosExperiment(x.ID)).Val() != 0 || rdb.ZCard(ctx, keys.ChaosActive()).Val() != 2 || rdb.ZCard(ctx, keys.ChaosStarts()).Val() != 2 {
+		t.Fatal("a failed inject wrote its experiment")
+	}
+	e.faults.reload(ctx)
+	if a := e.faults.Active(); len(a) != 2 {
+		t.Fatalf("the data plane applies %v, want only the 2 started before", a)
+	}
+	// a switch is not written either
+	if err := e.c.Resume(ctx); err == nil || !strings.HasPrefix(err.Error(), "WRONGTYPE ") {
+		t.Fatalf("resume with a wrong-typed audit key: %v, want WRONGTYPE", err)
+	}
+	if err := e.c.Enable(ctx); err == nil || !strings.HasPrefix(err.Error(), "WRONGTYPE ") {
+		t.Fatalf("enable with a wrong-typed audit key: %v, want WRONGTYPE", err)
+	}
+	if f, _ := rdb.HGet(ctx, keys.ChaosState(), "halted_by").Result(); f != "" {
+		t.Fatalf("resume wrote the state (halted_by %q)", f)
+	}
+}
+
+func TestStopAllAndDisableEndEveryExperimentWhenRedisIsFull(t *testing.T) {
+	r := startFullRedis(t)
+	ctx := context.Background()
+
+	ids := startOn(t, r.c, r.f, 3)
+	r.fillUp(t)
+	res, err := r.c.StopAll(ctx, "Redis is full")
+	if err != nil {
+		t.Fatalf("stop-all with Redis full: %v, want the stop done", err)
+	}
+	if len(res.Stopped) != 3 || res.Halted || !hasWarning(res, "halt not latched") || !hasWarning(res, "OOM") {
+		t.Fatalf("stop-all: %+v: want the 3 stopped, the latch and audit warned about", res)
+	}
+	injectsNothing(t, r.rdb, r.keys, r.f, r.srv.URL, ids)
+	eventually(t, 10*time.Second, "the pub/sub notice reaches the data plane", func() bool { return len(r.f.Active()) == 0 })
+
+	// disable, the same way
+	r.drain(t)
+	ids = startOn(t, r.c, r.f, 2)
+	r.fillUp(t)
+	res, err = r.c.Disable(ctx, "Redis is full")
+	if err != nil {
+		t.Fatalf("disable with Redis full: %v, want the stop done", err)
+	}
+	if len(res.Stopped) != 2 || !hasWarning(res, "OOM") {
+		t.Fatalf("disable: %+v: want the 2 stopped, the bookkeeping warned about", res)
+	}
+	injectsNothing(t, r.rdb, r.keys, r.f, r.srv.URL, ids)
+	// chaos is off: once Redis has room, a start is refused
+	r.drain(t)
+	var refused *RefusedError
+	if _, err := r.c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute}); !errors.As(err, &refused) ||
+		!strings.Contains(err.Error(), "disabled") {
+		t.Fatalf("a start after disable: %v, want refused: chaos is disabled", err)
+	}
+}
+
+func TestStopsEndEveryExperimentWithAWrongTypedAuditKey(t *testing.T) {
+	e := setup(t)
+	rdb := testredis.Client(t)
+	keys := store.Keys{Namespace: e.ns}
+	ctx := context.Background()
+	breakAudit := func() {
+		t.Helper()
+		if err := rdb.Set(ctx, keys.ChaosAudit(), "not a stream", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := startOn(t, e.c, e.faults, 2)
+	breakAudit()
+
+	// one stop, then stop-all: done, with the audit warned about
+	one, err := e.c.Stop(ctx, ids[0], "done")
+	if err != nil || len(one.Stopped) != 1 || !hasWarning(one, "WRONGTYPE") {
+		t.Fatalf("stop: %+v %v, want it done and the audit warned about", one, err)
+	}
+	res, err := e.c.StopAll(ctx, "audit broken")
+	if err != nil || len(res.Stopped) != 1 || !res.Halted || !hasWarning(res, "WRONGTYPE") {
+		t.Fatalf("stop-all: %+v %v, want it done, halted, the audit warned about", res, err)
+	}
+	injectsNothing(t, rdb, keys, e.faults, e.srv.URL, ids)
+
+	// disable, the same way
+	if err := rdb.Del(ctx, keys.ChaosAudit()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ids = startOn(t, e.c, e.faults, 1)
+	breakAudit()
+	res, err = e.c.Disable(ctx, "audit broken")
+	if err != nil || len(res.Stopped) != 1 || !hasWarning(res, "WRONGTYPE") {
+		t.Fatalf("disable: %+v %v, want it done and the audit warned about", res, err)
+	}
+	injectsNothing(t, rdb, keys, e.faults, e.srv.URL, ids)
+	if st, err := e.c.State(ctx); err != nil || st.Enabled {
+		t.Fatalf("after disable: %+v %v, want chaos off", st, err)
+	}
+}
+
+func TestAStopReportsAnExperimentThatEndedAsExpiredNotStopped(t *testing.T) {
+	e := setup(t)
+	rdb := testredis.Client(t)
+	keys := store.Keys{Namespace: e.ns}
+	ctx := context.Background()
+	running := startOn(t, e.c, e.faults, 1)
+	short, err := e.c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// its key expires in Redis; no reader has swept the index since
+	eventually(t, 10*time.Second, "the short experiment's key expires", func() bool {
+		return rdb.Exists(ctx, keys.ChaosExperiment(short.ID)).Val() == 0
+	})
+	if one, err := e.c.Stop(ctx, short.ID, "too late"); err != nil || len(one.Stopped) != 0 {
+		t.Fatalf("stop of an experiment that ended: %+v %v, want nothing stopped", one, err)
+	}
+	res, err := e.c.StopAll(ctx, "done")
+	if err != nil || !slices.Equal(res.Stopped, running) {
+		t.Fatalf("stop-all: %+v %v, want only %v stopped", res, err, running)
+	}
+	entries, err := e.c.Audit(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := map[string]string{}
+	for _, en := range entries {
+		if en.Event == "stopped" || en.Event == "expired" {
+			events[en.Target] += en.Event
+		}
+	}
+	if events[short.ID] != "expired" || events[running[0]] != "stopped" {
+		t.Fatalf("audit %v: want %s expired (once) and %s stopped", events, short.ID, running[0])
+	}
+}
+
+// expiredInIndex starts an experiment that ends at once and waits until
+// its key has expired, while the index still lists it (nobody swept).
+func expiredInIndex(t *testing.T, c *Client, rdb redis.UniversalClient, keys store.Keys) string {
+	t.Helper()
+	ctx := context.Background()
+	x, err := c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the experiment's key expires", func() bool { return rdb.Exists(ctx, keys.ChaosExperiment(x.ID)).Val() == 0 })
+	return x.ID
+}
+
+func TestReadersSweepExpiriesOnlyWhenTheAuditCanTakeThem(t *testing.T) {
+	t.Run("wrong-typed audit key", func(t *testing.T) {
+		e := setup(t)
+		rdb := testredis.Client(t)
+		keys := store.Keys{Namespace: e.ns}
+		ctx := context.Background()
+		id := expiredInIndex(t, e.c, rdb, keys)
+		if err := rdb.Set(ctx, keys.ChaosAudit(), "not a stream", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if active, err := e.c.Active(ctx); err != nil || len(active) != 0 {
+			t.Fatalf("list with a wrong-typed audit key: %v %v, want nothing running and no error", active, err)
+		}
+		if rdb.ZScore(ctx, keys.ChaosActive(), id).Err() != nil {
+			t.Fatal("the expiry left the index without its audit entry")
+		}
+		// once the audit is fixed, the next reader audits it
+		rdb.Del(ctx, keys.ChaosAudit())
+		entries, err := e.c.Audit(ctx, 10)
+		if err != nil || len(entries) != 1 || entries[0].Event != "expired" || entries[0].Target != id {
+			t.Fatalf("audit after the fix: %+v %v, want the expiry of %s", entries, err, id)
+		}
+	})
+	t.Run("Redis full", func(t *testing.T) {
+		r := startFullRedis(t)
+		ctx := context.Background()
+		expiredInIndex(t, r.c, r.rdb, r.keys)
+		r.fillUp(t)
+		auditLen := r.rdb.XLen(ctx, r.keys.ChaosAudit()).Val()
+		if active, err := r.c.Active(ctx); err != nil || len(active) != 0 {
+			t.Fatalf("list with Redis full: %v %v, want nothing running and no error", active, err)
+		}
+		if n := r.rdb.XLen(ctx, r.keys.ChaosAudit()).Val(); n != auditLen {
+			t.Fatalf("a reader grew the audit of a full Redis from %d to %d entries", auditLen, n)
+		}
+	})
+}
