@@ -220,7 +220,12 @@ if inflight + st.successes >= max_probes(cfg) then
   local wait = cfg.probe_lease_ms
   -- no live lease ends later than now + the lease (a renewal sets that), so
   -- a score further out (planted by hand) does not make the wait absurd
-  if #first == 2 then wait = math.max(0, math.min(tonumber(first[2]) - now, cfg.probe_lease_ms)) end
+  -- (a score that does not parse as a number, e.g. "1e+300" under
+  -- gopher-lua, which miniredis runs, counts as such a far-out one)
+  if #first == 2 then
+    local deadline = tonumber(first[2]) or (now + cfg.probe_lease_ms)
+    wait = math.max(0, math.min(deadline - now, cfg.probe_lease_ms))
+  end
   return reply('reject', st, wait, now)
 end
 redis.call('ZADD', KEYS[2], now + cfg.probe_lease_ms, ARGV[11])
