@@ -125,6 +125,8 @@ var (
 		server *Server
 		mini   *miniredis.Miniredis
 		dir    string
+		// stopClock ends the goroutine that moves miniredis' clock.
+		stopClock func()
 	}
 	counter atomic.Int64
 )
@@ -170,6 +172,7 @@ func URL(tb testing.TB) string {
 			return
 		}
 		shared.mini, shared.url, shared.kind = m, "redis://"+m.Addr()+"/0", "miniredis"
+		shared.stopClock = driveClock(m)
 	})
 	if shared.err != nil {
 		tb.Fatalf("test Redis: %v", shared.err)
@@ -212,10 +215,39 @@ func Main(m *testing.M) int {
 		shared.server.Stop(true)
 	}
 	if shared.mini != nil {
+		shared.stopClock()
 		shared.mini.Close()
 	}
 	if shared.dir != "" {
 		os.RemoveAll(shared.dir)
 	}
 	return code
+}
+
+// driveClock makes the embedded miniredis keep time like a redis-server:
+// by itself it expires a key with a TTL only when told to fast-forward, so
+// chaos experiments, leases and locks would never end. It moves miniredis'
+// clock (TIME and TTLs) with the wall clock until the returned stop is
+// called.
+func driveClock(m *miniredis.Miniredis) (stop func()) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		last := time.Now()
+		m.SetTime(last)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				m.SetTime(now)
+				m.FastForward(now.Sub(last))
+				last = now
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
 }
