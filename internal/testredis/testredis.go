@@ -7,11 +7,13 @@ package testredis
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,9 +67,17 @@ func startServer(dir string, pick func() (int, error), tc *tls.Config, args func
 			return nil, err
 		}
 		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, Port: port, TLS: tc}
-		s.args = append([]string{"--bind", "127.0.0.1", "--dir", dir,
-			"--save", "", "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no",
-			"--logfile", filepath.Join(dir, "redis.log")}, args(port)...)
+		own := args(port)
+		// A config file (sentinel.conf) must be redis-server's first argument.
+		if len(own) > 0 && !strings.HasPrefix(own[0], "--") {
+			s.args, own = own[:1], own[1:]
+		}
+		s.args = append(s.args, "--bind", "127.0.0.1", "--dir", dir,
+			"--protected-mode", "no", "--daemonize", "no", "--logfile", filepath.Join(dir, "redis.log"))
+		if !slices.Contains(own, "--sentinel") {
+			s.args = append(s.args, "--save", "", "--appendonly", "no")
+		}
+		s.args = append(s.args, own...)
 		if lastErr = s.Start(); lastErr == nil {
 			return s, nil
 		}
@@ -95,8 +105,9 @@ func (s *Server) Start() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		err := c.Ping(ctx).Err()
 		cancel()
-		if err == nil {
-			return nil
+		var reply redis.Error
+		if err == nil || errors.As(err, &reply) {
+			return nil // it answers, if only to say NOAUTH
 		}
 		time.Sleep(10 * time.Millisecond) // poll interval while the server boots
 	}
@@ -236,4 +247,21 @@ func Main(m *testing.M) int {
 		os.RemoveAll(shared.dir)
 	}
 	return code
+}
+
+// StartSentinel starts a redis-server in Sentinel mode, with its
+// sentinel.conf in dir; monitor are "NAME HOST PORT" masters it watches
+// (none: it knows no master at all).
+func StartSentinel(dir string, monitor ...string) (*Server, error) {
+	conf := filepath.Join(dir, "sentinel.conf")
+	var b strings.Builder
+	for _, m := range monitor {
+		fmt.Fprintf(&b, "sentinel monitor %s 1\n", m)
+	}
+	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+		return nil, err
+	}
+	return startServer(dir, freePort, nil, func(port int) []string {
+		return []string{conf, "--sentinel", "--port", strconv.Itoa(port)}
+	})
 }
