@@ -71,18 +71,23 @@ func breakerExecRun(ctx context.Context, opts *BreakerExecOptions) error {
 	f := opts.F
 	e, err := f.Breakers()
 	var adm *breaker.Admission
-	switch {
-	case err == nil:
+	if err == nil {
 		actx, cancel := f.RedisContext(ctx)
 		adm, err = e.Acquire(actx, opts.Name)
 		cancel()
-	case store.IsUnavailable(err):
+	}
+	// Redis refusing us (NOPERM, OOM, a wrong-typed key, ...) is no more
+	// the service's fault than Redis being down: both take the
+	// redis_unavailable path rather than failing without running CMD.
+	var down error
+	if store.IsFailure(err) {
+		down = f.RedisError(err)
 		c, cerr := f.Config()
 		if cerr != nil {
 			return cerr
 		}
 		if c.BreakerSettings(opts.Name).RedisUnavailable == "deny" {
-			return &cmdutil.ExitError{Code: cmdutil.ExitTempFail, Err: fmt.Errorf("%w; breaker %s refuses calls meanwhile (redis_unavailable: deny)", err, opts.Name)}
+			return &cmdutil.ExitError{Code: cmdutil.ExitTempFail, Err: fmt.Errorf("%w; breaker %s refuses calls meanwhile (redis_unavailable: deny)", down, opts.Name)}
 		}
 		adm, err = &breaker.Admission{Name: opts.Name, Local: true}, nil
 	}
@@ -98,7 +103,11 @@ func breakerExecRun(ctx context.Context, opts *BreakerExecOptions) error {
 		return f.RedisError(err)
 	}
 	if adm.Local {
-		fmt.Fprintf(f.IO.ErrOut, "haderctl: warning: Redis is unreachable; running %s without the shared breaker\n", opts.Command[0])
+		if store.IsRefused(down) {
+			fmt.Fprintf(f.IO.ErrOut, "haderctl: warning: %s; running %s without the shared breaker\n", down, opts.Command[0])
+		} else {
+			fmt.Fprintf(f.IO.ErrOut, "haderctl: warning: Redis is unreachable; running %s without the shared breaker\n", opts.Command[0])
+		}
 	}
 
 	code, runErr := runGuarded(ctx, opts)

@@ -59,7 +59,9 @@ func Open(o Options) (redis.UniversalClient, error) {
 	uo.DisableIdentity = true
 	// Redis 7.0 refuses CLIENT MAINT_NOTIFICATIONS: asking costs a round trip per connection.
 	uo.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return redis.NewUniversalClient(uo), nil
+	rdb := redis.NewUniversalClient(uo)
+	rdb.AddHook(&commandHook{rdb: rdb})
+	return rdb, nil
 }
 
 // UnavailableError means Redis could not be reached or refused us
@@ -128,15 +130,21 @@ func IsUnavailable(err error) bool {
 	return false
 }
 
-// Classify wraps an error that means Redis is unreachable in an
-// UnavailableError naming addr; other errors are returned as they are.
+// Classify wraps an error that means Redis refused us in a RefusedError
+// and one that means it is unreachable in an UnavailableError, each naming
+// addr; other errors are returned as they are. It is the one place where
+// Redis failures get their words.
 func Classify(err error, addr string) error {
 	if err == nil {
 		return nil
 	}
 	var ue *UnavailableError
-	if errors.As(err, &ue) {
+	var re *RefusedError
+	if errors.As(err, &ue) || errors.As(err, &re) {
 		return err
+	}
+	if why, ok := refusal(err, addr); ok {
+		return &RefusedError{Addr: addr, Why: why, Err: err}
 	}
 	if IsUnavailable(err) {
 		return &UnavailableError{Addr: addr, Err: err}
