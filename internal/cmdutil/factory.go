@@ -65,7 +65,7 @@ func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() stri
 		if err != nil {
 			return nil, err
 		}
-		rdb, err := store.Open(store.Options{URL: c.Redis.URL, Timeout: time.Duration(c.Redis.Timeout)})
+		rdb, err := store.Open(store.Options{URL: c.Redis.URL, Timeout: time.Duration(c.Redis.Timeout), TLS: c.Redis.TLS()})
 		if err != nil {
 			return nil, &config.Error{Msg: err.Error()}
 		}

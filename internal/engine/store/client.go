@@ -25,6 +25,9 @@ type Options struct {
 	Timeout time.Duration
 	// PoolSize is the connection pool size; zero means go-redis' default.
 	PoolSize int
+	// TLS are TLS settings under the URL's own tls_* parameters (the
+	// config file's redis.tls_* fields).
+	TLS TLSOptions
 }
 
 func init() {
@@ -39,7 +42,7 @@ func (quiet) Printf(context.Context, string, ...any) {}
 
 // Open builds a client for the URL. It does not dial: the first command does.
 func Open(o Options) (redis.UniversalClient, error) {
-	uo, err := ParseURL(o.URL)
+	uo, err := parseURL(o.URL, o.TLS)
 	if err != nil {
 		return nil, err
 	}
