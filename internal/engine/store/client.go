@@ -91,11 +91,7 @@ func describe(err error) string {
 	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
 		return "connection closed by the server"
 	}
-	msg := err.Error()
-	if strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") || strings.Contains(msg, "invalid password") {
-		return "authentication failed (check the user and password in the URL)"
-	}
-	return msg
+	return err.Error()
 }
 
 func isTimeout(err error) bool {
@@ -124,6 +120,8 @@ func IsUnavailable(err error) bool {
 	if errors.As(err, &oe) {
 		return true
 	}
+	// An authentication failure is a refusal (Classify says so) but counts
+	// here too: the engine's in-memory fallbacks cover it like an outage.
 	msg := err.Error()
 	for _, s := range []string{"WRONGPASS", "NOAUTH", "LOADING", "connection refused", "connection reset", "broken pipe", "i/o timeout", "MASTERDOWN", "CLUSTERDOWN", "no such host", "pool timeout"} {
 		if strings.Contains(msg, s) {
