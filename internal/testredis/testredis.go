@@ -88,6 +88,7 @@ func startServer(dir string, pick func() (int, error), tc *tls.Config, args func
 // Start (re)starts the server process on its port and waits for PING.
 func (s *Server) Start() error {
 	s.cmd = exec.Command("redis-server", s.args...)
+	s.cmd.SysProcAttr = dieWithParent()
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
