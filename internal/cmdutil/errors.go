@@ -72,7 +72,7 @@ func ExitCode(err error, ran bool) int {
 	switch {
 	case errors.As(err, &ee):
 		return ee.Code
-	case errors.As(err, &ue), errors.As(err, &se), store.IsUnavailable(err):
+	case errors.As(err, &ue), errors.As(err, &se), store.IsFailure(err):
 		return ExitUnavailable
 	case errors.As(err, &refused):
 		return ExitRefused

@@ -65,7 +65,7 @@ func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() stri
 		if err != nil {
 			return nil, err
 		}
-		rdb, err := store.Open(store.Options{URL: c.Redis.URL, Timeout: time.Duration(c.Redis.Timeout)})
+		rdb, err := store.Open(store.Options{URL: c.Redis.URL, Timeout: time.Duration(c.Redis.Timeout), TLS: c.Redis.TLS()})
 		if err != nil {
 			return nil, &config.Error{Msg: err.Error()}
 		}
@@ -164,10 +164,11 @@ func (f *Factory) RedisContext(parent context.Context) (context.Context, context
 }
 
 // RedisError turns an error from a Redis call into the command's error:
-// unreachable Redis becomes an UnavailableError naming the redacted URL.
+// Redis refusing us becomes a RefusedError and unreachable Redis an
+// UnavailableError, each naming the redacted URL; other errors pass.
 func (f *Factory) RedisError(err error) error {
-	if err == nil {
-		return nil
+	if !store.IsFailure(err) {
+		return err
 	}
 	addr := "the configured URL"
 	if c, cerr := f.Config(); cerr == nil {

@@ -36,8 +36,9 @@ Otherwise CMD runs with haderctl's stdin, stdout and stderr; exit status 0
 is recorded as a success, anything else as a failure, and haderctl exits
 with CMD's own code. Here --timeout is CMD's time limit, not Redis'.
 
-If Redis is unreachable, CMD runs unguarded (redis_unavailable: allow, the
-default) or is refused with exit 75 (deny).`,
+If Redis is unreachable or refuses haderctl (an ACL, out of memory, a
+wrong-typed key...), CMD runs unguarded with a warning saying why
+(redis_unavailable: allow, the default) or is refused with exit 75 (deny).`,
 		Example: `  haderctl breaker exec shopify -- curl -fsS https://shop.example/api/orders
   haderctl breaker exec aramex --timeout 30s -- ./sync-shipments.sh
   # in cron: try later when the breaker is open
@@ -71,18 +72,23 @@ func breakerExecRun(ctx context.Context, opts *BreakerExecOptions) error {
 	f := opts.F
 	e, err := f.Breakers()
 	var adm *breaker.Admission
-	switch {
-	case err == nil:
+	if err == nil {
 		actx, cancel := f.RedisContext(ctx)
 		adm, err = e.Acquire(actx, opts.Name)
 		cancel()
-	case store.IsUnavailable(err):
+	}
+	// Redis refusing us (NOPERM, OOM, a wrong-typed key, ...) is no more
+	// the service's fault than Redis being down: both take the
+	// redis_unavailable path rather than failing without running CMD.
+	var down error
+	if store.IsFailure(err) {
+		down = f.RedisError(err)
 		c, cerr := f.Config()
 		if cerr != nil {
 			return cerr
 		}
 		if c.BreakerSettings(opts.Name).RedisUnavailable == "deny" {
-			return &cmdutil.ExitError{Code: cmdutil.ExitTempFail, Err: fmt.Errorf("%w; breaker %s refuses calls meanwhile (redis_unavailable: deny)", err, opts.Name)}
+			return &cmdutil.ExitError{Code: cmdutil.ExitTempFail, Err: fmt.Errorf("%w; breaker %s refuses calls meanwhile (redis_unavailable: deny)", down, opts.Name)}
 		}
 		adm, err = &breaker.Admission{Name: opts.Name, Local: true}, nil
 	}
@@ -98,7 +104,11 @@ func breakerExecRun(ctx context.Context, opts *BreakerExecOptions) error {
 		return f.RedisError(err)
 	}
 	if adm.Local {
-		fmt.Fprintf(f.IO.ErrOut, "haderctl: warning: Redis is unreachable; running %s without the shared breaker\n", opts.Command[0])
+		if store.IsRefused(down) {
+			fmt.Fprintf(f.IO.ErrOut, "haderctl: warning: %s; running %s without the shared breaker\n", down, opts.Command[0])
+		} else {
+			fmt.Fprintf(f.IO.ErrOut, "haderctl: warning: Redis is unreachable; running %s without the shared breaker\n", opts.Command[0])
+		}
 	}
 
 	code, runErr := runGuarded(ctx, opts)

@@ -13,9 +13,13 @@ const exitCodesHelp = `Every haderctl command exits with one of these codes:
       config file or environment variable, unknown breaker name,
       queue or service, invalid or oversized operation data, unknown
       priority, an invalid health URL or an interval below 1s
-  3   Redis (or another dependency) unreachable or unusable: connection
-      refused, timeout, authentication failed, a namespace written by a
-      newer haderctl (breaker status then lists every breaker as unknown)
+  3   Redis (or another dependency) unreachable or refusing, said in
+      words: connection refused, timeout, authentication failed, an ACL
+      denying a command (NOPERM), out of memory (OOM), a key the engine
+      owns holding the wrong type (WRONGTYPE), CROSSSLOT, a database out of
+      range, an untrusted TLS certificate, an unknown Sentinel master, a
+      namespace written by a newer haderctl or with an unreadable schema
+      version (breaker status then lists every breaker as unknown)
   4   refused by a chaos safety guard: chaos disabled or halted, the
       environment not allowed (unset or production), a limit reached
   75  breaker exec: refused by an open breaker, or one whose state in Redis

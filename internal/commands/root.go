@@ -38,7 +38,8 @@ func Run(ctx context.Context, io *iostreams.IOStreams, args []string, src config
 	}
 	root, g := newRoot(io, src)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	// Every Redis failure gets its words here, whichever command met it.
+	err := g.factory.RedisError(root.ExecuteContext(ctx))
 	code := cmdutil.ExitCode(err, g.ran)
 	if err != nil && err.Error() != "" {
 		if ee, ok := err.(*cmdutil.ExitError); !ok || ee.Err != nil {

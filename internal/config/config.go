@@ -52,6 +52,17 @@ type Redis struct {
 	Namespace string `json:"namespace" yaml:"namespace"`
 	// Timeout is never 0 after Load (see Timeout).
 	Timeout Timeout `json:"timeout" yaml:"timeout"`
+	// TLS for rediss:// URLs (docs/configuration.md); the URL's tls_*
+	// query parameters win over these.
+	TLSCAFile             string `json:"tls_ca_file,omitempty" yaml:"tls_ca_file,omitempty"`
+	TLSCertFile           string `json:"tls_cert_file,omitempty" yaml:"tls_cert_file,omitempty"`
+	TLSKeyFile            string `json:"tls_key_file,omitempty" yaml:"tls_key_file,omitempty"`
+	TLSInsecureSkipVerify bool   `json:"tls_insecure_skip_verify,omitempty" yaml:"tls_insecure_skip_verify,omitempty"`
+}
+
+// TLS is the file's TLS settings in the engine's form.
+func (r Redis) TLS() store.TLSOptions {
+	return store.TLSOptions{CAFile: r.TLSCAFile, CertFile: r.TLSCertFile, KeyFile: r.TLSKeyFile, InsecureSkipVerify: r.TLSInsecureSkipVerify}
 }
 
 // Breaker holds breaker settings in the file's form (durations as "120s"
@@ -355,7 +366,7 @@ func envDuration(name, v string, lo, hi time.Duration) (time.Duration, error) {
 }
 
 func (c *Config) validate() error {
-	if _, err := store.ParseURL(c.Redis.URL); err != nil {
+	if err := store.CheckURL(c.Redis.URL, c.Redis.TLS()); err != nil {
 		return &Error{Msg: err.Error()}
 	}
 	if err := store.ValidNamespace(c.Redis.Namespace); err != nil {

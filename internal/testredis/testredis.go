@@ -6,11 +6,14 @@ package testredis
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,46 +30,71 @@ type Server struct {
 	Addr string
 	Dir  string
 	Port int
+	// TLS, when set, is how clients reach the server: Addr is its TLS port
+	// and its plain port is closed (see StartTLSServer).
+	TLS  *tls.Config
 	args []string
 	cmd  *exec.Cmd
 }
 
-// URL is the server's redis:// URL.
-func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+// URL is the server's redis:// (or, over TLS, rediss://) URL.
+func (s *Server) URL() string {
+	if s.TLS != nil {
+		return "rediss://" + s.Addr + "/0"
+	}
+	return "redis://" + s.Addr + "/0"
+}
 
 // StartServer starts a redis-server on a free loopback port with its data
 // in dir; extra are more config arguments (e.g. "--appendonly", "yes").
 func StartServer(dir string, extra ...string) (*Server, error) {
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
+	return startServer(dir, freePort, nil, func(port int) []string {
+		return append([]string{"--port", strconv.Itoa(port)}, extra...)
+	})
+}
+
+// startServer starts a redis-server on a port from pick, with the arguments
+// args gives for that port, retrying on another port when it does not come
+// up (another process took the port meanwhile).
+func startServer(dir string, pick func() (int, error), tc *tls.Config, args func(port int) []string) (*Server, error) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, err
 	}
+	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
+		port, err := pick()
 		if err != nil {
 			return nil, err
 		}
-		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, Port: port}
-		s.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-			"--save", "", "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no",
-			"--logfile", filepath.Join(dir, "redis.log")}, extra...)
-		_ = path
-		if err := s.Start(); err == nil {
+		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir, Port: port, TLS: tc}
+		own := args(port)
+		// A config file (sentinel.conf) must be redis-server's first argument.
+		if len(own) > 0 && !strings.HasPrefix(own[0], "--") {
+			s.args, own = own[:1], own[1:]
+		}
+		s.args = append(s.args, "--bind", "127.0.0.1", "--dir", dir,
+			"--protected-mode", "no", "--daemonize", "no", "--logfile", filepath.Join(dir, "redis.log"))
+		if !slices.Contains(own, "--sentinel") {
+			s.args = append(s.args, "--save", "", "--appendonly", "no")
+		}
+		s.args = append(s.args, own...)
+		if lastErr = s.Start(); lastErr == nil {
 			return s, nil
 		}
 	}
-	return nil, fmt.Errorf("redis-server did not start (see %s)", filepath.Join(dir, "redis.log"))
+	return nil, fmt.Errorf("redis-server did not start: %v (see %s)", lastErr, filepath.Join(dir, "redis.log"))
 }
 
 // Start (re)starts the server process on its port and waits for PING.
 func (s *Server) Start() error {
 	s.cmd = exec.Command("redis-server", s.args...)
+	s.cmd.SysProcAttr = dieWithParent()
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
 	exited := make(chan struct{})
 	go func(c *exec.Cmd) { _ = c.Wait(); close(exited) }(s.cmd)
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, TLSConfig: s.TLS})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -78,8 +106,9 @@ func (s *Server) Start() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		err := c.Ping(ctx).Err()
 		cancel()
-		if err == nil {
-			return nil
+		var reply redis.Error
+		if err == nil || errors.As(err, &reply) {
+			return nil // it answers, if only to say NOAUTH
 		}
 		time.Sleep(10 * time.Millisecond) // poll interval while the server boots
 	}
@@ -211,6 +240,7 @@ func Client(tb testing.TB) *redis.Client {
 // from TestMain: os.Exit(testredis.Main(m)).
 func Main(m *testing.M) int {
 	code := m.Run()
+	stopSharedCluster()
 	if shared.server != nil {
 		shared.server.Stop(true)
 	}
@@ -250,4 +280,21 @@ func driveClock(m *miniredis.Miniredis) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-stopped }
+}
+
+// StartSentinel starts a redis-server in Sentinel mode, with its
+// sentinel.conf in dir; monitor are "NAME HOST PORT" masters it watches
+// (none: it knows no master at all).
+func StartSentinel(dir string, monitor ...string) (*Server, error) {
+	conf := filepath.Join(dir, "sentinel.conf")
+	var b strings.Builder
+	for _, m := range monitor {
+		fmt.Fprintf(&b, "sentinel monitor %s 1\n", m)
+	}
+	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+		return nil, err
+	}
+	return startServer(dir, freePort, nil, func(port int) []string {
+		return []string{conf, "--sentinel", "--port", strconv.Itoa(port)}
+	})
 }

@@ -243,7 +243,9 @@ func (c *Checker) Register(ctx context.Context, chk Check) error {
 	if err != nil {
 		return err
 	}
-	p := c.rdb.TxPipeline()
+	// A plain pipeline, not MULTI: the registry and the schema key live in
+	// different Cluster slots, and claiming the schema is idempotent.
+	p := c.rdb.Pipeline()
 	p.HSet(ctx, c.keys.HealthServices(), chk.Name, js)
 	p.SetNX(ctx, c.keys.Schema(), store.SchemaVersion, 0)
 	_, err = p.Exec(ctx)

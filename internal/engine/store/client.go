@@ -25,6 +25,9 @@ type Options struct {
 	Timeout time.Duration
 	// PoolSize is the connection pool size; zero means go-redis' default.
 	PoolSize int
+	// TLS are TLS settings under the URL's own tls_* parameters (the
+	// config file's redis.tls_* fields).
+	TLS TLSOptions
 }
 
 func init() {
@@ -39,7 +42,7 @@ func (quiet) Printf(context.Context, string, ...any) {}
 
 // Open builds a client for the URL. It does not dial: the first command does.
 func Open(o Options) (redis.UniversalClient, error) {
-	uo, err := ParseURL(o.URL)
+	uo, err := parseURL(o.URL, o.TLS)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +62,9 @@ func Open(o Options) (redis.UniversalClient, error) {
 	uo.DisableIdentity = true
 	// Redis 7.0 refuses CLIENT MAINT_NOTIFICATIONS: asking costs a round trip per connection.
 	uo.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return redis.NewUniversalClient(uo), nil
+	rdb := redis.NewUniversalClient(uo)
+	rdb.AddHook(&commandHook{rdb: rdb})
+	return rdb, nil
 }
 
 // UnavailableError means Redis could not be reached or refused us
@@ -86,11 +91,7 @@ func describe(err error) string {
 	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
 		return "connection closed by the server"
 	}
-	msg := err.Error()
-	if strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") || strings.Contains(msg, "invalid password") {
-		return "authentication failed (check the user and password in the URL)"
-	}
-	return msg
+	return err.Error()
 }
 
 func isTimeout(err error) bool {
@@ -119,6 +120,8 @@ func IsUnavailable(err error) bool {
 	if errors.As(err, &oe) {
 		return true
 	}
+	// An authentication failure is a refusal (Classify says so) but counts
+	// here too: the engine's in-memory fallbacks cover it like an outage.
 	msg := err.Error()
 	for _, s := range []string{"WRONGPASS", "NOAUTH", "LOADING", "connection refused", "connection reset", "broken pipe", "i/o timeout", "MASTERDOWN", "CLUSTERDOWN", "no such host", "pool timeout"} {
 		if strings.Contains(msg, s) {
@@ -128,15 +131,21 @@ func IsUnavailable(err error) bool {
 	return false
 }
 
-// Classify wraps an error that means Redis is unreachable in an
-// UnavailableError naming addr; other errors are returned as they are.
+// Classify wraps an error that means Redis refused us in a RefusedError
+// and one that means it is unreachable in an UnavailableError, each naming
+// addr; other errors are returned as they are. It is the one place where
+// Redis failures get their words.
 func Classify(err error, addr string) error {
 	if err == nil {
 		return nil
 	}
 	var ue *UnavailableError
-	if errors.As(err, &ue) {
+	var re *RefusedError
+	if errors.As(err, &ue) || errors.As(err, &re) {
 		return err
+	}
+	if why, ok := refusal(err, addr); ok {
+		return &RefusedError{Addr: addr, Why: why, Err: err}
 	}
 	if IsUnavailable(err) {
 		return &UnavailableError{Addr: addr, Err: err}

@@ -1,6 +1,9 @@
 package store
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Keys builds every Redis key and channel name of one namespace. Each
 // breaker's keys share the hash tag {<name>}, so a script that touches a
@@ -176,3 +179,48 @@ func (k Keys) ChaosChannel() string { return k.Namespace + ":chaos:changed" }
 // id, the calls it affected; for "baseline:<service>", the service's calls
 // no experiment touched (last hour). Fields: calls, errors, latency_us.
 func (k Keys) ChaosImpact(key string) string { return k.Namespace + ":{chaos}:impact:" + key }
+
+// TypeOf is the Redis type the engine keeps at a key these builders make
+// ("string", "hash", "list", "set", "zset", "stream"), or "" for a key
+// that is not one of them. Error messages use it to name the key that
+// holds the wrong type.
+func TypeOf(key string) string {
+	end := strings.LastIndex(key, "}")
+	if end < 0 {
+		switch {
+		case strings.HasSuffix(key, ":schema"):
+			return "string"
+		case strings.HasSuffix(key, ":breakers"), strings.HasSuffix(key, ":queues"):
+			return "set"
+		case strings.HasSuffix(key, ":health:services"):
+			return "hash"
+		}
+		return ""
+	}
+	start := strings.LastIndex(key[:end], "{")
+	if start < 0 {
+		return ""
+	}
+	part, tag, suffix := key[:start], key[start+1:end], key[end+1:]
+	switch {
+	case tag == "chaos" && strings.HasSuffix(part, ":"):
+		switch {
+		case suffix == ":state", strings.HasPrefix(suffix, ":impact:"):
+			return "hash"
+		case strings.HasPrefix(suffix, ":exp:"):
+			return "string"
+		case suffix == ":active", suffix == ":starts":
+			return "zset"
+		case suffix == ":audit":
+			return "stream"
+		}
+	case strings.HasSuffix(part, ":breaker:"):
+		return map[string]string{"": "hash", ":probes": "zset", ":events": "stream"}[suffix]
+	case strings.HasSuffix(part, ":queue:"):
+		return map[string]string{"": "hash", ":ready": "zset", ":delayed": "zset", ":leased": "zset", ":dead": "zset",
+			":ops": "hash", ":lease": "hash", ":errors": "hash", ":done": "list"}[suffix]
+	case strings.HasSuffix(part, ":health:"):
+		return map[string]string{"": "hash", ":slot": "string", ":hours": "hash", ":recent": "list", ":alerts": "stream"}[suffix]
+	}
+	return ""
+}

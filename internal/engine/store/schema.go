@@ -18,19 +18,30 @@ import (
 // place the first time a version-2 haderctl connects (queue.Upgrade).
 const SchemaVersion = 2
 
-// SchemaError says the namespace was written by a newer haderctl.
+// SchemaError says the namespace's schema version is newer than this
+// haderctl's, or unreadable (not a whole number, or the key holds another
+// type): either way haderctl leaves the namespace alone.
 type SchemaError struct {
 	Namespace string
-	Stored    string
+	// Key is the schema key.
+	Key string
+	// Stored is the value stored, when it was a string.
+	Stored string
+	// Unreadable says why the stored version cannot be read; empty when
+	// it is a newer version.
+	Unreadable string
 }
 
 func (e *SchemaError) Error() string {
+	if e.Unreadable != "" {
+		return fmt.Sprintf("namespace %q has an unreadable Redis schema version: key %s %s (it should hold a version number, e.g. %d); haderctl will not touch the namespace until it is fixed", e.Namespace, e.Key, e.Unreadable, SchemaVersion)
+	}
 	return fmt.Sprintf("namespace %q has Redis schema version %q, newer than this haderctl's %d: upgrade haderctl", e.Namespace, e.Stored, SchemaVersion)
 }
 
-// CheckSchema reads the namespace's schema version and refuses a newer
-// one. With claim set it stores SchemaVersion when none is stored yet. It
-// returns the version stored (0: none).
+// CheckSchema reads the namespace's schema version and refuses a newer or
+// unreadable one. With claim set it stores SchemaVersion when none is
+// stored yet. It returns the version stored (0: none).
 func CheckSchema(ctx context.Context, c redis.UniversalClient, k Keys, claim bool) (int, error) {
 	v, err := c.Get(ctx, k.Schema()).Result()
 	if errors.Is(err, redis.Nil) {
@@ -39,12 +50,26 @@ func CheckSchema(ctx context.Context, c redis.UniversalClient, k Keys, claim boo
 		}
 		return 0, nil
 	}
+	if redis.HasErrorPrefix(err, "WRONGTYPE") {
+		held, terr := c.Type(ctx, k.Schema()).Result()
+		if terr != nil {
+			return 0, terr
+		}
+		return 0, &SchemaError{Namespace: k.Namespace, Key: k.Schema(), Unreadable: "holds a " + held + ", not a string"}
+	}
 	if err != nil {
 		return 0, err
 	}
 	n, convErr := strconv.Atoi(v)
-	if convErr != nil || n > SchemaVersion {
-		return 0, &SchemaError{Namespace: k.Namespace, Stored: v}
+	switch {
+	case convErr != nil || n < 1:
+		shown := v
+		if len(shown) > 40 {
+			shown = shown[:40] + "…"
+		}
+		return 0, &SchemaError{Namespace: k.Namespace, Key: k.Schema(), Stored: v, Unreadable: fmt.Sprintf("holds %q, not a version number", shown)}
+	case n > SchemaVersion:
+		return 0, &SchemaError{Namespace: k.Namespace, Key: k.Schema(), Stored: v}
 	}
 	return n, nil
 }

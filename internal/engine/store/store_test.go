@@ -155,3 +155,33 @@ func TestValidName(t *testing.T) {
 		}
 	}
 }
+
+func TestUnreadableSchemaIsNotCalledNewer(t *testing.T) {
+	rdb, err := Open(Options{URL: testredis.URL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx := context.Background()
+	k := Keys{Namespace: testredis.Namespace(t)}
+	for _, c := range []struct {
+		plant func() error
+		want  string
+	}{
+		{func() error { return rdb.Set(ctx, k.Schema(), "banana", 0).Err() }, `holds "banana", not a version number`},
+		{func() error { return rdb.Set(ctx, k.Schema(), "-1", 0).Err() }, `holds "-1", not a version number`},
+		{func() error { rdb.Del(ctx, k.Schema()); return rdb.HSet(ctx, k.Schema(), "v", "2").Err() }, "holds a hash, not a string"},
+	} {
+		if err := c.plant(); err != nil {
+			t.Fatal(err)
+		}
+		_, err := CheckSchema(ctx, rdb, k, true)
+		var se *SchemaError
+		if !errors.As(err, &se) || se.Unreadable == "" {
+			t.Fatalf("CheckSchema = %v, want an unreadable SchemaError", err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, "unreadable Redis schema version: key "+k.Schema()+" "+c.want) || strings.Contains(msg, "newer") {
+			t.Errorf("message %q", msg)
+		}
+	}
+}

@@ -24,14 +24,54 @@ import (
 //	redis-cluster://[user:password@]h1:p1[,h2:p2…]      Redis Cluster (one seed is enough)
 //	rediss-cluster://…                                  the same over TLS
 //
+// Every form takes TLS query parameters (the config file's redis.tls_*
+// fields are the same settings; the URL's win): tls_ca_file=PATH (PEM CAs
+// to trust instead of the system's), tls_cert_file=PATH and
+// tls_key_file=PATH (a client certificate), tls_insecure_skip_verify=true.
 // The password in any of them never appears in a message: see redact.URL.
 
-// ParseURL turns a Redis URL into options for go-redis' universal client.
-// Its errors name the redacted URL, never the password.
+// ParseURL turns a Redis URL into options for go-redis' universal client,
+// reading the TLS files its tls_* query parameters name. Its errors name
+// the redacted URL, never the password.
 func ParseURL(raw string) (*redis.UniversalOptions, error) {
+	return parseURL(raw, TLSOptions{})
+}
+
+// CheckURL checks a URL and TLS settings as Open would use them: the
+// URL's form and that the TLS files load.
+func CheckURL(raw string, t TLSOptions) error {
+	_, err := parseURL(raw, t)
+	return err
+}
+
+// parseURL is ParseURL with TLS settings from elsewhere (the config file)
+// under the URL's own tls_* parameters.
+func parseURL(raw string, base TLSOptions) (*redis.UniversalOptions, error) {
 	bad := func(why string) error {
 		return fmt.Errorf("invalid Redis URL %q: %s", redact.URL(raw), redact.Scrub(why, redact.URLPasswords(raw)...))
 	}
+	rest, own, err := splitTLSParams(raw)
+	if err != nil {
+		return nil, bad(err.Error())
+	}
+	o, err := parseBareURL(rest, bad)
+	if err != nil {
+		return nil, err
+	}
+	t := own.over(base)
+	if t.set() {
+		if o.TLSConfig == nil {
+			return nil, bad("the tls_* settings need a rediss://, rediss-sentinel:// or rediss-cluster:// URL")
+		}
+		if err := t.apply(o.TLSConfig); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// parseBareURL parses a URL without haderctl's own query parameters.
+func parseBareURL(raw string, bad func(string) error) (*redis.UniversalOptions, error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
 		// Not quoted: a value without a scheme may be a bare password.
