@@ -74,8 +74,12 @@ func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() stri
 		// Read-only here: the engine claims a new namespace on its first write.
 		keys := store.Keys{Namespace: c.Redis.Namespace}
 		stored, err := store.CheckSchema(ctx, rdb, keys, false)
-		if err == nil && stored == 1 {
+		switch {
+		case err != nil:
+		case stored == 1:
 			err = upgradeSchema1(rdb, keys, logger)
+		case stored == 2:
+			err = upgradeSchema2(ctx, rdb, keys, logger)
 		}
 		if err != nil {
 			rdb.Close()
@@ -224,7 +228,8 @@ func (f *Factory) HTTPTransport(guarded bool) http.RoundTripper {
 }
 
 // upgradeSchema1 moves a version-1 namespace's queues to the current
-// layout (the only change in version 2), then records the new version.
+// layout (version 2's change; version 3 moves nothing), then records the
+// current version.
 func upgradeSchema1(rdb redis.UniversalClient, keys store.Keys, logger *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -235,4 +240,17 @@ func upgradeSchema1(rdb redis.UniversalClient, keys store.Keys, logger *slog.Log
 	logger.Info("upgraded the namespace's Redis schema from version 1", "namespace", keys.Namespace,
 		"version", store.SchemaVersion, "queued_operations_moved", n)
 	return nil
+}
+
+// upgradeSchema2 records version 3 in a version-2 namespace. Nothing
+// moves: the settings fields version 2 wrote into each breaker's hash
+// become the settings in force, and version-2 binaries, which would
+// overwrite them with their own, refuse the namespace from now on.
+func upgradeSchema2(ctx context.Context, rdb redis.UniversalClient, keys store.Keys, logger *slog.Logger) error {
+	wrote, err := store.MarkSchema(ctx, rdb, keys, 2, store.SchemaVersion)
+	if err == nil && wrote {
+		logger.Info("upgraded the namespace's Redis schema from version 2: breaker settings are now shared through Redis",
+			"namespace", keys.Namespace, "version", store.SchemaVersion)
+	}
+	return err
 }

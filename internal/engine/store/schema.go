@@ -15,8 +15,28 @@ import (
 //
 // Version 2 changed the fallback queue's layout (an ops hash instead of a
 // hash per operation and a ctl hash); a version-1 namespace is upgraded in
-// place the first time a version-2 haderctl connects (queue.Upgrade).
-const SchemaVersion = 2
+// place the first time a newer haderctl connects (queue.Upgrade).
+// Version 3 made the settings fields of a breaker's hash the settings in
+// force (before, each process ran with its own and overwrote them on every
+// write): nothing moves, but a version-2 haderctl must no longer write, so
+// the first version-3 haderctl to connect records 3 (MarkSchema).
+const SchemaVersion = 3
+
+// markSchemaScript records a new schema version only if the stored one is
+// still the one upgraded from. KEYS[1] the schema key; ARGV[1] from,
+// ARGV[2] to. Returns 1 if it wrote.
+var markSchemaScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end
+return 0
+`)
+
+// MarkSchema records version to in the namespace if it still holds from
+// (another process may have upgraded it meanwhile). It reports whether it
+// wrote.
+func MarkSchema(ctx context.Context, c redis.UniversalClient, k Keys, from, to int) (bool, error) {
+	n, err := markSchemaScript.Run(ctx, c, []string{k.Schema()}, from, to).Int()
+	return n == 1, err
+}
 
 // SchemaError says the namespace's schema version is newer than this
 // haderctl's, or unreadable (not a whole number, or the key holds another

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -135,16 +136,42 @@ func TestSchemaVersionIsClaimedAndANewerOneRefused(t *testing.T) {
 	if _, err := CheckSchema(ctx, rdb, k, true); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := rdb.Get(ctx, k.Schema()).Result(); v != "2" {
-		t.Fatalf("stored schema %q, want 2", v)
+	want := strconv.Itoa(SchemaVersion)
+	if v, _ := rdb.Get(ctx, k.Schema()).Result(); v != want {
+		t.Fatalf("stored schema %q, want %s", v, want)
 	}
-	if v, err := CheckSchema(ctx, rdb, k, true); err != nil || v != 2 {
-		t.Fatalf("CheckSchema read %d %v, want 2", v, err)
+	if v, err := CheckSchema(ctx, rdb, k, true); err != nil || v != SchemaVersion {
+		t.Fatalf("CheckSchema read %d %v, want %d", v, err, SchemaVersion)
 	}
-	rdb.Set(ctx, k.Schema(), "3", 0)
+	rdb.Set(ctx, k.Schema(), SchemaVersion+1, 0)
 	var se *SchemaError
-	if _, err := CheckSchema(ctx, rdb, k, true); !errors.As(err, &se) {
-		t.Fatalf("schema 3: %v, want SchemaError", err)
+	if _, err := CheckSchema(ctx, rdb, k, true); !errors.As(err, &se) || se.Unreadable != "" {
+		t.Fatalf("schema %d: %v, want a SchemaError for a newer version", SchemaVersion+1, err)
+	}
+}
+
+func TestMarkSchemaWritesOnlyOverTheVersionUpgradedFrom(t *testing.T) {
+	rdb, err := Open(Options{URL: testredis.URL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx := context.Background()
+	k := Keys{Namespace: testredis.Namespace(t)}
+	rdb.Set(ctx, k.Schema(), 2, 0)
+	if wrote, err := MarkSchema(ctx, rdb, k, 2, 3); err != nil || !wrote {
+		t.Fatalf("MarkSchema 2 -> 3 over 2: wrote %v, %v", wrote, err)
+	}
+	if v, _ := rdb.Get(ctx, k.Schema()).Result(); v != "3" {
+		t.Fatalf("stored %q after the upgrade, want 3", v)
+	}
+	// a second upgrader that read 2 before the first wrote leaves it alone
+	rdb.Set(ctx, k.Schema(), 4, 0)
+	if wrote, err := MarkSchema(ctx, rdb, k, 2, 3); err != nil || wrote {
+		t.Fatalf("MarkSchema 2 -> 3 over 4: wrote %v, %v", wrote, err)
+	}
+	if v, _ := rdb.Get(ctx, k.Schema()).Result(); v != "4" {
+		t.Fatalf("stored %q, want 4 left alone", v)
 	}
 }
 
