@@ -22,12 +22,7 @@ func TestClusterScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			ns := testredis.Namespace(t)
-			env.Setenv("REDIS_URL", url)
-			env.Setenv("NS", ns)
-			env.Setenv("HADERCTL_NAMESPACE", ns)
-			env.Setenv("HOME", env.Getenv("WORK")+"/home")
-			env.Setenv("XDG_CONFIG_HOME", env.Getenv("WORK")+"/home/.config")
-			env.Setenv("NO_COLOR", "1")
+			isolate(env, url, ns)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

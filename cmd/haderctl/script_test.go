@@ -47,13 +47,8 @@ func TestScripts(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			env.Setenv("REDIS_URL", url)
-			env.Setenv("NS", ns)
-			env.Setenv("HADERCTL_NAMESPACE", ns)
+			isolate(env, url, ns)
 			env.Setenv("DEAD_REDIS_URL", fmt.Sprintf("redis://oncall:s3cr3t-pw@127.0.0.1:%d/0", dead))
-			env.Setenv("HOME", env.Getenv("WORK")+"/home")
-			env.Setenv("XDG_CONFIG_HOME", env.Getenv("WORK")+"/home/.config")
-			env.Setenv("NO_COLOR", "1")
 			silent, err := silentServer(env)
 			if err != nil {
 				return err
@@ -74,6 +69,17 @@ func TestScripts(t *testing.T) {
 			"expandenv":    cmdExpandEnv,
 		},
 	})
+}
+
+// isolate gives a script the Redis at url, its own namespace ns ($NS and
+// HADERCTL_NAMESPACE), a HOME and config dir of its own, and no colour.
+func isolate(env *testscript.Env, url, ns string) {
+	env.Setenv("REDIS_URL", url)
+	env.Setenv("NS", ns)
+	env.Setenv("HADERCTL_NAMESPACE", ns)
+	env.Setenv("HOME", env.Getenv("WORK")+"/home")
+	env.Setenv("XDG_CONFIG_HOME", env.Getenv("WORK")+"/home/.config")
+	env.Setenv("NO_COLOR", "1")
 }
 
 // silentServer listens on loopback and accepts connections but never

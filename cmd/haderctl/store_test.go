@@ -41,13 +41,8 @@ func TestStoreScripts(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			env.Setenv("REDIS_URL", url)
+			isolate(env, url, ns)
 			env.Setenv("REDIS_ADDR", opt.Addr)
-			env.Setenv("NS", ns)
-			env.Setenv("HADERCTL_NAMESPACE", ns)
-			env.Setenv("HOME", env.Getenv("WORK")+"/home")
-			env.Setenv("XDG_CONFIG_HOME", env.Getenv("WORK")+"/home/.config")
-			env.Setenv("NO_COLOR", "1")
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
