@@ -422,3 +422,27 @@ func TestRefusalWaitIsBoundedByTheProbeLease(t *testing.T) {
 		t.Fatalf("refusal %v (retry after %v), want a wait within the 30s probe lease", err, oe)
 	}
 }
+
+// The backstop re-read applies the scripts' checks: a hash they call
+// corrupt is not cached as an OPEN breaker that refuses for centuries.
+func TestReReadDoesNotCacheACorruptOpenBreaker(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ name, field, value string }{
+		{"far-future opened_at", "opened_at", "99999999999999"},
+		{"huge recovery timeout", "recovery_timeout_ms", "9000000000000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			e := newTestEngine(t, Options{Clock: clock.Now})
+			mustRecord(t, e, "svc", false, 1) // cached: closed
+			testredis.Client(t).HSet(ctx, e.opts.Keys.Breaker("svc"), "state", "open", "generation", "7",
+				"opened_at", itoa(clock.Now().UnixMilli()), tc.field, tc.value)
+			e.refresh(ctx)
+			_, err := e.Allow(ctx, "svc")
+			var ce *CorruptError
+			if !errors.As(err, &ce) || !strings.Contains(ce.Detail, tc.field) {
+				t.Fatalf("allow after the re-read: %v, want corrupt naming %s", err, tc.field)
+			}
+		})
+	}
+}
