@@ -446,3 +446,32 @@ func TestReReadDoesNotCacheACorruptOpenBreaker(t *testing.T) {
 		})
 	}
 }
+
+// The in-memory fallback runs with the settings learnt from Redis, which
+// may hold max_probes below success_threshold (set by hand): like the
+// scripts, it never caps probes below the threshold, or a half-open
+// breaker could never close while Redis is down.
+func TestLocalFallbackWithStoredMaxProbesBelowThresholdCloses(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	e := newTestEngine(t, Options{Clock: clock.Now})
+	mustRecord(t, e, "svc", false, 1)
+	testredis.Client(t).HSet(ctx, e.opts.Keys.Breaker("svc"), "success_threshold", "2", "max_probes", "1")
+	if r := mustRecord(t, e, "svc", false, 1); r.Settings.MaxProbes != 1 || r.Settings.SuccessThreshold != 2 {
+		t.Fatalf("stored settings %+v, want max_probes 1 below success_threshold 2", r.Settings)
+	}
+	b := e.localFor("svc") // what Allow uses while Redis is unreachable
+	m := localMachine{b: b}
+	failN(t, m, 3)
+	clock.Advance(e.SettingsFor("svc").RecoveryTimeout)
+	for i := 0; i < 2; i++ {
+		verdict, gen, token := m.acquire(t)
+		if verdict != "probe" {
+			t.Fatalf("probe %d: %s (state %s), want a probe admitted", i+1, verdict, m.state(t))
+		}
+		m.record(t, gen, token, true)
+	}
+	if got := m.state(t); got != Closed {
+		t.Fatalf("after 2 probe successes: %s, want closed", got)
+	}
+}
