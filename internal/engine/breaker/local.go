@@ -43,7 +43,9 @@ func (b *localBreaker) allow(name string) (gen int64, probe bool, err error) {
 		}
 		b.moveTo(HalfOpen)
 	}
-	if b.probes+b.successes >= int64(b.settings.MaxProbes) {
+	// as the scripts' max_probes(): the settings learnt from Redis may hold
+	// max_probes below success_threshold, which would never let it close
+	if b.probes+b.successes >= int64(max(b.settings.MaxProbes, b.settings.SuccessThreshold)) {
 		return 0, false, &OpenError{Name: name, State: HalfOpen, RetryAfter: b.settings.ProbeLease}
 	}
 	b.probes++

@@ -2,7 +2,6 @@ package breaker
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/store"
@@ -93,8 +92,7 @@ func (e *Engine) refresh(ctx context.Context) {
 	timeCmd := pipe.Time(ctx)
 	cmds := make([]interface{ Result() ([]any, error) }, len(names))
 	for i, n := range names {
-		cmds[i] = pipe.HMGet(ctx, k.Breaker(n), "state", "generation", "failures", "opened_at",
-			"failure_threshold", "success_threshold", "recovery_timeout_ms", "max_probes", "probe_lease_ms")
+		cmds[i] = pipe.HMGet(ctx, k.Breaker(n), refreshFields...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && store.IsUnavailable(err) {
 		e.down.mark(e.log, err)
@@ -121,33 +119,31 @@ func (e *Engine) refresh(ctx context.Context) {
 			delete(e.cache, n) // corrupt or wrong type: let the next call ask the script
 			continue
 		}
-		state := Closed
-		if s, ok := vals[0].(string); ok {
-			state = State(s)
+		h := make(map[string]string, len(refreshFields))
+		for j, f := range refreshFields {
+			if v, ok := vals[j].(string); ok {
+				h[f] = v
+			}
 		}
-		if !state.Valid() {
+		// The scripts' checks (parseStatus mirrors load()): a hash they
+		// call corrupt is not cached, so the next call gets their error
+		// rather than a refusal computed from a bogus time or setting.
+		st := parseStatus(n, h, nil, e.OwnSettings(n), redisNow)
+		if st.State == Corrupt {
 			delete(e.cache, n)
 			continue
 		}
-		c := &cached{state: state, generation: atoi(vals[1]), failures: atoi(vals[2]), readAt: readAt}
-		shared := Settings{FailureThreshold: int(atoi(vals[4])), SuccessThreshold: int(atoi(vals[5])),
-			RecoveryTimeout: durationMs(atoi(vals[6])), MaxProbes: int(atoi(vals[7])), ProbeLease: durationMs(atoi(vals[8]))}
-		stored := shared.validateFields(false) == nil
-		if stored {
-			e.learn(n, shared, true)
-		} else {
-			shared = e.OwnSettings(n) // none stored yet: the next write seeds them
-		}
-		if state == Open {
-			openedAt := atoi(vals[3])
-			c.openUntil = readAt.Add(durationMs(openedAt + shared.RecoveryTimeout.Milliseconds() - redisNow.UnixMilli()))
+		if st.SettingsStored {
+			e.learn(n, st.Settings, true)
+		} // else the next write seeds them
+		c := &cached{state: st.State, generation: st.Generation, failures: st.Failures, readAt: readAt}
+		if st.State == Open {
+			c.openUntil = readAt.Add(st.UntilHalfOpen) // zero past the recovery time: ask the script
 		}
 		e.cache[n] = c
 	}
 }
 
-func atoi(v any) int64 {
-	s, _ := v.(string)
-	n, _ := strconv.ParseInt(s, 10, 64)
-	return n
-}
+// refreshFields are the hash fields the re-read needs.
+var refreshFields = []string{"state", "generation", "failures", "opened_at",
+	"failure_threshold", "success_threshold", "recovery_timeout_ms", "max_probes", "probe_lease_ms"}

@@ -422,3 +422,56 @@ func TestRefusalWaitIsBoundedByTheProbeLease(t *testing.T) {
 		t.Fatalf("refusal %v (retry after %v), want a wait within the 30s probe lease", err, oe)
 	}
 }
+
+// The backstop re-read applies the scripts' checks: a hash they call
+// corrupt is not cached as an OPEN breaker that refuses for centuries.
+func TestReReadDoesNotCacheACorruptOpenBreaker(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ name, field, value string }{
+		{"far-future opened_at", "opened_at", "99999999999999"},
+		{"huge recovery timeout", "recovery_timeout_ms", "9000000000000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			e := newTestEngine(t, Options{Clock: clock.Now})
+			mustRecord(t, e, "svc", false, 1) // cached: closed
+			testredis.Client(t).HSet(ctx, e.opts.Keys.Breaker("svc"), "state", "open", "generation", "7",
+				"opened_at", itoa(clock.Now().UnixMilli()), tc.field, tc.value)
+			e.refresh(ctx)
+			_, err := e.Allow(ctx, "svc")
+			var ce *CorruptError
+			if !errors.As(err, &ce) || !strings.Contains(ce.Detail, tc.field) {
+				t.Fatalf("allow after the re-read: %v, want corrupt naming %s", err, tc.field)
+			}
+		})
+	}
+}
+
+// The in-memory fallback runs with the settings learnt from Redis, which
+// may hold max_probes below success_threshold (set by hand): like the
+// scripts, it never caps probes below the threshold, or a half-open
+// breaker could never close while Redis is down.
+func TestLocalFallbackWithStoredMaxProbesBelowThresholdCloses(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	e := newTestEngine(t, Options{Clock: clock.Now})
+	mustRecord(t, e, "svc", false, 1)
+	testredis.Client(t).HSet(ctx, e.opts.Keys.Breaker("svc"), "success_threshold", "2", "max_probes", "1")
+	if r := mustRecord(t, e, "svc", false, 1); r.Settings.MaxProbes != 1 || r.Settings.SuccessThreshold != 2 {
+		t.Fatalf("stored settings %+v, want max_probes 1 below success_threshold 2", r.Settings)
+	}
+	b := e.localFor("svc") // what Allow uses while Redis is unreachable
+	m := localMachine{b: b}
+	failN(t, m, 3)
+	clock.Advance(e.SettingsFor("svc").RecoveryTimeout)
+	for i := 0; i < 2; i++ {
+		verdict, gen, token := m.acquire(t)
+		if verdict != "probe" {
+			t.Fatalf("probe %d: %s (state %s), want a probe admitted", i+1, verdict, m.state(t))
+		}
+		m.record(t, gen, token, true)
+	}
+	if got := m.state(t); got != Closed {
+		t.Fatalf("after 2 probe successes: %s, want closed", got)
+	}
+}
