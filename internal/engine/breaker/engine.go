@@ -479,6 +479,9 @@ func (e *Engine) scriptArgs(ctx context.Context, name string, extra ...string) (
 	return keys, args, nil
 }
 
+// renewInterval is how often a probe's lease is renewed: every third of it.
+func renewInterval(lease time.Duration) time.Duration { return max(lease/3, time.Millisecond) }
+
 // keepProbe renews a probe's lease every third of it until stopped, so a
 // call that outlives the lease keeps its slot; only a probe whose process
 // died lets its slot go.
@@ -486,7 +489,7 @@ func (e *Engine) keepProbe(name, token string) (stop func()) {
 	lease := e.SettingsFor(name).ProbeLease
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		tick := time.NewTicker(lease / 3)
+		tick := time.NewTicker(renewInterval(lease))
 		defer tick.Stop()
 		for {
 			select {
@@ -503,6 +506,12 @@ func (e *Engine) keepProbe(name, token string) (stop func()) {
 			rcancel()
 			if err == nil && renewed == 0 {
 				return // the probe is gone: the breaker moved on
+			}
+			if inForce := durationMs(renewed); err == nil && inForce != lease {
+				// the lease was changed mid-probe: renew by the one in force,
+				// or a shorter lease expires between ticks
+				lease = inForce
+				tick.Reset(renewInterval(lease))
 			}
 		}
 	}()

@@ -475,3 +475,43 @@ func TestLocalFallbackWithStoredMaxProbesBelowThresholdCloses(t *testing.T) {
 		t.Fatalf("after 2 probe successes: %s, want closed", got)
 	}
 }
+
+// A probe lease lowered mid-probe: the renewal replies the lease in force
+// (the renewer then ticks by it, so the slot does not expire between
+// ticks), and it never shortens the probes set's expiry below what
+// another probe, admitted under the longer lease, still needs.
+func TestRenewFollowsALeaseLoweredMidProbe(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	e := newTestEngine(t, Options{Clock: clock.Now, Settings: fixed(Settings{SuccessThreshold: 2, MaxProbes: 2, ProbeLease: 30 * time.Second})})
+	mustRecord(t, e, "svc", false, 3)
+	clock.Advance(DefaultRecoveryTimeout)
+	first, err := e.Acquire(ctx, "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.stop()
+	second, err := e.Acquire(ctx, "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.stop()
+	if _, err := e.Configure(ctx, "svc", Settings{ProbeLease: 3 * time.Second}, "test", ActionConfigure); err != nil {
+		t.Fatal(err)
+	}
+	keys, args, err := e.scriptArgs(ctx, "svc", first.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inForce, err := renewScript.Run(ctx, e.rdb, keys, args...).Int64()
+	if err != nil || inForce != 3000 {
+		t.Fatalf("renew replied %d, %v; want the lease in force, 3000 ms", inForce, err)
+	}
+	if got := renewInterval(durationMs(inForce)); got != time.Second {
+		t.Fatalf("renew interval for a 3s lease is %v, want a third of it", got)
+	}
+	ttl, err := testredis.Client(t).PTTL(ctx, e.opts.Keys.BreakerProbes("svc")).Result()
+	if err != nil || ttl < 30*time.Second {
+		t.Fatalf("probes set expires in %v (%v): shortened below the second probe's 30s lease", ttl, err)
+	}
+}
