@@ -113,6 +113,9 @@ type result struct {
 	it  *item
 	out Outcome
 	dur time.Duration
+	// ran is set when the handler ran (dur is its time): what the
+	// prefetch window is measured on.
+	ran bool
 }
 
 type drain struct {
@@ -132,6 +135,10 @@ type drain struct {
 	// orphans is set when a claim may have run in Redis without its reply
 	// reaching us; the next claim round adopts what was leased to us.
 	orphans bool
+	// handlerNs is the moving average of the handler's time (ns; 0 until
+	// one replay has been measured), kept by the settler, read by the
+	// claim loop to size the prefetch.
+	handlerNs atomic.Int64
 }
 
 // Drain claims and replays operations until the queues are empty (or,
@@ -174,7 +181,7 @@ func (c *Client) Drain(ctx context.Context, o DrainOptions) (Summary, error) {
 	})
 	defer stopGrace()
 
-	work := make(chan *item, d.capacity())
+	work := make(chan *item, d.ceiling())
 	var workers sync.WaitGroup
 	for range o.Concurrency {
 		workers.Add(1)
@@ -235,12 +242,56 @@ func (d *drain) run(ctx, workCtx context.Context, it *item) result {
 		// cut short by the end of the grace period: not an attempt
 		out = Outcome{Kind: Release}
 	}
-	return result{it: it, out: out, dur: time.Since(start)}
+	return result{it: it, out: out, dur: time.Since(start), ran: true}
 }
 
-// capacity is how many operations a drain holds at once: those replaying
-// plus a prefetch, so workers never wait for a claim round trip.
-func (d *drain) capacity() int { return min(max(4*d.o.Concurrency, 1024), 2048) }
+// PrefetchWindow is how far ahead a drainer claims: beyond the operations
+// its workers are replaying it holds no more than they start within this
+// window at the measured handler time. Several drainers on one backlog so
+// split it evenly (each holds about what it is about to do, not a
+// thousand operations another drainer could have started), while a fast
+// handler still gets large batches.
+const PrefetchWindow = 50 * time.Millisecond
+
+// ceiling is the most operations a drain holds at once, however fast its
+// handler: what one claim round trip can usefully bring.
+func (d *drain) ceiling() int { return min(max(4*d.o.Concurrency, 1024), 2048) }
+
+// heldLimit is how many operations a drain with concurrency workers may
+// hold (replaying, waiting for a worker, or waiting to be settled): the
+// concurrency plus a prefetch of what the workers start within
+// PrefetchWindow when a replay takes handler, at least 1 and at most
+// ceiling in all. Before any replay is measured (handler 0) the prefetch
+// is the concurrency. It grows at most twofold from prev (0: none yet) per
+// pass of the claim loop, so one fast first replay does not fill a
+// drainer at once; it shrinks at once when replays get slower.
+func heldLimit(concurrency int, handler time.Duration, prev, ceiling int) int {
+	prefetch := concurrency
+	if handler > 0 {
+		prefetch = int(min(int64(ceiling), int64(concurrency)*int64(PrefetchWindow)/int64(handler)))
+	}
+	limit := min(concurrency+max(prefetch, 1), ceiling)
+	if prev > 0 {
+		limit = min(limit, 2*prev)
+	}
+	return max(limit, 1)
+}
+
+// measure adds a replay's time to the moving average of the handler's
+// (weight 1/8; the first sets it).
+func (d *drain) measure(r result) {
+	if !r.ran {
+		return
+	}
+	dur := max(r.dur.Nanoseconds(), 1)
+	avg := d.handlerNs.Load()
+	if avg == 0 {
+		avg = dur
+	} else {
+		avg += (dur - avg) / 8
+	}
+	d.handlerNs.Store(max(avg, 1))
+}
 
 func (d *drain) inflight() int {
 	d.mu.Lock()
@@ -253,7 +304,7 @@ func (d *drain) inflight() int {
 }
 
 func (d *drain) claimLoop(ctx context.Context, work chan<- *item) error {
-	capacity := d.capacity()
+	capacity := 0
 	var downSince time.Time
 	backoff := 50 * time.Millisecond
 	lastTrim, deadAtTrim := time.Now(), 0
@@ -274,6 +325,7 @@ func (d *drain) claimLoop(ctx context.Context, work chan<- *item) error {
 			}
 			lastTrim, deadAtTrim = time.Now(), dead
 		}
+		capacity = heldLimit(d.o.Concurrency, time.Duration(d.handlerNs.Load()), capacity, d.ceiling())
 		inflight := d.inflight()
 		free := capacity - inflight
 		// claim in batches: a round trip for one operation at a time would
@@ -549,6 +601,7 @@ func (d *drain) settler() error {
 			return firstErr
 		}
 		pending = append(pending, r)
+		d.measure(r)
 		// gather what else comes within a millisecond, then flush: batches
 		// grow with load, and one settle call covers many outcomes
 		linger := time.NewTimer(time.Millisecond)
@@ -561,6 +614,7 @@ func (d *drain) settler() error {
 					return firstErr
 				}
 				pending = append(pending, r)
+				d.measure(r)
 			case <-linger.C:
 				more = false
 			}
