@@ -85,6 +85,10 @@ type DrainOptions struct {
 	// GiveUp is how long Redis may stay unreachable before the drain
 	// stops with an error (its leases then expire and nothing is lost).
 	GiveUp time.Duration
+
+	// beforeRenew, when set (tests), runs after the renewer's snapshot of
+	// what is held and before its renewal call for q.
+	beforeRenew func(q string)
 }
 
 // Summary counts a drain's outcomes.
@@ -119,15 +123,19 @@ type result struct {
 }
 
 type drain struct {
-	c      *Client
-	o      DrainOptions
-	log    *slog.Logger
-	mu     sync.Mutex
-	held   map[string]map[string]string // queue → id → token
-	freed  chan struct{}
-	sum    Summary
-	sumMu  sync.Mutex
-	settle chan result
+	c    *Client
+	o    DrainOptions
+	log  *slog.Logger
+	mu   sync.Mutex
+	held map[string]map[string]string // queue → id → token
+	// settling holds the ids (queue → id) of held operations whose
+	// outcome is on its way to Redis: a lease they gave up meanwhile is
+	// no loss.
+	settling map[string]map[string]bool
+	freed    chan struct{}
+	sum      Summary
+	sumMu    sync.Mutex
+	settle   chan result
 	// owner names this drain in its lease tokens.
 	owner string
 	// trimming is set while a periodic trim of the dead set runs.
@@ -164,7 +172,7 @@ func (c *Client) Drain(ctx context.Context, o DrainOptions) (Summary, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &drain{c: c, o: o, log: o.Logger, held: map[string]map[string]string{},
+	d := &drain{c: c, o: o, log: o.Logger, held: map[string]map[string]string{}, settling: map[string]map[string]bool{},
 		freed: make(chan struct{}, 1), settle: make(chan result, 4*o.Concurrency), owner: newOwner()}
 
 	// Replays run under workCtx, which outlives ctx by the grace period.
@@ -665,6 +673,16 @@ func (d *drain) settleBatch(q string, rs []result) error {
 		}
 		args = append(args, r.it.id, r.it.token, string(r.out.Kind), x, r.out.Err)
 	}
+	d.mu.Lock()
+	settling := d.settling[q]
+	if settling == nil {
+		settling = map[string]bool{}
+		d.settling[q] = settling
+	}
+	for _, r := range rs {
+		settling[r.it.id] = true
+	}
+	d.mu.Unlock()
 	var reply []string
 	var err error
 	deadline := time.Now().Add(d.o.GiveUp)
@@ -686,6 +704,7 @@ func (d *drain) settleBatch(q string, rs []result) error {
 	d.mu.Lock()
 	for _, r := range rs {
 		delete(d.held[q], r.it.id)
+		delete(settling, r.it.id)
 	}
 	d.mu.Unlock()
 	if err != nil {
@@ -764,7 +783,8 @@ func (d *drain) recheckStale(q string, done []result, reply []string) {
 	}
 }
 
-// renewer extends the leases of everything held, every Lease/3.
+// renewer extends the leases of everything held, every Lease/3. It warns only about leases really lost: an operation
+// settled while the renewal ran gave its lease up, it did not lose it.
 func (d *drain) renewer(done <-chan struct{}) {
 	t := time.NewTicker(d.o.Lease / 3)
 	defer t.Stop()
@@ -783,17 +803,42 @@ func (d *drain) renewer(done <-chan struct{}) {
 		}
 		d.mu.Unlock()
 		for q, args := range snap {
+			if d.o.beforeRenew != nil {
+				d.o.beforeRenew(q)
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), d.o.Lease/3)
 			lost, err := renewScript.Run(ctx, d.c.rdb, []string{d.c.keys.QueueLeased(q), d.c.keys.QueueLeases(q)},
 				append([]any{d.o.Lease.Milliseconds()}, args...)...).StringSlice()
 			cancel()
 			if err != nil {
 				d.log.Warn("lease renewal failed", "queue", q, "err", err)
-			} else if len(lost) > 0 {
-				d.log.Warn("leases lost", "queue", q, "ids", len(lost))
+			} else if n := d.reallyLost(q, args, lost); n > 0 {
+				d.log.Warn("leases lost", "queue", q, "ids", n)
 			}
 		}
 	}
+}
+
+// reallyLost counts the ids of a renewal's lost reply that are still held
+// with the token renewed and not being settled: the others were settled
+// (or began settling) after the snapshot, and gave their leases up.
+func (d *drain) reallyLost(q string, renewed []any, lost []string) int {
+	if len(lost) == 0 {
+		return 0
+	}
+	tokens := make(map[string]any, len(renewed)/2)
+	for i := 0; i+1 < len(renewed); i += 2 {
+		tokens[renewed[i].(string)] = renewed[i+1]
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, id := range lost {
+		if tok, ok := d.held[q][id]; ok && tok == tokens[id] && !d.settling[q][id] {
+			n++
+		}
+	}
+	return n
 }
 
 func isLoading(err error) bool {
