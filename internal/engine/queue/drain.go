@@ -85,6 +85,10 @@ type DrainOptions struct {
 	// GiveUp is how long Redis may stay unreachable before the drain
 	// stops with an error (its leases then expire and nothing is lost).
 	GiveUp time.Duration
+	// Jitter draws a retry's backoff fraction in [0, 1): the wait is that
+	// fraction of min(cap, base·factor^(attempt-1)) ("full jitter"). nil:
+	// math/rand/v2's Float64. Tests inject a fixed one.
+	Jitter func() float64
 
 	// beforeRenew, when set (tests), runs after the renewer's snapshot of
 	// what is held and before its renewal call for q.
@@ -171,6 +175,9 @@ func (c *Client) Drain(ctx context.Context, o DrainOptions) (Summary, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Jitter == nil {
+		o.Jitter = rand.Float64
 	}
 	d := &drain{c: c, o: o, log: o.Logger, held: map[string]map[string]string{}, settling: map[string]map[string]bool{},
 		freed: make(chan struct{}, 1), settle: make(chan result, 4*o.Concurrency), owner: newOwner()}
@@ -663,7 +670,7 @@ func (d *drain) settleBatch(q string, rs []result) error {
 		x := 0.0
 		switch r.out.Kind {
 		case Retry:
-			x = rand.Float64()
+			x = min(max(d.o.Jitter(), 0), 1)
 		case Defer:
 			delay := r.out.Delay
 			if delay < 0 { // forced open: no probe time to wait for
