@@ -59,3 +59,40 @@ func TestPurgeConfirmedAfterTheRedisTimeoutStillPurges(t *testing.T) {
 		t.Fatalf("stdout %q, stderr %q", out, errOut)
 	}
 }
+
+func TestDrainProgressBarIsDrawnOnlyWhenStderrIsATerminal(t *testing.T) {
+	ns := testredis.Namespace(t)
+	for i := 0; i < 2; i++ {
+		if code, _, stderr := run(t, ns, "queue", "push", "orders", "--operation", "x", "--service", "s"); code != 0 {
+			t.Fatalf("push: exit %d: %s", code, stderr)
+		}
+	}
+	// stdout a terminal, stderr a log file: a summary, no bar
+	s, _, out, errOut := iostreams.Test()
+	s.SetStdoutTTY(true)
+	if code := runWith(t, ns, s, "queue", "drain", "orders", "--exec", "true"); code != 0 {
+		t.Fatalf("drain: exit %d: %s", code, errOut)
+	}
+	if strings.Contains(errOut.String(), "\r[") {
+		t.Fatalf("a progress bar went to a stderr that is not a terminal: %q", errOut)
+	}
+	if !strings.Contains(out.String(), "drained orders: 2 completed") {
+		t.Fatalf("stdout %q, want the summary", out)
+	}
+
+	// stdout piped, stderr a terminal: NDJSON on stdout, the bar on stderr
+	for i := 0; i < 2; i++ {
+		run(t, ns, "queue", "push", "orders", "--operation", "x", "--service", "s")
+	}
+	s, _, out, errOut = iostreams.Test()
+	s.SetStderrTTY(true)
+	if code := runWith(t, ns, s, "queue", "drain", "orders", "--exec", "true"); code != 0 {
+		t.Fatalf("drain: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut.String(), "\r[") || !strings.Contains(errOut.String(), "2/2") {
+		t.Fatalf("stderr %q, want the progress bar", errOut)
+	}
+	if n := strings.Count(out.String(), `"outcome":"completed"`); n != 2 {
+		t.Fatalf("stdout %q, want 2 NDJSON outcomes", out)
+	}
+}

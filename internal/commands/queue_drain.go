@@ -48,8 +48,10 @@ Without --follow the drain ends when nothing is ready; with it, it waits
 for more until interrupted. SIGINT/SIGTERM stop claiming at once, give
 replays in flight --grace to finish, and release the rest.
 
-On a terminal: a progress bar, then a summary. Otherwise NDJSON, one line
-per outcome (completed, retry, dead, deferred, released, lost). Exit 0 when
+On a terminal: a summary; otherwise (or with -o json) NDJSON, one line
+per outcome (completed, retry, dead, deferred, released, lost). A progress
+bar is drawn on stderr when stderr is a terminal (not over NDJSON on a
+terminal). Exit 0 when
 everything attempted succeeded or was rescheduled (or no queue exists yet),
 1 when operations went dead during the drain.`,
 		Example: `  haderctl queue drain orders
@@ -138,9 +140,12 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 		}).Handle
 	}
 
-	progress := f.IO.IsStdoutTTY() && !f.JSON()
+	// stdout carries NDJSON for programs, a summary for a person; the bar
+	// is drawn on stderr, so only when that is a terminal, and not over
+	// NDJSON that goes to a terminal too
+	ndjson := f.JSON() || !f.IO.IsStdoutTTY()
 	var bar *progressBar
-	if progress {
+	if f.IO.IsStderrTTY() && !(ndjson && f.IO.IsStdoutTTY()) {
 		rctx, cancel := f.RedisContext(ctx)
 		stats, _, err := qc.Stats(rctx, names)
 		cancel()
@@ -165,6 +170,8 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 			r.Error = redact.URLsIn(redact.Scrub(r.Error, c.Secrets()...))
 			if bar != nil {
 				bar.add(r)
+			}
+			if !ndjson {
 				return
 			}
 			outMu.Lock()
@@ -174,6 +181,8 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 	})
 	if bar != nil {
 		bar.stop()
+	}
+	if !ndjson {
 		fmt.Fprintf(f.IO.Out, "drained %s: %d completed, %d rescheduled, %d deferred (breaker open), %d dead, %d released, %d lost\n",
 			strings.Join(names, ", "), sum.Completed, sum.Retried, sum.Deferred, sum.Dead, sum.Released, sum.Lost)
 	}
