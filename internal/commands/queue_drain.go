@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -102,6 +103,16 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.Follow {
+		// a long-running drainer (a service started before Redis, a
+		// restart) waits for Redis as a running drain does
+		if err := awaitRedis(cmd.Context(), f, c.Redis.URL, time.Duration(c.Redis.Timeout), queue.DefaultGiveUp); err != nil {
+			return err
+		}
+		if cmd.Context().Err() != nil {
+			return nil // interrupted while waiting: nothing was claimed
+		}
+	}
 	qc, err := f.Queues()
 	if err != nil {
 		return err
@@ -196,6 +207,45 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 		return cmdutil.Unhealthyf("%d operations went dead during the drain (haderctl queue list QUEUE --state dead)", sum.Dead)
 	}
 	return nil
+}
+
+// awaitRedis returns once Redis at url answers a PING, retrying an
+// unreachable one for up to giveUp (then it is the error, exit 3); a
+// Redis that refuses (e.g. a wrong password) is the error at once.
+func awaitRedis(ctx context.Context, f *cmdutil.Factory, url string, timeout, giveUp time.Duration) error {
+	rdb, err := store.Open(store.Options{URL: url, Timeout: timeout})
+	if err != nil {
+		return nil // a bad URL is f.Queues()'s to report
+	}
+	defer rdb.Close()
+	start := time.Now()
+	warned := false
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		err := rdb.Ping(pctx).Err()
+		cancel()
+		switch {
+		case err == nil:
+			if warned {
+				fmt.Fprintln(f.IO.ErrOut, "haderctl: Redis is reachable again: draining")
+			}
+			return nil
+		case ctx.Err() != nil:
+			return nil // interrupted: the caller stops
+		case !store.IsUnavailable(err) && !strings.HasPrefix(err.Error(), "LOADING"):
+			return f.RedisError(err)
+		case time.Since(start) > giveUp:
+			return f.RedisError(err)
+		case !warned:
+			fmt.Fprintf(f.IO.ErrOut, "haderctl: %s; retrying for up to %s\n", f.RedisError(err), giveUp)
+			warned = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
 }
 
 // queueDrainDryRun shows what a drain would claim, in its order: queue by

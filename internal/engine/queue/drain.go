@@ -83,7 +83,8 @@ type DrainOptions struct {
 	// Poll is the idle wait between claims with --follow.
 	Poll time.Duration
 	// GiveUp is how long Redis may stay unreachable before the drain
-	// stops with an error (its leases then expire and nothing is lost).
+	// stops with an error (its leases then expire and nothing is lost);
+	// 0 is DefaultGiveUp.
 	GiveUp time.Duration
 	// Jitter draws a retry's backoff fraction in [0, 1): the wait is that
 	// fraction of min(cap, base·factor^(attempt-1)) ("full jitter"). nil:
@@ -153,6 +154,9 @@ type drain struct {
 	handlerNs atomic.Int64
 }
 
+// DefaultGiveUp is how long a drain keeps retrying an unreachable Redis.
+const DefaultGiveUp = time.Minute
+
 // Drain claims and replays operations until the queues are empty (or,
 // with Follow, until ctx is done), then returns what it did. Cancelling
 // ctx stops claiming at once; replays in flight get Grace to finish, the
@@ -171,7 +175,7 @@ func (c *Client) Drain(ctx context.Context, o DrainOptions) (Summary, error) {
 		o.Poll = 200 * time.Millisecond
 	}
 	if o.GiveUp <= 0 {
-		o.GiveUp = time.Minute
+		o.GiveUp = DefaultGiveUp
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
