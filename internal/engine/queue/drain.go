@@ -794,8 +794,9 @@ func (d *drain) recheckStale(q string, done []result, reply []string) {
 	}
 }
 
-// renewer extends the leases of everything held, every Lease/3. It warns only about leases really lost: an operation
-// settled while the renewal ran gave its lease up, it did not lose it.
+// renewer extends the leases of everything held, every Lease/3. It warns
+// only about leases really lost: an operation settled while the renewal
+// ran gave its lease up, it did not lose it.
 func (d *drain) renewer(done <-chan struct{}) {
 	t := time.NewTicker(d.o.Lease / 3)
 	defer t.Stop()
