@@ -116,6 +116,9 @@ type item struct {
 	created int64
 	op      *Operation
 	corrupt string
+	// settling is set (under drain.mu) once its outcome is on its way to
+	// Redis: a lease it gave up meanwhile is no loss.
+	settling bool
 }
 
 type result struct {
@@ -128,19 +131,15 @@ type result struct {
 }
 
 type drain struct {
-	c    *Client
-	o    DrainOptions
-	log  *slog.Logger
-	mu   sync.Mutex
-	held map[string]map[string]string // queue → id → token
-	// settling holds the ids (queue → id) of held operations whose
-	// outcome is on its way to Redis: a lease they gave up meanwhile is
-	// no loss.
-	settling map[string]map[string]bool
-	freed    chan struct{}
-	sum      Summary
-	sumMu    sync.Mutex
-	settle   chan result
+	c      *Client
+	o      DrainOptions
+	log    *slog.Logger
+	mu     sync.Mutex
+	held   map[string]map[string]*item // queue → id → item
+	freed  chan struct{}
+	sum    Summary
+	sumMu  sync.Mutex
+	settle chan result
 	// owner names this drain in its lease tokens.
 	owner string
 	// trimming is set while a periodic trim of the dead set runs.
@@ -183,7 +182,7 @@ func (c *Client) Drain(ctx context.Context, o DrainOptions) (Summary, error) {
 	if o.Jitter == nil {
 		o.Jitter = rand.Float64
 	}
-	d := &drain{c: c, o: o, log: o.Logger, held: map[string]map[string]string{}, settling: map[string]map[string]bool{},
+	d := &drain{c: c, o: o, log: o.Logger, held: map[string]map[string]*item{},
 		freed: make(chan struct{}, 1), settle: make(chan result, 4*o.Concurrency), owner: newOwner()}
 
 	// Replays run under workCtx, which outlives ctx by the grace period.
@@ -573,11 +572,11 @@ func (d *drain) hold(q string, items []*item) {
 	defer d.mu.Unlock()
 	m := d.held[q]
 	if m == nil {
-		m = map[string]string{}
+		m = map[string]*item{}
 		d.held[q] = m
 	}
 	for _, it := range items {
-		m[it.id] = it.token
+		m[it.id] = it
 	}
 }
 
@@ -685,13 +684,8 @@ func (d *drain) settleBatch(q string, rs []result) error {
 		args = append(args, r.it.id, r.it.token, string(r.out.Kind), x, r.out.Err)
 	}
 	d.mu.Lock()
-	settling := d.settling[q]
-	if settling == nil {
-		settling = map[string]bool{}
-		d.settling[q] = settling
-	}
 	for _, r := range rs {
-		settling[r.it.id] = true
+		r.it.settling = true
 	}
 	d.mu.Unlock()
 	var reply []string
@@ -715,7 +709,6 @@ func (d *drain) settleBatch(q string, rs []result) error {
 	d.mu.Lock()
 	for _, r := range rs {
 		delete(d.held[q], r.it.id)
-		delete(settling, r.it.id)
 	}
 	d.mu.Unlock()
 	if err != nil {
@@ -809,8 +802,8 @@ func (d *drain) renewer(done <-chan struct{}) {
 		d.mu.Lock()
 		snap := map[string][]any{}
 		for q, m := range d.held {
-			for id, tok := range m {
-				snap[q] = append(snap[q], id, tok)
+			for id, it := range m {
+				snap[q] = append(snap[q], id, it.token)
 			}
 		}
 		d.mu.Unlock()
@@ -846,7 +839,7 @@ func (d *drain) reallyLost(q string, renewed []any, lost []string) int {
 	defer d.mu.Unlock()
 	n := 0
 	for _, id := range lost {
-		if tok, ok := d.held[q][id]; ok && tok == tokens[id] && !d.settling[q][id] {
+		if it, ok := d.held[q][id]; ok && !it.settling && tokens[id] == any(it.token) {
 			n++
 		}
 	}
