@@ -83,6 +83,10 @@ contacted: a bad operation or line exits 2 and nothing is pushed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Queue = args[0]
+			// 0 is not "the default" in disguise: leaving the flag out is
+			if cmd.Flags().Changed("max-attempts") && opts.MaxAttempts < 1 {
+				return cmdutil.UsageErrorf("invalid --max-attempts %d: use at least 1 (leave it out for queue.max_attempts)", opts.MaxAttempts)
+			}
 			if opts.NDJSON {
 				for _, name := range perOperationFlags {
 					if cmd.Flags().Changed(name) {
@@ -106,7 +110,7 @@ contacted: a bad operation or line exits 2 and nothing is pushed.`,
 	fl.StringVar(&opts.Method, "method", "", "HTTP method of the replay (default POST when --path is given)")
 	fl.StringVar(&opts.Path, "path", "", "path relative to the service's base_url, or a full URL")
 	fl.StringArrayVarP(&opts.Headers, "header", "H", nil, "request header 'Name: value' (repeatable; secret ones are redacted in output)")
-	fl.IntVar(&opts.MaxAttempts, "max-attempts", 0, "attempts before it is dead (default queue.max_attempts, 10)")
+	fl.IntVar(&opts.MaxAttempts, "max-attempts", 0, "attempts before it is dead, at least 1 (default queue.max_attempts, 10)")
 	fl.BoolVar(&opts.NDJSON, "ndjson", false, "read operations from stdin, one JSON object per line")
 	return cmd
 }
@@ -124,7 +128,7 @@ type pushLine struct {
 	Data        json.RawMessage   `json:"data"`
 	Error       string            `json:"error"`
 	Priority    string            `json:"priority"`
-	MaxAttempts int               `json:"max_attempts"`
+	MaxAttempts *int              `json:"max_attempts"`
 	Method      string            `json:"method"`
 	Path        string            `json:"path"`
 	Headers     map[string]string `json:"headers"`
@@ -132,7 +136,14 @@ type pushLine struct {
 
 func (l pushLine) operation(q string) (*queue.Operation, error) {
 	o := &queue.Operation{ID: l.ID, Queue: q, Operation: l.Operation, Service: l.Service, Data: l.Data,
-		Error: l.Error, Priority: queue.Priority(l.Priority), MaxAttempts: l.MaxAttempts}
+		Error: l.Error, Priority: queue.Priority(l.Priority)}
+	if l.MaxAttempts != nil {
+		// given is given: 0 does not quietly become queue.max_attempts
+		if *l.MaxAttempts < 1 {
+			return nil, fmt.Errorf(`"max_attempts" is %d: use at least 1 (leave it out for queue.max_attempts)`, *l.MaxAttempts)
+		}
+		o.MaxAttempts = *l.MaxAttempts
+	}
 	if l.Path == "" {
 		// like --method and -H without --path: not silently dropped
 		if l.Method != "" || len(l.Headers) > 0 {
@@ -223,9 +234,6 @@ func (opts *QueuePushOptions) operation(stdin io.Reader) (*queue.Operation, erro
 	}
 	o := &queue.Operation{ID: opts.ID, Queue: opts.Queue, Operation: opts.Operation, Service: opts.Service,
 		Data: data, Error: opts.Error, Priority: queue.Priority(opts.Priority), MaxAttempts: opts.MaxAttempts}
-	if opts.MaxAttempts < 0 {
-		return nil, cmdutil.UsageErrorf("--max-attempts must be at least 1")
-	}
 	if opts.Method != "" || opts.Path != "" || len(opts.Headers) > 0 {
 		if opts.Path == "" {
 			return nil, cmdutil.UsageErrorf("--method and --header need --path (a path under the service's base_url, or a URL)")
@@ -337,6 +345,9 @@ func jsonProblem(err error) string {
 
 // jsonKind names what a pushLine field holds, in JSON's terms.
 func jsonKind(t reflect.Type) string {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	switch t.Kind() {
 	case reflect.String:
 		return "a string"

@@ -274,22 +274,23 @@ it asks on a terminal and refuses (exit 2) off one.`,
 			if runF != nil {
 				return runF(args[0], yes)
 			}
+			if !yes && (!f.IO.IsStdinTTY() || !f.IO.IsStdoutTTY()) {
+				return cmdutil.UsageErrorf("purge deletes dead operations for good: add --yes to confirm")
+			}
 			qc, ctx, cancel, err := queueContext(cmd, f, args[0])
 			if err != nil {
 				return err
 			}
-			defer cancel()
 			if !yes {
-				if !f.IO.IsStdinTTY() || !f.IO.IsStdoutTTY() {
-					return cmdutil.UsageErrorf("purge deletes dead operations for good: add --yes to confirm")
-				}
-				fmt.Fprintf(f.IO.ErrOut, "Delete every dead operation of %s for good? [y/N] ", args[0])
-				var answer string
-				fmt.Fscanln(f.IO.In, &answer)
-				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+				// a person may take a while to answer: the Redis deadline
+				// starts after the answer, not before the question
+				cancel()
+				if !confirm(f, fmt.Sprintf("Delete every dead operation of %s for good?", args[0])) {
 					return cmdutil.UsageErrorf("purge not confirmed: nothing deleted")
 				}
+				ctx, cancel = f.RedisContext(cmd.Context())
 			}
+			defer cancel()
 			n, err := qc.PurgeDead(ctx, args[0])
 			if err != nil {
 				return f.RedisError(err)
@@ -304,6 +305,16 @@ it asks on a terminal and refuses (exit 2) off one.`,
 	cmd.Flags().BoolVar(&dead, "dead", false, "delete the dead operations (required)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask")
 	return cmd
+}
+
+// confirm asks a yes/no question on the terminal (default no). Any Redis
+// deadline of the command must start after it returns.
+func confirm(f *cmdutil.Factory, question string) bool {
+	fmt.Fprintf(f.IO.ErrOut, "%s [y/N] ", question)
+	var answer string
+	fmt.Fscanln(f.IO.In, &answer)
+	a := strings.ToLower(strings.TrimSpace(answer))
+	return a == "y" || a == "yes"
 }
 
 // NewCmdQueuePause builds `haderctl queue pause` (pause) or `resume`.

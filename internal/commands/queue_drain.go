@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -48,8 +49,10 @@ Without --follow the drain ends when nothing is ready; with it, it waits
 for more until interrupted. SIGINT/SIGTERM stop claiming at once, give
 replays in flight --grace to finish, and release the rest.
 
-On a terminal: a progress bar, then a summary. Otherwise NDJSON, one line
-per outcome (completed, retry, dead, deferred, released, lost). Exit 0 when
+On a terminal: a summary; otherwise (or with -o json) NDJSON, one line
+per outcome (completed, retry, dead, deferred, released, lost). A progress
+bar is drawn on stderr when stderr is a terminal (not over NDJSON on a
+terminal). Exit 0 when
 everything attempted succeeded or was rescheduled (or no queue exists yet),
 1 when operations went dead during the drain.`,
 		Example: `  haderctl queue drain orders
@@ -100,6 +103,16 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.Follow {
+		// a long-running drainer (a service started before Redis, a
+		// restart) waits for Redis as a running drain does
+		if err := awaitRedis(cmd.Context(), f, c.Redis.URL, time.Duration(c.Redis.Timeout), queue.DefaultGiveUp); err != nil {
+			return err
+		}
+		if cmd.Context().Err() != nil {
+			return nil // interrupted while waiting: nothing was claimed
+		}
+	}
 	qc, err := f.Queues()
 	if err != nil {
 		return err
@@ -138,9 +151,12 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 		}).Handle
 	}
 
-	progress := f.IO.IsStdoutTTY() && !f.JSON()
+	// stdout carries NDJSON for programs, a summary for a person; the bar
+	// is drawn on stderr, so only when that is a terminal, and not over
+	// NDJSON that goes to a terminal too
+	ndjson := f.JSON() || !f.IO.IsStdoutTTY()
 	var bar *progressBar
-	if progress {
+	if f.IO.IsStderrTTY() && !(ndjson && f.IO.IsStdoutTTY()) {
 		rctx, cancel := f.RedisContext(ctx)
 		stats, _, err := qc.Stats(rctx, names)
 		cancel()
@@ -165,6 +181,8 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 			r.Error = redact.URLsIn(redact.Scrub(r.Error, c.Secrets()...))
 			if bar != nil {
 				bar.add(r)
+			}
+			if !ndjson {
 				return
 			}
 			outMu.Lock()
@@ -174,6 +192,8 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 	})
 	if bar != nil {
 		bar.stop()
+	}
+	if !ndjson {
 		fmt.Fprintf(f.IO.Out, "drained %s: %d completed, %d rescheduled, %d deferred (breaker open), %d dead, %d released, %d lost\n",
 			strings.Join(names, ", "), sum.Completed, sum.Retried, sum.Deferred, sum.Dead, sum.Released, sum.Lost)
 	}
@@ -187,6 +207,45 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 		return cmdutil.Unhealthyf("%d operations went dead during the drain (haderctl queue list QUEUE --state dead)", sum.Dead)
 	}
 	return nil
+}
+
+// awaitRedis returns once Redis at url answers a PING, retrying an
+// unreachable one for up to giveUp (then it is the error, exit 3); a
+// Redis that refuses (e.g. a wrong password) is the error at once.
+func awaitRedis(ctx context.Context, f *cmdutil.Factory, url string, timeout, giveUp time.Duration) error {
+	rdb, err := store.Open(store.Options{URL: url, Timeout: timeout})
+	if err != nil {
+		return nil // a bad URL is f.Queues()'s to report
+	}
+	defer rdb.Close()
+	start := time.Now()
+	warned := false
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		err := rdb.Ping(pctx).Err()
+		cancel()
+		switch {
+		case err == nil:
+			if warned {
+				fmt.Fprintln(f.IO.ErrOut, "haderctl: Redis is reachable again: draining")
+			}
+			return nil
+		case ctx.Err() != nil:
+			return nil // interrupted: the caller stops
+		case !store.IsUnavailable(err) && !strings.HasPrefix(err.Error(), "LOADING"):
+			return f.RedisError(err)
+		case time.Since(start) > giveUp:
+			return f.RedisError(err)
+		case !warned:
+			fmt.Fprintf(f.IO.ErrOut, "haderctl: %s; retrying for up to %s\n", f.RedisError(err), giveUp)
+			warned = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
 }
 
 // queueDrainDryRun shows what a drain would claim, in its order: queue by

@@ -60,6 +60,12 @@ func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
 // SetStdoutTTY overrides terminal detection (tests).
 func (s *IOStreams) SetStdoutTTY(v bool) { s.stdoutTTY = v }
 
+// SetStderrTTY overrides terminal detection (tests).
+func (s *IOStreams) SetStderrTTY(v bool) { s.stderrTTY = v }
+
+// SetStdinTTY overrides terminal detection (tests).
+func (s *IOStreams) SetStdinTTY(v bool) { s.stdinTTY = v }
+
 // ColorEnabled reports whether to colour output.
 func (s *IOStreams) ColorEnabled() bool { return s.color }
 

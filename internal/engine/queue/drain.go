@@ -83,8 +83,17 @@ type DrainOptions struct {
 	// Poll is the idle wait between claims with --follow.
 	Poll time.Duration
 	// GiveUp is how long Redis may stay unreachable before the drain
-	// stops with an error (its leases then expire and nothing is lost).
+	// stops with an error (its leases then expire and nothing is lost);
+	// 0 is DefaultGiveUp.
 	GiveUp time.Duration
+	// Jitter draws a retry's backoff fraction in [0, 1): the wait is that
+	// fraction of min(cap, base·factor^(attempt-1)) ("full jitter"). nil:
+	// math/rand/v2's Float64. Tests inject a fixed one.
+	Jitter func() float64
+
+	// beforeRenew, when set (tests), runs after the renewer's snapshot of
+	// what is held and before its renewal call for q.
+	beforeRenew func(q string)
 }
 
 // Summary counts a drain's outcomes.
@@ -107,12 +116,18 @@ type item struct {
 	created int64
 	op      *Operation
 	corrupt string
+	// settling is set (under drain.mu) once its outcome is on its way to
+	// Redis: a lease it gave up meanwhile is no loss.
+	settling bool
 }
 
 type result struct {
 	it  *item
 	out Outcome
 	dur time.Duration
+	// ran is set when the handler ran (dur is its time): what the
+	// prefetch window is measured on.
+	ran bool
 }
 
 type drain struct {
@@ -120,7 +135,7 @@ type drain struct {
 	o      DrainOptions
 	log    *slog.Logger
 	mu     sync.Mutex
-	held   map[string]map[string]string // queue → id → token
+	held   map[string]map[string]*item // queue → id → item
 	freed  chan struct{}
 	sum    Summary
 	sumMu  sync.Mutex
@@ -132,7 +147,14 @@ type drain struct {
 	// orphans is set when a claim may have run in Redis without its reply
 	// reaching us; the next claim round adopts what was leased to us.
 	orphans bool
+	// handlerNs is the moving average of the handler's time (ns; 0 until
+	// one replay has been measured), kept by the settler, read by the
+	// claim loop to size the prefetch.
+	handlerNs atomic.Int64
 }
+
+// DefaultGiveUp is how long a drain keeps retrying an unreachable Redis.
+const DefaultGiveUp = time.Minute
 
 // Drain claims and replays operations until the queues are empty (or,
 // with Follow, until ctx is done), then returns what it did. Cancelling
@@ -152,12 +174,15 @@ func (c *Client) Drain(ctx context.Context, o DrainOptions) (Summary, error) {
 		o.Poll = 200 * time.Millisecond
 	}
 	if o.GiveUp <= 0 {
-		o.GiveUp = time.Minute
+		o.GiveUp = DefaultGiveUp
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &drain{c: c, o: o, log: o.Logger, held: map[string]map[string]string{},
+	if o.Jitter == nil {
+		o.Jitter = rand.Float64
+	}
+	d := &drain{c: c, o: o, log: o.Logger, held: map[string]map[string]*item{},
 		freed: make(chan struct{}, 1), settle: make(chan result, 4*o.Concurrency), owner: newOwner()}
 
 	// Replays run under workCtx, which outlives ctx by the grace period.
@@ -174,7 +199,7 @@ func (c *Client) Drain(ctx context.Context, o DrainOptions) (Summary, error) {
 	})
 	defer stopGrace()
 
-	work := make(chan *item, d.capacity())
+	work := make(chan *item, d.ceiling())
 	var workers sync.WaitGroup
 	for range o.Concurrency {
 		workers.Add(1)
@@ -235,12 +260,56 @@ func (d *drain) run(ctx, workCtx context.Context, it *item) result {
 		// cut short by the end of the grace period: not an attempt
 		out = Outcome{Kind: Release}
 	}
-	return result{it: it, out: out, dur: time.Since(start)}
+	return result{it: it, out: out, dur: time.Since(start), ran: true}
 }
 
-// capacity is how many operations a drain holds at once: those replaying
-// plus a prefetch, so workers never wait for a claim round trip.
-func (d *drain) capacity() int { return min(max(4*d.o.Concurrency, 1024), 2048) }
+// PrefetchWindow is how far ahead a drainer claims: beyond the operations
+// its workers are replaying it holds no more than they start within this
+// window at the measured handler time. Several drainers on one backlog so
+// split it evenly (each holds about what it is about to do, not a
+// thousand operations another drainer could have started), while a fast
+// handler still gets large batches.
+const PrefetchWindow = 50 * time.Millisecond
+
+// ceiling is the most operations a drain holds at once, however fast its
+// handler: what one claim round trip can usefully bring.
+func (d *drain) ceiling() int { return min(max(4*d.o.Concurrency, 1024), 2048) }
+
+// heldLimit is how many operations a drain with concurrency workers may
+// hold (replaying, waiting for a worker, or waiting to be settled): the
+// concurrency plus a prefetch of what the workers start within
+// PrefetchWindow when a replay takes handler, at least 1 and at most
+// ceiling in all. Before any replay is measured (handler 0) the prefetch
+// is the concurrency. It grows at most twofold from prev (0: none yet) per
+// pass of the claim loop, so one fast first replay does not fill a
+// drainer at once; it shrinks at once when replays get slower.
+func heldLimit(concurrency int, handler time.Duration, prev, ceiling int) int {
+	prefetch := concurrency
+	if handler > 0 {
+		prefetch = int(min(int64(ceiling), int64(concurrency)*int64(PrefetchWindow)/int64(handler)))
+	}
+	limit := min(concurrency+max(prefetch, 1), ceiling)
+	if prev > 0 {
+		limit = min(limit, 2*prev)
+	}
+	return max(limit, 1)
+}
+
+// measure adds a replay's time to the moving average of the handler's
+// (weight 1/8; the first sets it).
+func (d *drain) measure(r result) {
+	if !r.ran {
+		return
+	}
+	dur := max(r.dur.Nanoseconds(), 1)
+	avg := d.handlerNs.Load()
+	if avg == 0 {
+		avg = dur
+	} else {
+		avg += (dur - avg) / 8
+	}
+	d.handlerNs.Store(max(avg, 1))
+}
 
 func (d *drain) inflight() int {
 	d.mu.Lock()
@@ -253,7 +322,7 @@ func (d *drain) inflight() int {
 }
 
 func (d *drain) claimLoop(ctx context.Context, work chan<- *item) error {
-	capacity := d.capacity()
+	capacity := 0
 	var downSince time.Time
 	backoff := 50 * time.Millisecond
 	lastTrim, deadAtTrim := time.Now(), 0
@@ -274,6 +343,7 @@ func (d *drain) claimLoop(ctx context.Context, work chan<- *item) error {
 			}
 			lastTrim, deadAtTrim = time.Now(), dead
 		}
+		capacity = heldLimit(d.o.Concurrency, time.Duration(d.handlerNs.Load()), capacity, d.ceiling())
 		inflight := d.inflight()
 		free := capacity - inflight
 		// claim in batches: a round trip for one operation at a time would
@@ -502,11 +572,11 @@ func (d *drain) hold(q string, items []*item) {
 	defer d.mu.Unlock()
 	m := d.held[q]
 	if m == nil {
-		m = map[string]string{}
+		m = map[string]*item{}
 		d.held[q] = m
 	}
 	for _, it := range items {
-		m[it.id] = it.token
+		m[it.id] = it
 	}
 }
 
@@ -549,6 +619,7 @@ func (d *drain) settler() error {
 			return firstErr
 		}
 		pending = append(pending, r)
+		d.measure(r)
 		// gather what else comes within a millisecond, then flush: batches
 		// grow with load, and one settle call covers many outcomes
 		linger := time.NewTimer(time.Millisecond)
@@ -561,6 +632,7 @@ func (d *drain) settler() error {
 					return firstErr
 				}
 				pending = append(pending, r)
+				d.measure(r)
 			case <-linger.C:
 				more = false
 			}
@@ -601,7 +673,7 @@ func (d *drain) settleBatch(q string, rs []result) error {
 		x := 0.0
 		switch r.out.Kind {
 		case Retry:
-			x = rand.Float64()
+			x = min(max(d.o.Jitter(), 0), 1)
 		case Defer:
 			delay := r.out.Delay
 			if delay < 0 { // forced open: no probe time to wait for
@@ -611,6 +683,11 @@ func (d *drain) settleBatch(q string, rs []result) error {
 		}
 		args = append(args, r.it.id, r.it.token, string(r.out.Kind), x, r.out.Err)
 	}
+	d.mu.Lock()
+	for _, r := range rs {
+		r.it.settling = true
+	}
+	d.mu.Unlock()
 	var reply []string
 	var err error
 	deadline := time.Now().Add(d.o.GiveUp)
@@ -710,7 +787,9 @@ func (d *drain) recheckStale(q string, done []result, reply []string) {
 	}
 }
 
-// renewer extends the leases of everything held, every Lease/3.
+// renewer extends the leases of everything held, every Lease/3. It warns
+// only about leases really lost: an operation settled while the renewal
+// ran gave its lease up, it did not lose it.
 func (d *drain) renewer(done <-chan struct{}) {
 	t := time.NewTicker(d.o.Lease / 3)
 	defer t.Stop()
@@ -723,23 +802,48 @@ func (d *drain) renewer(done <-chan struct{}) {
 		d.mu.Lock()
 		snap := map[string][]any{}
 		for q, m := range d.held {
-			for id, tok := range m {
-				snap[q] = append(snap[q], id, tok)
+			for id, it := range m {
+				snap[q] = append(snap[q], id, it.token)
 			}
 		}
 		d.mu.Unlock()
 		for q, args := range snap {
+			if d.o.beforeRenew != nil {
+				d.o.beforeRenew(q)
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), d.o.Lease/3)
 			lost, err := renewScript.Run(ctx, d.c.rdb, []string{d.c.keys.QueueLeased(q), d.c.keys.QueueLeases(q)},
 				append([]any{d.o.Lease.Milliseconds()}, args...)...).StringSlice()
 			cancel()
 			if err != nil {
 				d.log.Warn("lease renewal failed", "queue", q, "err", err)
-			} else if len(lost) > 0 {
-				d.log.Warn("leases lost", "queue", q, "ids", len(lost))
+			} else if n := d.reallyLost(q, args, lost); n > 0 {
+				d.log.Warn("leases lost", "queue", q, "ids", n)
 			}
 		}
 	}
+}
+
+// reallyLost counts the ids of a renewal's lost reply that are still held
+// with the token renewed and not being settled: the others were settled
+// (or began settling) after the snapshot, and gave their leases up.
+func (d *drain) reallyLost(q string, renewed []any, lost []string) int {
+	if len(lost) == 0 {
+		return 0
+	}
+	tokens := make(map[string]any, len(renewed)/2)
+	for i := 0; i+1 < len(renewed); i += 2 {
+		tokens[renewed[i].(string)] = renewed[i+1]
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, id := range lost {
+		if it, ok := d.held[q][id]; ok && !it.settling && tokens[id] == any(it.token) {
+			n++
+		}
+	}
+	return n
 }
 
 func isLoading(err error) bool {

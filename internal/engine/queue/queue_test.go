@@ -212,18 +212,22 @@ func TestRetryBackoffIsFullJitterUnderTheCap(t *testing.T) {
 	c, _ := newTestClient(t, Settings{BackoffBase: time.Second, BackoffFactor: 2, BackoffCap: 3 * time.Second})
 	push(t, c, "q", "s", "o", 1, nil)
 	// attempt 1 fails: the wait is x × base
+	// The settle runs on Redis' clock between before and after: its due
+	// time is that moment plus exactly x × the ceiling (in whole ms), so
+	// the check holds however slow the machine.
 	ids, tok, _ := claimRaw(t, c, "q", 1, time.Minute)
 	before := redisNowMs(t, c)
 	res := settleRaw(t, c, "q", ids[0], tok[0], "retry", 0.5)
+	after := redisNowMs(t, c)
 	var due int64
 	if _, err := fmt.Sscanf(res, "retry:%d", &due); err != nil {
 		t.Fatalf("settle: %q", res)
 	}
-	if wait := due - before; wait < 450 || wait > 550 {
-		t.Fatalf("first retry waits %dms, want ~500 (0.5 × 1s)", wait)
+	if due < before+500 || due > after+500 {
+		t.Fatalf("first retry due at %d, want 500 ms (0.5 × 1s) after the settle, between %d and %d", due, before, after)
 	}
 	// attempts 2 and 3 with x near 1: 2 s, then capped at 3 s (not 4 s)
-	for i, want := range []int64{2000, 3000} {
+	for i, want := range []int64{1998, 2997} { // floor(0.999 × 2000), floor(0.999 × 3000)
 		if err := c.rdb.ZAdd(context.Background(), c.keys.QueueDelayed("q"), redis.Z{Score: 0, Member: ids[0]}).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -233,11 +237,12 @@ func TestRetryBackoffIsFullJitterUnderTheCap(t *testing.T) {
 		}
 		before = redisNowMs(t, c)
 		res = settleRaw(t, c, "q", ids[0], tok[0], "retry", 0.999)
+		after = redisNowMs(t, c)
 		if _, err := fmt.Sscanf(res, "retry:%d", &due); err != nil {
 			t.Fatalf("settle: %q", res)
 		}
-		if wait := due - before; wait < want-60 || wait > want {
-			t.Fatalf("retry %d waits %dms, want just under %dms", i+2, wait, want)
+		if due < before+want || due > after+want {
+			t.Fatalf("retry %d due at %d, want %d ms after the settle, between %d and %d", i+2, due, want, before, after)
 		}
 	}
 }
@@ -351,7 +356,10 @@ func TestHTTPReplayIsExactlyAsStoredAndGoesThroughTheBreaker(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	c, rdb := newTestClient(t, Settings{})
+	// retries wait 0.5 × 1 h (the jitter is fixed): none comes due again
+	// during the test, however slow the machine
+	c, rdb := newTestClient(t, Settings{BackoffBase: time.Hour, BackoffCap: time.Hour})
+	jitter := func() float64 { return 0.5 }
 	b := breaker.New(rdb, breaker.Options{Keys: c.keys, Settings: func(string) breaker.Settings {
 		return breaker.Settings{FailureThreshold: 2, SuccessThreshold: 1, RecoveryTimeout: time.Hour}.WithDefaults()
 	}})
@@ -383,12 +391,28 @@ func TestHTTPReplayIsExactlyAsStoredAndGoesThroughTheBreaker(t *testing.T) {
 	ids := push(t, c, "orders", "shopify", "more", 5, func(o *Operation) {
 		o.Request = &Request{Method: "POST", URL: "/api/orders.json"}
 	})
-	s, err := c.Drain(ctx, DrainOptions{Queues: []string{"orders"}, Concurrency: 1, Handler: h})
+	var retries []Report
+	s, err := c.Drain(ctx, DrainOptions{Queues: []string{"orders"}, Concurrency: 1, Handler: h, Jitter: jitter,
+		OnReport: func(r Report) {
+			if r.Outcome == "retry" {
+				retries = append(retries, r)
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Retried != 2 || s.Deferred != 3 || len(got) != 2 {
 		t.Fatalf("drain against a failing service: %+v, %d requests reached it; want 2 retries, 3 deferred, 2 requests", s, len(got))
+	}
+	for _, r := range retries {
+		// due at Redis' settle time + 30 min; the report's time is the
+		// drainer's, read after the settle
+		if r.NextAttemptAt == nil {
+			t.Fatalf("retry %+v: no next attempt time", r)
+		}
+		if wait := r.NextAttemptAt.Sub(r.Time); wait > 30*time.Minute+time.Second || wait < 29*time.Minute {
+			t.Fatalf("retry %+v: due in %s, want the injected jitter's 0.5 × 1 h", r, wait)
+		}
 	}
 	attempts := 0
 	for _, id := range ids {
@@ -631,7 +655,9 @@ func pushOne(t *testing.T, c *Client, q, id string) PushResult {
 }
 
 func TestACompletedIDIsADuplicateForTheRetentionThenForgotten(t *testing.T) {
-	c, rdb := newTestClient(t, Settings{Retention: 300 * time.Millisecond})
+	// a retention long enough that the checks right after the drain fall
+	// inside it on a loaded machine too
+	c, rdb := newTestClient(t, Settings{Retention: 2 * time.Second})
 	ctx := context.Background()
 	push(t, c, "q", "s", "o", 2, nil) // registers the queue; o-0, o-1
 	if s, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Handler: done}); err != nil || s.Completed != 2 {
@@ -644,14 +670,14 @@ func TestACompletedIDIsADuplicateForTheRetentionThenForgotten(t *testing.T) {
 		t.Fatalf("inspect of a completed operation: %+v %v", o, err)
 	}
 	// once the retention has passed, the id is new again
-	eventually(t, 5*time.Second, "o-0 is accepted again after the retention", func() bool {
+	eventually(t, 30*time.Second, "o-0 is accepted again after the retention", func() bool {
 		r := pushOne(t, c, "q", "o-0")
 		return r.Status == "enqueued"
 	})
 	// and the next completions delete o-1's marker from the ops hash, but
 	// not o-0's new entry
 	n := 0
-	eventually(t, 5*time.Second, "o-1's done marker is deleted", func() bool {
+	eventually(t, 30*time.Second, "o-1's done marker is deleted", func() bool {
 		n++
 		pushOne(t, c, "q", fmt.Sprintf("p-%d", n))
 		if _, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Handler: done, Max: 1}); err != nil {

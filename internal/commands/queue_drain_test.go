@@ -1,0 +1,88 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/haderos/haderctl/internal/config"
+	"github.com/haderos/haderctl/internal/iostreams"
+	"github.com/haderos/haderctl/internal/testredis"
+)
+
+// lockedBuffer is an output stream read while a command writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// poll waits for cond, failing the test after within.
+func poll(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval
+	}
+}
+
+// A --follow drain started while Redis is down waits for it (up to the
+// documented minute) instead of exiting 3 at once, then drains.
+func TestFollowDrainStartedWhileRedisIsDownWaitsForIt(t *testing.T) {
+	srv, err := testredis.StartServer(t.TempDir(), "--appendonly", "yes", "--appendfsync", "always")
+	if err != nil {
+		t.Skipf("needs a redis-server of its own: %v", err)
+	}
+	defer srv.Stop(true)
+	ns := testredis.Namespace(t)
+	env := map[string]string{"REDIS_URL": srv.URL(), "HADERCTL_NAMESPACE": ns}
+	src := config.Sources{Dir: t.TempDir(), Getenv: func(k string) string { return env[k] }}
+	s, _, _, errOut := iostreams.Test()
+	if code := Run(context.Background(), s, []string{"queue", "push", "orders", "--operation", "x", "--service", "s", "--id", "o-1"}, src); code != 0 {
+		t.Fatalf("push: exit %d: %s", code, errOut)
+	}
+	srv.Stop(false) // the append-only file keeps o-1
+
+	s, _, _, _ = iostreams.Test()
+	out, stderr := &lockedBuffer{}, &lockedBuffer{}
+	s.Out, s.ErrOut = out, stderr
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	exit := make(chan ExitCode, 1)
+	go func() { exit <- Run(ctx, s, []string{"queue", "drain", "orders", "--follow", "--exec", "true"}, src) }()
+	poll(t, 30*time.Second, "the drain says it is retrying", func() bool {
+		select {
+		case code := <-exit:
+			t.Fatalf("the drain exited %d with Redis down: %s", code, stderr)
+		default:
+		}
+		return strings.Contains(stderr.String(), "unreachable") && strings.Contains(stderr.String(), "retrying for up to 1m0s")
+	})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 30*time.Second, "o-1 is replayed once Redis is back", func() bool {
+		return strings.Contains(out.String(), `"id":"o-1"`) && strings.Contains(out.String(), `"outcome":"completed"`)
+	})
+	stop()
+	if code := <-exit; code != 0 {
+		t.Fatalf("the drain exited %d after SIGINT: %s", code, stderr)
+	}
+}
