@@ -234,7 +234,10 @@ func awaitRedis(ctx context.Context, f *cmdutil.Factory, o store.Options, giveUp
 			return nil
 		case ctx.Err() != nil:
 			return nil // interrupted: the caller stops
-		case !store.IsUnavailable(err) && !strings.HasPrefix(err.Error(), "LOADING"):
+		case store.IsRefused(err) || !store.IsUnavailable(err):
+			// a wrong password counts as unavailable for the engine's
+			// fallbacks, but waiting does not fix it (LOADING is
+			// unavailable, and waited for)
 			return f.RedisError(err)
 		case time.Since(start) > giveUp:
 			return f.RedisError(err)

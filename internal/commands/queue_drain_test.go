@@ -89,6 +89,35 @@ func TestFollowDrainStartedWhileRedisIsDownWaitsForIt(t *testing.T) {
 	}
 }
 
+// A --follow drain against a Redis that refuses its password exits 3 at
+// once with the cause: a refusal does not go away by waiting.
+func TestFollowDrainWithAWrongPasswordExits3AtOnce(t *testing.T) {
+	srv, err := testredis.StartServer(t.TempDir(), "--requirepass", "right-one")
+	if err != nil {
+		t.Skipf("needs a redis-server of its own: %v", err)
+	}
+	defer srv.Stop(true)
+	url := "redis://:wrong-one@" + srv.Addr + "/0"
+	env := map[string]string{"REDIS_URL": url, "HADERCTL_NAMESPACE": testredis.Namespace(t)}
+	src := config.Sources{Dir: t.TempDir(), Getenv: func(k string) string { return env[k] }}
+	s, _, _, _ := iostreams.Test()
+	stderr := &lockedBuffer{}
+	s.ErrOut = stderr
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	code := Run(ctx, s, []string{"queue", "drain", "orders", "--follow", "--exec", "true"}, src)
+	if code != 3 || time.Since(start) > 10*time.Second {
+		t.Fatalf("exit %d after %s, want 3 at once: %s", code, time.Since(start), stderr)
+	}
+	if !strings.Contains(stderr.String(), "authentication failed") || strings.Contains(stderr.String(), "retrying") {
+		t.Fatalf("stderr %q, want the authentication failure and no retrying", stderr)
+	}
+	if strings.Contains(stderr.String(), "wrong-one") {
+		t.Fatalf("the password leaked: %s", stderr)
+	}
+}
+
 // A --follow drain reaches a TLS Redis with the config file's tls_ca_file,
 // as every other command does.
 func TestFollowDrainUsesTheConfigFilesTLSSettings(t *testing.T) {
