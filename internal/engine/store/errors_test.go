@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/haderos/haderctl/internal/testredis"
@@ -216,5 +217,51 @@ func TestTypeOfMatchesTheKeyBuilders(t *testing.T) {
 		if got := TypeOf(c.key); got != c.want {
 			t.Errorf("TypeOf(%q) = %q, want %q", c.key, got, c.want)
 		}
+	}
+}
+
+// typeCounter counts the TYPE commands a client sends.
+type typeCounter struct{ n atomic.Int32 }
+
+func (c *typeCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *typeCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "type" {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (c *typeCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A WRONGTYPE reply the engine takes as data (a snapshot shows a
+// wrong-typed breaker as corrupt, on every refresh; the gateway admits
+// through such a breaker on every request) costs no extra round trip:
+// the wrong-typed key is looked up only when the refusal is put in words.
+func TestAWrongTypeReplyCostsNoTypeRoundTripUntilWorded(t *testing.T) {
+	rdb := open(t, testredis.URL(t))
+	var types typeCounter
+	rdb.AddHook(&types)
+	ctx := context.Background()
+	k := Keys{Namespace: testredis.Namespace(t)}
+	rdb.Set(ctx, k.Breaker("shopify"), "planted", 0)
+	rdb.Set(ctx, k.Breakers(), "planted", 0)
+	err := rdb.HGetAll(ctx, k.Breaker("shopify")).Err()
+	p := rdb.Pipeline()
+	for range 20 {
+		p.HGetAll(ctx, k.Breaker("shopify"))
+		p.SIsMember(ctx, k.Breakers(), "shopify")
+	}
+	if _, perr := p.Exec(ctx); perr == nil || !strings.HasPrefix(perr.Error(), "WRONGTYPE") {
+		t.Fatalf("pipeline: %v, want WRONGTYPE", perr)
+	}
+	if n := types.n.Load(); n != 0 {
+		t.Fatalf("%d TYPE round trips for WRONGTYPE replies nobody put in words, want 0", n)
+	}
+	refused(t, err, "X", "key "+k.Breaker("shopify")+", which the engine owns, holds a string, not a hash (WRONGTYPE)")
+	if n := types.n.Load(); n != 1 {
+		t.Fatalf("%d TYPE round trips to word one refusal, want 1", n)
 	}
 }
