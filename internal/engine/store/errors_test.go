@@ -3,9 +3,13 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/haderos/haderctl/internal/testredis"
@@ -263,5 +267,33 @@ func TestAWrongTypeReplyCostsNoTypeRoundTripUntilWorded(t *testing.T) {
 	refused(t, err, "X", "key "+k.Breaker("shopify")+", which the engine owns, holds a string, not a hash (WRONGTYPE)")
 	if n := types.n.Load(); n != 1 {
 		t.Fatalf("%d TYPE round trips to word one refusal, want 1", n)
+	}
+}
+
+// A local I/O error is not Redis being unreachable, though its errno is a
+// net.Error to errors.As: `queue push --data - < dir` said "Redis at ...
+// is unreachable: reading --data from stdin: ... is a directory", exit 3.
+func TestALocalIOErrorIsNotRedisUnreachable(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("reading --data from stdin: %w", &os.PathError{Op: "read", Path: "/dev/stdin", Err: syscall.EISDIR}),
+		fmt.Errorf("writing the audit file: %w", &os.PathError{Op: "write", Path: "audit", Err: syscall.ENOSPC}),
+		&os.PathError{Op: "open", Path: "x.yaml", Err: syscall.ENOENT},
+	} {
+		if IsUnavailable(err) || IsFailure(err) {
+			t.Errorf("IsUnavailable(%v) = true", err)
+		}
+		if c := Classify(err, "X"); c != err {
+			t.Errorf("Classify(%v) = %v, want it unchanged", err, c)
+		}
+	}
+	for _, err := range []error{
+		&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)},
+		&net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ENOENT)},
+		fmt.Errorf("read: %w", syscall.ECONNRESET),
+		syscall.EPIPE,
+	} {
+		if !IsUnavailable(err) {
+			t.Errorf("IsUnavailable(%v) = false", err)
+		}
 	}
 }
