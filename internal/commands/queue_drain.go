@@ -106,7 +106,7 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 	if opts.Follow {
 		// a long-running drainer (a service started before Redis, a
 		// restart) waits for Redis as a running drain does
-		if err := awaitRedis(cmd.Context(), f, c.Redis.URL, time.Duration(c.Redis.Timeout), queue.DefaultGiveUp); err != nil {
+		if err := awaitRedis(cmd.Context(), f, store.Options{URL: c.Redis.URL, Timeout: time.Duration(c.Redis.Timeout), TLS: c.Redis.TLS()}, queue.DefaultGiveUp); err != nil {
 			return err
 		}
 		if cmd.Context().Err() != nil {
@@ -209,11 +209,13 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 	return nil
 }
 
-// awaitRedis returns once Redis at url answers a PING, retrying an
+// awaitRedis returns once Redis at o.URL answers a PING, retrying an
 // unreachable one for up to giveUp (then it is the error, exit 3); a
-// Redis that refuses (e.g. a wrong password) is the error at once.
-func awaitRedis(ctx context.Context, f *cmdutil.Factory, url string, timeout, giveUp time.Duration) error {
-	rdb, err := store.Open(store.Options{URL: url, Timeout: timeout})
+// Redis that refuses (e.g. a wrong password) is the error at once. o must
+// be what the factory opens (the config file's TLS settings too).
+func awaitRedis(ctx context.Context, f *cmdutil.Factory, o store.Options, giveUp time.Duration) error {
+	timeout := o.Timeout
+	rdb, err := store.Open(o)
 	if err != nil {
 		return nil // a bad URL is f.Queues()'s to report
 	}
@@ -232,7 +234,10 @@ func awaitRedis(ctx context.Context, f *cmdutil.Factory, url string, timeout, gi
 			return nil
 		case ctx.Err() != nil:
 			return nil // interrupted: the caller stops
-		case !store.IsUnavailable(err) && !strings.HasPrefix(err.Error(), "LOADING"):
+		case store.IsRefused(err) || !store.IsUnavailable(err):
+			// a wrong password counts as unavailable for the engine's
+			// fallbacks, but waiting does not fix it (LOADING is
+			// unavailable, and waited for)
 			return f.RedisError(err)
 		case time.Since(start) > giveUp:
 			return f.RedisError(err)

@@ -114,7 +114,11 @@ func IsUnavailable(err error) bool {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
-		return true
+		// a bare errno is a net.Error too: only a network one counts (a
+		// local file's EISDIR or ENOSPC is no Redis outage)
+		if errno, ok := ne.(syscall.Errno); !ok || networkErrno(errno) {
+			return true
+		}
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) {
@@ -127,6 +131,16 @@ func IsUnavailable(err error) bool {
 		if strings.Contains(msg, s) {
 			return true
 		}
+	}
+	return false
+}
+
+// networkErrno is an errno of a connection that failed or broke.
+func networkErrno(e syscall.Errno) bool {
+	switch e {
+	case syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
+		syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN:
+		return true
 	}
 	return false
 }

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -38,15 +40,33 @@ func (e *RefusedError) Unwrap() error { return e.Err }
 // engine sent: the command's name, its keys and, for WRONGTYPE, the key
 // found holding the wrong type (see the hook in Open). Its message is the
 // server's, unchanged, so code matching reply prefixes still works.
+//
+// The wrong-typed key is looked up (TYPE round trips) only when the
+// refusal is put in words: the engine takes many WRONGTYPE replies as
+// data (a corrupt breaker in a snapshot, on every refresh) and must not
+// pay for words nobody reads.
 type CommandError struct {
 	// Cmd is the command's name, upper case (EVALSHA for a script).
 	Cmd string
 	// Keys are the keys the command named.
 	Keys []string
-	// WrongKey is the key holding another type than the engine keeps
-	// there, and Held and Want those types; empty when not known.
-	WrongKey, Held, Want string
-	Err                  error
+	Err  error
+
+	once                   sync.Once
+	lookup                 func() (key, held, want string)
+	wrongKey, held, wanted string
+}
+
+// WrongType is the key holding another type than the engine keeps there
+// and its type and the engine's, asking Redis on the first call; empty
+// when not known or not a WRONGTYPE reply.
+func (e *CommandError) WrongType() (key, held, want string) {
+	e.once.Do(func() {
+		if e.lookup != nil {
+			e.wrongKey, e.held, e.wanted = e.lookup()
+		}
+	})
+	return e.wrongKey, e.held, e.wanted
 }
 
 func (e *CommandError) Error() string { return e.Err.Error() }
@@ -131,9 +151,13 @@ func refusal(err error, addr string) (why string, ok bool) {
 	case code == "OOM":
 		return "it is out of memory (used memory is over maxmemory and its eviction policy refuses writes): free memory or raise maxmemory", true
 	case code == "WRONGTYPE":
+		var key, held, want string
+		if ce != nil {
+			key, held, want = ce.WrongType()
+		}
 		switch {
-		case ce != nil && ce.WrongKey != "":
-			return fmt.Sprintf("key %s, which the engine owns, holds a %s, not a %s (WRONGTYPE): delete or rename it", ce.WrongKey, ce.Held, ce.Want), true
+		case key != "":
+			return fmt.Sprintf("key %s, which the engine owns, holds a %s, not a %s (WRONGTYPE): delete or rename it", key, held, want), true
 		case ce != nil && len(ce.Keys) > 0:
 			return fmt.Sprintf("a key the engine owns holds the wrong type of value (WRONGTYPE, %s over %s)", ce.Cmd, strings.Join(ce.Keys, ", ")), true
 		}
@@ -220,7 +244,13 @@ func (h *commandHook) annotate(ctx context.Context, cmd redis.Cmder, err error) 
 	}
 	ce := &CommandError{Cmd: strings.ToUpper(cmd.Name()), Keys: cmdKeys(cmd), Err: err}
 	if code == "WRONGTYPE" {
-		ce.WrongKey, ce.Held, ce.Want = h.wrongTyped(ctx, ce.Keys)
+		// asked when put in words, maybe after ctx was cancelled
+		lctx := context.WithoutCancel(ctx)
+		ce.lookup = func() (string, string, string) {
+			ctx, cancel := context.WithTimeout(lctx, 5*time.Second)
+			defer cancel()
+			return h.wrongTyped(ctx, ce.Keys)
+		}
 	}
 	return ce
 }

@@ -3,8 +3,13 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/haderos/haderctl/internal/testredis"
@@ -215,6 +220,80 @@ func TestTypeOfMatchesTheKeyBuilders(t *testing.T) {
 	} {
 		if got := TypeOf(c.key); got != c.want {
 			t.Errorf("TypeOf(%q) = %q, want %q", c.key, got, c.want)
+		}
+	}
+}
+
+// typeCounter counts the TYPE commands a client sends.
+type typeCounter struct{ n atomic.Int32 }
+
+func (c *typeCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *typeCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "type" {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (c *typeCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A WRONGTYPE reply the engine takes as data (a snapshot shows a
+// wrong-typed breaker as corrupt, on every refresh; the gateway admits
+// through such a breaker on every request) costs no extra round trip:
+// the wrong-typed key is looked up only when the refusal is put in words.
+func TestAWrongTypeReplyCostsNoTypeRoundTripUntilWorded(t *testing.T) {
+	rdb := open(t, testredis.URL(t))
+	var types typeCounter
+	rdb.AddHook(&types)
+	ctx := context.Background()
+	k := Keys{Namespace: testredis.Namespace(t)}
+	rdb.Set(ctx, k.Breaker("shopify"), "planted", 0)
+	rdb.Set(ctx, k.Breakers(), "planted", 0)
+	err := rdb.HGetAll(ctx, k.Breaker("shopify")).Err()
+	p := rdb.Pipeline()
+	for range 20 {
+		p.HGetAll(ctx, k.Breaker("shopify"))
+		p.SIsMember(ctx, k.Breakers(), "shopify")
+	}
+	if _, perr := p.Exec(ctx); perr == nil || !strings.HasPrefix(perr.Error(), "WRONGTYPE") {
+		t.Fatalf("pipeline: %v, want WRONGTYPE", perr)
+	}
+	if n := types.n.Load(); n != 0 {
+		t.Fatalf("%d TYPE round trips for WRONGTYPE replies nobody put in words, want 0", n)
+	}
+	refused(t, err, "X", "key "+k.Breaker("shopify")+", which the engine owns, holds a string, not a hash (WRONGTYPE)")
+	if n := types.n.Load(); n != 1 {
+		t.Fatalf("%d TYPE round trips to word one refusal, want 1", n)
+	}
+}
+
+// A local I/O error is not Redis being unreachable, though its errno is a
+// net.Error to errors.As: `queue push --data - < dir` said "Redis at ...
+// is unreachable: reading --data from stdin: ... is a directory", exit 3.
+func TestALocalIOErrorIsNotRedisUnreachable(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("reading --data from stdin: %w", &os.PathError{Op: "read", Path: "/dev/stdin", Err: syscall.EISDIR}),
+		fmt.Errorf("writing the audit file: %w", &os.PathError{Op: "write", Path: "audit", Err: syscall.ENOSPC}),
+		&os.PathError{Op: "open", Path: "x.yaml", Err: syscall.ENOENT},
+	} {
+		if IsUnavailable(err) || IsFailure(err) {
+			t.Errorf("IsUnavailable(%v) = true", err)
+		}
+		if c := Classify(err, "X"); c != err {
+			t.Errorf("Classify(%v) = %v, want it unchanged", err, c)
+		}
+	}
+	for _, err := range []error{
+		&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)},
+		&net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ENOENT)},
+		fmt.Errorf("read: %w", syscall.ECONNRESET),
+		syscall.EPIPE,
+	} {
+		if !IsUnavailable(err) {
+			t.Errorf("IsUnavailable(%v) = false", err)
 		}
 	}
 }
