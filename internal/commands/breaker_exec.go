@@ -37,8 +37,11 @@ is recorded as a success, anything else as a failure, and haderctl exits
 with CMD's own code. Here --timeout is CMD's time limit, not Redis'.
 
 If Redis is unreachable or refuses haderctl (an ACL, out of memory, a
-wrong-typed key...), CMD runs unguarded with a warning saying why
-(redis_unavailable: allow, the default) or is refused with exit 75 (deny).`,
+wrong-typed key of another part...), CMD runs unguarded with a warning
+saying why (redis_unavailable: allow, the default) or is refused with exit
+75 (deny). A breaker whose own keys are corrupt (the wrong type, values
+that do not parse) is refused with exit 75 until "haderctl breaker reset
+NAME" repairs it.`,
 		Example: `  haderctl breaker exec shopify -- curl -fsS https://shop.example/api/orders
   haderctl breaker exec aramex --timeout 30s -- ./sync-shipments.sh
   # in cron: try later when the breaker is open
