@@ -252,6 +252,15 @@ func (opts *QueuePushOptions) operation(stdin io.Reader) (*queue.Operation, erro
 	return o, nil
 }
 
+// describeIOError is an I/O error's cause without the path it names
+// twice (os.PathError's "read /dev/stdin: is a directory" → "is a directory").
+func describeIOError(err error) string {
+	if u := errors.Unwrap(err); u != nil {
+		return u.Error()
+	}
+	return err.Error()
+}
+
 // readData reads --data: inline JSON, @FILE, or - for stdin.
 func readData(v string, stdin io.Reader) (json.RawMessage, error) {
 	var b []byte
@@ -261,12 +270,13 @@ func readData(v string, stdin io.Reader) (json.RawMessage, error) {
 	case v == "-":
 		var err error
 		if b, err = io.ReadAll(stdin); err != nil {
-			return nil, fmt.Errorf("reading --data from stdin: %w", err)
+			// bad input like an unreadable @FILE: exit 2, not an outage
+			return nil, cmdutil.UsageErrorf("--data -: reading stdin: %s", describeIOError(err))
 		}
 	case strings.HasPrefix(v, "@"):
 		var err error
 		if b, err = os.ReadFile(v[1:]); err != nil {
-			return nil, cmdutil.UsageErrorf("--data %s: %s", v, errors.Unwrap(err))
+			return nil, cmdutil.UsageErrorf("--data %s: %s", v, describeIOError(err))
 		}
 	default:
 		b = []byte(v)
