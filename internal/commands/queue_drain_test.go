@@ -47,6 +47,18 @@ func poll(t *testing.T, within time.Duration, what string, cond func() bool) {
 
 // A --follow drain started while Redis is down waits for it (up to the
 // documented minute) instead of exiting 3 at once, then drains.
+// startFollowDrain runs `queue drain orders --follow --exec true` in the
+// background; stop cancels it, and its exit code arrives on exit.
+func startFollowDrain(src config.Sources) (out, stderr *lockedBuffer, exit chan ExitCode, stop func()) {
+	s, _, _, _ := iostreams.Test()
+	out, stderr = &lockedBuffer{}, &lockedBuffer{}
+	s.Out, s.ErrOut = out, stderr
+	ctx, stop := context.WithCancel(context.Background())
+	exit = make(chan ExitCode, 1)
+	go func() { exit <- Run(ctx, s, []string{"queue", "drain", "orders", "--follow", "--exec", "true"}, src) }()
+	return out, stderr, exit, stop
+}
+
 func TestFollowDrainStartedWhileRedisIsDownWaitsForIt(t *testing.T) {
 	srv, err := testredis.StartServer(t.TempDir(), "--appendonly", "yes", "--appendfsync", "always")
 	if err != nil {
@@ -62,13 +74,8 @@ func TestFollowDrainStartedWhileRedisIsDownWaitsForIt(t *testing.T) {
 	}
 	srv.Stop(false) // the append-only file keeps o-1
 
-	s, _, _, _ = iostreams.Test()
-	out, stderr := &lockedBuffer{}, &lockedBuffer{}
-	s.Out, s.ErrOut = out, stderr
-	ctx, stop := context.WithCancel(context.Background())
+	out, stderr, exit, stop := startFollowDrain(src)
 	defer stop()
-	exit := make(chan ExitCode, 1)
-	go func() { exit <- Run(ctx, s, []string{"queue", "drain", "orders", "--follow", "--exec", "true"}, src) }()
 	poll(t, 30*time.Second, "the drain says it is retrying", func() bool {
 		select {
 		case code := <-exit:
@@ -141,13 +148,8 @@ func TestFollowDrainUsesTheConfigFilesTLSSettings(t *testing.T) {
 	if code := Run(context.Background(), s, []string{"queue", "push", "orders", "--operation", "x", "--service", "s", "--id", "o-1"}, src); code != 0 {
 		t.Fatalf("push: exit %d: %s", code, errOut)
 	}
-	s, _, _, _ = iostreams.Test()
-	out, stderr := &lockedBuffer{}, &lockedBuffer{}
-	s.Out, s.ErrOut = out, stderr
-	ctx, stop := context.WithCancel(context.Background())
+	out, stderr, exit, stop := startFollowDrain(src)
 	defer stop()
-	exit := make(chan ExitCode, 1)
-	go func() { exit <- Run(ctx, s, []string{"queue", "drain", "orders", "--follow", "--exec", "true"}, src) }()
 	poll(t, 30*time.Second, "o-1 is replayed", func() bool {
 		select {
 		case code := <-exit:

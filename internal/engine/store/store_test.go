@@ -11,6 +11,7 @@ import (
 
 	"github.com/haderos/haderctl/internal/redact"
 	"github.com/haderos/haderctl/internal/testredis"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestMain(m *testing.M) { os.Exit(testredis.Main(m)) }
@@ -119,14 +120,21 @@ func TestUnreachableRedisIsClassified(t *testing.T) {
 	}
 }
 
-func TestSchemaVersionIsClaimedAndANewerOneRefused(t *testing.T) {
+// openTestNamespace opens the test Redis through Open (closed when the test
+// ends) with a namespace of the test's own.
+func openTestNamespace(t *testing.T) (redis.UniversalClient, Keys) {
+	t.Helper()
 	rdb, err := Open(Options{URL: testredis.URL(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rdb.Close()
+	t.Cleanup(func() { rdb.Close() })
+	return rdb, Keys{Namespace: testredis.Namespace(t)}
+}
+
+func TestSchemaVersionIsClaimedAndANewerOneRefused(t *testing.T) {
+	rdb, k := openTestNamespace(t)
 	ctx := context.Background()
-	k := Keys{Namespace: testredis.Namespace(t)}
 	if v, err := CheckSchema(ctx, rdb, k, false); err != nil || v != 0 {
 		t.Fatal(v, err)
 	}
@@ -151,13 +159,8 @@ func TestSchemaVersionIsClaimedAndANewerOneRefused(t *testing.T) {
 }
 
 func TestMarkSchemaWritesOnlyOverTheVersionUpgradedFrom(t *testing.T) {
-	rdb, err := Open(Options{URL: testredis.URL(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
+	rdb, k := openTestNamespace(t)
 	ctx := context.Background()
-	k := Keys{Namespace: testredis.Namespace(t)}
 	rdb.Set(ctx, k.Schema(), 2, 0)
 	if wrote, err := MarkSchema(ctx, rdb, k, 2, 3); err != nil || !wrote {
 		t.Fatalf("MarkSchema 2 -> 3 over 2: wrote %v, %v", wrote, err)
@@ -184,13 +187,8 @@ func TestValidName(t *testing.T) {
 }
 
 func TestUnreadableSchemaIsNotCalledNewer(t *testing.T) {
-	rdb, err := Open(Options{URL: testredis.URL(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
+	rdb, k := openTestNamespace(t)
 	ctx := context.Background()
-	k := Keys{Namespace: testredis.Namespace(t)}
 	for _, c := range []struct {
 		plant func() error
 		want  string
