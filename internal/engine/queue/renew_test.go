@@ -29,6 +29,20 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// drainInBackground runs the drain in a goroutine; its summary arrives on
+// the channel when it ends.
+func drainInBackground(t *testing.T, c *Client, o DrainOptions) <-chan Summary {
+	res := make(chan Summary, 1)
+	go func() {
+		s, err := c.Drain(context.Background(), o)
+		if err != nil {
+			t.Error(err)
+		}
+		res <- s
+	}()
+	return res
+}
+
 // An operation settled between the renewer's snapshot and its renewal
 // call gave its lease up: no "leases lost" warning (a long drain used to
 // warn about such operations, though nothing was lost).
@@ -53,14 +67,7 @@ func TestARenewalRacingASettleWarnsOfNoLostLease(t *testing.T) {
 			close(renewed)
 		}
 	}
-	res := make(chan Summary, 1)
-	go func() {
-		s, err := c.Drain(context.Background(), o)
-		if err != nil {
-			t.Error(err)
-		}
-		res <- s
-	}()
+	res := drainInBackground(t, c, o)
 	<-renewed
 	close(finish[ids[1]])
 	if s := <-res; s.Completed != 2 || s.Lost != 0 {
@@ -82,14 +89,7 @@ func TestALeaseTakenOverIsWarnedAboutAndReportedLost(t *testing.T) {
 	o := DrainOptions{Queues: []string{"q"}, Lease: 300 * time.Millisecond,
 		Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
 		Handler: func(context.Context, *Operation) Outcome { close(started); <-finish; return Outcome{Kind: Done} }}
-	res := make(chan Summary, 1)
-	go func() {
-		s, err := c.Drain(context.Background(), o)
-		if err != nil {
-			t.Error(err)
-		}
-		res <- s
-	}()
+	res := drainInBackground(t, c, o)
 	<-started
 	if err := rdb.HSet(context.Background(), c.keys.QueueLeases("q"), ids[0], "1@another").Err(); err != nil {
 		t.Fatal(err)
