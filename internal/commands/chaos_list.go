@@ -45,7 +45,8 @@ func chaosListRun(ctx context.Context, opts *ChaosListOptions) error {
 		return cmdutil.WriteJSON(f.IO.Out, nonNilExps(active))
 	}
 	if len(active) == 0 {
-		fmt.Fprintln(f.IO.Out, "no experiments running")
+		// a message, not data: a script reading stdout sees no rows
+		fmt.Fprintln(f.IO.ErrOut, "no experiments running")
 		return nil
 	}
 	return renderExperiments(f, active)

@@ -129,7 +129,8 @@ func chaosRunRun(ctx context.Context, opts *ChaosRunOptions) error {
 		if err := t.Render(); err != nil {
 			return err
 		}
-		fmt.Fprintf(f.IO.Out, "dry run: %d experiments; nothing was started\n", len(plan))
+		// a message after the table: stdout keeps only the timeline
+		fmt.Fprintf(f.IO.ErrOut, "dry run: %d experiments; nothing was started\n", len(plan))
 		return nil
 	}
 	cc, err := f.Chaos()

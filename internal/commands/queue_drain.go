@@ -321,14 +321,17 @@ func queueDrainDryRun(cmd *cobra.Command, opts *QueueDrainOptions, qc *queue.Cli
 	if err := t.Render(); err != nil {
 		return err
 	}
-	fmt.Fprintf(f.IO.Out, "dry run: %d operations would be replayed; nothing was claimed\n", len(plan))
+	// a message after the table: stdout keeps only the plan
+	fmt.Fprintf(f.IO.ErrOut, "dry run: %d operations would be replayed; nothing was claimed\n", len(plan))
 	return nil
 }
 
 // progressBar draws one line on stderr: done/total, rate, ETA, outcomes.
 type progressBar struct {
-	f      *cmdutil.Factory
-	total  int
+	f     *cmdutil.Factory
+	total int
+	// now is the clock the rate and ETA are measured on (f.Now).
+	now    func() time.Time
 	start  time.Time
 	mu     sync.Mutex
 	counts map[string]int
@@ -339,7 +342,7 @@ type progressBar struct {
 }
 
 func newProgressBar(f *cmdutil.Factory, total int) *progressBar {
-	b := &progressBar{f: f, total: total, start: time.Now(), counts: map[string]int{}, quit: make(chan struct{})}
+	b := &progressBar{f: f, total: total, now: f.Now, start: f.Now(), counts: map[string]int{}, quit: make(chan struct{})}
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -376,7 +379,7 @@ func (b *progressBar) draw() {
 	c := b.counts
 	line := fmt.Sprintf("ok %d  retry %d  deferred %d  dead %d", c["completed"], c["retry"], c["deferred"], c["dead"])
 	b.mu.Unlock()
-	elapsed := time.Since(b.start).Seconds()
+	elapsed := b.now().Sub(b.start).Seconds()
 	rate := 0.0
 	if elapsed > 0 {
 		rate = float64(done) / elapsed
