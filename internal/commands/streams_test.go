@@ -25,11 +25,19 @@ import (
 // over it.
 func newTestFactory(t *testing.T, ns string, s *iostreams.IOStreams) *cmdutil.Factory {
 	t.Helper()
-	src := config.Sources{Dir: t.TempDir(), Getenv: func(k string) string {
-		return map[string]string{"REDIS_URL": testredis.URL(t), "HADERCTL_NAMESPACE": ns}[k]
-	}}
-	_, g := newRoot(s, src)
+	_, g := newRoot(s, testSources(t, ns, nil))
 	return g.factory
+}
+
+// testSources are the config sources of the test Redis in namespace ns,
+// with env's variables set too.
+func testSources(t *testing.T, ns string, env map[string]string) config.Sources {
+	t.Helper()
+	vars := map[string]string{"REDIS_URL": testredis.URL(t), "HADERCTL_NAMESPACE": ns}
+	for k, v := range env {
+		vars[k] = v
+	}
+	return config.Sources{Dir: t.TempDir(), Getenv: func(k string) string { return vars[k] }}
 }
 
 // liveStreams are test streams whose output is read while a command
@@ -376,5 +384,46 @@ func TestChaosAuditIsLinesOnATerminalAndNDJSONOffOne(t *testing.T) {
 	}
 	if n := strings.Count(piped, "\n"); n != len(lines) {
 		t.Fatalf("%d NDJSON lines, %d on the terminal: the same entries either way", n, len(lines))
+	}
+}
+
+func TestChaosAgentOnATerminalPrintsTimedLinesOffOneNDJSON(t *testing.T) {
+	ns := testredis.Namespace(t)
+	env := map[string]string{"HADERCTL_ENV": "staging"}
+	for _, args := range [][]string{
+		{"chaos", "enable"},
+		{"chaos", "inject", "memory", "--service", "shop", "--mb", "1", "--duration", "1m"},
+	} {
+		s, _, _, errOut := iostreams.Test()
+		if code := Run(context.Background(), s, args, testSources(t, ns, env)); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.Local)
+	for _, terminal := range []bool{true, false} {
+		s, out, _ := liveStreams()
+		s.SetStdoutTTY(terminal)
+		_, g := newRoot(s, testSources(t, ns, env))
+		g.factory.Now = fixedClock(at)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- chaosAgentRun(ctx, &ChaosAgentOptions{F: g.factory, Service: "shop"}) }()
+		holding, released := "03:04:05  shop: 0.00 cores, 1 MB (ch-", "03:04:05  shop: 0.00 cores, 0 MB ()\n"
+		if !terminal {
+			holding, released = `{"service":"shop","cores":0,"memory_mb":1,"experiments":["ch-`, `{"service":"shop","cores":0,"memory_mb":0,"experiments":[]}`+"\n"
+		}
+		poll(t, 20*time.Second, "the agent says it holds 1 MB", func() bool { return strings.Contains(out.String(), holding) })
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("agent ended with %v, want nil when interrupted", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the agent did not return within 30s of its context ending")
+		}
+		if !strings.HasSuffix(out.String(), released) {
+			t.Fatalf("terminal %v: stdout %q, want it to end with the release %q", terminal, out, released)
+		}
 	}
 }
