@@ -427,3 +427,29 @@ func TestChaosAgentOnATerminalPrintsTimedLinesOffOneNDJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestBreakerEventsAreLinesOnATerminalAndNDJSONOffOne(t *testing.T) {
+	ns := testredis.Namespace(t)
+	for i := 0; i < 3; i++ {
+		if code, _, stderr := run(t, ns, "breaker", "record", "shop", "failure"); code != 0 {
+			t.Fatalf("record: exit %d: %s", code, stderr)
+		}
+	}
+	s, _, out, errOut := iostreams.Test()
+	s.SetStdoutTTY(true)
+	if code := runWith(t, ns, s, "breaker", "events", "shop"); code != 0 {
+		t.Fatalf("events: exit %d: %s", code, errOut)
+	}
+	line := strings.TrimSpace(out.String())
+	at, rest, _ := strings.Cut(line, "  ")
+	if _, err := time.ParseInLocation("2006-01-02 15:04:05.000", at, time.Local); err != nil || strings.Count(line, "\n") != 0 ||
+		!strings.HasPrefix(strings.TrimSpace(rest), "shop") || !strings.Contains(rest, "closed → open") {
+		t.Fatalf("stdout %q, want one line: local time, shop, closed → open", out)
+	}
+
+	_, piped, _ := run(t, ns, "breaker", "events", "shop")
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(piped), &ev); err != nil || ev["name"] != "shop" || ev["from"] != "closed" || ev["to"] != "open" {
+		t.Fatalf("piped %q (%v), want the transition as one JSON line", piped, err)
+	}
+}
