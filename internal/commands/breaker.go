@@ -134,10 +134,16 @@ func plural(n int64, word string) string {
 // engineContext gets an engine part and a context bounded by the Redis
 // timeout: the opening of most commands.
 func engineContext[T any](cmd *cobra.Command, f *cmdutil.Factory, get func() (T, error)) (T, context.Context, context.CancelFunc, error) {
+	return partContext(cmd.Context(), f, get)
+}
+
+// partContext is engineContext for a run function that has a context
+// rather than a cobra command.
+func partContext[T any](parent context.Context, f *cmdutil.Factory, get func() (T, error)) (T, context.Context, context.CancelFunc, error) {
 	e, err := get()
 	if err != nil {
 		return e, nil, func() {}, err
 	}
-	ctx, cancel := f.RedisContext(cmd.Context())
+	ctx, cancel := f.RedisContext(parent)
 	return e, ctx, cancel, nil
 }

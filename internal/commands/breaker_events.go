@@ -43,7 +43,7 @@ one event per line. --follow keeps printing new transitions until Ctrl-C.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return breakerEventsRun(cmd, opts)
+			return breakerEventsRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new transitions until interrupted")
@@ -51,9 +51,11 @@ one event per line. --follow keeps printing new transitions until Ctrl-C.`,
 	return cmd
 }
 
-func breakerEventsRun(cmd *cobra.Command, opts *BreakerEventsOptions) error {
+// breakerEventsRun prints the history, or with --follow live events
+// until parent ends.
+func breakerEventsRun(parent context.Context, opts *BreakerEventsOptions) error {
 	f := opts.F
-	e, ctx, cancel, err := engineContext(cmd, f, f.Breakers)
+	e, ctx, cancel, err := partContext(parent, f, f.Breakers)
 	if err != nil {
 		return err
 	}
@@ -102,7 +104,7 @@ func breakerEventsRun(cmd *cobra.Command, opts *BreakerEventsOptions) error {
 		return nil
 	}
 	cancel() // following is not bounded by the Redis timeout
-	return followEvents(cmd.Context(), f, e, opts, names, print)
+	return followEvents(parent, f, e, opts, names, print)
 }
 
 // followEvents subscribes first, then prints the history, then live events

@@ -85,7 +85,7 @@ func NewCmdBreakerOverride(f *cmdutil.Factory, op override, runF func(*BreakerOv
 			if runF != nil {
 				return runF(opts)
 			}
-			return breakerOverrideRun(cmd, opts)
+			return breakerOverrideRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Reason, "reason", "", "why (recorded in the event stream)")
@@ -95,9 +95,9 @@ func NewCmdBreakerOverride(f *cmdutil.Factory, op override, runF func(*BreakerOv
 	return cmd
 }
 
-func breakerOverrideRun(cmd *cobra.Command, opts *BreakerOverrideOptions) error {
+func breakerOverrideRun(ctx context.Context, opts *BreakerOverrideOptions) error {
 	f := opts.F
-	e, ctx, cancel, err := engineContext(cmd, f, f.Breakers)
+	e, ctx, cancel, err := partContext(ctx, f, f.Breakers)
 	if err != nil {
 		return err
 	}

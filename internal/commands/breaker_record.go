@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/haderos/haderctl/internal/cmdutil"
@@ -41,7 +42,7 @@ func NewCmdBreakerRecord(f *cmdutil.Factory, runF func(*BreakerRecordOptions) er
 			if runF != nil {
 				return runF(opts)
 			}
-			return breakerRecordRun(cmd, opts)
+			return breakerRecordRun(cmd.Context(), opts)
 		},
 	}
 }
@@ -58,9 +59,9 @@ type recordOutput struct {
 	Transition any `json:"transition"`
 }
 
-func breakerRecordRun(cmd *cobra.Command, opts *BreakerRecordOptions) error {
+func breakerRecordRun(ctx context.Context, opts *BreakerRecordOptions) error {
 	f := opts.F
-	e, ctx, cancel, err := engineContext(cmd, f, f.Breakers)
+	e, ctx, cancel, err := partContext(ctx, f, f.Breakers)
 	if err != nil {
 		return err
 	}

@@ -14,31 +14,10 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newCmdChaosScenarios(f *cmdutil.Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:     "scenarios",
-		Short:   "List the built-in game-day scenarios",
-		Example: "  haderctl chaos scenarios",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			all, err := chaos.Builtins()
-			if err != nil {
-				return err
-			}
-			if f.JSON() {
-				return cmdutil.WriteJSON(f.IO.Out, all)
-			}
-			t := cmdutil.NewTable(f.IO, "NAME", "ALIASES", "DESCRIPTION")
-			for _, s := range all {
-				t.Row(s.Name, strings.Join(s.Aliases, ","), s.Description)
-			}
-			return t.Render()
-		},
-	}
-}
-
 // ChaosRunOptions are `haderctl chaos run`'s inputs.
 type ChaosRunOptions struct {
+	F         *cmdutil.Factory
+	Audit     *chaosGlobals
 	Scenario  string
 	File      string
 	Services  []string
@@ -49,8 +28,9 @@ type ChaosRunOptions struct {
 	JUnit     string
 }
 
-func newCmdChaosRun(f *cmdutil.Factory, g *chaosGlobals) *cobra.Command {
-	opts := &ChaosRunOptions{}
+// NewCmdChaosRun builds `haderctl chaos run`.
+func NewCmdChaosRun(f *cmdutil.Factory, g *chaosGlobals, runF func(*ChaosRunOptions) error) *cobra.Command {
+	opts := &ChaosRunOptions{F: f, Audit: g}
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO|--file FILE [--services a,b] [--time-scale X] [--dry-run] [--wait [--journal F] [--junit F]]",
 		Short: "Run a game-day scenario: schedule it, or with --wait play it with steady-state checks",
@@ -82,7 +62,15 @@ Scenario files: docs/scenarios.md.`,
 			if !opts.Wait && (opts.Journal != "" || opts.JUnit != "") {
 				return cmdutil.UsageErrorf("--journal and --junit need --wait")
 			}
-			return chaosRun(cmd, f, g, opts)
+			for _, t := range opts.Services {
+				if err := store.ValidName("service", t); err != nil {
+					return err
+				}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return chaosRunRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -96,7 +84,10 @@ Scenario files: docs/scenarios.md.`,
 	return cmd
 }
 
-func chaosRun(cmd *cobra.Command, f *cmdutil.Factory, g *chaosGlobals, opts *ChaosRunOptions) error {
+// chaosRunRun schedules the scenario, or with --wait plays the game day
+// until its verdict or until ctx ends (then it stops what it started).
+func chaosRunRun(ctx context.Context, opts *ChaosRunOptions) error {
+	f, g := opts.F, opts.Audit
 	var s chaos.Scenario
 	var err error
 	if opts.File != "" {
@@ -116,11 +107,6 @@ func chaosRun(cmd *cobra.Command, f *cmdutil.Factory, g *chaosGlobals, opts *Cha
 		return err
 	}
 	targets := opts.Services
-	for _, t := range targets {
-		if err := store.ValidName("service", t); err != nil {
-			return err
-		}
-	}
 	if len(targets) == 0 {
 		for _, svc := range c.Services {
 			targets = append(targets, svc.Name)
@@ -143,14 +129,14 @@ func chaosRun(cmd *cobra.Command, f *cmdutil.Factory, g *chaosGlobals, opts *Cha
 		if err := t.Render(); err != nil {
 			return err
 		}
-		fmt.Fprintf(f.IO.Out, "dry run: %d experiments; nothing was started\n", len(plan))
+		// a message after the table: stdout keeps only the timeline
+		fmt.Fprintf(f.IO.ErrOut, "dry run: %d experiments; nothing was started\n", len(plan))
 		return nil
 	}
 	cc, err := f.Chaos()
 	if err != nil {
 		return err
 	}
-	ctx := cmd.Context()
 	if !opts.Wait {
 		rctx, cancel := f.RedisContext(ctx)
 		defer cancel()
@@ -238,46 +224,4 @@ func chaosRun(cmd *cobra.Command, f *cmdutil.Factory, g *chaosGlobals, opts *Cha
 		return cmdutil.SilentExit(cmdutil.ExitUnhealthy)
 	}
 	return nil
-}
-
-func newCmdChaosAgent(f *cmdutil.Factory) *cobra.Command {
-	var service string
-	cmd := &cobra.Command{
-		Use:   "agent --service NAME",
-		Short: "Run beside a service: burn CPU and hold memory while cpu/memory experiments target it",
-		Long: `Run beside a service and apply the cpu and memory experiments that target
-it: burn the cores and hold the memory they ask for (within chaos.max_cores
-and chaos.max_memory_mb), and release everything when they end, are
-stopped, or the agent stops (Ctrl-C). A process whose environment is not
-allowed applies nothing. Prints one line (NDJSON off a terminal) whenever
-what it applies changes.`,
-		Example: `  HADERCTL_ENV=staging haderctl chaos agent --service shopify`,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := store.ValidName("service", service); err != nil {
-				return cmdutil.UsageErrorf("--service is required: %s", err)
-			}
-			c, err := f.Config()
-			if err != nil {
-				return err
-			}
-			rdb, err := f.Redis()
-			if err != nil {
-				return err
-			}
-			a := chaos.NewAgent(rdb, store.Keys{Namespace: c.Redis.Namespace}, service, c.Environment,
-				c.Chaos.AllowedEnvironments, c.Chaos.Limits(), f.Logger)
-			a.OnChange = func(st chaos.AgentState) {
-				if f.JSON() || !f.IO.IsStdoutTTY() {
-					_ = cmdutil.WriteNDJSON(f.IO.Out, st)
-					return
-				}
-				fmt.Fprintf(f.IO.Out, "%s  %s: %.2f cores, %d MB (%s)\n", time.Now().Format(time.TimeOnly), st.Service, st.Cores,
-					st.MemoryMB, strings.Join(st.Experiments, ", "))
-			}
-			return a.Run(cmd.Context())
-		},
-	}
-	cmd.Flags().StringVar(&service, "service", "", "the service this agent runs beside")
-	return cmd
 }

@@ -81,7 +81,7 @@ everything attempted succeeded or was rescheduled (or no queue exists yet),
 			if runF != nil {
 				return runF(opts)
 			}
-			return queueDrainRun(cmd, opts)
+			return queueDrainRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -97,7 +97,9 @@ everything attempted succeeded or was rescheduled (or no queue exists yet),
 	return cmd
 }
 
-func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
+// queueDrainRun drains until nothing is ready, or with --follow until ctx
+// ends (then in-flight replays get --grace).
+func queueDrainRun(ctx context.Context, opts *QueueDrainOptions) error {
 	f := opts.F
 	c, err := f.Config()
 	if err != nil {
@@ -106,10 +108,10 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 	if opts.Follow {
 		// a long-running drainer (a service started before Redis, a
 		// restart) waits for Redis as a running drain does
-		if err := awaitRedis(cmd.Context(), f, store.Options{URL: c.Redis.URL, Timeout: time.Duration(c.Redis.Timeout), TLS: c.Redis.TLS()}, queue.DefaultGiveUp); err != nil {
+		if err := awaitRedis(ctx, f, store.Options{URL: c.Redis.URL, Timeout: time.Duration(c.Redis.Timeout), TLS: c.Redis.TLS()}, queue.DefaultGiveUp); err != nil {
 			return err
 		}
-		if cmd.Context().Err() != nil {
+		if ctx.Err() != nil {
 			return nil // interrupted while waiting: nothing was claimed
 		}
 	}
@@ -117,7 +119,6 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 	if err != nil {
 		return err
 	}
-	ctx := cmd.Context()
 	rctx, cancel := f.RedisContext(ctx)
 	names, err := qc.Resolve(rctx, opts.Queues)
 	cancel()
@@ -131,7 +132,7 @@ func queueDrainRun(cmd *cobra.Command, opts *QueueDrainOptions) error {
 		return nil
 	}
 	if opts.DryRun {
-		return queueDrainDryRun(cmd, opts, qc, names)
+		return queueDrainDryRun(ctx, opts, qc, names)
 	}
 	breakers, err := f.Breakers()
 	if err != nil {
@@ -255,9 +256,9 @@ func awaitRedis(ctx context.Context, f *cmdutil.Factory, o store.Options, giveUp
 
 // queueDrainDryRun shows what a drain would claim, in its order: queue by
 // queue, paused ones skipped, the --service filter applied before --max.
-func queueDrainDryRun(cmd *cobra.Command, opts *QueueDrainOptions, qc *queue.Client, names []string) error {
+func queueDrainDryRun(ctx context.Context, opts *QueueDrainOptions, qc *queue.Client, names []string) error {
 	f := opts.F
-	ctx, cancel := f.RedisContext(cmd.Context())
+	ctx, cancel := f.RedisContext(ctx)
 	defer cancel()
 	stats, _, err := qc.Stats(ctx, names)
 	if err != nil {
@@ -321,14 +322,17 @@ func queueDrainDryRun(cmd *cobra.Command, opts *QueueDrainOptions, qc *queue.Cli
 	if err := t.Render(); err != nil {
 		return err
 	}
-	fmt.Fprintf(f.IO.Out, "dry run: %d operations would be replayed; nothing was claimed\n", len(plan))
+	// a message after the table: stdout keeps only the plan
+	fmt.Fprintf(f.IO.ErrOut, "dry run: %d operations would be replayed; nothing was claimed\n", len(plan))
 	return nil
 }
 
 // progressBar draws one line on stderr: done/total, rate, ETA, outcomes.
 type progressBar struct {
-	f      *cmdutil.Factory
-	total  int
+	f     *cmdutil.Factory
+	total int
+	// now is the clock the rate and ETA are measured on (f.Now).
+	now    func() time.Time
 	start  time.Time
 	mu     sync.Mutex
 	counts map[string]int
@@ -339,7 +343,7 @@ type progressBar struct {
 }
 
 func newProgressBar(f *cmdutil.Factory, total int) *progressBar {
-	b := &progressBar{f: f, total: total, start: time.Now(), counts: map[string]int{}, quit: make(chan struct{})}
+	b := &progressBar{f: f, total: total, now: f.Now, start: f.Now(), counts: map[string]int{}, quit: make(chan struct{})}
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -376,7 +380,7 @@ func (b *progressBar) draw() {
 	c := b.counts
 	line := fmt.Sprintf("ok %d  retry %d  deferred %d  dead %d", c["completed"], c["retry"], c["deferred"], c["dead"])
 	b.mu.Unlock()
-	elapsed := time.Since(b.start).Seconds()
+	elapsed := b.now().Sub(b.start).Seconds()
 	rate := 0.0
 	if elapsed > 0 {
 		rate = float64(done) / elapsed
