@@ -4,23 +4,24 @@ import (
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/duration"
 )
 
 // Chaos holds chaos' safety settings.
 type Chaos struct {
 	// AllowedEnvironments may run chaos (default development, test,
 	// staging); production never can.
-	AllowedEnvironments []string  `json:"allowed_environments,omitempty" yaml:"allowed_environments,omitempty"`
-	MaxDuration         *Duration `json:"max_duration,omitempty" yaml:"max_duration,omitempty"`
-	MaxConcurrent       *Int      `json:"max_concurrent,omitempty" yaml:"max_concurrent,omitempty"`
-	MaxPerHour          *Int      `json:"max_per_hour,omitempty" yaml:"max_per_hour,omitempty"`
-	MaxCores            *Float    `json:"max_cores,omitempty" yaml:"max_cores,omitempty"`
-	MaxMemoryMB         *Int      `json:"max_memory_mb,omitempty" yaml:"max_memory_mb,omitempty"`
+	AllowedEnvironments []string           `json:"allowed_environments,omitempty" yaml:"allowed_environments,omitempty"`
+	MaxDuration         *duration.Duration `json:"max_duration,omitempty" yaml:"max_duration,omitempty"`
+	MaxConcurrent       *Int               `json:"max_concurrent,omitempty" yaml:"max_concurrent,omitempty"`
+	MaxPerHour          *Int               `json:"max_per_hour,omitempty" yaml:"max_per_hour,omitempty"`
+	MaxCores            *Float             `json:"max_cores,omitempty" yaml:"max_cores,omitempty"`
+	MaxMemoryMB         *Int               `json:"max_memory_mb,omitempty" yaml:"max_memory_mb,omitempty"`
 }
 
 // Limits are the effective limits: the defaults for the fields left out.
 func (c Chaos) Limits() chaos.Limits {
-	return chaos.Limits{MaxDuration: time.Duration(deref[Duration, int64](c.MaxDuration)), MaxConcurrent: deref[Int, int](c.MaxConcurrent),
+	return chaos.Limits{MaxDuration: time.Duration(deref[duration.Duration, int64](c.MaxDuration)), MaxConcurrent: deref[Int, int](c.MaxConcurrent),
 		MaxPerHour: deref[Int, int](c.MaxPerHour), MaxCores: deref[Float, float64](c.MaxCores), MaxMemoryMB: deref[Int, int](c.MaxMemoryMB)}.WithDefaults()
 }
 
@@ -46,6 +47,6 @@ func fromLimits(l chaos.Limits, allowed []string) Chaos {
 	if len(allowed) == 0 {
 		allowed = chaos.DefaultAllowed
 	}
-	return Chaos{AllowedEnvironments: allowed, MaxDuration: ptr(Duration(l.MaxDuration)), MaxConcurrent: ptr(Int(l.MaxConcurrent)),
+	return Chaos{AllowedEnvironments: allowed, MaxDuration: ptr(duration.Duration(l.MaxDuration)), MaxConcurrent: ptr(Int(l.MaxConcurrent)),
 		MaxPerHour: ptr(Int(l.MaxPerHour)), MaxCores: ptr(Float(l.MaxCores)), MaxMemoryMB: ptr(Int(l.MaxMemoryMB))}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/duration"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/redact"
@@ -50,8 +51,9 @@ type Config struct {
 type Redis struct {
 	URL       string `json:"url" yaml:"url"`
 	Namespace string `json:"namespace" yaml:"namespace"`
-	// Timeout is never 0 after Load (see Timeout).
-	Timeout Timeout `json:"timeout" yaml:"timeout"`
+	// Timeout is never 0 after Load: left out, it is DefaultTimeout (the
+	// file cannot set 0; see checkTimeout).
+	Timeout duration.Duration `json:"timeout" yaml:"timeout"`
 	// TLS for rediss:// URLs (docs/configuration.md); the URL's tls_*
 	// query parameters win over these.
 	TLSCAFile             string `json:"tls_ca_file,omitempty" yaml:"tls_ca_file,omitempty"`
@@ -68,12 +70,12 @@ func (r Redis) TLS() store.TLSOptions {
 // Breaker holds breaker settings in the file's form (durations as "120s"
 // or a number of seconds); a nil field was left out: its default.
 type Breaker struct {
-	FailureThreshold *Int      `json:"failure_threshold,omitempty" yaml:"failure_threshold,omitempty"`
-	SuccessThreshold *Int      `json:"success_threshold,omitempty" yaml:"success_threshold,omitempty"`
-	RecoveryTimeout  *Duration `json:"recovery_timeout,omitempty" yaml:"recovery_timeout,omitempty"`
-	MaxProbes        *Int      `json:"max_probes,omitempty" yaml:"max_probes,omitempty"`
-	ProbeLease       *Duration `json:"probe_lease,omitempty" yaml:"probe_lease,omitempty"`
-	RedisUnavailable string    `json:"redis_unavailable,omitempty" yaml:"redis_unavailable,omitempty"`
+	FailureThreshold *Int               `json:"failure_threshold,omitempty" yaml:"failure_threshold,omitempty"`
+	SuccessThreshold *Int               `json:"success_threshold,omitempty" yaml:"success_threshold,omitempty"`
+	RecoveryTimeout  *duration.Duration `json:"recovery_timeout,omitempty" yaml:"recovery_timeout,omitempty"`
+	MaxProbes        *Int               `json:"max_probes,omitempty" yaml:"max_probes,omitempty"`
+	ProbeLease       *duration.Duration `json:"probe_lease,omitempty" yaml:"probe_lease,omitempty"`
+	RedisUnavailable string             `json:"redis_unavailable,omitempty" yaml:"redis_unavailable,omitempty"`
 }
 
 // MaxBreakerDuration bounds recovery_timeout and probe_lease: the engine's
@@ -84,8 +86,8 @@ const MaxBreakerDuration = breaker.MaxDuration
 // engine's default).
 func (b Breaker) Settings() breaker.Settings {
 	return breaker.Settings{FailureThreshold: deref[Int, int](b.FailureThreshold), SuccessThreshold: deref[Int, int](b.SuccessThreshold),
-		RecoveryTimeout: time.Duration(deref[Duration, int64](b.RecoveryTimeout)), MaxProbes: deref[Int, int](b.MaxProbes),
-		ProbeLease: time.Duration(deref[Duration, int64](b.ProbeLease)), RedisUnavailable: b.RedisUnavailable}
+		RecoveryTimeout: time.Duration(deref[duration.Duration, int64](b.RecoveryTimeout)), MaxProbes: deref[Int, int](b.MaxProbes),
+		ProbeLease: time.Duration(deref[duration.Duration, int64](b.ProbeLease)), RedisUnavailable: b.RedisUnavailable}
 }
 
 // check refuses a value written in the file (or the environment) that is
@@ -103,15 +105,15 @@ func (b Breaker) check(section string) error {
 // Queue holds the fallback queue's settings; a nil field was left out
 // (its default). After Load every field is filled in.
 type Queue struct {
-	MaxAttempts   *Int      `json:"max_attempts" yaml:"max_attempts,omitempty"`
-	BackoffBase   *Duration `json:"backoff_base" yaml:"backoff_base,omitempty"`
-	BackoffFactor *Float    `json:"backoff_factor" yaml:"backoff_factor,omitempty"`
-	BackoffCap    *Duration `json:"backoff_cap" yaml:"backoff_cap,omitempty"`
-	MaxDataBytes  *Int      `json:"max_data_bytes" yaml:"max_data_bytes,omitempty"`
-	Retention     *Duration `json:"retention" yaml:"retention,omitempty"`
-	DeadMax       *Int      `json:"dead_max" yaml:"dead_max,omitempty"`
-	DeadMaxAge    *Duration `json:"dead_max_age" yaml:"dead_max_age,omitempty"`
-	MaxStalls     *Int      `json:"max_stalls" yaml:"max_stalls,omitempty"`
+	MaxAttempts   *Int               `json:"max_attempts" yaml:"max_attempts,omitempty"`
+	BackoffBase   *duration.Duration `json:"backoff_base" yaml:"backoff_base,omitempty"`
+	BackoffFactor *Float             `json:"backoff_factor" yaml:"backoff_factor,omitempty"`
+	BackoffCap    *duration.Duration `json:"backoff_cap" yaml:"backoff_cap,omitempty"`
+	MaxDataBytes  *Int               `json:"max_data_bytes" yaml:"max_data_bytes,omitempty"`
+	Retention     *duration.Duration `json:"retention" yaml:"retention,omitempty"`
+	DeadMax       *Int               `json:"dead_max" yaml:"dead_max,omitempty"`
+	DeadMaxAge    *duration.Duration `json:"dead_max_age" yaml:"dead_max_age,omitempty"`
+	MaxStalls     *Int               `json:"max_stalls" yaml:"max_stalls,omitempty"`
 }
 
 // Bounds of the queue's settings.
@@ -125,10 +127,10 @@ const (
 
 // Settings converts to the engine's form, defaults filled in.
 func (q Queue) Settings() queue.Settings {
-	return queue.Settings{MaxAttempts: deref[Int, int](q.MaxAttempts), BackoffBase: time.Duration(deref[Duration, int64](q.BackoffBase)),
-		BackoffFactor: deref[Float, float64](q.BackoffFactor), BackoffCap: time.Duration(deref[Duration, int64](q.BackoffCap)),
-		MaxDataBytes: deref[Int, int](q.MaxDataBytes), Retention: time.Duration(deref[Duration, int64](q.Retention)),
-		DeadMax: deref[Int, int](q.DeadMax), DeadMaxAge: time.Duration(deref[Duration, int64](q.DeadMaxAge)),
+	return queue.Settings{MaxAttempts: deref[Int, int](q.MaxAttempts), BackoffBase: time.Duration(deref[duration.Duration, int64](q.BackoffBase)),
+		BackoffFactor: deref[Float, float64](q.BackoffFactor), BackoffCap: time.Duration(deref[duration.Duration, int64](q.BackoffCap)),
+		MaxDataBytes: deref[Int, int](q.MaxDataBytes), Retention: time.Duration(deref[duration.Duration, int64](q.Retention)),
+		DeadMax: deref[Int, int](q.DeadMax), DeadMaxAge: time.Duration(deref[duration.Duration, int64](q.DeadMaxAge)),
 		MaxStalls: deref[Int, int](q.MaxStalls)}.Defaults()
 }
 
@@ -153,9 +155,9 @@ func (q Queue) validate() error {
 }
 
 func fromQueueSettings(s queue.Settings) Queue {
-	return Queue{MaxAttempts: ptr(Int(s.MaxAttempts)), BackoffBase: ptr(Duration(s.BackoffBase)), BackoffFactor: ptr(Float(s.BackoffFactor)),
-		BackoffCap: ptr(Duration(s.BackoffCap)), MaxDataBytes: ptr(Int(s.MaxDataBytes)), Retention: ptr(Duration(s.Retention)),
-		DeadMax: ptr(Int(s.DeadMax)), DeadMaxAge: ptr(Duration(s.DeadMaxAge)), MaxStalls: ptr(Int(s.MaxStalls))}
+	return Queue{MaxAttempts: ptr(Int(s.MaxAttempts)), BackoffBase: ptr(duration.Duration(s.BackoffBase)), BackoffFactor: ptr(Float(s.BackoffFactor)),
+		BackoffCap: ptr(duration.Duration(s.BackoffCap)), MaxDataBytes: ptr(Int(s.MaxDataBytes)), Retention: ptr(duration.Duration(s.Retention)),
+		DeadMax: ptr(Int(s.DeadMax)), DeadMaxAge: ptr(duration.Duration(s.DeadMaxAge)), MaxStalls: ptr(Int(s.MaxStalls))}
 }
 
 // Service is one integrated service.
@@ -238,7 +240,7 @@ func Load(f Flags, src Sources) (*Config, error) {
 		if *f.Timeout > MaxTimeout {
 			return nil, errorf("--timeout: %s is too large: at most %s", *f.Timeout, MaxTimeout)
 		}
-		c.Redis.Timeout = Timeout(*f.Timeout)
+		c.Redis.Timeout = duration.Duration(*f.Timeout)
 	}
 	if c.Redis.URL == "" {
 		c.Redis.URL = DefaultRedisURL
@@ -247,7 +249,7 @@ func Load(f Flags, src Sources) (*Config, error) {
 		c.Redis.Namespace = DefaultNamespace
 	}
 	if c.Redis.Timeout == 0 {
-		c.Redis.Timeout = Timeout(DefaultTimeout)
+		c.Redis.Timeout = duration.Duration(DefaultTimeout)
 	}
 	return c, c.validate()
 }
@@ -280,15 +282,18 @@ func decode(data []byte, c *Config) error {
 	dec.KnownFields(true)
 	err := dec.Decode(c)
 	var te *yaml.TypeError
-	var fe *fieldError
+	var fe *duration.NodeError
+	if err == nil {
+		err = checkTimeout(data)
+	}
 	switch {
 	case err == nil, errors.Is(err, io.EOF):
 		return nil
 	case errors.As(err, &fe):
 		var root yaml.Node
 		if yaml.Unmarshal(data, &root) == nil {
-			if field := fieldPath(&root, fe.line, fe.column); field != "" {
-				return fmt.Errorf("%s (line %d): %s", field, fe.line, fe.msg)
+			if field := fieldPath(&root, fe.Line, fe.Column); field != "" {
+				return fmt.Errorf("%s (line %d): %s", field, fe.Line, fe.Msg)
 			}
 		}
 		return fe
@@ -300,6 +305,29 @@ func decode(data []byte, c *Config) error {
 		return errors.New(strings.Join(msgs, "; "))
 	}
 	return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// checkTimeout checks redis.timeout where it is written, so the message
+// gives its line: a timeout of 0 or beyond MaxTimeout is an error, not the
+// default.
+func checkTimeout(data []byte) error {
+	var doc struct {
+		Redis struct {
+			Timeout yaml.Node `yaml:"timeout"`
+		} `yaml:"redis"`
+	}
+	if yaml.Unmarshal(data, &doc) != nil || doc.Redis.Timeout.Kind == 0 {
+		return nil
+	}
+	n := &doc.Redis.Timeout
+	var d duration.Duration
+	if err := d.UnmarshalYAML(n); err != nil {
+		return err
+	}
+	if err := checkDuration("timeout", &d, time.Millisecond, MaxTimeout); err != nil {
+		return badNode(n, "%s", strings.TrimPrefix(err.Error(), "timeout: "))
+	}
+	return nil
 }
 
 var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type \S+`)
@@ -320,7 +348,7 @@ func applyEnv(c *Config, getenv func(string) string) error {
 		if err != nil {
 			return err
 		}
-		c.Redis.Timeout = Timeout(d)
+		c.Redis.Timeout = duration.Duration(d)
 	}
 	ints := []struct {
 		name string
@@ -346,14 +374,14 @@ func applyEnv(c *Config, getenv func(string) string) error {
 		if err != nil {
 			return err
 		}
-		c.Breaker.RecoveryTimeout = ptr(Duration(d))
+		c.Breaker.RecoveryTimeout = ptr(duration.Duration(d))
 	}
 	return nil
 }
 
 // envDuration reads a variable's duration and checks its range.
 func envDuration(name, v string, lo, hi time.Duration) (time.Duration, error) {
-	d, err := ParseDuration(v)
+	d, err := duration.Parse(v)
 	switch {
 	case errors.Is(err, ErrTooLarge) || (err == nil && d > hi):
 		return 0, errorf("%s: %q is too large: at most %s", name, v, hi)
@@ -485,6 +513,6 @@ func (c *Config) Secrets() []string {
 // FromSettings is the file form of engine settings (for printing).
 func FromSettings(s breaker.Settings) Breaker {
 	return Breaker{FailureThreshold: ptr(Int(s.FailureThreshold)), SuccessThreshold: ptr(Int(s.SuccessThreshold)),
-		RecoveryTimeout: ptr(Duration(s.RecoveryTimeout)), MaxProbes: ptr(Int(s.MaxProbes)),
-		ProbeLease: ptr(Duration(s.ProbeLease)), RedisUnavailable: s.RedisUnavailable}
+		RecoveryTimeout: ptr(duration.Duration(s.RecoveryTimeout)), MaxProbes: ptr(Int(s.MaxProbes)),
+		ProbeLease: ptr(duration.Duration(s.ProbeLease)), RedisUnavailable: s.RedisUnavailable}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/haderos/haderctl/internal/engine/duration"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -155,7 +157,7 @@ func TestQueueSettingsFromTheFileWithDefaultsFilledIn(t *testing.T) {
 		s.BackoffCap != time.Hour || s.BackoffFactor != 2 || s.Retention != 24*time.Hour || s.DeadMax != 10000 {
 		t.Fatalf("queue settings %+v", s)
 	}
-	if c.Queue.BackoffCap == nil || *c.Queue.BackoffCap != Duration(time.Hour) {
+	if c.Queue.BackoffCap == nil || *c.Queue.BackoffCap != duration.Duration(time.Hour) {
 		t.Fatalf("the effective configuration shows the default cap: %v", c.Queue.BackoffCap)
 	}
 }

@@ -4,14 +4,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/duration"
 	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/redact"
 )
 
 // Health holds the defaults of every service's health check.
 type Health struct {
-	Interval *Duration `json:"interval" yaml:"interval,omitempty"`
-	Timeout  *Duration `json:"timeout" yaml:"timeout,omitempty"`
+	Interval *duration.Duration `json:"interval" yaml:"interval,omitempty"`
+	Timeout  *duration.Duration `json:"timeout" yaml:"timeout,omitempty"`
 	// FeedBreaker records failed checks in the service's breaker (default
 	// true).
 	FeedBreaker *bool `json:"feed_breaker" yaml:"feed_breaker,omitempty"`
@@ -19,23 +20,23 @@ type Health struct {
 
 // ServiceHealth is a service's own check settings (beside health_url).
 type ServiceHealth struct {
-	Method       string    `json:"method,omitempty" yaml:"method,omitempty"`
-	Interval     *Duration `json:"interval,omitempty" yaml:"interval,omitempty"`
-	Timeout      *Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
-	ExpectStatus []Int     `json:"expect_status,omitempty" yaml:"expect_status,omitempty"`
-	BodyMatch    string    `json:"body_match,omitempty" yaml:"body_match,omitempty"`
+	Method       string             `json:"method,omitempty" yaml:"method,omitempty"`
+	Interval     *duration.Duration `json:"interval,omitempty" yaml:"interval,omitempty"`
+	Timeout      *duration.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	ExpectStatus []Int              `json:"expect_status,omitempty" yaml:"expect_status,omitempty"`
+	BodyMatch    string             `json:"body_match,omitempty" yaml:"body_match,omitempty"`
 	// MaxResponseTime: a slower answer is a failure; 0 or left out: no
 	// limit.
-	MaxResponseTime *Duration         `json:"max_response_time,omitempty" yaml:"max_response_time,omitempty"`
-	Headers         map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
-	Alert           AlertPolicy       `json:"alert,omitzero" yaml:"alert,omitempty"`
+	MaxResponseTime *duration.Duration `json:"max_response_time,omitempty" yaml:"max_response_time,omitempty"`
+	Headers         map[string]string  `json:"headers,omitempty" yaml:"headers,omitempty"`
+	Alert           AlertPolicy        `json:"alert,omitzero" yaml:"alert,omitempty"`
 }
 
 // AlertPolicy is when alerts fire, remind and resolve.
 type AlertPolicy struct {
-	FailureThreshold *Int      `json:"failure_threshold,omitempty" yaml:"failure_threshold,omitempty"`
-	SuccessThreshold *Int      `json:"success_threshold,omitempty" yaml:"success_threshold,omitempty"`
-	RemindEvery      *Reminder `json:"remind_every,omitempty" yaml:"remind_every,omitempty"`
+	FailureThreshold *Int               `json:"failure_threshold,omitempty" yaml:"failure_threshold,omitempty"`
+	SuccessThreshold *Int               `json:"success_threshold,omitempty" yaml:"success_threshold,omitempty"`
+	RemindEvery      *duration.Duration `json:"remind_every,omitempty" yaml:"remind_every,omitempty"`
 }
 
 // Alerts are the alert policy defaults and the providers.
@@ -82,17 +83,17 @@ func (c *Config) HealthCheck(name string) (health.Check, bool) {
 		return health.Check{}, false
 	}
 	h := s.Health
-	chk := health.Check{Name: s.Name, URL: s.HealthURL, Method: h.Method, Interval: time.Duration(deref[Duration, int64](h.Interval)),
-		Timeout: time.Duration(deref[Duration, int64](h.Timeout)), BodyMatch: h.BodyMatch,
-		MaxResponseTime: time.Duration(deref[Duration, int64](h.MaxResponseTime)), Headers: h.Headers, Source: "config"}
+	chk := health.Check{Name: s.Name, URL: s.HealthURL, Method: h.Method, Interval: time.Duration(deref[duration.Duration, int64](h.Interval)),
+		Timeout: time.Duration(deref[duration.Duration, int64](h.Timeout)), BodyMatch: h.BodyMatch,
+		MaxResponseTime: time.Duration(deref[duration.Duration, int64](h.MaxResponseTime)), Headers: h.Headers, Source: "config"}
 	for _, code := range h.ExpectStatus {
 		chk.ExpectStatus = append(chk.ExpectStatus, int(code))
 	}
 	if h.Interval == nil {
-		chk.Interval = time.Duration(deref[Duration, int64](c.Health.Interval))
+		chk.Interval = time.Duration(deref[duration.Duration, int64](c.Health.Interval))
 	}
 	if h.Timeout == nil {
-		chk.Timeout = time.Duration(deref[Duration, int64](c.Health.Timeout))
+		chk.Timeout = time.Duration(deref[duration.Duration, int64](c.Health.Timeout))
 	}
 	chk.Alert = c.AlertPolicyFor(h.Alert)
 	return chk.WithDefaults(), true
@@ -137,7 +138,7 @@ func (p AlertPolicy) check(section string) error {
 		checkInt(section+".failure_threshold", p.FailureThreshold, 1, health.MaxThreshold),
 		checkInt(section+".success_threshold", p.SuccessThreshold, 1, health.MaxThreshold))
 	if err == nil && p.RemindEvery != nil && *p.RemindEvery >= 0 {
-		d := Duration(*p.RemindEvery)
+		d := duration.Duration(*p.RemindEvery)
 		if err := checkDuration(section+".remind_every", &d, time.Millisecond, MaxRemindEvery); err != nil {
 			return errorf("%s; never turns reminders off", err)
 		}
@@ -227,9 +228,9 @@ func (a Alerts) secrets() []string {
 // effectiveHealth fills in the health and alerts sections and every
 // service's check, for printing.
 func (c *Config) effectiveHealth(out *Config) {
-	def := health.Check{Interval: time.Duration(deref[Duration, int64](c.Health.Interval)),
-		Timeout: time.Duration(deref[Duration, int64](c.Health.Timeout)), Alert: c.AlertPolicyFor(AlertPolicy{})}.WithDefaults()
-	out.Health = Health{Interval: ptr(Duration(def.Interval)), Timeout: ptr(Duration(def.Timeout)), FeedBreaker: ptr(c.FeedsBreaker())}
+	def := health.Check{Interval: time.Duration(deref[duration.Duration, int64](c.Health.Interval)),
+		Timeout: time.Duration(deref[duration.Duration, int64](c.Health.Timeout)), Alert: c.AlertPolicyFor(AlertPolicy{})}.WithDefaults()
+	out.Health = Health{Interval: ptr(duration.Duration(def.Interval)), Timeout: ptr(duration.Duration(def.Timeout)), FeedBreaker: ptr(c.FeedsBreaker())}
 	out.Alerts.AlertPolicy = fromAlertPolicy(def.Alert)
 	if out.Alerts.Log == nil {
 		out.Alerts.Log = ptr(true)
@@ -246,7 +247,7 @@ func (c *Config) effectiveHealth(out *Config) {
 			continue
 		}
 		h := s.Health
-		h.Method, h.Interval, h.Timeout = chk.Method, ptr(Duration(chk.Interval)), ptr(Duration(chk.Timeout))
+		h.Method, h.Interval, h.Timeout = chk.Method, ptr(duration.Duration(chk.Interval)), ptr(duration.Duration(chk.Timeout))
 		h.Alert = fromAlertPolicy(chk.Alert)
 		out.Services[i].Health = h
 	}
@@ -254,5 +255,5 @@ func (c *Config) effectiveHealth(out *Config) {
 
 func fromAlertPolicy(p health.AlertPolicy) AlertPolicy {
 	return AlertPolicy{FailureThreshold: ptr(Int(p.FailureThreshold)), SuccessThreshold: ptr(Int(p.SuccessThreshold)),
-		RemindEvery: ptr(Reminder(p.RemindEvery))}
+		RemindEvery: ptr(duration.Duration(p.RemindEvery))}
 }
