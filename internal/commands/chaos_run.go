@@ -266,7 +266,7 @@ what it applies changes.`,
 				return err
 			}
 			a := chaos.NewAgent(rdb, store.Keys{Namespace: c.Redis.Namespace}, service, c.Environment,
-				c.Chaos.AllowedEnvironments, c.Chaos.Limits(), f.Logger)
+				c.Chaos.AllowedEnvironments, c.Chaos.Limits.WithDefaults(), f.Logger)
 			a.OnChange = func(st chaos.AgentState) {
 				if f.JSON() || !f.IO.IsStdoutTTY() {
 					_ = cmdutil.WriteNDJSON(f.IO.Out, st)

@@ -19,8 +19,8 @@ func (c *Config) EngineOptions(logger, alertLog *slog.Logger) engine.Options {
 		Environment:         c.Environment,
 		AllowedEnvironments: c.Chaos.AllowedEnvironments,
 		BreakerSettings:     c.BreakerSettings,
-		Queue:               c.Queue.Settings(),
-		ChaosLimits:         c.Chaos.Limits(),
+		Queue:               c.Queue,
+		ChaosLimits:         c.Chaos.Limits.WithDefaults(),
 		NoFeedBreaker:       !c.FeedsBreaker(),
 		Logger:              logger,
 	}

@@ -29,19 +29,16 @@ type ServiceHealth struct {
 	// limit.
 	MaxResponseTime *duration.Duration `json:"max_response_time,omitempty" yaml:"max_response_time,omitempty"`
 	Headers         map[string]string  `json:"headers,omitempty" yaml:"headers,omitempty"`
-	Alert           AlertPolicy        `json:"alert,omitzero" yaml:"alert,omitempty"`
-}
-
-// AlertPolicy is when alerts fire, remind and resolve.
-type AlertPolicy struct {
-	FailureThreshold *Int               `json:"failure_threshold,omitempty" yaml:"failure_threshold,omitempty"`
-	SuccessThreshold *Int               `json:"success_threshold,omitempty" yaml:"success_threshold,omitempty"`
-	RemindEvery      *duration.Duration `json:"remind_every,omitempty" yaml:"remind_every,omitempty"`
+	// Alert overrides the alerts section's policy for this service (a
+	// zero field: the section's).
+	Alert health.AlertPolicy `json:"alert,omitzero" yaml:"alert,omitempty"`
 }
 
 // Alerts are the alert policy defaults and the providers.
 type Alerts struct {
-	AlertPolicy `yaml:",inline"`
+	// AlertPolicy is every service's default alert policy (a zero field:
+	// the engine's default).
+	health.AlertPolicy `yaml:",inline"`
 	// Log writes alerts to stderr (default true).
 	Log     *bool         `json:"log" yaml:"log,omitempty"`
 	Slack   *SlackAlerts  `json:"slack,omitempty" yaml:"slack,omitempty"`
@@ -101,20 +98,16 @@ func (c *Config) HealthCheck(name string) (health.Check, bool) {
 
 // AlertPolicyFor lays a service's alert settings over the alerts section
 // (a zero field of the result is the engine's default).
-func (c *Config) AlertPolicyFor(own AlertPolicy) health.AlertPolicy {
-	pick := func(own, def *Int) int {
-		if own != nil {
-			return int(*own)
-		}
-		return deref[Int, int](def)
+func (c *Config) AlertPolicyFor(own health.AlertPolicy) health.AlertPolicy {
+	p := c.Alerts.AlertPolicy
+	if own.FailureThreshold != 0 {
+		p.FailureThreshold = own.FailureThreshold
 	}
-	p := health.AlertPolicy{FailureThreshold: pick(own.FailureThreshold, c.Alerts.FailureThreshold),
-		SuccessThreshold: pick(own.SuccessThreshold, c.Alerts.SuccessThreshold)}
-	switch {
-	case own.RemindEvery != nil:
-		p.RemindEvery = time.Duration(*own.RemindEvery)
-	case c.Alerts.RemindEvery != nil:
-		p.RemindEvery = time.Duration(*c.Alerts.RemindEvery)
+	if own.SuccessThreshold != 0 {
+		p.SuccessThreshold = own.SuccessThreshold
+	}
+	if own.RemindEvery != 0 {
+		p.RemindEvery = own.RemindEvery
 	}
 	return p
 }
@@ -133,37 +126,36 @@ func (e *EmailAlerts) SMTPPort() int {
 // MaxRemindEvery bounds alerts' remind_every.
 const MaxRemindEvery = 30 * 24 * time.Hour
 
-func (p AlertPolicy) check(section string) error {
+func checkAlertPolicy(w written, section string, p health.AlertPolicy) error {
 	err := firstError(
-		checkInt(section+".failure_threshold", p.FailureThreshold, 1, health.MaxThreshold),
-		checkInt(section+".success_threshold", p.SuccessThreshold, 1, health.MaxThreshold))
-	if err == nil && p.RemindEvery != nil && *p.RemindEvery >= 0 {
-		d := duration.Duration(*p.RemindEvery)
-		if err := checkDuration(section+".remind_every", &d, time.Millisecond, MaxRemindEvery); err != nil {
+		checkInt(section+".failure_threshold", w.has(section+".failure_threshold"), p.FailureThreshold, 1, health.MaxThreshold),
+		checkInt(section+".success_threshold", w.has(section+".success_threshold"), p.SuccessThreshold, 1, health.MaxThreshold))
+	if err == nil && p.RemindEvery >= 0 { // negative: never
+		if err := checkDuration(section+".remind_every", w.has(section+".remind_every"), p.RemindEvery, time.Millisecond, MaxRemindEvery); err != nil {
 			return errorf("%s; never turns reminders off", err)
 		}
 	}
 	return err
 }
 
-func (h ServiceHealth) check(section string) error {
+func (h ServiceHealth) check(w written, section string) error {
 	return firstError(
-		checkDuration(section+".interval", h.Interval, health.MinInterval, health.MaxInterval),
-		checkDuration(section+".timeout", h.Timeout, time.Millisecond, health.MaxTimeout),
-		checkDuration(section+".max_response_time", h.MaxResponseTime, 0, health.MaxTimeout),
-		h.Alert.check(section+".alert"))
+		checkDurationPtr(section+".interval", h.Interval, health.MinInterval, health.MaxInterval),
+		checkDurationPtr(section+".timeout", h.Timeout, time.Millisecond, health.MaxTimeout),
+		checkDurationPtr(section+".max_response_time", h.MaxResponseTime, 0, health.MaxTimeout),
+		checkAlertPolicy(w, section+".alert", h.Alert))
 }
 
 func (c *Config) validateHealth() error {
 	if err := firstError(
-		checkDuration("health.interval", c.Health.Interval, health.MinInterval, health.MaxInterval),
-		checkDuration("health.timeout", c.Health.Timeout, time.Millisecond, health.MaxTimeout),
-		c.Alerts.AlertPolicy.check("alerts"),
+		checkDurationPtr("health.interval", c.Health.Interval, health.MinInterval, health.MaxInterval),
+		checkDurationPtr("health.timeout", c.Health.Timeout, time.Millisecond, health.MaxTimeout),
+		checkAlertPolicy(c.written, "alerts", c.Alerts.AlertPolicy),
 	); err != nil {
 		return err
 	}
 	for i, s := range c.Services {
-		if err := s.Health.check(fmt.Sprintf("services[%d].health", i)); err != nil {
+		if err := s.Health.check(c.written, fmt.Sprintf("services[%d].health", i)); err != nil {
 			return err
 		}
 		if chk, ok := c.HealthCheck(s.Name); ok {
@@ -176,7 +168,7 @@ func (c *Config) validateHealth() error {
 		if e.Host == "" || e.From == "" || len(e.To) == 0 {
 			return errorf("alerts.email needs host, from and to")
 		}
-		if err := checkInt("alerts.email.port", e.Port, 1, 65535); err != nil {
+		if err := checkInt("alerts.email.port", e.Port != nil, e.SMTPPort(), 1, 65535); err != nil {
 			return err
 		}
 	}
@@ -229,9 +221,9 @@ func (a Alerts) secrets() []string {
 // service's check, for printing.
 func (c *Config) effectiveHealth(out *Config) {
 	def := health.Check{Interval: time.Duration(deref[duration.Duration, int64](c.Health.Interval)),
-		Timeout: time.Duration(deref[duration.Duration, int64](c.Health.Timeout)), Alert: c.AlertPolicyFor(AlertPolicy{})}.WithDefaults()
+		Timeout: time.Duration(deref[duration.Duration, int64](c.Health.Timeout)), Alert: c.AlertPolicyFor(health.AlertPolicy{})}.WithDefaults()
 	out.Health = Health{Interval: ptr(duration.Duration(def.Interval)), Timeout: ptr(duration.Duration(def.Timeout)), FeedBreaker: ptr(c.FeedsBreaker())}
-	out.Alerts.AlertPolicy = fromAlertPolicy(def.Alert)
+	out.Alerts.AlertPolicy = def.Alert
 	if out.Alerts.Log == nil {
 		out.Alerts.Log = ptr(true)
 	}
@@ -248,12 +240,7 @@ func (c *Config) effectiveHealth(out *Config) {
 		}
 		h := s.Health
 		h.Method, h.Interval, h.Timeout = chk.Method, ptr(duration.Duration(chk.Interval)), ptr(duration.Duration(chk.Timeout))
-		h.Alert = fromAlertPolicy(chk.Alert)
+		h.Alert = chk.Alert
 		out.Services[i].Health = h
 	}
-}
-
-func fromAlertPolicy(p health.AlertPolicy) AlertPolicy {
-	return AlertPolicy{FailureThreshold: ptr(Int(p.FailureThreshold)), SuccessThreshold: ptr(Int(p.SuccessThreshold)),
-		RemindEvery: ptr(duration.Duration(p.RemindEvery))}
 }

@@ -111,27 +111,27 @@ func fieldPath(root *yaml.Node, line, column int) string {
 }
 
 // Range checks of the file's fields, after decoding. Each names the field
-// in the file's terms; a nil pointer is a field left out (its default).
+// in the file's terms; set says the file (or the environment) wrote it: a
+// field left out is its default and is not checked.
 
-func checkInt(field string, v *Int, lo, hi int) error {
+func checkInt(field string, set bool, v, lo, hi int) error {
 	switch {
-	case v == nil:
+	case !set:
 		return nil
-	case int(*v) > hi:
-		return errorf("%s: %d is too large: at most %d", field, *v, hi)
-	case int(*v) < lo && *v == 0:
+	case v > hi:
+		return errorf("%s: %d is too large: at most %d", field, v, hi)
+	case v < lo && v == 0:
 		return errorf("%s: 0 is not allowed: it must be at least %d (leave it out for the default)", field, lo)
-	case int(*v) < lo:
-		return errorf("%s: %d is too small: it must be at least %d", field, *v, lo)
+	case v < lo:
+		return errorf("%s: %d is too small: it must be at least %d", field, v, lo)
 	}
 	return nil
 }
 
-func checkFloat(field string, v *Float, lo, hi float64, loOpen bool) error {
-	if v == nil {
+func checkFloat(field string, set bool, f, lo, hi float64, loOpen bool) error {
+	if !set {
 		return nil
 	}
-	f := float64(*v)
 	low := "at least"
 	if loOpen {
 		low = "above"
@@ -148,20 +148,28 @@ func checkFloat(field string, v *Float, lo, hi float64, loOpen bool) error {
 	return nil
 }
 
-func checkDuration(field string, v *duration.Duration, lo, hi time.Duration) error {
+func checkDuration(field string, set bool, v, lo, hi time.Duration) error {
 	switch {
-	case v == nil:
+	case !set:
 		return nil
-	case *v < 0:
+	case v < 0:
 		return errorf("%s: never is not allowed: it must be a duration of at least %s", field, lo)
-	case time.Duration(*v) > hi:
-		return errorf("%s: %s is too large: at most %s", field, *v, hi)
-	case *v == 0 && lo > 0:
+	case v > hi:
+		return errorf("%s: %s is too large: at most %s", field, v, hi)
+	case v == 0 && lo > 0:
 		return errorf("%s: 0 is not allowed: it must be at least %s (leave it out for the default)", field, lo)
-	case time.Duration(*v) < lo:
-		return errorf("%s: %s is too small: it must be at least %s", field, *v, lo)
+	case v < lo:
+		return errorf("%s: %s is too small: it must be at least %s", field, v, lo)
 	}
 	return nil
+}
+
+// checkDurationPtr is checkDuration of a pointer field (nil: left out).
+func checkDurationPtr(field string, v *duration.Duration, lo, hi time.Duration) error {
+	if v == nil {
+		return nil
+	}
+	return checkDuration(field, true, time.Duration(*v), lo, hi)
 }
 
 func firstError(errs ...error) error {
