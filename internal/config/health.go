@@ -23,7 +23,7 @@ type ServiceHealth struct {
 	Method       string             `json:"method,omitempty" yaml:"method,omitempty"`
 	Interval     *duration.Duration `json:"interval,omitempty" yaml:"interval,omitempty"`
 	Timeout      *duration.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
-	ExpectStatus []Int              `json:"expect_status,omitempty" yaml:"expect_status,omitempty"`
+	ExpectStatus []int              `json:"expect_status,omitempty" yaml:"expect_status,omitempty"`
 	BodyMatch    string             `json:"body_match,omitempty" yaml:"body_match,omitempty"`
 	// MaxResponseTime: a slower answer is a failure; 0 or left out: no
 	// limit.
@@ -60,7 +60,7 @@ type WebhookAlert struct {
 // EmailAlerts sends alerts over SMTP (the password is a secret).
 type EmailAlerts struct {
 	Host     string   `json:"host" yaml:"host"`
-	Port     *Int     `json:"port" yaml:"port,omitempty"`
+	Port     *int     `json:"port" yaml:"port,omitempty"`
 	Username string   `json:"username,omitempty" yaml:"username,omitempty"`
 	Password string   `json:"password,omitempty" yaml:"password,omitempty"`
 	From     string   `json:"from" yaml:"from"`
@@ -229,7 +229,7 @@ func (c *Config) effectiveHealth(out *Config) {
 	}
 	if e := out.Alerts.Email; e != nil {
 		filled := *e
-		filled.Port = ptr(Int(e.SMTPPort()))
+		filled.Port = ptr(e.SMTPPort())
 		filled.StartTLS = ptr(e.StartTLS == nil || *e.StartTLS)
 		out.Alerts.Email = &filled
 	}

@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -12,10 +11,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The file keeps every number as a pointer (or a type of its own) so that
-// a field left out (the default) and one written as 0 stay apart: a 0
-// that has no documented meaning is an error naming the field, never the
-// default in disguise (docs/configuration.md, "Numbers").
+// A field left out (the default) and one written as 0 stay apart: Load
+// records the fields the file and the environment wrote (fields.go), and
+// a written 0 that has no documented meaning is an error naming the
+// field, never the default in disguise (docs/configuration.md, "Numbers").
 
 // MaxCount bounds every count in the configuration (thresholds, probes,
 // attempts, stalls): beyond it a value is a typo, not a policy.
@@ -35,38 +34,6 @@ func ParseInt(s string) (int, error) {
 }
 
 func badNode(n *yaml.Node, format string, a ...any) error { return duration.BadNode(n, format, a...) }
-
-// Int is a whole number in the file; one too large for an int says so.
-type Int int
-
-// UnmarshalYAML accepts a whole number.
-func (i *Int) UnmarshalYAML(n *yaml.Node) error {
-	v, err := ParseInt(n.Value)
-	switch {
-	case errors.Is(err, ErrTooLarge):
-		return badNode(n, "%s is too large", n.Value)
-	case err != nil || n.Kind != yaml.ScalarNode:
-		return badNode(n, "%q is not a whole number", n.Value)
-	}
-	*i = Int(v)
-	return nil
-}
-
-// Float is a number in the file; infinity and NaN are refused.
-type Float float64
-
-// UnmarshalYAML accepts a finite number.
-func (f *Float) UnmarshalYAML(n *yaml.Node) error {
-	v, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64)
-	switch {
-	case errors.Is(err, strconv.ErrRange) || math.IsInf(v, 0) || strings.Contains(strings.ToLower(n.Value), "inf"):
-		return badNode(n, "%s is too large", n.Value)
-	case err != nil || math.IsNaN(v) || n.Kind != yaml.ScalarNode:
-		return badNode(n, "%q is not a number", n.Value)
-	}
-	*f = Float(v)
-	return nil
-}
 
 // fieldPath names the field whose value sits at line:column in the
 // document ("services[1].breaker.recovery_timeout"), or "" if none does.
