@@ -98,7 +98,6 @@ type System struct {
 
 	closeOnce sync.Once
 	closeErr  error
-	closed    chan struct{}
 }
 
 // Open connects to Redis, checks the namespace's schema (a version-1 or
@@ -129,17 +128,16 @@ func Open(ctx context.Context, o Options) (*System, error) {
 	}
 	o.Logger.Debug("connected to Redis", "url", redact.URL(o.Redis.URL), "namespace", o.Namespace)
 
-	s := &System{Keys: keys, Redis: rdb, opts: o, closed: make(chan struct{})}
-	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s := &System{Keys: keys, Redis: rdb, opts: o}
 	// The system's background work ends when the opener's context does,
 	// as well as on Close.
-	stop := context.AfterFunc(ctx, s.cancel)
-	go func() { <-s.closed; stop() }()
+	s.ctx, s.cancel = context.WithCancel(ctx)
 
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConnsPerHost = 64
 	s.base = base
 	s.Breakers = breaker.New(rdb, breaker.Options{Keys: keys, Settings: o.BreakerSettings, Timeout: o.Redis.Timeout, Logger: o.Logger})
+	context.AfterFunc(s.ctx, s.Breakers.Close) // the breakers' listener, once started
 	s.Queues = queue.New(rdb, keys, o.Queue)
 	s.Chaos = chaos.New(rdb, chaos.Options{Keys: keys, Limits: o.ChaosLimits, Environment: o.Environment, Allowed: o.AllowedEnvironments})
 	var fed *breaker.Engine
@@ -209,8 +207,7 @@ func (l *lazyFaults) RoundTrip(req *http.Request) (*http.Response, error) {
 func (s *System) Close() error {
 	s.closeOnce.Do(func() {
 		s.cancel()
-		close(s.closed)
-		s.Breakers.Close()
+		s.Breakers.Close() // waits for the listener, which AfterFunc only starts stopping
 		if t, ok := s.base.(*http.Transport); ok {
 			t.CloseIdleConnections()
 		}

@@ -81,8 +81,14 @@ func TestDataPlaneIsLazyAndEndsWithTheContext(t *testing.T) {
 		t.Fatal("no data plane")
 	}
 	waitSubscribers(t, channel, 1, "the data plane listens once used")
+	breakers := store.Keys{Namespace: o.Namespace}.BreakerChannel()
+	if _, err := s.Breakers.Allow(context.Background(), "shop"); err != nil {
+		t.Fatal(err)
+	}
+	waitSubscribers(t, breakers, 1, "the breakers listen once used")
 	cancel()
 	waitSubscribers(t, channel, 0, "the data plane stops when the opener's context ends")
+	waitSubscribers(t, breakers, 0, "the breakers' listener stops when the opener's context ends")
 	if s.Context().Err() == nil {
 		t.Fatal("the system's context ends with the opener's")
 	}
