@@ -174,6 +174,13 @@ func (s *System) Faults() *chaos.Faults {
 	return s.faults
 }
 
+// Agent is a CPU/memory chaos agent for a service, with this system's
+// environment and limits; it runs (a.Run) under the caller's context.
+func (s *System) Agent(service string) *chaos.Agent {
+	return chaos.NewAgent(s.Redis, s.Keys, service, s.opts.Environment, s.opts.AllowedEnvironments,
+		s.opts.ChaosLimits.WithDefaults(), s.opts.Logger)
+}
+
 // Transport is the engine's transport for calls to services (requests
 // marked with transport.WithService): with guarded, the service's breaker
 // on the outside, then the chaos faults active for the service (when this
