@@ -176,3 +176,22 @@ func TestConnectionErrorCountsAsAFailure(t *testing.T) {
 		t.Fatalf("a refused connection is the service's failure: %+v", st)
 	}
 }
+
+// A per-service timeout (http.Client.Timeout, as the queue drain and the
+// health checker set one) is the service being too slow: a failure.
+func TestClientTimeoutCountsAsAFailure(t *testing.T) {
+	url, _ := hangingServer(t)
+	e := newBreakers(t, breaker.Settings{FailureThreshold: 1})
+	req, err := http.NewRequestWithContext(transport.WithService(context.Background(), "shop"), http.MethodGet, url+"/hang", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: transport.New(nil, e), Timeout: 50 * time.Millisecond}
+	if resp, err := client.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("a call to a hanging server answered within the timeout")
+	}
+	if st := status(t, e, "shop"); st.State != breaker.Open {
+		t.Fatalf("a call past the client's timeout is the service's failure: %+v", st)
+	}
+}
