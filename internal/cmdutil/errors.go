@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/haderos/haderctl/internal/config"
+	"github.com/haderos/haderctl/internal/engine"
 	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/health"
@@ -65,6 +66,7 @@ func ExitCode(err error, ran bool) int {
 	var se *store.SchemaError
 	var ne *store.NameError
 	var ce *config.Error
+	var oe *engine.OptionsError
 	var corrupt *breaker.CorruptError
 	var refused *chaos.RefusedError
 	var chaosInput *chaos.InputError
@@ -76,7 +78,7 @@ func ExitCode(err error, ran bool) int {
 		return ExitUnavailable
 	case errors.As(err, &refused):
 		return ExitRefused
-	case errors.As(err, &ne), errors.As(err, &ce), queue.IsInput(err), errors.As(err, &chaosInput), errors.As(err, &healthInput):
+	case errors.As(err, &ne), errors.As(err, &ce), errors.As(err, &oe), queue.IsInput(err), errors.As(err, &chaosInput), errors.As(err, &healthInput):
 		return ExitUsage
 	case errors.As(err, &corrupt):
 		return ExitUnhealthy

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/haderos/haderctl/internal/config"
+	"github.com/haderos/haderctl/internal/engine"
 	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/health"
@@ -19,34 +20,45 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Factory gives commands their dependencies, each made lazily on first use
-// (so `haderctl version` never reads the config or dials Redis).
+// Factory gives commands their dependencies, made lazily on first use (so
+// `haderctl version` never reads the config or dials Redis). The engine
+// is opened once, by engine.Open, on the first call that needs it; every
+// accessor below hands out one of its parts. Close closes it.
 type Factory struct {
 	IO     *iostreams.IOStreams
 	Logger *slog.Logger
+	// Context is what the engine's background work runs under (the
+	// process' signal context); nil means context.Background(). Set it
+	// before the first accessor call.
+	Context context.Context
 	// Output is the -o value, table or json.
 	Output func() string
 	// Config is the effective configuration.
 	Config func() (*config.Config, error)
-	// Redis is a client of the configured Redis whose namespace schema has
-	// been checked (a newer one is refused).
+	// System is the opened engine.
+	System func() (*engine.System, error)
+	// Redis is the engine's client of the configured Redis, whose
+	// namespace schema has been checked (a newer one is refused).
 	Redis func() (redis.UniversalClient, error)
-	// Breakers is the breaker engine over that client.
+	// Breakers is the breaker engine.
 	Breakers func() (*breaker.Engine, error)
-	// Queues is the fallback queue client over that client.
+	// Queues is the fallback queue client.
 	Queues func() (*queue.Client, error)
 	// Health is the health checker (with the configured alert providers
 	// and, unless health.feed_breaker is false, the breakers to feed).
 	Health func() (*health.Checker, error)
 	// Chaos is the chaos control plane.
 	Chaos func() (*chaos.Client, error)
-	// Faults is this process' chaos data plane, started on first use; nil
-	// (no faults) when Redis cannot be had.
+	// Faults is this process' chaos data plane, started on first use and
+	// stopped by Close; nil (no faults) when the engine cannot be opened.
 	Faults func() *chaos.Faults
-	// Keys names the configured namespace's keys.
+	// Keys names the configured namespace's keys (no Redis needed).
 	Keys func() (store.Keys, error)
 	// Now is the local clock.
 	Now func() time.Time
+
+	mu     sync.Mutex
+	system *engine.System
 }
 
 // NewFactory wires the lazy dependencies over a config loader.
@@ -60,102 +72,66 @@ func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() stri
 		}
 		return store.Keys{Namespace: c.Redis.Namespace}, nil
 	}
-	f.Redis = sync.OnceValues(func() (redis.UniversalClient, error) {
-		c, err := f.Config()
-		if err != nil {
-			return nil, err
-		}
-		rdb, err := store.Open(store.Options{URL: c.Redis.URL, Timeout: time.Duration(c.Redis.Timeout), TLS: c.Redis.TLS()})
-		if err != nil {
-			return nil, &config.Error{Msg: err.Error()}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(c.Redis.Timeout))
-		defer cancel()
-		// Read-only here: the engine claims a new namespace on its first write.
-		keys := store.Keys{Namespace: c.Redis.Namespace}
-		stored, err := store.CheckSchema(ctx, rdb, keys, false)
-		switch {
-		case err != nil:
-		case stored == 1:
-			err = upgradeSchema1(rdb, keys, logger)
-		case stored == 2:
-			err = upgradeSchema2(ctx, rdb, keys, logger)
-		}
-		if err != nil {
-			rdb.Close()
-			return nil, store.Classify(err, redact.URL(c.Redis.URL))
-		}
-		logger.Debug("connected to Redis", "url", redact.URL(c.Redis.URL), "namespace", c.Redis.Namespace)
-		return rdb, nil
-	})
-	f.Breakers = sync.OnceValues(func() (*breaker.Engine, error) {
-		c, rdb, err := f.configAndRedis()
-		if err != nil {
-			return nil, err
-		}
-		return breaker.New(rdb, breaker.Options{
-			Keys:     store.Keys{Namespace: c.Redis.Namespace},
-			Settings: c.BreakerSettings,
-			Timeout:  time.Duration(c.Redis.Timeout),
-			Logger:   logger,
-		}), nil
-	})
-	f.Health = sync.OnceValues(func() (*health.Checker, error) {
-		c, rdb, err := f.configAndRedis()
-		if err != nil {
-			return nil, err
-		}
-		var b *breaker.Engine
-		if c.FeedsBreaker() {
-			if b, err = f.Breakers(); err != nil {
-				return nil, err
-			}
-		}
-		// alerts always reach stderr, whatever -v says
-		alertLog := slog.New(slog.NewTextHandler(io.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
-		return health.New(rdb, health.Options{
-			Keys:      store.Keys{Namespace: c.Redis.Namespace},
-			Transport: f.HTTPTransport(false),
-			Breakers:  b,
-			Notifier:  &health.Notifier{Providers: alertProviders(c, alertLog), Logger: logger},
-			Logger:    logger,
-		}), nil
-	})
-	f.Chaos = sync.OnceValues(func() (*chaos.Client, error) {
-		c, rdb, err := f.configAndRedis()
-		if err != nil {
-			return nil, err
-		}
-		return chaos.New(rdb, chaos.Options{Keys: store.Keys{Namespace: c.Redis.Namespace}, Limits: c.Chaos.Limits(),
-			Environment: c.Environment, Allowed: c.Chaos.AllowedEnvironments}), nil
-	})
-	f.Faults = sync.OnceValue(func() *chaos.Faults {
-		c, rdb, err := f.configAndRedis()
+	f.System = sync.OnceValues(f.open)
+	f.Redis = part(f, func(s *engine.System) redis.UniversalClient { return s.Redis })
+	f.Breakers = part(f, func(s *engine.System) *breaker.Engine { return s.Breakers })
+	f.Queues = part(f, func(s *engine.System) *queue.Client { return s.Queues })
+	f.Health = part(f, func(s *engine.System) *health.Checker { return s.Health })
+	f.Chaos = part(f, func(s *engine.System) *chaos.Client { return s.Chaos })
+	f.Faults = func() *chaos.Faults {
+		s, err := f.System()
 		if err != nil {
 			return nil
 		}
-		faults := chaos.NewFaults(rdb, store.Keys{Namespace: c.Redis.Namespace}, c.Environment, c.Chaos.AllowedEnvironments, logger)
-		faults.Start(context.Background())
-		return faults
-	})
-	f.Queues = sync.OnceValues(func() (*queue.Client, error) {
-		c, rdb, err := f.configAndRedis()
-		if err != nil {
-			return nil, err
-		}
-		return queue.New(rdb, store.Keys{Namespace: c.Redis.Namespace}, c.Queue.Settings()), nil
-	})
+		return s.Faults()
+	}
 	return f
 }
 
-// configAndRedis is what every engine is built from.
-func (f *Factory) configAndRedis() (*config.Config, redis.UniversalClient, error) {
+// part is an accessor of one of the System's parts.
+func part[T any](f *Factory, get func(*engine.System) T) func() (T, error) {
+	return func() (T, error) {
+		s, err := f.System()
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return get(s), nil
+	}
+}
+
+// open opens the engine with the effective configuration.
+func (f *Factory) open() (*engine.System, error) {
 	c, err := f.Config()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	rdb, err := f.Redis()
-	return c, rdb, err
+	ctx := f.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// alerts always reach stderr, whatever -v says
+	alertLog := slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	s, err := engine.Open(ctx, c.EngineOptions(f.Logger, alertLog))
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.system = s
+	f.mu.Unlock()
+	return s, nil
+}
+
+// Close closes the engine if it was opened, ending its background work.
+// It is safe to call more than once, and when nothing was opened.
+func (f *Factory) Close() error {
+	f.mu.Lock()
+	s := f.system
+	f.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	return s.Close()
 }
 
 // RedisContext bounds a command's Redis calls by the configured timeout.
@@ -184,73 +160,13 @@ func (f *Factory) RedisError(err error) error {
 // JSON reports whether -o json was asked for.
 func (f *Factory) JSON() bool { return f.Output() == OutputJSON }
 
-// alertProviders builds the configured alert providers.
-func alertProviders(c *config.Config, log *slog.Logger) []health.Provider {
-	a := c.Alerts
-	var out []health.Provider
-	if a.Log == nil || *a.Log {
-		out = append(out, health.LogProvider{Logger: log})
-	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	if a.Slack != nil {
-		out = append(out, health.SlackProvider{WebhookURL: a.Slack.WebhookURL, Client: client})
-	}
-	if a.Webhook != nil {
-		out = append(out, health.WebhookProvider{URL: a.Webhook.URL, Headers: a.Webhook.Headers, Client: client})
-	}
-	if e := a.Email; e != nil {
-		out = append(out, health.EmailProvider{Host: e.Host, Port: e.SMTPPort(), Username: e.Username, Password: e.Password,
-			From: e.From, To: e.To, StartTLS: e.StartTLS == nil || *e.StartTLS, CAFile: e.CAFile})
-	}
-	return out
-}
-
-// HTTPTransport is the engine's transport for calls to services: chaos
-// faults (when this process' environment allows them), then, with
-// guarded, the service's breaker around them, so an injected failure
-// counts like a real one. Health checks are not guarded (an open breaker
-// must not stop the probe that sees recovery).
+// HTTPTransport is the engine's transport for calls to services (see
+// engine.System.Transport): chaos faults, then, with guarded, the
+// service's breaker around them. Without an engine it is a plain one.
 func (f *Factory) HTTPTransport(guarded bool) http.RoundTripper {
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.MaxIdleConnsPerHost = 64
-	var rt http.RoundTripper = base
-	if faults := f.Faults(); faults != nil {
-		rt = &chaos.Transport{Base: rt, Faults: faults}
-	}
-	if !guarded {
-		return transport.New(rt, nil)
-	}
-	b, err := f.Breakers()
+	s, err := f.System()
 	if err != nil {
-		return transport.New(rt, nil)
+		return transport.New(nil, nil)
 	}
-	return transport.New(rt, b)
-}
-
-// upgradeSchema1 moves a version-1 namespace's queues to the current
-// layout (version 2's change; version 3 moves nothing), then records the
-// current version.
-func upgradeSchema1(rdb redis.UniversalClient, keys store.Keys, logger *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	n, err := queue.New(rdb, keys, queue.Settings{}).Upgrade(ctx, store.SchemaVersion)
-	if err != nil {
-		return err
-	}
-	logger.Info("upgraded the namespace's Redis schema from version 1", "namespace", keys.Namespace,
-		"version", store.SchemaVersion, "queued_operations_moved", n)
-	return nil
-}
-
-// upgradeSchema2 records version 3 in a version-2 namespace. Nothing
-// moves: the settings fields version 2 wrote into each breaker's hash
-// become the settings in force, and version-2 binaries, which would
-// overwrite them with their own, refuse the namespace from now on.
-func upgradeSchema2(ctx context.Context, rdb redis.UniversalClient, keys store.Keys, logger *slog.Logger) error {
-	wrote, err := store.MarkSchema(ctx, rdb, keys, 2, store.SchemaVersion)
-	if err == nil && wrote {
-		logger.Info("upgraded the namespace's Redis schema from version 2: breaker settings are now shared through Redis",
-			"namespace", keys.Namespace, "version", store.SchemaVersion)
-	}
-	return err
+	return s.Transport(guarded)
 }

@@ -58,7 +58,7 @@ func chaosAgentRun(ctx context.Context, opts *ChaosAgentOptions) error {
 		return err
 	}
 	a := chaos.NewAgent(rdb, store.Keys{Namespace: c.Redis.Namespace}, opts.Service, c.Environment,
-		c.Chaos.AllowedEnvironments, c.Chaos.Limits(), f.Logger)
+		c.Chaos.AllowedEnvironments, c.Chaos.Limits.WithDefaults(), f.Logger)
 	a.OnChange = func(st chaos.AgentState) {
 		if f.JSON() || !f.IO.IsStdoutTTY() {
 			_ = cmdutil.WriteNDJSON(f.IO.Out, st)

@@ -57,12 +57,14 @@ func configViewRun(opts *ConfigViewOptions) error {
 	if opts.ShowSecrets {
 		shown = c.Effective()
 	}
-	view := effectiveView{ConfigFile: c.File, Config: shown, Breakers: map[string]any{"(default)": config.FromSettings(c.BreakerSettings(""))}}
+	// Printable: the engine's types print their durations as "2m0s".
+	view := effectiveView{ConfigFile: c.File, Config: config.Printable(shown),
+		Breakers: map[string]any{"(default)": config.Printable(c.BreakerSettings(""))}}
 	if view.ConfigFile == "" {
 		view.ConfigFile = "(none)"
 	}
 	for _, s := range c.Services {
-		view.Breakers[s.Name] = config.FromSettings(c.BreakerSettings(s.Name))
+		view.Breakers[s.Name] = config.Printable(c.BreakerSettings(s.Name))
 	}
 	if opts.F.JSON() {
 		return cmdutil.WriteJSON(opts.F.IO.Out, view)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/haderos/haderctl/internal/cmdutil"
 	"github.com/haderos/haderctl/internal/config"
+	"github.com/haderos/haderctl/internal/engine/duration"
 	"github.com/spf13/pflag"
 )
 
@@ -17,7 +18,8 @@ import (
 // number). pflag names the flag: invalid argument "9999999999h" for
 // "--interval" flag: too large for a duration.
 
-// durationValue is a duration flag: "30s", "2m" or a number of seconds.
+// durationValue is a duration flag: "30s", "2m" or a number of seconds,
+// read by duration.Parse as the config file and the environment read them.
 type durationValue time.Duration
 
 func durationFlag(fl *pflag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
@@ -26,9 +28,9 @@ func durationFlag(fl *pflag.FlagSet, p *time.Duration, name string, value time.D
 }
 
 func (d *durationValue) Set(s string) error {
-	v, err := config.ParseDuration(s)
+	v, err := duration.Parse(s)
 	switch {
-	case errors.Is(err, config.ErrTooLarge):
+	case errors.Is(err, duration.ErrTooLarge):
 		return errors.New("too large for a duration")
 	case err != nil:
 		return errors.New("not a duration (e.g. 30s, 2m, or a number of seconds)")

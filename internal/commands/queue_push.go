@@ -143,7 +143,7 @@ func queuePushRun(ctx context.Context, opts *QueuePushOptions) error {
 	}
 	// Bad input is refused before Redis is contacted, so it exits 2 even
 	// when Redis is down: Check needs only the settings, not a connection.
-	checker := c.Queue.Settings()
+	checker := c.Queue
 	var ops []*queue.Operation
 	if opts.NDJSON {
 		if ops, err = readNDJSON(f.IO.In, opts.Queue, checker); err != nil {

@@ -38,8 +38,16 @@ func Run(ctx context.Context, io *iostreams.IOStreams, args []string, src config
 	}
 	root, g := newRoot(io, src)
 	root.SetArgs(args)
+	// The engine, if a command opened it, lives as long as the run: its
+	// background work (the chaos data plane, the breakers' listener) ends
+	// with ctx or here, before the process exits.
+	g.factory.Context = ctx
+	err := root.ExecuteContext(ctx)
+	if cerr := g.factory.Close(); err == nil && cerr != nil {
+		g.factory.Logger.Debug("closing the engine", "err", cerr)
+	}
 	// Every Redis failure gets its words here, whichever command met it.
-	err := g.factory.RedisError(root.ExecuteContext(ctx))
+	err = g.factory.RedisError(err)
 	code := cmdutil.ExitCode(err, g.ran)
 	if err != nil && err.Error() != "" {
 		if ee, ok := err.(*cmdutil.ExitError); !ok || ee.Err != nil {

@@ -3,18 +3,18 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/duration"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/redact"
@@ -35,23 +35,31 @@ type Config struct {
 	// File is the config file that was read; empty when none was.
 	File string `json:"config_file" yaml:"-"`
 	// Environment names where this runs (development, staging, production…).
-	Environment string  `json:"environment" yaml:"environment"`
-	Redis       Redis   `json:"redis" yaml:"redis"`
-	Breaker     Breaker `json:"breaker" yaml:"breaker"`
-	Queue       Queue   `json:"queue" yaml:"queue"`
-	Health      Health  `json:"health" yaml:"health"`
-	Alerts      Alerts  `json:"alerts" yaml:"alerts"`
-	Chaos       Chaos   `json:"chaos" yaml:"chaos"`
+	Environment string `json:"environment" yaml:"environment"`
+	Redis       Redis  `json:"redis" yaml:"redis"`
+	// Breaker are the default settings of every breaker (the seed's
+	// CIRCUIT_BREAKER_* variables over the file's breaker section).
+	Breaker breaker.Settings `json:"breaker" yaml:"breaker"`
+	// Queue are the fallback queue's settings; after Load every field is
+	// filled in.
+	Queue  queue.Settings `json:"queue" yaml:"queue"`
+	Health Health         `json:"health" yaml:"health"`
+	Alerts Alerts         `json:"alerts" yaml:"alerts"`
+	Chaos  Chaos          `json:"chaos" yaml:"chaos"`
 	// Services are the integrated services, in file order.
 	Services []Service `json:"services" yaml:"services"`
+
+	// written are the fields the file and the environment set.
+	written written
 }
 
 // Redis says where the shared state lives.
 type Redis struct {
 	URL       string `json:"url" yaml:"url"`
 	Namespace string `json:"namespace" yaml:"namespace"`
-	// Timeout is never 0 after Load (see Timeout).
-	Timeout Timeout `json:"timeout" yaml:"timeout"`
+	// Timeout is never 0 after Load: left out, it is DefaultTimeout (the
+	// file cannot set 0; see checkTimeout).
+	Timeout duration.Duration `json:"timeout" yaml:"timeout"`
 	// TLS for rediss:// URLs (docs/configuration.md); the URL's tls_*
 	// query parameters win over these.
 	TLSCAFile             string `json:"tls_ca_file,omitempty" yaml:"tls_ca_file,omitempty"`
@@ -65,53 +73,30 @@ func (r Redis) TLS() store.TLSOptions {
 	return store.TLSOptions{CAFile: r.TLSCAFile, CertFile: r.TLSCertFile, KeyFile: r.TLSKeyFile, InsecureSkipVerify: r.TLSInsecureSkipVerify}
 }
 
-// Breaker holds breaker settings in the file's form (durations as "120s"
-// or a number of seconds); a nil field was left out: its default.
-type Breaker struct {
-	FailureThreshold *Int      `json:"failure_threshold,omitempty" yaml:"failure_threshold,omitempty"`
-	SuccessThreshold *Int      `json:"success_threshold,omitempty" yaml:"success_threshold,omitempty"`
-	RecoveryTimeout  *Duration `json:"recovery_timeout,omitempty" yaml:"recovery_timeout,omitempty"`
-	MaxProbes        *Int      `json:"max_probes,omitempty" yaml:"max_probes,omitempty"`
-	ProbeLease       *Duration `json:"probe_lease,omitempty" yaml:"probe_lease,omitempty"`
-	RedisUnavailable string    `json:"redis_unavailable,omitempty" yaml:"redis_unavailable,omitempty"`
-}
-
 // MaxBreakerDuration bounds recovery_timeout and probe_lease: the engine's
 // bound, so the config file and `breaker configure` accept the same values.
 const MaxBreakerDuration = breaker.MaxDuration
 
-// Settings converts to the engine's form (a field left out is zero: the
-// engine's default).
-func (b Breaker) Settings() breaker.Settings {
-	return breaker.Settings{FailureThreshold: deref[Int, int](b.FailureThreshold), SuccessThreshold: deref[Int, int](b.SuccessThreshold),
-		RecoveryTimeout: time.Duration(deref[Duration, int64](b.RecoveryTimeout)), MaxProbes: deref[Int, int](b.MaxProbes),
-		ProbeLease: time.Duration(deref[Duration, int64](b.ProbeLease)), RedisUnavailable: b.RedisUnavailable}
-}
-
-// check refuses a value written in the file (or the environment) that is
-// out of range; 0 included, which would otherwise read as the default.
-func (b Breaker) check(section string) error {
-	return firstError(
-		checkInt(section+".failure_threshold", b.FailureThreshold, 1, breaker.MaxThreshold),
-		checkInt(section+".success_threshold", b.SuccessThreshold, 1, breaker.MaxThreshold),
-		checkDuration(section+".recovery_timeout", b.RecoveryTimeout, time.Millisecond, MaxBreakerDuration),
-		checkInt(section+".max_probes", b.MaxProbes, 1, breaker.MaxThreshold),
-		checkDuration(section+".probe_lease", b.ProbeLease, time.Millisecond, MaxBreakerDuration),
-	)
-}
-
-// Queue holds the fallback queue's settings; a nil field was left out
-// (its default). After Load every field is filled in.
-type Queue struct {
-	MaxAttempts   *Int      `json:"max_attempts" yaml:"max_attempts,omitempty"`
-	BackoffBase   *Duration `json:"backoff_base" yaml:"backoff_base,omitempty"`
-	BackoffFactor *Float    `json:"backoff_factor" yaml:"backoff_factor,omitempty"`
-	BackoffCap    *Duration `json:"backoff_cap" yaml:"backoff_cap,omitempty"`
-	MaxDataBytes  *Int      `json:"max_data_bytes" yaml:"max_data_bytes,omitempty"`
-	Retention     *Duration `json:"retention" yaml:"retention,omitempty"`
-	DeadMax       *Int      `json:"dead_max" yaml:"dead_max,omitempty"`
-	DeadMaxAge    *Duration `json:"dead_max_age" yaml:"dead_max_age,omitempty"`
-	MaxStalls     *Int      `json:"max_stalls" yaml:"max_stalls,omitempty"`
+// checkBreaker refuses a value written in the file (or the environment)
+// that is out of range; 0 included, which would otherwise read as the
+// default.
+func checkBreaker(w written, section string, b breaker.Settings) error {
+	f := func(name string) (string, bool) { return section + "." + name, w.has(section + "." + name) }
+	field, set := f("failure_threshold")
+	err := checkInt(field, set, b.FailureThreshold, 1, breaker.MaxThreshold)
+	if field, set = f("success_threshold"); err == nil {
+		err = checkInt(field, set, b.SuccessThreshold, 1, breaker.MaxThreshold)
+	}
+	if field, set = f("recovery_timeout"); err == nil {
+		err = checkDuration(field, set, b.RecoveryTimeout, time.Millisecond, MaxBreakerDuration)
+	}
+	if field, set = f("max_probes"); err == nil {
+		err = checkInt(field, set, b.MaxProbes, 1, breaker.MaxThreshold)
+	}
+	if field, set = f("probe_lease"); err == nil {
+		err = checkDuration(field, set, b.ProbeLease, time.Millisecond, MaxBreakerDuration)
+	}
+	return err
 }
 
 // Bounds of the queue's settings.
@@ -123,39 +108,25 @@ const (
 	MaxQueueBackoffRate = 1000
 )
 
-// Settings converts to the engine's form, defaults filled in.
-func (q Queue) Settings() queue.Settings {
-	return queue.Settings{MaxAttempts: deref[Int, int](q.MaxAttempts), BackoffBase: time.Duration(deref[Duration, int64](q.BackoffBase)),
-		BackoffFactor: deref[Float, float64](q.BackoffFactor), BackoffCap: time.Duration(deref[Duration, int64](q.BackoffCap)),
-		MaxDataBytes: deref[Int, int](q.MaxDataBytes), Retention: time.Duration(deref[Duration, int64](q.Retention)),
-		DeadMax: deref[Int, int](q.DeadMax), DeadMaxAge: time.Duration(deref[Duration, int64](q.DeadMaxAge)),
-		MaxStalls: deref[Int, int](q.MaxStalls)}.Defaults()
-}
-
-func (q Queue) validate() error {
+func checkQueue(w written, q queue.Settings) error {
+	has := func(name string) bool { return w.has("queue." + name) }
 	if err := firstError(
-		checkInt("queue.max_attempts", q.MaxAttempts, 1, MaxCount),
-		checkDuration("queue.backoff_base", q.BackoffBase, time.Millisecond, MaxQueueBackoff),
-		checkFloat("queue.backoff_factor", q.BackoffFactor, 1, MaxQueueBackoffRate, false),
-		checkDuration("queue.backoff_cap", q.BackoffCap, time.Millisecond, MaxQueueBackoff),
-		checkInt("queue.max_data_bytes", q.MaxDataBytes, 1, MaxQueueDataBytes),
-		checkDuration("queue.retention", q.Retention, time.Second, MaxQueueRetention),
-		checkInt("queue.dead_max", q.DeadMax, 1, MaxQueueDead),
-		checkDuration("queue.dead_max_age", q.DeadMaxAge, time.Second, MaxQueueRetention),
-		checkInt("queue.max_stalls", q.MaxStalls, 1, MaxCount),
+		checkInt("queue.max_attempts", has("max_attempts"), q.MaxAttempts, 1, MaxCount),
+		checkDuration("queue.backoff_base", has("backoff_base"), q.BackoffBase, time.Millisecond, MaxQueueBackoff),
+		checkFloat("queue.backoff_factor", has("backoff_factor"), q.BackoffFactor, 1, MaxQueueBackoffRate, false),
+		checkDuration("queue.backoff_cap", has("backoff_cap"), q.BackoffCap, time.Millisecond, MaxQueueBackoff),
+		checkInt("queue.max_data_bytes", has("max_data_bytes"), q.MaxDataBytes, 1, MaxQueueDataBytes),
+		checkDuration("queue.retention", has("retention"), q.Retention, time.Second, MaxQueueRetention),
+		checkInt("queue.dead_max", has("dead_max"), q.DeadMax, 1, MaxQueueDead),
+		checkDuration("queue.dead_max_age", has("dead_max_age"), q.DeadMaxAge, time.Second, MaxQueueRetention),
+		checkInt("queue.max_stalls", has("max_stalls"), q.MaxStalls, 1, MaxCount),
 	); err != nil {
 		return err
 	}
-	if q.BackoffCap != nil && q.BackoffBase != nil && *q.BackoffCap < *q.BackoffBase {
-		return errorf("queue.backoff_cap (%s) must not be below backoff_base (%s)", *q.BackoffCap, *q.BackoffBase)
+	if has("backoff_cap") && has("backoff_base") && q.BackoffCap < q.BackoffBase {
+		return errorf("queue.backoff_cap (%s) must not be below backoff_base (%s)", q.BackoffCap, q.BackoffBase)
 	}
 	return nil
-}
-
-func fromQueueSettings(s queue.Settings) Queue {
-	return Queue{MaxAttempts: ptr(Int(s.MaxAttempts)), BackoffBase: ptr(Duration(s.BackoffBase)), BackoffFactor: ptr(Float(s.BackoffFactor)),
-		BackoffCap: ptr(Duration(s.BackoffCap)), MaxDataBytes: ptr(Int(s.MaxDataBytes)), Retention: ptr(Duration(s.Retention)),
-		DeadMax: ptr(Int(s.DeadMax)), DeadMaxAge: ptr(Duration(s.DeadMaxAge)), MaxStalls: ptr(Int(s.MaxStalls))}
 }
 
 // Service is one integrated service.
@@ -170,8 +141,9 @@ type Service struct {
 	// Headers are sent with every request to the service; secret ones
 	// (Authorization, tokens, keys) are redacted in every output.
 	Headers map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
-	// Breaker overrides the default breaker settings for this service.
-	Breaker Breaker `json:"breaker,omitzero" yaml:"breaker,omitempty"`
+	// Breaker overrides the default breaker settings for this service
+	// (a zero field: the default's).
+	Breaker breaker.Settings `json:"breaker,omitzero" yaml:"breaker,omitempty"`
 	// Health are the service's check settings (probing health_url).
 	Health ServiceHealth `json:"health,omitzero" yaml:"health,omitempty"`
 }
@@ -210,7 +182,7 @@ func Load(f Flags, src Sources) (*Config, error) {
 	if src.Getenv == nil {
 		src.Getenv = func(string) string { return "" }
 	}
-	c := &Config{}
+	c := &Config{written: written{}}
 	path, explicit := configPath(f, src)
 	if path != "" {
 		data, err := os.ReadFile(path)
@@ -238,7 +210,7 @@ func Load(f Flags, src Sources) (*Config, error) {
 		if *f.Timeout > MaxTimeout {
 			return nil, errorf("--timeout: %s is too large: at most %s", *f.Timeout, MaxTimeout)
 		}
-		c.Redis.Timeout = Timeout(*f.Timeout)
+		c.Redis.Timeout = duration.Duration(*f.Timeout)
 	}
 	if c.Redis.URL == "" {
 		c.Redis.URL = DefaultRedisURL
@@ -247,7 +219,7 @@ func Load(f Flags, src Sources) (*Config, error) {
 		c.Redis.Namespace = DefaultNamespace
 	}
 	if c.Redis.Timeout == 0 {
-		c.Redis.Timeout = Timeout(DefaultTimeout)
+		c.Redis.Timeout = duration.Duration(DefaultTimeout)
 	}
 	return c, c.validate()
 }
@@ -276,20 +248,27 @@ func configPath(f Flags, src Sources) (path string, explicit bool) {
 }
 
 func decode(data []byte, c *Config) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	err := dec.Decode(c)
+	var root yaml.Node
+	err := yaml.Unmarshal(data, &root)
+	if err == nil && root.Kind != 0 {
+		if err = scan(&root, reflect.TypeFor[Config](), "", c.written); err == nil {
+			err = root.Decode(c)
+		}
+		if n := c.written["redis.timeout"]; err == nil && n != nil {
+			// checked where it is written, so the message gives its line
+			if cerr := checkDuration("timeout", true, time.Duration(c.Redis.Timeout), time.Millisecond, MaxTimeout); cerr != nil {
+				err = badNode(n, "%s", strings.TrimPrefix(cerr.Error(), "timeout: "))
+			}
+		}
+	}
 	var te *yaml.TypeError
-	var fe *fieldError
+	var fe *duration.NodeError
 	switch {
-	case err == nil, errors.Is(err, io.EOF):
+	case err == nil:
 		return nil
 	case errors.As(err, &fe):
-		var root yaml.Node
-		if yaml.Unmarshal(data, &root) == nil {
-			if field := fieldPath(&root, fe.line, fe.column); field != "" {
-				return fmt.Errorf("%s (line %d): %s", field, fe.line, fe.msg)
-			}
+		if field := fieldPath(&root, fe.Line, fe.Column); field != "" {
+			return fmt.Errorf("%s (line %d): %s", field, fe.Line, fe.Msg)
 		}
 		return fe
 	case errors.As(err, &te):
@@ -320,14 +299,14 @@ func applyEnv(c *Config, getenv func(string) string) error {
 		if err != nil {
 			return err
 		}
-		c.Redis.Timeout = Timeout(d)
+		c.Redis.Timeout = duration.Duration(d)
 	}
 	ints := []struct {
-		name string
-		dst  **Int
+		name, field string
+		dst         *int
 	}{
-		{"CIRCUIT_BREAKER_FAILURE_THRESHOLD", &c.Breaker.FailureThreshold},
-		{"CIRCUIT_BREAKER_SUCCESS_THRESHOLD", &c.Breaker.SuccessThreshold},
+		{"CIRCUIT_BREAKER_FAILURE_THRESHOLD", "breaker.failure_threshold", &c.Breaker.FailureThreshold},
+		{"CIRCUIT_BREAKER_SUCCESS_THRESHOLD", "breaker.success_threshold", &c.Breaker.SuccessThreshold},
 	}
 	for _, e := range ints {
 		if v := getenv(e.name); v != "" {
@@ -338,7 +317,8 @@ func applyEnv(c *Config, getenv func(string) string) error {
 			case err != nil || n < 1:
 				return errorf("%s: %q is not a whole number of at least 1", e.name, v)
 			}
-			*e.dst = ptr(Int(n))
+			*e.dst = n
+			c.written[e.field] = nil
 		}
 	}
 	if v := getenv("CIRCUIT_BREAKER_RECOVERY_TIMEOUT"); v != "" {
@@ -346,14 +326,15 @@ func applyEnv(c *Config, getenv func(string) string) error {
 		if err != nil {
 			return err
 		}
-		c.Breaker.RecoveryTimeout = ptr(Duration(d))
+		c.Breaker.RecoveryTimeout = d
+		c.written["breaker.recovery_timeout"] = nil
 	}
 	return nil
 }
 
 // envDuration reads a variable's duration and checks its range.
 func envDuration(name, v string, lo, hi time.Duration) (time.Duration, error) {
-	d, err := ParseDuration(v)
+	d, err := duration.Parse(v)
 	switch {
 	case errors.Is(err, ErrTooLarge) || (err == nil && d > hi):
 		return 0, errorf("%s: %q is too large: at most %s", name, v, hi)
@@ -372,14 +353,14 @@ func (c *Config) validate() error {
 	if err := store.ValidNamespace(c.Redis.Namespace); err != nil {
 		return &Error{Msg: err.Error()}
 	}
-	if err := c.Queue.validate(); err != nil {
+	if err := checkQueue(c.written, c.Queue); err != nil {
 		return err
 	}
-	c.Queue = fromQueueSettings(c.Queue.Settings())
-	if err := c.Breaker.check("breaker"); err != nil {
+	c.Queue = c.Queue.Defaults()
+	if err := checkBreaker(c.written, "breaker", c.Breaker); err != nil {
 		return err
 	}
-	if err := c.Breaker.Settings().WithDefaults().Validate(); err != nil {
+	if err := c.Breaker.WithDefaults().Validate(); err != nil {
 		return errorf("breaker: %s", err)
 	}
 	seen := map[string]bool{}
@@ -391,7 +372,7 @@ func (c *Config) validate() error {
 			return errorf("services: %q is listed twice", s.Name)
 		}
 		seen[s.Name] = true
-		if err := s.Breaker.check(fmt.Sprintf("services[%d].breaker", i)); err != nil {
+		if err := checkBreaker(c.written, fmt.Sprintf("services[%d].breaker", i), s.Breaker); err != nil {
 			return err
 		}
 		if err := c.BreakerSettings(s.Name).Validate(); err != nil {
@@ -406,7 +387,7 @@ func (c *Config) validate() error {
 	if err := c.validateHealth(); err != nil {
 		return err
 	}
-	return c.Chaos.validate()
+	return c.Chaos.validate(c.written)
 }
 
 // Service returns the named service, or nil.
@@ -423,9 +404,9 @@ func (c *Config) Service(name string) *Service {
 // defaults (from the file's breaker section and the seed's environment
 // variables), then the service's own overrides.
 func (c *Config) BreakerSettings(name string) breaker.Settings {
-	s := c.Breaker.Settings()
+	s := c.Breaker
 	if svc := c.Service(name); svc != nil {
-		s = s.Merge(svc.Breaker.Settings())
+		s = s.Merge(svc.Breaker)
 	}
 	return s.WithDefaults()
 }
@@ -450,9 +431,9 @@ func (c *Config) Redacted() *Config {
 // overrides: `config view` prints the merged result beside it).
 func (c *Config) Effective() *Config {
 	out := *c
-	out.Breaker = FromSettings(c.Breaker.Settings().WithDefaults())
-	out.Queue = fromQueueSettings(c.Queue.Settings())
-	out.Chaos = fromLimits(c.Chaos.Limits(), c.Chaos.AllowedEnvironments)
+	out.Breaker = c.Breaker.WithDefaults()
+	out.Queue = c.Queue.Defaults()
+	out.Chaos = c.Chaos.effective()
 	out.Services = slices.Clone(c.Services)
 	c.effectiveHealth(&out)
 	return &out
@@ -480,11 +461,4 @@ func (c *Config) Secrets() []string {
 		}
 	}
 	return append(out, c.Alerts.secrets()...)
-}
-
-// FromSettings is the file form of engine settings (for printing).
-func FromSettings(s breaker.Settings) Breaker {
-	return Breaker{FailureThreshold: ptr(Int(s.FailureThreshold)), SuccessThreshold: ptr(Int(s.SuccessThreshold)),
-		RecoveryTimeout: ptr(Duration(s.RecoveryTimeout)), MaxProbes: ptr(Int(s.MaxProbes)),
-		ProbeLease: ptr(Duration(s.ProbeLease)), RedisUnavailable: s.RedisUnavailable}
 }

@@ -150,12 +150,12 @@ func TestQueueSettingsFromTheFileWithDefaultsFilledIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := c.Queue.Settings()
+	s := c.Queue
 	if s.MaxAttempts != 4 || s.BackoffBase != 250*time.Millisecond || s.MaxDataBytes != 2048 ||
 		s.BackoffCap != time.Hour || s.BackoffFactor != 2 || s.Retention != 24*time.Hour || s.DeadMax != 10000 {
 		t.Fatalf("queue settings %+v", s)
 	}
-	if c.Queue.BackoffCap == nil || *c.Queue.BackoffCap != Duration(time.Hour) {
+	if c.Queue.BackoffCap != time.Hour {
 		t.Fatalf("the effective configuration shows the default cap: %v", c.Queue.BackoffCap)
 	}
 }

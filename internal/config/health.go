@@ -4,14 +4,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/duration"
 	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/redact"
 )
 
 // Health holds the defaults of every service's health check.
 type Health struct {
-	Interval *Duration `json:"interval" yaml:"interval,omitempty"`
-	Timeout  *Duration `json:"timeout" yaml:"timeout,omitempty"`
+	Interval *duration.Duration `json:"interval" yaml:"interval,omitempty"`
+	Timeout  *duration.Duration `json:"timeout" yaml:"timeout,omitempty"`
 	// FeedBreaker records failed checks in the service's breaker (default
 	// true).
 	FeedBreaker *bool `json:"feed_breaker" yaml:"feed_breaker,omitempty"`
@@ -19,28 +20,25 @@ type Health struct {
 
 // ServiceHealth is a service's own check settings (beside health_url).
 type ServiceHealth struct {
-	Method       string    `json:"method,omitempty" yaml:"method,omitempty"`
-	Interval     *Duration `json:"interval,omitempty" yaml:"interval,omitempty"`
-	Timeout      *Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
-	ExpectStatus []Int     `json:"expect_status,omitempty" yaml:"expect_status,omitempty"`
-	BodyMatch    string    `json:"body_match,omitempty" yaml:"body_match,omitempty"`
+	Method       string             `json:"method,omitempty" yaml:"method,omitempty"`
+	Interval     *duration.Duration `json:"interval,omitempty" yaml:"interval,omitempty"`
+	Timeout      *duration.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	ExpectStatus []int              `json:"expect_status,omitempty" yaml:"expect_status,omitempty"`
+	BodyMatch    string             `json:"body_match,omitempty" yaml:"body_match,omitempty"`
 	// MaxResponseTime: a slower answer is a failure; 0 or left out: no
 	// limit.
-	MaxResponseTime *Duration         `json:"max_response_time,omitempty" yaml:"max_response_time,omitempty"`
-	Headers         map[string]string `json:"headers,omitempty" yaml:"headers,omitempty"`
-	Alert           AlertPolicy       `json:"alert,omitzero" yaml:"alert,omitempty"`
-}
-
-// AlertPolicy is when alerts fire, remind and resolve.
-type AlertPolicy struct {
-	FailureThreshold *Int      `json:"failure_threshold,omitempty" yaml:"failure_threshold,omitempty"`
-	SuccessThreshold *Int      `json:"success_threshold,omitempty" yaml:"success_threshold,omitempty"`
-	RemindEvery      *Reminder `json:"remind_every,omitempty" yaml:"remind_every,omitempty"`
+	MaxResponseTime *duration.Duration `json:"max_response_time,omitempty" yaml:"max_response_time,omitempty"`
+	Headers         map[string]string  `json:"headers,omitempty" yaml:"headers,omitempty"`
+	// Alert overrides the alerts section's policy for this service (a
+	// zero field: the section's).
+	Alert health.AlertPolicy `json:"alert,omitzero" yaml:"alert,omitempty"`
 }
 
 // Alerts are the alert policy defaults and the providers.
 type Alerts struct {
-	AlertPolicy `yaml:",inline"`
+	// AlertPolicy is every service's default alert policy (a zero field:
+	// the engine's default).
+	health.AlertPolicy `yaml:",inline"`
 	// Log writes alerts to stderr (default true).
 	Log     *bool         `json:"log" yaml:"log,omitempty"`
 	Slack   *SlackAlerts  `json:"slack,omitempty" yaml:"slack,omitempty"`
@@ -62,7 +60,7 @@ type WebhookAlert struct {
 // EmailAlerts sends alerts over SMTP (the password is a secret).
 type EmailAlerts struct {
 	Host     string   `json:"host" yaml:"host"`
-	Port     *Int     `json:"port" yaml:"port,omitempty"`
+	Port     *int     `json:"port" yaml:"port,omitempty"`
 	Username string   `json:"username,omitempty" yaml:"username,omitempty"`
 	Password string   `json:"password,omitempty" yaml:"password,omitempty"`
 	From     string   `json:"from" yaml:"from"`
@@ -82,17 +80,17 @@ func (c *Config) HealthCheck(name string) (health.Check, bool) {
 		return health.Check{}, false
 	}
 	h := s.Health
-	chk := health.Check{Name: s.Name, URL: s.HealthURL, Method: h.Method, Interval: time.Duration(deref[Duration, int64](h.Interval)),
-		Timeout: time.Duration(deref[Duration, int64](h.Timeout)), BodyMatch: h.BodyMatch,
-		MaxResponseTime: time.Duration(deref[Duration, int64](h.MaxResponseTime)), Headers: h.Headers, Source: "config"}
+	chk := health.Check{Name: s.Name, URL: s.HealthURL, Method: h.Method, Interval: time.Duration(deref[duration.Duration, int64](h.Interval)),
+		Timeout: time.Duration(deref[duration.Duration, int64](h.Timeout)), BodyMatch: h.BodyMatch,
+		MaxResponseTime: time.Duration(deref[duration.Duration, int64](h.MaxResponseTime)), Headers: h.Headers, Source: "config"}
 	for _, code := range h.ExpectStatus {
 		chk.ExpectStatus = append(chk.ExpectStatus, int(code))
 	}
 	if h.Interval == nil {
-		chk.Interval = time.Duration(deref[Duration, int64](c.Health.Interval))
+		chk.Interval = time.Duration(deref[duration.Duration, int64](c.Health.Interval))
 	}
 	if h.Timeout == nil {
-		chk.Timeout = time.Duration(deref[Duration, int64](c.Health.Timeout))
+		chk.Timeout = time.Duration(deref[duration.Duration, int64](c.Health.Timeout))
 	}
 	chk.Alert = c.AlertPolicyFor(h.Alert)
 	return chk.WithDefaults(), true
@@ -100,20 +98,16 @@ func (c *Config) HealthCheck(name string) (health.Check, bool) {
 
 // AlertPolicyFor lays a service's alert settings over the alerts section
 // (a zero field of the result is the engine's default).
-func (c *Config) AlertPolicyFor(own AlertPolicy) health.AlertPolicy {
-	pick := func(own, def *Int) int {
-		if own != nil {
-			return int(*own)
-		}
-		return deref[Int, int](def)
+func (c *Config) AlertPolicyFor(own health.AlertPolicy) health.AlertPolicy {
+	p := c.Alerts.AlertPolicy
+	if own.FailureThreshold != 0 {
+		p.FailureThreshold = own.FailureThreshold
 	}
-	p := health.AlertPolicy{FailureThreshold: pick(own.FailureThreshold, c.Alerts.FailureThreshold),
-		SuccessThreshold: pick(own.SuccessThreshold, c.Alerts.SuccessThreshold)}
-	switch {
-	case own.RemindEvery != nil:
-		p.RemindEvery = time.Duration(*own.RemindEvery)
-	case c.Alerts.RemindEvery != nil:
-		p.RemindEvery = time.Duration(*c.Alerts.RemindEvery)
+	if own.SuccessThreshold != 0 {
+		p.SuccessThreshold = own.SuccessThreshold
+	}
+	if own.RemindEvery != 0 {
+		p.RemindEvery = own.RemindEvery
 	}
 	return p
 }
@@ -132,37 +126,36 @@ func (e *EmailAlerts) SMTPPort() int {
 // MaxRemindEvery bounds alerts' remind_every.
 const MaxRemindEvery = 30 * 24 * time.Hour
 
-func (p AlertPolicy) check(section string) error {
+func checkAlertPolicy(w written, section string, p health.AlertPolicy) error {
 	err := firstError(
-		checkInt(section+".failure_threshold", p.FailureThreshold, 1, health.MaxThreshold),
-		checkInt(section+".success_threshold", p.SuccessThreshold, 1, health.MaxThreshold))
-	if err == nil && p.RemindEvery != nil && *p.RemindEvery >= 0 {
-		d := Duration(*p.RemindEvery)
-		if err := checkDuration(section+".remind_every", &d, time.Millisecond, MaxRemindEvery); err != nil {
+		checkInt(section+".failure_threshold", w.has(section+".failure_threshold"), p.FailureThreshold, 1, health.MaxThreshold),
+		checkInt(section+".success_threshold", w.has(section+".success_threshold"), p.SuccessThreshold, 1, health.MaxThreshold))
+	if err == nil && p.RemindEvery >= 0 { // negative: never
+		if err := checkDuration(section+".remind_every", w.has(section+".remind_every"), p.RemindEvery, time.Millisecond, MaxRemindEvery); err != nil {
 			return errorf("%s; never turns reminders off", err)
 		}
 	}
 	return err
 }
 
-func (h ServiceHealth) check(section string) error {
+func (h ServiceHealth) check(w written, section string) error {
 	return firstError(
-		checkDuration(section+".interval", h.Interval, health.MinInterval, health.MaxInterval),
-		checkDuration(section+".timeout", h.Timeout, time.Millisecond, health.MaxTimeout),
-		checkDuration(section+".max_response_time", h.MaxResponseTime, 0, health.MaxTimeout),
-		h.Alert.check(section+".alert"))
+		checkDurationPtr(section+".interval", h.Interval, health.MinInterval, health.MaxInterval),
+		checkDurationPtr(section+".timeout", h.Timeout, time.Millisecond, health.MaxTimeout),
+		checkDurationPtr(section+".max_response_time", h.MaxResponseTime, 0, health.MaxTimeout),
+		checkAlertPolicy(w, section+".alert", h.Alert))
 }
 
 func (c *Config) validateHealth() error {
 	if err := firstError(
-		checkDuration("health.interval", c.Health.Interval, health.MinInterval, health.MaxInterval),
-		checkDuration("health.timeout", c.Health.Timeout, time.Millisecond, health.MaxTimeout),
-		c.Alerts.AlertPolicy.check("alerts"),
+		checkDurationPtr("health.interval", c.Health.Interval, health.MinInterval, health.MaxInterval),
+		checkDurationPtr("health.timeout", c.Health.Timeout, time.Millisecond, health.MaxTimeout),
+		checkAlertPolicy(c.written, "alerts", c.Alerts.AlertPolicy),
 	); err != nil {
 		return err
 	}
 	for i, s := range c.Services {
-		if err := s.Health.check(fmt.Sprintf("services[%d].health", i)); err != nil {
+		if err := s.Health.check(c.written, fmt.Sprintf("services[%d].health", i)); err != nil {
 			return err
 		}
 		if chk, ok := c.HealthCheck(s.Name); ok {
@@ -175,7 +168,7 @@ func (c *Config) validateHealth() error {
 		if e.Host == "" || e.From == "" || len(e.To) == 0 {
 			return errorf("alerts.email needs host, from and to")
 		}
-		if err := checkInt("alerts.email.port", e.Port, 1, 65535); err != nil {
+		if err := checkInt("alerts.email.port", e.Port != nil, e.SMTPPort(), 1, 65535); err != nil {
 			return err
 		}
 	}
@@ -227,16 +220,16 @@ func (a Alerts) secrets() []string {
 // effectiveHealth fills in the health and alerts sections and every
 // service's check, for printing.
 func (c *Config) effectiveHealth(out *Config) {
-	def := health.Check{Interval: time.Duration(deref[Duration, int64](c.Health.Interval)),
-		Timeout: time.Duration(deref[Duration, int64](c.Health.Timeout)), Alert: c.AlertPolicyFor(AlertPolicy{})}.WithDefaults()
-	out.Health = Health{Interval: ptr(Duration(def.Interval)), Timeout: ptr(Duration(def.Timeout)), FeedBreaker: ptr(c.FeedsBreaker())}
-	out.Alerts.AlertPolicy = fromAlertPolicy(def.Alert)
+	def := health.Check{Interval: time.Duration(deref[duration.Duration, int64](c.Health.Interval)),
+		Timeout: time.Duration(deref[duration.Duration, int64](c.Health.Timeout)), Alert: c.AlertPolicyFor(health.AlertPolicy{})}.WithDefaults()
+	out.Health = Health{Interval: ptr(duration.Duration(def.Interval)), Timeout: ptr(duration.Duration(def.Timeout)), FeedBreaker: ptr(c.FeedsBreaker())}
+	out.Alerts.AlertPolicy = def.Alert
 	if out.Alerts.Log == nil {
 		out.Alerts.Log = ptr(true)
 	}
 	if e := out.Alerts.Email; e != nil {
 		filled := *e
-		filled.Port = ptr(Int(e.SMTPPort()))
+		filled.Port = ptr(e.SMTPPort())
 		filled.StartTLS = ptr(e.StartTLS == nil || *e.StartTLS)
 		out.Alerts.Email = &filled
 	}
@@ -246,13 +239,8 @@ func (c *Config) effectiveHealth(out *Config) {
 			continue
 		}
 		h := s.Health
-		h.Method, h.Interval, h.Timeout = chk.Method, ptr(Duration(chk.Interval)), ptr(Duration(chk.Timeout))
-		h.Alert = fromAlertPolicy(chk.Alert)
+		h.Method, h.Interval, h.Timeout = chk.Method, ptr(duration.Duration(chk.Interval)), ptr(duration.Duration(chk.Timeout))
+		h.Alert = chk.Alert
 		out.Services[i].Health = h
 	}
-}
-
-func fromAlertPolicy(p health.AlertPolicy) AlertPolicy {
-	return AlertPolicy{FailureThreshold: ptr(Int(p.FailureThreshold)), SuccessThreshold: ptr(Int(p.SuccessThreshold)),
-		RemindEvery: ptr(Reminder(p.RemindEvery))}
 }

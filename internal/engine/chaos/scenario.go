@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/duration"
 	"gopkg.in/yaml.v3"
 )
 
@@ -79,21 +80,9 @@ type Probe struct {
 // ProbeTypes are the probe types a scenario may use.
 var ProbeTypes = []string{"breakers_closed", "breakers_open", "breakers_open_where_failing", "healthy", "queue_backlog", "queue_drained"}
 
-// Dur is a duration written "90s" or "5m" in scenario files.
-type Dur time.Duration
-
-// UnmarshalYAML accepts Go durations.
-func (d *Dur) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
-	if err != nil || v < 0 {
-		return fmt.Errorf("line %d: %q is not a duration (e.g. 90s, 5m)", n.Line, n.Value)
-	}
-	*d = Dur(v)
-	return nil
-}
-
-// MarshalJSON writes the Go form.
-func (d Dur) MarshalJSON() ([]byte, error) { return []byte(`"` + time.Duration(d).String() + `"`), nil }
+// Dur is a duration in scenario files: the engine's one duration type,
+// read as the config file reads it ("90s", "5m", or a number of seconds).
+type Dur = duration.Duration
 
 // Builtins are the scenarios embedded in the binary, by name.
 func Builtins() ([]Scenario, error) {

@@ -90,12 +90,12 @@ func (e *RefusedError) Error() string { return e.Msg }
 // Limits bound experiments; each has a hard ceiling no configuration can
 // lift.
 type Limits struct {
-	MaxDuration   time.Duration `json:"max_duration"`
-	MaxConcurrent int           `json:"max_concurrent"`
-	MaxPerHour    int           `json:"max_per_hour"`
+	MaxDuration   time.Duration `json:"max_duration" yaml:"max_duration,omitempty"`
+	MaxConcurrent int           `json:"max_concurrent" yaml:"max_concurrent,omitempty"`
+	MaxPerHour    int           `json:"max_per_hour" yaml:"max_per_hour,omitempty"`
 	// MaxCores and MaxMemoryMB cap what an agent burns or holds.
-	MaxCores    float64 `json:"max_cores"`
-	MaxMemoryMB int     `json:"max_memory_mb"`
+	MaxCores    float64 `json:"max_cores" yaml:"max_cores,omitempty"`
+	MaxMemoryMB int     `json:"max_memory_mb" yaml:"max_memory_mb,omitempty"`
 }
 
 // Ceilings no configuration can exceed.

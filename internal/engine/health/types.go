@@ -55,11 +55,11 @@ type Check struct {
 type AlertPolicy struct {
 	// FailureThreshold consecutive failures fire it (default 3);
 	// SuccessThreshold consecutive successes resolve it (default 2).
-	FailureThreshold int `json:"failure_threshold"`
-	SuccessThreshold int `json:"success_threshold"`
+	FailureThreshold int `json:"failure_threshold" yaml:"failure_threshold,omitempty"`
+	SuccessThreshold int `json:"success_threshold" yaml:"success_threshold,omitempty"`
 	// RemindEvery re-sends an open alert at most this often (default 1 h;
 	// negative: never).
-	RemindEvery time.Duration `json:"remind_every"`
+	RemindEvery time.Duration `json:"remind_every" yaml:"remind_every,omitempty"`
 }
 
 // InputError is bad input (exit 2).

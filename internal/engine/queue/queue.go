@@ -19,25 +19,25 @@ import (
 // Settings are the queue's tunables (docs/configuration.md, queue:).
 type Settings struct {
 	// MaxAttempts before an operation is dead (default 10).
-	MaxAttempts int
+	MaxAttempts int `yaml:"max_attempts,omitempty"`
 	// Backoff: a retry waits a uniformly random time in
 	// [0, min(Cap, Base·Factor^(attempt-1))) ("full jitter").
-	BackoffBase   time.Duration
-	BackoffFactor float64
-	BackoffCap    time.Duration
+	BackoffBase   time.Duration `yaml:"backoff_base,omitempty"`
+	BackoffFactor float64       `yaml:"backoff_factor,omitempty"`
+	BackoffCap    time.Duration `yaml:"backoff_cap,omitempty"`
 	// MaxDataBytes refuses larger data (default 1 MiB).
-	MaxDataBytes int
+	MaxDataBytes int `yaml:"max_data_bytes,omitempty"`
 	// Retention keeps completed operations' ids (the deduplication
 	// window; `queue inspect` shows when they completed), default 24 h.
-	Retention time.Duration
+	Retention time.Duration `yaml:"retention,omitempty"`
 	// DeadMax and DeadMaxAge cap the dead set (default 10,000 and 90 days);
 	// what is trimmed is counted in dead_trimmed and logged, never silent.
-	DeadMax    int
-	DeadMaxAge time.Duration
+	DeadMax    int           `yaml:"dead_max,omitempty"`
+	DeadMaxAge time.Duration `yaml:"dead_max_age,omitempty"`
 	// MaxStalls is how many times an operation's lease may expire (its
 	// drainer stopped reporting) before it is taken to kill its drainers
 	// and goes dead (default 3). A stall is not an attempt.
-	MaxStalls int
+	MaxStalls int `yaml:"max_stalls,omitempty"`
 }
 
 // Defaults fills unset settings.

@@ -210,3 +210,30 @@ func TestUnreadableSchemaIsNotCalledNewer(t *testing.T) {
 		}
 	}
 }
+
+// The multi-host forms go through go-redis' own parsers: what they read
+// (credentials, database, their query options) arrives, our differences
+// (a sentinel URL's user info is the master's; master=) hold, and an
+// option neither knows is refused instead of ignored.
+func TestMultiHostURLsThroughGoRedisParsers(t *testing.T) {
+	o, err := ParseURL("redis-sentinel://app:pw@[::1],s2:26380/2?master=main&sentinel_user=su&sentinel_password=spw&client_name=hc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(o.Addrs, ","); got != "[::1]:26379,s2:26380" || o.DB != 2 || o.Username != "app" || o.Password != "pw" ||
+		o.MasterName != "main" || o.SentinelUsername != "su" || o.SentinelPassword != "spw" || o.ClientName != "hc" || o.TLSConfig != nil {
+		t.Fatalf("sentinel: %+v", o)
+	}
+	if o, err = ParseURL("redis-sentinel://s1?master_name=main"); err != nil || o.MasterName != "main" || o.Addrs[0] != "s1:26379" {
+		t.Fatalf("go-redis' master_name= is read too: %+v %v", o, err)
+	}
+	if o, err = ParseURL("rediss-cluster://u:pw@n1,n2:7001?read_only=true"); err != nil || !o.ReadOnly || !o.IsClusterMode ||
+		strings.Join(o.Addrs, ",") != "n1:6379,n2:7001" || o.Username != "u" || o.Password != "pw" || o.TLSConfig == nil || o.TLSConfig.ServerName != "n1" {
+		t.Fatalf("cluster: %+v %v", o, err)
+	}
+	for _, u := range []string{"redis-cluster://n1?no_such_option=1", "redis-sentinel://s1?master=m&no_such_option=1"} {
+		if _, err := ParseURL(u); err == nil || !strings.Contains(err.Error(), "unexpected option: no_such_option") {
+			t.Errorf("%s: want the unknown option refused, got %v", u, err)
+		}
+	}
+}

@@ -111,23 +111,25 @@ func parseBareURL(raw string, bad func(string) error) (*redis.UniversalOptions, 
 		return nil, bad("unknown scheme " + scheme)
 	}
 
-	// Multi-host forms: split by hand, since net/url has no notion of a host list.
+	// Multi-host forms. go-redis' own parsers (ParseClusterURL,
+	// ParseFailoverURL) read everything but the host list, which net/url
+	// has no notion of: the hosts are split here, given their default port
+	// (26379 for sentinels, where go-redis would use 6379), and handed to
+	// them in their form, the first in the authority and the others as
+	// addr= parameters. Two differences of ours stay by hand: the user info
+	// of a sentinel URL is the master's (go-redis: the sentinels'), with
+	// sentinel_user/sentinel_password for the sentinels; and master= is
+	// our name of go-redis' master_name= (both are read).
 	rest, query, _ := strings.Cut(rest, "?")
-	hostPart, path, _ := strings.Cut(rest, "/")
-	var user, pass string
-	if at := strings.LastIndex(hostPart, "@"); at >= 0 {
-		info := hostPart[:at]
-		hostPart = hostPart[at+1:]
-		u, p, hasPass := strings.Cut(info, ":")
-		var err error
-		if user, err = url.PathUnescape(u); err != nil {
-			return nil, bad("the user name is not valid URL encoding")
-		}
-		if hasPass {
-			if pass, err = url.PathUnescape(p); err != nil {
-				return nil, bad("the password is not valid URL encoding")
-			}
-		}
+	authority, path, _ := strings.Cut(rest, "/")
+	userinfo, hostPart := "", authority
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		userinfo, hostPart = authority[:at], authority[at+1:]
+	}
+	sentinel := strings.HasSuffix(scheme, "-sentinel")
+	port := "6379"
+	if sentinel {
+		port = "26379"
 	}
 	var addrs []string
 	for _, h := range strings.Split(hostPart, ",") {
@@ -135,10 +137,7 @@ func parseBareURL(raw string, bad func(string) error) (*redis.UniversalOptions, 
 			continue
 		}
 		if _, _, err := net.SplitHostPort(h); err != nil {
-			h = net.JoinHostPort(h, "6379")
-			if scheme == "redis-sentinel" || scheme == "rediss-sentinel" {
-				h = h[:len(h)-len("6379")] + "26379"
-			}
+			h = net.JoinHostPort(strings.Trim(h, "[]"), port)
 		}
 		addrs = append(addrs, h)
 	}
@@ -149,30 +148,86 @@ func parseBareURL(raw string, bad func(string) error) (*redis.UniversalOptions, 
 	if err != nil {
 		return nil, bad("the query string is not valid")
 	}
-	o := &redis.UniversalOptions{Addrs: addrs, Username: user, Password: pass}
-	if strings.HasPrefix(scheme, "rediss") {
-		host, _, _ := net.SplitHostPort(addrs[0])
-		o.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	for _, a := range addrs[1:] {
+		q.Add("addr", a)
 	}
-	if strings.HasSuffix(scheme, "-cluster") {
+	base := "redis://"
+	if strings.HasPrefix(scheme, "rediss") {
+		base = "rediss://"
+	}
+	library := func(err error) error {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return bad("it does not parse as a URL (percent-encode any : / ? # @ in the user name or password)")
+		}
+		return bad(strings.TrimPrefix(err.Error(), "redis: "))
+	}
+
+	if !sentinel {
 		if path != "" {
 			return nil, bad("Redis Cluster has only database 0; remove the /db part")
 		}
-		o.IsClusterMode = true
+		if userinfo != "" {
+			userinfo += "@"
+		}
+		co, err := redis.ParseClusterURL(base + userinfo + addrs[0] + "?" + q.Encode())
+		if err != nil {
+			return nil, library(err)
+		}
+		o := &redis.UniversalOptions{Addrs: co.Addrs, Username: co.Username, Password: co.Password, TLSConfig: co.TLSConfig,
+			IsClusterMode: true, ClientName: co.ClientName, ReadOnly: co.ReadOnly, RouteByLatency: co.RouteByLatency,
+			RouteRandomly: co.RouteRandomly, MaxRedirects: co.MaxRedirects}
+		if o.TLSConfig != nil {
+			o.TLSConfig.MinVersion = tls.VersionTLS12
+		}
 		return o, nil
 	}
+
 	if path != "" {
-		if o.DB, err = strconv.Atoi(path); err != nil || o.DB < 0 {
+		if db, err := strconv.Atoi(path); err != nil || db < 0 {
 			return nil, bad("the database must be a whole number, not " + strconv.Quote(path))
 		}
 	}
-	o.MasterName = q.Get("master")
-	if o.MasterName == "" {
+	master := q.Get("master")
+	if master == "" {
+		master = q.Get("master_name")
+	}
+	if master == "" {
 		return nil, bad("a sentinel URL needs ?master=NAME")
 	}
-	o.SentinelUsername = q.Get("sentinel_user")
-	o.SentinelPassword = q.Get("sentinel_password")
-	return o, nil
+	q.Del("master")
+	q.Set("master_name", master)
+	if userinfo != "" {
+		u, p, hasPass := strings.Cut(userinfo, ":")
+		user, err := url.PathUnescape(u)
+		if err != nil {
+			return nil, bad("the user name is not valid URL encoding")
+		}
+		if user != "" {
+			q.Set("username", user)
+		}
+		if hasPass {
+			pass, err := url.PathUnescape(p)
+			if err != nil {
+				return nil, bad("the password is not valid URL encoding")
+			}
+			q.Set("password", pass)
+		}
+	}
+	var sentinelAuth string
+	if su, sp := q.Get("sentinel_user"), q.Get("sentinel_password"); su != "" || sp != "" {
+		sentinelAuth = url.UserPassword(su, sp).String() + "@"
+	}
+	q.Del("sentinel_user")
+	q.Del("sentinel_password")
+	fo, err := redis.ParseFailoverURL(base + sentinelAuth + addrs[0] + "/" + path + "?" + q.Encode())
+	if err != nil {
+		return nil, library(err)
+	}
+	return &redis.UniversalOptions{Addrs: fo.SentinelAddrs, DB: fo.DB, Username: fo.Username, Password: fo.Password,
+		MasterName: fo.MasterName, SentinelUsername: fo.SentinelUsername, SentinelPassword: fo.SentinelPassword,
+		TLSConfig: fo.TLSConfig, ClientName: fo.ClientName, RouteByLatency: fo.RouteByLatency, RouteRandomly: fo.RouteRandomly,
+		ReadOnly: fo.ReplicaOnly}, nil
 }
 
 // scrub removes the raw URL (and so its password) from a library message.

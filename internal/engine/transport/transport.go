@@ -1,10 +1,12 @@
 // Package transport is the engine's HTTP transport: the one place calls to
-// integrated services go through, so the breaker (and, later, chaos
-// faults) act alike on queue replays, health checks and the gateway.
+// integrated services go through, so the breaker and the chaos faults
+// (chaos.Transport, beneath this one: engine.System.Transport stacks them)
+// act alike on queue replays, health checks and the gateway.
 package transport
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
@@ -25,9 +27,13 @@ func Service(ctx context.Context) string {
 }
 
 // Transport guards each request to a service with its breaker. A 5xx,
-// 429 or a transport error counts as a failure; anything else (including
-// 4xx: the service answered) as a success. A refused call returns an
-// error matching breaker.ErrOpen without touching the network.
+// 429 or a transport error counts as a failure, a timeout (the request's
+// deadline or a per-service timeout) included; anything else (including
+// 4xx: the service answered) as a success. A request its caller cancelled
+// before the response (context.Canceled) says nothing about the service:
+// it counts as neither, and a half-open probe slot it held is freed at
+// once. A refused call returns an error matching breaker.ErrOpen without
+// touching the network.
 type Transport struct {
 	Base     http.RoundTripper
 	Breakers *breaker.Engine
@@ -47,13 +53,23 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if name == "" || t.Breakers == nil {
 		return t.Base.RoundTrip(req)
 	}
-	done, err := t.Breakers.Allow(req.Context(), name)
+	call, err := t.Breakers.Admit(req.Context(), name)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := t.Base.RoundTrip(req)
-	done(err == nil && !Failed(resp.StatusCode))
+	if err != nil && CallerCancelled(req.Context(), err) {
+		call.Release()
+		return resp, err
+	}
+	call.Done(err == nil && !Failed(resp.StatusCode))
 	return resp, err
+}
+
+// CallerCancelled reports whether a request failed because its caller
+// cancelled it (not because a deadline passed or the service failed).
+func CallerCancelled(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled)
 }
 
 // Failed reports whether a status code means the service itself failed.

@@ -1,0 +1,129 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine"
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/haderos/haderctl/internal/testredis"
+	"github.com/redis/go-redis/v9"
+)
+
+func TestMain(m *testing.M) { testredis.Main(m) }
+
+func options(t *testing.T) engine.Options {
+	return engine.Options{Redis: store.Options{URL: testredis.URL(t)}, Namespace: testredis.Namespace(t), Environment: "development"}
+}
+
+// subscribers counts the clients subscribed to a channel.
+func subscribers(t *testing.T, channel string) int64 {
+	t.Helper()
+	n, err := testredis.Client(t).PubSubNumSub(context.Background(), channel).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n[channel]
+}
+
+// waitSubscribers polls until the channel has want subscribers.
+func waitSubscribers(t *testing.T, channel string, want int64, why string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for got := subscribers(t, channel); got != want; got = subscribers(t, channel) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d subscribers of %s, want %d", why, got, channel, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestCloseIsIdempotentAndClosesTheClient(t *testing.T) {
+	s, err := engine.Open(context.Background(), options(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Redis.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("an opened system's client answers: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("a second close: %v", err)
+	}
+	if err := s.Redis.Ping(context.Background()).Err(); !errors.Is(err, redis.ErrClosed) {
+		t.Fatalf("after Close the client is closed: %v", err)
+	}
+	if s.Context().Err() == nil {
+		t.Fatal("after Close the system's context is done")
+	}
+}
+
+// The data plane starts on first use only, and its subscription ends with
+// the opener's context, Close or not.
+func TestDataPlaneIsLazyAndEndsWithTheContext(t *testing.T) {
+	o := options(t)
+	channel := store.Keys{Namespace: o.Namespace}.ChaosChannel()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := engine.Open(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_ = s.Transport(true) // building the transport starts nothing either
+	if n := subscribers(t, channel); n != 0 {
+		t.Fatalf("opening the engine subscribed %d clients to the chaos channel before any use", n)
+	}
+	if s.Faults() == nil {
+		t.Fatal("no data plane")
+	}
+	waitSubscribers(t, channel, 1, "the data plane listens once used")
+	breakers := store.Keys{Namespace: o.Namespace}.BreakerChannel()
+	if _, err := s.Breakers.Allow(context.Background(), "shop"); err != nil {
+		t.Fatal(err)
+	}
+	waitSubscribers(t, breakers, 1, "the breakers listen once used")
+	cancel()
+	waitSubscribers(t, channel, 0, "the data plane stops when the opener's context ends")
+	waitSubscribers(t, breakers, 0, "the breakers' listener stops when the opener's context ends")
+	if s.Context().Err() == nil {
+		t.Fatal("the system's context ends with the opener's")
+	}
+}
+
+func TestCloseStopsTheDataPlane(t *testing.T) {
+	o := options(t)
+	channel := store.Keys{Namespace: o.Namespace}.ChaosChannel()
+	s, err := engine.Open(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Faults()
+	waitSubscribers(t, channel, 1, "the data plane listens once used")
+	s.Close()
+	waitSubscribers(t, channel, 0, "Close stops the data plane")
+}
+
+func TestANewerSchemaIsRefused(t *testing.T) {
+	o := options(t)
+	keys := store.Keys{Namespace: o.Namespace}
+	if err := testredis.Client(t).Set(context.Background(), keys.Schema(), store.SchemaVersion+1, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := engine.Open(context.Background(), o)
+	var se *store.SchemaError
+	if !errors.As(err, &se) || s != nil {
+		t.Fatalf("want a SchemaError and no system, got %v, %v", s, err)
+	}
+}
+
+func TestABadURLIsAnOptionsError(t *testing.T) {
+	_, err := engine.Open(context.Background(), engine.Options{Redis: store.Options{URL: "nope://x"}})
+	var oe *engine.OptionsError
+	if !errors.As(err, &oe) {
+		t.Fatalf("want an OptionsError, got %v", err)
+	}
+}
