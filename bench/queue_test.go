@@ -1,11 +1,14 @@
-package queue_test
+package bench
 
 // Speed benchmarks of the fallback queue against hibiken/asynq (a
-// test-only dependency), both on the same real Redis, with the same
-// payload and the same number of operations. docs/benchmarks.md has the
-// figures and the commands, e.g.
+// dependency of this benchmark module only), both on the same real Redis,
+// with the same payload and the same number of operations.
+// docs/benchmarks.md has the figures and the commands, e.g.
 //
-//	go test ./internal/engine/queue -run '^$' -bench . -benchtime 3x -count 6
+//	cd bench && go test -run '^$' -bench 'Enqueue|DrainNoop' -benchtime 3x -count 6
+//
+// The queue's benchmarks that have no peer (BenchmarkDrainScaleOut) stay
+// in internal/engine/queue.
 //
 // One b.N iteration handles a fixed number of operations (enqueueOps or
 // drainOps) in a namespace (or asynq queue) of its own, deleted after it
