@@ -4,6 +4,9 @@ package breaker
 //
 //	go test ./internal/engine/breaker -run '^$' -bench . -benchtime 2s -count 3
 //
+// The CLOSED happy path against sony/gobreaker is in the benchmark module
+// (bench/breaker_test.go), so gobreaker stays out of the main go.mod.
+//
 // They need a real redis-server (on PATH, or HADERCTL_TEST_REDIS_URL): the
 // embedded miniredis fallback would measure something else.
 
@@ -17,7 +20,6 @@ import (
 
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/testredis"
-	"github.com/sony/gobreaker/v2"
 )
 
 // benchCallers is the number of concurrent callers of BenchmarkRedisPath.
@@ -104,73 +106,6 @@ func warmUp(b *testing.B, n int, op func() error) {
 		if err := <-errs; err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-// BenchmarkClosedHappyPath measures a successful call on a CLOSED breaker
-// (shared state on a real Redis) against sony/gobreaker's in-memory
-// Execute, serially and with b.RunParallel.
-func BenchmarkClosedHappyPath(b *testing.B) {
-	ctx := context.Background()
-	e, counter := newBenchEngine(b, Options{})
-	// Warm up: read the state into the cache, register the name, load the
-	// record script (EVALSHA, then EVAL once) by a failure and clear it.
-	for _, ok := range []bool{false, true} {
-		done, err := e.Allow(ctx, "svc")
-		if err != nil {
-			b.Fatal(err)
-		}
-		done(ok)
-	}
-	ok := func(context.Context) error { return nil }
-	cb := gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{Name: "svc"})
-	okG := func() (struct{}, error) { return struct{}{}, nil }
-
-	cases := []struct {
-		name string
-		op   func() error
-	}{
-		{"haderctl-Allow", func() error {
-			done, err := e.Allow(ctx, "svc")
-			if err != nil {
-				return err
-			}
-			done(true)
-			return nil
-		}},
-		{"haderctl-Execute", func() error { return e.Execute(ctx, "svc", ok) }},
-		{"gobreaker-Execute", func() error { _, err := cb.Execute(okG); return err }},
-	}
-	for _, c := range cases {
-		b.Run("serial/"+c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.ResetTimer()
-			before := counter.n.Load()
-			for i := 0; i < b.N; i++ {
-				if err := c.op(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(counter.n.Load()-before)/float64(b.N), "redis-cmds/op")
-		})
-	}
-	for _, c := range cases {
-		b.Run("parallel/"+c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.ResetTimer()
-			before := counter.n.Load()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if err := c.op(); err != nil {
-						b.Error(err) // Fatal may not be called from these goroutines
-						return
-					}
-				}
-			})
-			b.StopTimer()
-			b.ReportMetric(float64(counter.n.Load()-before)/float64(b.N), "redis-cmds/op")
-		})
 	}
 }
 

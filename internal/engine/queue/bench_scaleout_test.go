@@ -43,7 +43,7 @@ var scaleOutDrainers = []int{1, 2, 4}
 // is an even split).
 func BenchmarkDrainScaleOut(b *testing.B) {
 	requireRealRedis(b)
-	rdb := benchRedis(b, newDirectCounter(), 0)
+	rdb := benchRedis(b, 0)
 	exe, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)

@@ -89,7 +89,7 @@ func New(rdb redis.UniversalClient, keys store.Keys, s Settings) *Client {
 // Settings are the client's effective settings.
 func (c *Client) Settings() Settings { return c.set }
 
-// queueKeys are the nine keys every queue script takes.
+// queueKeys are the nine keys of the scripts built on prelude (scripts.go).
 func (c *Client) queueKeys(q string) []string {
 	k := c.keys
 	return []string{k.Queue(q), k.QueueReady(q), k.QueueDelayed(q), k.QueueLeased(q),

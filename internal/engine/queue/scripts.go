@@ -2,12 +2,18 @@ package queue
 
 import "github.com/redis/go-redis/v9"
 
-// Every queue script takes the same nine queue keys (see queueKeys), all
-// under the queue's hash tag: no script builds a key itself.
+// The scripts built on prelude (claim, settle, retry, removeDead) take the
+// nine queue keys of queueKeys, in this order:
 //
 //	KEYS[1] queue hash  KEYS[2] ready  KEYS[3] delayed  KEYS[4] leased
 //	KEYS[5] dead        KEYS[6] ops    KEYS[7] lease    KEYS[8] errors
 //	KEYS[9] done
+//
+// The others take fewer, each listed in its comment: enqueueScript six
+// (enqueueKeys), enqueueOneScript two (ready, ops) and renewScript two
+// (leased, lease); the schema upgrade's scripts are in upgrade.go. Every
+// key is one queue's, under its hash tag, and comes in KEYS: no script
+// builds a key itself.
 //
 // Scores: ready = rank*1e13 + first-failed ms (priority, then age);
 // delayed = due ms; leased = lease deadline ms; dead = died ms. done is a
@@ -70,8 +76,8 @@ local function bury(id, why)
 end
 `
 
-// enqueueScript adds operations. KEYS: queue hash, ready, ops, and for
-// the state of a duplicate delayed, leased, dead.
+// enqueueScript adds operations. KEYS (enqueueKeys): queue hash, ready,
+// ops, and for the state of a duplicate delayed, leased, dead.
 // ARGV: now ms (the pushing client's clock), retention ms, then per
 // operation: id, ready score, entry (built by the client). Reply per
 // operation: "new" or "dup:<state>". An id completed within the retention

@@ -9,7 +9,9 @@ import (
 // breaker's keys share the hash tag {<name>}, so a script that touches a
 // breaker's hash, probe set and event stream stays in one Cluster slot.
 // docs/redis-schema.md is the reference for other languages; keys_test.go
-// pins each builder to it.
+// pins every builder to it (the exact key, the Redis type TypeOf names and
+// the hash tag that keeps a part's script keys in one slot) and fails when
+// a builder is added without a row.
 type Keys struct {
 	// Namespace prefixes every key, e.g. "hader".
 	Namespace string

@@ -1,11 +1,14 @@
-package queue_test
+package bench
 
 // Speed benchmarks of the fallback queue against hibiken/asynq (a
-// test-only dependency), both on the same real Redis, with the same
-// payload and the same number of operations. docs/benchmarks.md has the
-// figures and the commands, e.g.
+// dependency of this benchmark module only), both on the same real Redis,
+// with the same payload and the same number of operations.
+// docs/benchmarks.md has the figures and the commands, e.g.
 //
-//	go test ./internal/engine/queue -run '^$' -bench . -benchtime 3x -count 6
+//	cd bench && go test -run '^$' -bench 'Enqueue|DrainNoop' -benchtime 3x -count 6
+//
+// The queue's benchmarks that have no peer (BenchmarkDrainScaleOut) stay
+// in internal/engine/queue.
 //
 // One b.N iteration handles a fixed number of operations (enqueueOps or
 // drainOps) in a namespace (or asynq queue) of its own, deleted after it
@@ -316,81 +319,87 @@ func BenchmarkEnqueueBatch(b *testing.B) {
 // Follow) until it returns, every outcome settled in Redis; asynq, from
 // Server.Start until the handler has seen them all (its acknowledgements
 // of the last tasks still in flight, which favours asynq slightly). Redis'
-// work is metered end to end: push and drain (and asynq's shutdown).
+// work is metered end to end: push and drain (and asynq's shutdown). Ours
+// and asynq's run one after the other at each concurrency, so each pair
+// is measured within seconds of each other on a machine whose load moves.
 func BenchmarkDrainNoop(b *testing.B) {
 	requireRealRedis(b)
 	for _, conc := range drainConcurrency {
-		b.Run(fmt.Sprintf("haderctl-concurrency=%d", conc), func(b *testing.B) {
-			hook := newDirectCounter()
-			rdb := benchRedis(b, hook, 0)
-			runRounds(b, drainOps, hook, func(b *testing.B, n int, cost *redisCost) {
-				ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
-				defer cancel()
-				c, clean := ours(b, rdb)
-				defer clean()
-				ops := newOps(n, "d")
-				checkAll(b, c, ops)
-				var seen atomic.Int64
-				handler := func(context.Context, *queue.Operation) queue.Outcome {
-					seen.Add(1)
-					return queue.Outcome{Kind: queue.Done}
-				}
-				cost.start(b)
-				pushAll(b, ctx, c, ops)
-				b.StartTimer()
-				s, err := c.Drain(ctx, queue.DrainOptions{Queues: []string{benchQueue}, Concurrency: conc, Handler: handler})
-				b.StopTimer()
-				cost.stop(b)
-				if err != nil || s.Completed != n || seen.Load() != int64(n) {
-					b.Fatalf("drain: %+v, handled %d of %d, err %v", s, seen.Load(), n, err)
-				}
-			})
-		})
+		b.Run(fmt.Sprintf("haderctl-concurrency=%d", conc), func(b *testing.B) { drainNoopOurs(b, conc) })
+		b.Run(fmt.Sprintf("asynq-concurrency=%d", conc), func(b *testing.B) { drainNoopAsynq(b, conc) })
 	}
-	for _, conc := range drainConcurrency {
-		b.Run(fmt.Sprintf("asynq-concurrency=%d", conc), func(b *testing.B) {
-			hook := newDirectCounter()
-			rdb := benchRedis(b, hook, conc+16)
-			client := asynq.NewClientFromRedisClient(rdb)
-			defer client.Close()
-			runRounds(b, drainOps, hook, func(b *testing.B, n int, cost *redisCost) {
-				ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
-				defer cancel()
-				q, clean := asynqQueue(b, rdb)
-				defer clean()
-				tasks := asynqTasks(n, q)
-				var seen atomic.Int64
-				all := make(chan struct{})
-				mux := asynq.NewServeMux()
-				mux.HandleFunc(benchTask, func(context.Context, *asynq.Task) error {
-					if seen.Add(1) == int64(n) {
-						close(all)
-					}
-					return nil
-				})
-				srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: conc,
-					Queues: map[string]int{q: 1}, LogLevel: asynq.FatalLevel, ShutdownTimeout: 10 * time.Second})
-				cost.start(b)
-				if err := runParallel(n, 32, func(i int) error { _, err := client.EnqueueContext(ctx, tasks[i]); return err }); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-				if err := srv.Start(mux); err != nil {
-					b.Fatal(err)
-				}
-				var timedOut bool
-				select {
-				case <-all:
-				case <-ctx.Done():
-					timedOut = true
-				}
-				b.StopTimer()
-				srv.Shutdown()
-				cost.stop(b)
-				if timedOut {
-					b.Fatalf("asynq handled %d of %d tasks within %s", seen.Load(), n, benchTimeout)
-				}
-			})
+}
+
+// drainNoopOurs is BenchmarkDrainNoop's haderctl side at concurrency conc.
+func drainNoopOurs(b *testing.B, conc int) {
+	hook := newDirectCounter()
+	rdb := benchRedis(b, hook, 0)
+	runRounds(b, drainOps, hook, func(b *testing.B, n int, cost *redisCost) {
+		ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
+		defer cancel()
+		c, clean := ours(b, rdb)
+		defer clean()
+		ops := newOps(n, "d")
+		checkAll(b, c, ops)
+		var seen atomic.Int64
+		handler := func(context.Context, *queue.Operation) queue.Outcome {
+			seen.Add(1)
+			return queue.Outcome{Kind: queue.Done}
+		}
+		cost.start(b)
+		pushAll(b, ctx, c, ops)
+		b.StartTimer()
+		s, err := c.Drain(ctx, queue.DrainOptions{Queues: []string{benchQueue}, Concurrency: conc, Handler: handler})
+		b.StopTimer()
+		cost.stop(b)
+		if err != nil || s.Completed != n || seen.Load() != int64(n) {
+			b.Fatalf("drain: %+v, handled %d of %d, err %v", s, seen.Load(), n, err)
+		}
+	})
+}
+
+// drainNoopAsynq is BenchmarkDrainNoop's asynq side at concurrency conc.
+func drainNoopAsynq(b *testing.B, conc int) {
+	hook := newDirectCounter()
+	rdb := benchRedis(b, hook, conc+16)
+	client := asynq.NewClientFromRedisClient(rdb)
+	defer client.Close()
+	runRounds(b, drainOps, hook, func(b *testing.B, n int, cost *redisCost) {
+		ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
+		defer cancel()
+		q, clean := asynqQueue(b, rdb)
+		defer clean()
+		tasks := asynqTasks(n, q)
+		var seen atomic.Int64
+		all := make(chan struct{})
+		mux := asynq.NewServeMux()
+		mux.HandleFunc(benchTask, func(context.Context, *asynq.Task) error {
+			if seen.Add(1) == int64(n) {
+				close(all)
+			}
+			return nil
 		})
-	}
+		srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: conc,
+			Queues: map[string]int{q: 1}, LogLevel: asynq.FatalLevel, ShutdownTimeout: 10 * time.Second})
+		cost.start(b)
+		if err := runParallel(n, 32, func(i int) error { _, err := client.EnqueueContext(ctx, tasks[i]); return err }); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := srv.Start(mux); err != nil {
+			b.Fatal(err)
+		}
+		var timedOut bool
+		select {
+		case <-all:
+		case <-ctx.Done():
+			timedOut = true
+		}
+		b.StopTimer()
+		srv.Shutdown()
+		cost.stop(b)
+		if timedOut {
+			b.Fatalf("asynq handled %d of %d tasks within %s", seen.Load(), n, benchTimeout)
+		}
+	})
 }
