@@ -10,6 +10,7 @@ import (
 	"github.com/haderos/haderctl/internal/config"
 	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/chaos/faults"
 	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
@@ -42,7 +43,7 @@ type Factory struct {
 	Chaos func() (*chaos.Client, error)
 	// Faults is this process' chaos data plane, started on first use; nil
 	// (no faults) when Redis cannot be had.
-	Faults func() *chaos.Faults
+	Faults func() *faults.Faults
 	// Keys names the configured namespace's keys.
 	Keys func() (store.Keys, error)
 	// Now is the local clock.
@@ -129,14 +130,14 @@ func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() stri
 		return chaos.New(rdb, chaos.Options{Keys: store.Keys{Namespace: c.Redis.Namespace}, Limits: c.Chaos.Limits(),
 			Environment: c.Environment, Allowed: c.Chaos.AllowedEnvironments}), nil
 	})
-	f.Faults = sync.OnceValue(func() *chaos.Faults {
+	f.Faults = sync.OnceValue(func() *faults.Faults {
 		c, rdb, err := f.configAndRedis()
 		if err != nil {
 			return nil
 		}
-		faults := chaos.NewFaults(rdb, store.Keys{Namespace: c.Redis.Namespace}, c.Environment, c.Chaos.AllowedEnvironments, logger)
-		faults.Start(context.Background())
-		return faults
+		dp := faults.New(rdb, store.Keys{Namespace: c.Redis.Namespace}, c.Environment, c.Chaos.AllowedEnvironments, logger)
+		dp.Start(context.Background())
+		return dp
 	})
 	f.Queues = sync.OnceValues(func() (*queue.Client, error) {
 		c, rdb, err := f.configAndRedis()
@@ -214,8 +215,8 @@ func (f *Factory) HTTPTransport(guarded bool) http.RoundTripper {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConnsPerHost = 64
 	var rt http.RoundTripper = base
-	if faults := f.Faults(); faults != nil {
-		rt = &chaos.Transport{Base: rt, Faults: faults}
+	if dp := f.Faults(); dp != nil {
+		rt = &faults.Transport{Base: rt, Faults: dp}
 	}
 	if !guarded {
 		return transport.New(rt, nil)

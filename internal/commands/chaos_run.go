@@ -10,6 +10,8 @@ import (
 
 	"github.com/haderos/haderctl/internal/cmdutil"
 	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/chaos/agent"
+	"github.com/haderos/haderctl/internal/engine/gameday"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/spf13/cobra"
 )
@@ -21,7 +23,7 @@ func newCmdChaosScenarios(f *cmdutil.Factory) *cobra.Command {
 		Example: "  haderctl chaos scenarios",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			all, err := chaos.Builtins()
+			all, err := gameday.Builtins()
 			if err != nil {
 				return err
 			}
@@ -97,16 +99,16 @@ Scenario files: docs/scenarios.md.`,
 }
 
 func chaosRun(cmd *cobra.Command, f *cmdutil.Factory, g *chaosGlobals, opts *ChaosRunOptions) error {
-	var s chaos.Scenario
+	var s gameday.Scenario
 	var err error
 	if opts.File != "" {
 		data, rerr := os.ReadFile(opts.File)
 		if rerr != nil {
 			return cmdutil.UsageErrorf("--file: %s", rerr)
 		}
-		s, err = chaos.ParseScenario(data)
+		s, err = gameday.ParseScenario(data)
 	} else {
-		s, err = chaos.FindScenario(opts.Scenario)
+		s, err = gameday.FindScenario(opts.Scenario)
 	}
 	if err != nil {
 		return err
@@ -178,7 +180,7 @@ func chaosRun(cmd *cobra.Command, f *cmdutil.Factory, g *chaosGlobals, opts *Cha
 		}
 		return nil
 	}
-	gd := &chaos.GameDay{Chaos: cc, Targets: targets, Scale: opts.TimeScale,
+	gd := &gameday.GameDay{Chaos: cc, Targets: targets, Scale: opts.TimeScale,
 		OnEvent: func(line string) { fmt.Fprintln(f.IO.ErrOut, "gameday: "+line) }}
 	if b, err := f.Breakers(); err == nil {
 		gd.Breakers = b
@@ -210,7 +212,7 @@ func chaosRun(cmd *cobra.Command, f *cmdutil.Factory, g *chaosGlobals, opts *Cha
 			if err != nil {
 				return cmdutil.UsageErrorf("--junit: %s", err)
 			}
-			werr := chaos.WriteJUnit(fh, j)
+			werr := gameday.WriteJUnit(fh, j)
 			if cerr := fh.Close(); werr == nil {
 				werr = cerr
 			}
@@ -265,9 +267,9 @@ what it applies changes.`,
 			if err != nil {
 				return err
 			}
-			a := chaos.NewAgent(rdb, store.Keys{Namespace: c.Redis.Namespace}, service, c.Environment,
+			a := agent.New(rdb, store.Keys{Namespace: c.Redis.Namespace}, service, c.Environment,
 				c.Chaos.AllowedEnvironments, c.Chaos.Limits(), f.Logger)
-			a.OnChange = func(st chaos.AgentState) {
+			a.OnChange = func(st agent.State) {
 				if f.JSON() || !f.IO.IsStdoutTTY() {
 					_ = cmdutil.WriteNDJSON(f.IO.Out, st)
 					return

@@ -280,10 +280,12 @@ func (c *Client) Active(ctx context.Context) ([]Experiment, error) {
 	if err := sweepScript.Run(ctx, c.rdb, c.baseKeys(), c.Who, c.keys.ChaosChannel()).Err(); err != nil {
 		return nil, err
 	}
-	return loadActive(ctx, c.rdb, c.keys)
+	return LoadActive(ctx, c.rdb, c.keys)
 }
 
-func loadActive(ctx context.Context, rdb redis.UniversalClient, keys store.Keys) ([]Experiment, error) {
+// LoadActive reads the experiments the active index lists whose key has
+// not expired, by end.
+func LoadActive(ctx context.Context, rdb redis.UniversalClient, keys store.Keys) ([]Experiment, error) {
 	ids, err := rdb.ZRange(ctx, keys.ChaosActive(), 0, -1).Result()
 	if err != nil || len(ids) == 0 {
 		return nil, err

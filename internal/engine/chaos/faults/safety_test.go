@@ -1,4 +1,4 @@
-package chaos
+package faults
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/engine/transport"
 	"github.com/haderos/haderctl/internal/testredis"
@@ -24,7 +25,7 @@ import (
 type fullRedis struct {
 	rdb  *redis.Client
 	keys store.Keys
-	c    *Client
+	c    *chaos.Client
 	f    *Faults
 	srv  *httptest.Server
 	fill int
@@ -46,13 +47,13 @@ func startFullRedis(t *testing.T) *fullRedis {
 	rdb := redis.NewClient(&redis.Options{Addr: s.Addr})
 	t.Cleanup(func() { rdb.Close() })
 	r := &fullRedis{rdb: rdb, keys: store.Keys{Namespace: "full"}}
-	r.c = New(rdb, Options{Keys: r.keys, Environment: "test"})
+	r.c = chaos.New(rdb, chaos.Options{Keys: r.keys, Environment: "test"})
 	if err := r.c.Enable(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	r.f = NewFaults(rdb, r.keys, "test", nil, nil)
+	r.f = New(rdb, r.keys, "test", nil, nil)
 	r.f.Start(ctx)
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
 	t.Cleanup(r.srv.Close)
@@ -96,11 +97,11 @@ func (r *fullRedis) drain(t *testing.T) {
 
 // startOn starts experiments that fail every call to svc and waits until
 // the data plane applies them.
-func startOn(t *testing.T, c *Client, f *Faults, n int) []string {
+func startOn(t *testing.T, c *chaos.Client, f *Faults, n int) []string {
 	t.Helper()
 	var ids []string
 	for range n {
-		e, err := c.Start(context.Background(), Experiment{Kind: Error, Status: 503, Services: []string{"svc"}, Probability: 1, Duration: 10 * time.Minute})
+		e, err := c.Start(context.Background(), chaos.Experiment{Kind: chaos.Error, Status: 503, Services: []string{"svc"}, Probability: 1, Duration: 10 * time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +140,7 @@ func injectsNothing(t *testing.T, rdb redis.UniversalClient, keys store.Keys, f 
 	}
 }
 
-func hasWarning(r StopResult, sub string) bool {
+func hasWarning(r chaos.StopResult, sub string) bool {
 	for _, w := range r.Warnings {
 		if strings.Contains(w, sub) {
 			return true
@@ -155,7 +156,7 @@ func TestAnInjectRefusedByAFullRedisWritesNothing(t *testing.T) {
 	r.fillUp(t)
 	auditLen := r.rdb.XLen(ctx, r.keys.ChaosAudit()).Val()
 	startsLen := r.rdb.ZCard(ctx, r.keys.ChaosStarts()).Val()
-	e, err := r.c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
+	e, err := r.c.Start(ctx, chaos.Experiment{Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
 	if err == nil || !strings.HasPrefix(err.Error(), "OOM ") {
 		t.Fatalf("inject into a full Redis: %v, want its OOM refusal", err)
 	}
@@ -178,7 +179,7 @@ func TestAnInjectWithAWrongTypedAuditKeyWritesNothing(t *testing.T) {
 	if err := rdb.Set(ctx, keys.ChaosAudit(), "not a stream", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	x, err := e.c.Start(ctx, Experiment{Kind: Error, Status: 500, Services: []string{"other"}, Probability: 1, Duration: time.Minute})
+	x, err := e.c.Start(ctx, chaos.Experiment{Kind: chaos.Error, Status: 500, Services: []string{"other"}, Probability: 1, Duration: time.Minute})
 	if err == nil || !strings.HasPrefix(err.Error(), "WRONGTYPE ") || !strings.Contains(err.Error(), "nothing was written") {
 		t.Fatalf("inject with a wrong-typed audit key: %v, want WRONGTYPE", err)
 	}
@@ -231,8 +232,8 @@ func TestStopAllAndDisableEndEveryExperimentWhenRedisIsFull(t *testing.T) {
 	injectsNothing(t, r.rdb, r.keys, r.f, r.srv.URL, ids)
 	// chaos is off: once Redis has room, a start is refused
 	r.drain(t)
-	var refused *RefusedError
-	if _, err := r.c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute}); !errors.As(err, &refused) ||
+	var refused *chaos.RefusedError
+	if _, err := r.c.Start(ctx, chaos.Experiment{Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute}); !errors.As(err, &refused) ||
 		!strings.Contains(err.Error(), "disabled") {
 		t.Fatalf("a start after disable: %v, want refused: chaos is disabled", err)
 	}
@@ -288,7 +289,7 @@ func TestAStopReportsAnExperimentThatEndedAsExpiredNotStopped(t *testing.T) {
 	keys := store.Keys{Namespace: e.ns}
 	ctx := context.Background()
 	running := startOn(t, e.c, e.faults, 1)
-	short, err := e.c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Millisecond})
+	short, err := e.c.Start(ctx, chaos.Experiment{Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,10 +321,10 @@ func TestAStopReportsAnExperimentThatEndedAsExpiredNotStopped(t *testing.T) {
 
 // expiredInIndex starts an experiment that ends at once and waits until
 // its key has expired, while the index still lists it (nobody swept).
-func expiredInIndex(t *testing.T, c *Client, rdb redis.UniversalClient, keys store.Keys) string {
+func expiredInIndex(t *testing.T, c *chaos.Client, rdb redis.UniversalClient, keys store.Keys) string {
 	t.Helper()
 	ctx := context.Background()
-	x, err := c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Millisecond})
+	x, err := c.Start(ctx, chaos.Experiment{Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package chaos
+package faults
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/engine/transport"
 	"github.com/haderos/haderctl/internal/testredis"
@@ -43,10 +44,10 @@ func benchRoundTrip(b *testing.B, rt http.RoundTripper) {
 // has an experiment running against another service.
 func BenchmarkTransport(b *testing.B) {
 	b.Run("plain", func(b *testing.B) { benchRoundTrip(b, stubTransport{}) })
-	idle := NewFaults(nil, store.Keys{}, "test", nil, nil)
+	idle := New(nil, store.Keys{}, "test", nil, nil)
 	b.Run("no-experiments", func(b *testing.B) { benchRoundTrip(b, &Transport{Base: stubTransport{}, Faults: idle}) })
-	busy := NewFaults(nil, store.Keys{}, "test", nil, nil)
-	busy.active.Store(&[]Experiment{{ID: "x", Kind: Error, Status: 503, Services: []string{"aramex"}, Probability: 1}})
+	busy := New(nil, store.Keys{}, "test", nil, nil)
+	busy.active.Store(&[]chaos.Experiment{{ID: "x", Kind: chaos.Error, Status: 503, Services: []string{"aramex"}, Probability: 1}})
 	b.Run("other-service", func(b *testing.B) { benchRoundTrip(b, &Transport{Base: stubTransport{}, Faults: busy}) })
 	// the same over a real loopback server and http.Transport
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
@@ -74,7 +75,8 @@ func BenchmarkTransport(b *testing.B) {
 // include that pipe (tens of µs).
 func BenchmarkPropagation(b *testing.B) {
 	keys := store.Keys{Namespace: testredis.Namespace(b)}
-	c := New(testredis.Client(b), Options{Keys: keys, Environment: "test", Limits: Limits{MaxPerHour: 500, MaxConcurrent: 50}})
+	rdb := testredis.Client(b)
+	c := chaos.New(rdb, chaos.Options{Keys: keys, Environment: "test", Limits: chaos.Limits{MaxPerHour: 500, MaxConcurrent: 50}})
 	ctx := context.Background()
 	if err := c.Enable(ctx); err != nil {
 		b.Fatal(err)
@@ -100,10 +102,10 @@ func BenchmarkPropagation(b *testing.B) {
 	var inject, stop []time.Duration
 	for i := 0; b.Loop(); i++ {
 		if i > 0 && i%400 == 0 { // the hourly start limit
-			_, _ = c.rdb.Del(ctx, keys.ChaosStarts()).Result()
+			_, _ = rdb.Del(ctx, keys.ChaosStarts()).Result()
 		}
 		t0 := time.Now()
-		e, err := c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
+		e, err := c.Start(ctx, chaos.Experiment{Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
 		if err != nil {
 			b.Fatal(err)
 		}

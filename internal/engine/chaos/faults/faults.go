@@ -1,4 +1,8 @@
-package chaos
+// Package faults is the data plane of chaos: a process' cache of the
+// active experiments (re-read on every pub/sub notice and every second),
+// the HTTP transport that applies the network ones to requests, and the
+// counting of their impact, flushed to Redis every second.
+package faults
 
 import (
 	"context"
@@ -14,14 +18,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/engine/transport"
 	"github.com/redis/go-redis/v9"
 )
 
-// flushInterval is how often a data plane re-reads experiments and
+// FlushInterval is how often a data plane re-reads experiments and
 // flushes its impact counts.
-const flushInterval = time.Second
+const FlushInterval = time.Second
 
 // Faults is a data plane's view of the active experiments: a local cache
 // re-read on every pub/sub notice and at least every Refresh (1 s). When
@@ -33,7 +38,7 @@ type Faults struct {
 	refresh time.Duration
 	log     *slog.Logger
 	allowed bool
-	active  atomic.Pointer[[]Experiment]
+	active  atomic.Pointer[[]chaos.Experiment]
 	loads   atomic.Int64
 	impact  impact
 	// roll draws a number in [0, 1) for the probability and the jitter
@@ -57,19 +62,19 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// NewFaults makes the cache; Run keeps it fresh.
-func NewFaults(rdb redis.UniversalClient, keys store.Keys, environment string, allowed []string, log *slog.Logger) *Faults {
+// New makes the cache; Run keeps it fresh.
+func New(rdb redis.UniversalClient, keys store.Keys, environment string, allowed []string, log *slog.Logger) *Faults {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &Faults{rdb: rdb, keys: keys, refresh: flushInterval, log: log, allowed: EnvironmentAllowed(environment, allowed) == nil,
+	f := &Faults{rdb: rdb, keys: keys, refresh: FlushInterval, log: log, allowed: chaos.EnvironmentAllowed(environment, allowed) == nil,
 		roll: rand.Float64, wait: sleepCtx}
-	f.active.Store(&[]Experiment{})
+	f.active.Store(&[]chaos.Experiment{})
 	return f
 }
 
 // Active is the current set (do not modify it).
-func (f *Faults) Active() []Experiment { return *f.active.Load() }
+func (f *Faults) Active() []chaos.Experiment { return *f.active.Load() }
 
 // Loads counts re-reads (tests).
 func (f *Faults) Loads() int64 { return f.loads.Load() }
@@ -111,7 +116,7 @@ func (f *Faults) Run(ctx context.Context) {
 func (f *Faults) reload(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, f.refresh)
 	defer cancel()
-	exps, err := loadActive(ctx, f.rdb, f.keys)
+	exps, err := chaos.LoadActive(ctx, f.rdb, f.keys)
 	var now time.Time
 	if err == nil && len(exps) > 0 {
 		now, err = f.rdb.Time(ctx).Result() // scheduled phases start on Redis' clock
@@ -122,7 +127,7 @@ func (f *Faults) reload(ctx context.Context) {
 			f.log.Debug("chaos: cannot read experiments; injecting nothing", "err", err)
 		}
 	}
-	net := make([]Experiment, 0, len(exps))
+	net := make([]chaos.Experiment, 0, len(exps))
 	for _, e := range exps {
 		if e.Network() && e.StartMs <= now.UnixMilli() {
 			net = append(net, e)
@@ -181,7 +186,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // inject applies the first matching faults and makes the call (unless a
 // fault ends it); affected names the experiment that acted, if any.
-func (t *Transport) inject(req *http.Request, base http.RoundTripper, active []Experiment, svc string) (*http.Response, string, error) {
+func (t *Transport) inject(req *http.Request, base http.RoundTripper, active []chaos.Experiment, svc string) (*http.Response, string, error) {
 	affected := ""
 	now := time.Now()
 	for _, e := range active {
@@ -195,7 +200,7 @@ func (t *Transport) inject(req *http.Request, base http.RoundTripper, active []E
 			continue
 		}
 		switch e.Kind {
-		case Latency:
+		case chaos.Latency:
 			d := e.Delay
 			if e.Jitter > 0 {
 				// uniform in [delay - jitter, delay + jitter]
@@ -205,15 +210,15 @@ func (t *Transport) inject(req *http.Request, base http.RoundTripper, active []E
 			if err := t.Faults.wait(req.Context(), d); err != nil {
 				return nil, affected, err
 			}
-		case Error:
+		case chaos.Error:
 			body := fmt.Sprintf("chaos: injected HTTP %d by experiment %s\n", e.Status, e.ID)
 			return &http.Response{StatusCode: e.Status, Status: strconv.Itoa(e.Status) + " " + http.StatusText(e.Status),
 				Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: req, ContentLength: int64(len(body)),
 				Header: http.Header{"X-Haderctl-Chaos": {e.ID}, "Content-Type": {"text/plain"}},
 				Body:   io.NopCloser(strings.NewReader(body))}, e.ID, nil
-		case Abort:
+		case chaos.Abort:
 			return nil, e.ID, &AbortError{Experiment: e.ID}
-		case Timeout:
+		case chaos.Timeout:
 			if err := t.Faults.wait(req.Context(), max(time.Until(e.End()), 0)); err != nil {
 				return nil, e.ID, err
 			}
