@@ -8,7 +8,9 @@ import (
 )
 
 // Impact is what an experiment did to the calls it affected, next to the
-// baseline of its services' other calls (the seed's chaos metrics).
+// baseline of its services' other calls (the seed's chaos metrics). The
+// data planes count it (package faults) and flush it to
+// <ns>:{chaos}:impact:<id> and <ns>:{chaos}:impact:baseline:<service>.
 type Impact struct {
 	Calls             int64    `json:"affected_calls"`
 	ErrorRate         *float64 `json:"error_rate"`
@@ -17,6 +19,11 @@ type Impact struct {
 	BaselineErrorRate *float64 `json:"baseline_error_rate"`
 	BaselineLatencyMs *float64 `json:"baseline_avg_latency_ms"`
 }
+
+// BaselineKey is the impact key suffix of a service's calls that no
+// experiment affected while experiments targeting it ran ("*": every
+// service's, counted while an experiment on every service runs).
+func BaselineKey(service string) string { return "baseline:" + service }
 
 func rates(h map[string]string) (calls int64, errRate, latency *float64) {
 	n := func(f string) int64 { v, _ := strconv.ParseInt(h[f], 10, 64); return v }
@@ -39,7 +46,7 @@ func (c *Client) Impact(ctx context.Context, e Experiment) (Impact, error) {
 	im.Calls, im.ErrorRate, im.AvgLatencyMs = rates(h)
 	var base = map[string]int64{}
 	for _, svc := range e.Services {
-		bh, err := c.rdb.HGetAll(ctx, c.keys.ChaosImpact("baseline:"+svc)).Result()
+		bh, err := c.rdb.HGetAll(ctx, c.keys.ChaosImpact(BaselineKey(svc))).Result()
 		if err != nil {
 			return im, err
 		}

@@ -104,16 +104,12 @@ func (a *Agent) want(ctx context.Context) State {
 	st := State{Service: a.service, Experiments: []string{}}
 	rctx, cancel := context.WithTimeout(ctx, a.refresh)
 	defer cancel()
-	exps, err := chaos.LoadActive(rctx, a.rdb, a.keys)
+	read, err := chaos.ReadActive(rctx, a.rdb, a.keys)
 	if err != nil {
 		return st
 	}
-	now, err := a.rdb.Time(rctx).Result()
-	if err != nil {
-		return st
-	}
-	for _, e := range exps {
-		if (e.Kind != chaos.CPU && e.Kind != chaos.Memory) || !e.Targets(a.service) || e.StartMs > now.UnixMilli() {
+	for _, e := range read.Experiments {
+		if (e.Kind != chaos.CPU && e.Kind != chaos.Memory) || !e.Targets(a.service) || e.StartMs > read.Now.UnixMilli() {
 			continue
 		}
 		st.Cores += e.Cores

@@ -47,7 +47,8 @@ func BenchmarkTransport(b *testing.B) {
 	idle := New(nil, store.Keys{}, "test", nil, nil)
 	b.Run("no-experiments", func(b *testing.B) { benchRoundTrip(b, &Transport{Base: stubTransport{}, Faults: idle}) })
 	busy := New(nil, store.Keys{}, "test", nil, nil)
-	busy.active.Store(&[]chaos.Experiment{{ID: "x", Kind: chaos.Error, Status: 503, Services: []string{"aramex"}, Probability: 1}})
+	busy.active.Store(busy.arm(chaos.ActiveSet{Now: time.Now(), Experiments: []chaos.Experiment{
+		{ID: "x", Kind: chaos.Error, Status: 503, Services: []string{"aramex"}, Probability: 1, EndMs: time.Now().Add(time.Hour).UnixMilli()}}}))
 	b.Run("other-service", func(b *testing.B) { benchRoundTrip(b, &Transport{Base: stubTransport{}, Faults: busy}) })
 	// the same over a real loopback server and http.Transport
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))

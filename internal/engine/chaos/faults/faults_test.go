@@ -442,7 +442,8 @@ func TestWithRedisUnreachableTheDataPlaneInjectsNothing(t *testing.T) {
 	}
 	defer dead.Close()
 	f := New(dead, store.Keys{Namespace: e.ns}, "test", nil, nil)
-	f.active.Store(&[]chaos.Experiment{{ID: "stale", Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1}})
+	f.active.Store(f.arm(chaos.ActiveSet{Now: time.Now(), Experiments: []chaos.Experiment{
+		{ID: "stale", Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, EndMs: time.Now().Add(time.Hour).UnixMilli()}}}))
 	f.reload(context.Background())
 	if len(f.Active()) != 0 {
 		t.Fatalf("with Redis unreachable the cache holds %v, want nothing (fail safe)", f.Active())

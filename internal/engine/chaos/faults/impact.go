@@ -3,48 +3,92 @@ package faults
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// impact counts calls per experiment (affected) and per service
-// (baseline), flushed to Redis by the data plane every second.
-type impact struct {
-	mu     sync.Mutex
-	counts map[string]*callCounts
-}
+// counts are one impact key's calls since the last flush: added to by
+// requests with atomic adds, taken by the flush with swaps.
+type counts struct{ calls, errors, latencyNs atomic.Int64 }
 
-type callCounts struct{ calls, errors, latencyUs int64 }
-
-func (m *impact) add(key string, failed bool, latency time.Duration) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.counts == nil {
-		m.counts = map[string]*callCounts{}
-	}
-	c := m.counts[key]
-	if c == nil {
-		c = &callCounts{}
-		m.counts[key] = c
-	}
-	c.calls++
+func (c *counts) add(failed bool, latency time.Duration) {
+	c.calls.Add(1)
 	if failed {
-		c.errors++
+		c.errors.Add(1)
 	}
-	c.latencyUs += latency.Microseconds()
+	c.latencyNs.Add(int64(latency))
 }
 
-func (m *impact) take() map[string]*callCounts {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := m.counts
-	m.counts = nil
+// retainFlushes is how many flushes a counter no active set arms is kept:
+// a request still holding an older set (a long injected delay) may count
+// into it that long after its experiment ended; an hour, as long as Redis
+// keeps the counts.
+const retainFlushes = int(time.Hour / FlushInterval)
+
+// registry holds every counter by impact key (the experiment's id, or
+// chaos.BaselineKey of a service): re-reads get theirs from it, the flush
+// walks it. Requests never touch it.
+type registry struct {
+	mu    sync.Mutex
+	byKey map[string]*entry
+}
+
+type entry struct {
+	counts
+	// idle counts flushes since a re-read last armed it.
+	idle int
+}
+
+// get returns key's counter, made on first use, and marks it armed.
+func (r *registry) get(key string) *counts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byKey == nil {
+		r.byKey = map[string]*entry{}
+	}
+	e := r.byKey[key]
+	if e == nil {
+		e = &entry{}
+		r.byKey[key] = e
+	}
+	e.idle = 0
+	return &e.counts
+}
+
+type taken struct{ calls, errors, latencyUs int64 }
+
+// take moves every counter's calls out (the three swaps of a counter are
+// not one instant: a call counted meanwhile may have its error in the next
+// flush) and forgets the counters idle past retainFlushes with nothing
+// counted.
+func (r *registry) take() map[string]taken {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out map[string]taken
+	for key, e := range r.byKey {
+		calls := e.calls.Swap(0)
+		if calls == 0 {
+			if e.idle++; e.idle > retainFlushes {
+				delete(r.byKey, key)
+			}
+			continue
+		}
+		e.idle++
+		// the nanoseconds below a microsecond stay for the next flush
+		ns := e.latencyNs.Swap(0)
+		e.latencyNs.Add(ns % int64(time.Microsecond))
+		if out == nil {
+			out = map[string]taken{}
+		}
+		out[key] = taken{calls: calls, errors: e.errors.Swap(0), latencyUs: ns / int64(time.Microsecond)}
+	}
 	return out
 }
 
 // flush adds the counts to Redis; they are kept for an hour after the
 // last call.
 func (f *Faults) flush(ctx context.Context) {
-	counts := f.impact.take()
+	counts := f.counts.take()
 	if len(counts) == 0 {
 		return
 	}
