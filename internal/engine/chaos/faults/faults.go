@@ -48,7 +48,10 @@ type Faults struct {
 	log     *slog.Logger
 	allowed bool
 	// who signs the expiries this data plane's sweep audits.
-	who    string
+	who string
+	// epoch is when it was made: requests read the clock as time.Since
+	// (epoch), one monotonic read, and ends are kept as offsets from it.
+	epoch  time.Time
 	active atomic.Pointer[activeSet]
 	loads  atomic.Int64
 	counts registry
@@ -79,7 +82,8 @@ type activeSet struct {
 
 type armed struct {
 	*chaos.Experiment
-	endNs  int64 // End in Unix ns: a request compares it with one clock read
+	// end is End as an offset from the data plane's epoch
+	end    time.Duration
 	counts *counts
 }
 
@@ -98,7 +102,7 @@ func (f *Faults) arm(read chaos.ActiveSet) *activeSet {
 	}
 	for i := range set.exps {
 		e := &set.exps[i]
-		set.armed = append(set.armed, armed{Experiment: e, endNs: e.EndMs * int64(time.Millisecond), counts: f.counts.get(e.ID)})
+		set.armed = append(set.armed, armed{Experiment: e, end: e.End().Sub(f.epoch), counts: f.counts.get(e.ID)})
 		for _, svc := range e.Services {
 			if svc == "*" {
 				set.everyService = f.counts.get(chaos.BaselineKey("*"))
@@ -132,7 +136,7 @@ func New(rdb redis.UniversalClient, keys store.Keys, environment string, allowed
 	}
 	who, _ := chaos.Identity(nil)
 	f := &Faults{rdb: rdb, keys: keys, refresh: FlushInterval, log: log, allowed: chaos.EnvironmentAllowed(environment, allowed) == nil,
-		who: who, roll: rand.Float64, wait: sleepCtx}
+		who: who, epoch: time.Now(), roll: rand.Float64, wait: sleepCtx}
 	f.active.Store(noneActive)
 	return f
 }
@@ -208,8 +212,9 @@ func (f *Faults) reload(ctx context.Context) {
 // Transport applies the network experiments to requests whose context
 // names a target service (transport.WithService). With no experiments it
 // costs one atomic load; a call to a service no experiment targets, one
-// map lookup more; a targeted call adds two clock reads and three atomic
-// adds for its impact, and allocates nothing unless a fault acts.
+// map lookup more; a targeted call adds two monotonic clock reads and
+// two or three atomic adds for its impact, and allocates nothing unless a
+// fault acts.
 type Transport struct {
 	Base   http.RoundTripper
 	Faults *Faults
@@ -248,10 +253,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if baseline == nil && set.everyService == nil {
 		return base.RoundTrip(req) // no experiment targets it: nothing to inject or count
 	}
-	start := time.Now()
-	resp, hit, err := t.inject(req, base, set, svc, start.UnixNano())
+	// two monotonic clock reads (time.Now would read the wall clock too)
+	start := time.Since(t.Faults.epoch)
+	resp, hit, err := t.inject(req, base, set, svc, start)
 	failed := err != nil || (resp != nil && transport.Failed(resp.StatusCode))
-	latency := time.Since(start)
+	latency := time.Since(t.Faults.epoch) - start
 	switch {
 	case hit != nil:
 		hit.add(failed, latency)
@@ -268,14 +274,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // inject applies the first matching faults and makes the call (unless a
 // fault ends it); hit is the counter of the experiment that acted, if any.
-func (t *Transport) inject(req *http.Request, base http.RoundTripper, set *activeSet, svc string, nowNs int64) (*http.Response, *counts, error) {
+func (t *Transport) inject(req *http.Request, base http.RoundTripper, set *activeSet, svc string, now time.Duration) (*http.Response, *counts, error) {
 	var hit *counts
 	for i := range set.armed {
 		a := &set.armed[i]
 		e := a.Experiment
 		// an experiment ends at its deadline here, whether or not the
 		// next reload has seen it expire in Redis
-		if nowNs >= a.endNs || !e.Targets(svc) || (e.Method != "" && !strings.EqualFold(e.Method, req.Method)) ||
+		if now >= a.end || !e.Targets(svc) || (e.Method != "" && !strings.EqualFold(e.Method, req.Method)) ||
 			(e.PathPrefix != "" && !strings.HasPrefix(req.URL.Path, e.PathPrefix)) {
 			continue
 		}
