@@ -11,6 +11,7 @@ import (
 	"github.com/haderos/haderctl/internal/engine"
 	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/chaos/faults"
 	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
@@ -51,7 +52,7 @@ type Factory struct {
 	Chaos func() (*chaos.Client, error)
 	// Faults is this process' chaos data plane, started on first use and
 	// stopped by Close; nil (no faults) when the engine cannot be opened.
-	Faults func() *chaos.Faults
+	Faults func() *faults.Faults
 	// Keys names the configured namespace's keys (no Redis needed).
 	Keys func() (store.Keys, error)
 	// Now is the local clock.
@@ -78,7 +79,7 @@ func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() stri
 	f.Queues = part(f, func(s *engine.System) *queue.Client { return s.Queues })
 	f.Health = part(f, func(s *engine.System) *health.Checker { return s.Health })
 	f.Chaos = part(f, func(s *engine.System) *chaos.Client { return s.Chaos })
-	f.Faults = func() *chaos.Faults {
+	f.Faults = func() *faults.Faults {
 		s, err := f.System()
 		if err != nil {
 			return nil

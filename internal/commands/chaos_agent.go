@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/haderos/haderctl/internal/cmdutil"
-	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/chaos/agent"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/spf13/cobra"
 )
@@ -49,17 +49,12 @@ what it applies changes.`,
 // chaosAgentRun applies the experiments until ctx ends.
 func chaosAgentRun(ctx context.Context, opts *ChaosAgentOptions) error {
 	f := opts.F
-	c, err := f.Config()
+	sys, err := f.System()
 	if err != nil {
 		return err
 	}
-	rdb, err := f.Redis()
-	if err != nil {
-		return err
-	}
-	a := chaos.NewAgent(rdb, store.Keys{Namespace: c.Redis.Namespace}, opts.Service, c.Environment,
-		c.Chaos.AllowedEnvironments, c.Chaos.Limits.WithDefaults(), f.Logger)
-	a.OnChange = func(st chaos.AgentState) {
+	a := sys.Agent(opts.Service)
+	a.OnChange = func(st agent.State) {
 		if f.JSON() || !f.IO.IsStdoutTTY() {
 			_ = cmdutil.WriteNDJSON(f.IO.Out, st)
 			return

@@ -10,6 +10,7 @@ import (
 
 	"github.com/haderos/haderctl/internal/cmdutil"
 	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/gameday"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/spf13/cobra"
 )
@@ -88,16 +89,16 @@ Scenario files: docs/scenarios.md.`,
 // until its verdict or until ctx ends (then it stops what it started).
 func chaosRunRun(ctx context.Context, opts *ChaosRunOptions) error {
 	f, g := opts.F, opts.Audit
-	var s chaos.Scenario
+	var s gameday.Scenario
 	var err error
 	if opts.File != "" {
 		data, rerr := os.ReadFile(opts.File)
 		if rerr != nil {
 			return cmdutil.UsageErrorf("--file: %s", rerr)
 		}
-		s, err = chaos.ParseScenario(data)
+		s, err = gameday.ParseScenario(data)
 	} else {
-		s, err = chaos.FindScenario(opts.Scenario)
+		s, err = gameday.FindScenario(opts.Scenario)
 	}
 	if err != nil {
 		return err
@@ -164,7 +165,7 @@ func chaosRunRun(ctx context.Context, opts *ChaosRunOptions) error {
 		}
 		return nil
 	}
-	gd := &chaos.GameDay{Chaos: cc, Targets: targets, Scale: opts.TimeScale,
+	gd := &gameday.GameDay{Chaos: cc, Targets: targets, Scale: opts.TimeScale,
 		OnEvent: func(line string) { fmt.Fprintln(f.IO.ErrOut, "gameday: "+line) }}
 	if b, err := f.Breakers(); err == nil {
 		gd.Breakers = b
@@ -196,7 +197,7 @@ func chaosRunRun(ctx context.Context, opts *ChaosRunOptions) error {
 			if err != nil {
 				return cmdutil.UsageErrorf("--junit: %s", err)
 			}
-			werr := chaos.WriteJUnit(fh, j)
+			werr := gameday.WriteJUnit(fh, j)
 			if cerr := fh.Close(); werr == nil {
 				werr = cerr
 			}

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/haderos/haderctl/internal/cmdutil"
-	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/gameday"
 	"github.com/spf13/cobra"
 )
 
@@ -34,7 +34,7 @@ func NewCmdChaosScenarios(f *cmdutil.Factory, runF func(*ChaosScenariosOptions) 
 // chaosScenariosRun lists the built-ins; it needs neither Redis nor ctx.
 func chaosScenariosRun(_ context.Context, opts *ChaosScenariosOptions) error {
 	f := opts.F
-	all, err := chaos.Builtins()
+	all, err := gameday.Builtins()
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,8 @@ import (
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/chaos/agent"
+	"github.com/haderos/haderctl/internal/engine/chaos/faults"
 	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
@@ -93,7 +95,7 @@ type System struct {
 	cancel context.CancelFunc
 
 	faultsOnce sync.Once
-	faults     *chaos.Faults
+	faults     *faults.Faults
 	base       http.RoundTripper
 
 	closeOnce sync.Once
@@ -166,9 +168,9 @@ func (s *System) Context() context.Context { return s.ctx }
 // fresh from Redis in the background. It starts on the first call, so a
 // one-shot command that never makes a service call does not pay for it,
 // and it stops on Close.
-func (s *System) Faults() *chaos.Faults {
+func (s *System) Faults() *faults.Faults {
 	s.faultsOnce.Do(func() {
-		s.faults = chaos.NewFaults(s.Redis, s.Keys, s.opts.Environment, s.opts.AllowedEnvironments, s.opts.Logger)
+		s.faults = faults.New(s.Redis, s.Keys, s.opts.Environment, s.opts.AllowedEnvironments, s.opts.Logger)
 		s.faults.Start(s.ctx)
 	})
 	return s.faults
@@ -176,8 +178,8 @@ func (s *System) Faults() *chaos.Faults {
 
 // Agent is a CPU/memory chaos agent for a service, with this system's
 // environment and limits; it runs (a.Run) under the caller's context.
-func (s *System) Agent(service string) *chaos.Agent {
-	return chaos.NewAgent(s.Redis, s.Keys, service, s.opts.Environment, s.opts.AllowedEnvironments,
+func (s *System) Agent(service string) *agent.Agent {
+	return agent.New(s.Redis, s.Keys, service, s.opts.Environment, s.opts.AllowedEnvironments,
 		s.opts.ChaosLimits.WithDefaults(), s.opts.Logger)
 }
 
@@ -204,7 +206,7 @@ type lazyFaults struct {
 }
 
 func (l *lazyFaults) RoundTrip(req *http.Request) (*http.Response, error) {
-	l.once.Do(func() { l.rt = &chaos.Transport{Base: l.s.base, Faults: l.s.Faults()} })
+	l.once.Do(func() { l.rt = &faults.Transport{Base: l.s.base, Faults: l.s.Faults()} })
 	return l.rt.RoundTrip(req)
 }
 

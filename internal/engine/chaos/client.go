@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/user"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,29 +39,12 @@ type Options struct {
 
 // New makes a client.
 func New(rdb redis.UniversalClient, o Options) *Client {
-	if o.Getenv == nil {
-		o.Getenv = os.Getenv
-	}
 	c := &Client{rdb: rdb, keys: o.Keys, Limits: o.Limits.WithDefaults(), env: o.Environment, allowed: o.Allowed}
-	name := o.Getenv("USER")
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
-	host, _ := os.Hostname()
-	c.Who = name + "@" + host
-	for _, v := range []string{"GITHUB_RUN_ID", "CI_JOB_ID", "BUILD_ID", "CIRCLE_BUILD_NUM", "BUILDKITE_BUILD_ID"} {
-		if id := o.Getenv(v); id != "" {
-			c.CIJob = v + "=" + id
-			c.Who += " (" + c.CIJob + ")"
-			break
-		}
-	}
+	c.Who, c.CIJob = Identity(o.Getenv)
 	return c
 }
 
-func (c *Client) baseKeys(extra ...string) []string {
-	return append([]string{c.keys.ChaosState(), c.keys.ChaosActive(), c.keys.ChaosStarts(), c.keys.ChaosAudit()}, extra...)
-}
+func (c *Client) baseKeys(extra ...string) []string { return baseKeys(c.keys, extra...) }
 
 // Guard refuses when this process' environment is not allowed; the
 // refusal is audited.
@@ -167,9 +148,9 @@ func (c *Client) Stop(ctx context.Context, id, reason string) (StopResult, error
 		return r, err
 	}
 	r.Stopped = stopped
-	if len(stopped)+len(expired) > 0 {
-		c.book(ctx, reason, "", stopped, expired, &r)
-	}
+	// even with nothing stopped: the bookkeeping also sweeps the other
+	// experiments that ended
+	c.book(ctx, reason, "", stopped, expired, &r)
 	return r, nil
 }
 
@@ -274,40 +255,13 @@ func (c *Client) book(ctx context.Context, reason, mode string, stopped, expired
 	}
 }
 
-// Active returns the running experiments, oldest first, auditing any that
-// expired.
+// Active returns the experiments that have not ended (running, or
+// scheduled to start later), by end, on Redis' clock. It writes nothing:
+// expiries are swept and audited by the data planes' tick and by the
+// commands that write (start, stop, stop-all, enable, disable, resume).
 func (c *Client) Active(ctx context.Context) ([]Experiment, error) {
-	if err := sweepScript.Run(ctx, c.rdb, c.baseKeys(), c.Who, c.keys.ChaosChannel()).Err(); err != nil {
-		return nil, err
-	}
-	return loadActive(ctx, c.rdb, c.keys)
-}
-
-func loadActive(ctx context.Context, rdb redis.UniversalClient, keys store.Keys) ([]Experiment, error) {
-	ids, err := rdb.ZRange(ctx, keys.ChaosActive(), 0, -1).Result()
-	if err != nil || len(ids) == 0 {
-		return nil, err
-	}
-	ks := make([]string, len(ids))
-	for i, id := range ids {
-		ks[i] = keys.ChaosExperiment(id)
-	}
-	vals, err := rdb.MGet(ctx, ks...).Result()
-	if err != nil {
-		return nil, err
-	}
-	var out []Experiment
-	for _, v := range vals {
-		s, ok := v.(string)
-		if !ok {
-			continue // expired: its TTL ran out
-		}
-		var e Experiment
-		if json.Unmarshal([]byte(s), &e) == nil {
-			out = append(out, e)
-		}
-	}
-	return out, nil
+	set, err := ReadActive(ctx, c.rdb, c.keys)
+	return set.Experiments, err
 }
 
 // State is the switch and the latch.
@@ -359,9 +313,11 @@ func auditEntry(m redis.XMessage) AuditEntry {
 	return AuditEntry{ID: m.ID, At: time.UnixMilli(ms), Event: str("event"), Target: str("id"), By: str("by"), Detail: str("detail")}
 }
 
-// Audit returns the last limit audit entries, oldest first.
+// Audit returns the last limit audit entries, oldest first. It sweeps
+// first, so the expiries no data plane has swept yet are in it: the audit
+// is what a sweep writes, and its reader asks for all of it.
 func (c *Client) Audit(ctx context.Context, limit int64) ([]AuditEntry, error) {
-	if err := sweepScript.Run(ctx, c.rdb, c.baseKeys(), c.Who, c.keys.ChaosChannel()).Err(); err != nil {
+	if err := c.Sweep(ctx); err != nil {
 		return nil, err
 	}
 	msgs, err := c.rdb.XRevRangeN(ctx, c.keys.ChaosAudit(), "+", "-", limit).Result()
@@ -390,7 +346,7 @@ func (c *Client) FollowAudit(ctx context.Context, lastID string, fn func(AuditEn
 		}
 	}
 	for ctx.Err() == nil {
-		_ = sweepScript.Run(ctx, c.rdb, c.baseKeys(), c.Who, c.keys.ChaosChannel()).Err()
+		_ = c.Sweep(ctx)
 		res, err := c.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{c.keys.ChaosAudit(), lastID}, Block: time.Second, Count: 100}).Result()
 		if err == redis.Nil {
 			continue

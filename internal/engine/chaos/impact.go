@@ -3,65 +3,14 @@ package chaos
 import (
 	"context"
 	"strconv"
-	"sync"
-	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
-// impact counts calls per experiment (affected) and per service
-// (baseline), flushed to Redis by the data plane every second.
-type impact struct {
-	mu     sync.Mutex
-	counts map[string]*callCounts
-}
-
-type callCounts struct{ calls, errors, latencyUs int64 }
-
-func (m *impact) add(key string, failed bool, latency time.Duration) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.counts == nil {
-		m.counts = map[string]*callCounts{}
-	}
-	c := m.counts[key]
-	if c == nil {
-		c = &callCounts{}
-		m.counts[key] = c
-	}
-	c.calls++
-	if failed {
-		c.errors++
-	}
-	c.latencyUs += latency.Microseconds()
-}
-
-func (m *impact) take() map[string]*callCounts {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := m.counts
-	m.counts = nil
-	return out
-}
-
-// flush adds the counts to Redis; they are kept for an hour after the
-// last call.
-func (f *Faults) flush(ctx context.Context) {
-	counts := f.impact.take()
-	if len(counts) == 0 {
-		return
-	}
-	p := f.rdb.Pipeline()
-	for key, c := range counts {
-		k := f.keys.ChaosImpact(key)
-		p.HIncrBy(ctx, k, "calls", c.calls)
-		p.HIncrBy(ctx, k, "errors", c.errors)
-		p.HIncrBy(ctx, k, "latency_us", c.latencyUs)
-		p.Expire(ctx, k, time.Hour)
-	}
-	_, _ = p.Exec(ctx) // metrics are best effort: a lost second is not worth an error
-}
-
 // Impact is what an experiment did to the calls it affected, next to the
-// baseline of its services' other calls (the seed's chaos metrics).
+// baseline of its services' other calls (the seed's chaos metrics). The
+// data planes count it (package faults) and flush it to
+// <ns>:{chaos}:impact:<id> and <ns>:{chaos}:impact:baseline:<service>.
 type Impact struct {
 	Calls             int64    `json:"affected_calls"`
 	ErrorRate         *float64 `json:"error_rate"`
@@ -70,6 +19,11 @@ type Impact struct {
 	BaselineErrorRate *float64 `json:"baseline_error_rate"`
 	BaselineLatencyMs *float64 `json:"baseline_avg_latency_ms"`
 }
+
+// BaselineKey is the impact key suffix of a service's calls that no
+// experiment affected while experiments targeting it ran ("*": every
+// service's, counted while an experiment on every service runs).
+func BaselineKey(service string) string { return "baseline:" + service }
 
 func rates(h map[string]string) (calls int64, errRate, latency *float64) {
 	n := func(f string) int64 { v, _ := strconv.ParseInt(h[f], 10, 64); return v }
@@ -92,7 +46,7 @@ func (c *Client) Impact(ctx context.Context, e Experiment) (Impact, error) {
 	im.Calls, im.ErrorRate, im.AvgLatencyMs = rates(h)
 	var base = map[string]int64{}
 	for _, svc := range e.Services {
-		bh, err := c.rdb.HGetAll(ctx, c.keys.ChaosImpact("baseline:"+svc)).Result()
+		bh, err := c.rdb.HGetAll(ctx, c.keys.ChaosImpact(BaselineKey(svc))).Result()
 		if err != nil {
 			return im, err
 		}
@@ -107,4 +61,14 @@ func (c *Client) Impact(ctx context.Context, e Experiment) (Impact, error) {
 	}
 	im.BaselineCalls, im.BaselineErrorRate, im.BaselineLatencyMs = rates(bs)
 	return im, nil
+}
+
+// FailedCalls is how many of the calls an experiment affected failed, as
+// flushed by the data planes so far (0 before the first flush).
+func (c *Client) FailedCalls(ctx context.Context, id string) (int64, error) {
+	n, err := c.rdb.HGet(ctx, c.keys.ChaosImpact(id), "errors").Int64()
+	if err == redis.Nil {
+		return 0, nil
+	}
+	return n, err
 }

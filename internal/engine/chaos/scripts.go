@@ -30,7 +30,7 @@ local function sweep()
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', ACTIVE, '-inf', now)) do
     -- the audit entry first: when Redis refuses it (full, or the audit
     -- key of another type) the expiries stay in the index for a later
-    -- sweep, nothing is written, and the reader still reads
+    -- sweep, nothing is written, and the caller carries on
     local r = redis.pcall('XADD', AUDIT, 'MAXLEN', '~', 10000, '*', 'event', 'expired', 'id', id, 'by', who, 'detail', 'its duration ended', 'at', now)
     if type(r) == 'table' and r.err then return end
     redis.call('ZREM', ACTIVE, id)
@@ -126,7 +126,8 @@ return {stopped, expired, off}
 // bookScript writes a stop's bookkeeping after endScript has ended the
 // experiments. ARGV[3] reason, ARGV[4] "halt" (latch the halt: stop-all),
 // "disable" (record who turned chaos off) or "", ARGV[5] n, ARGV[6…5+n]
-// the ids that were stopped, the rest the ids that had expired. Reply: {halt latched "1"/"0", warnings…}: each part that
+// the ids that were stopped, the rest the ids that had expired; then it
+// sweeps the other experiments that ended. Reply: {halt latched "1"/"0", warnings…}: each part that
 // could not be written (out of memory, a key of the wrong type) is one
 // warning; the others are still written. It writes nothing before its
 // first command that needs memory, so at maxmemory Redis refuses each
@@ -166,6 +167,8 @@ local function auditAll(event, from, to, detail)
 end
 auditAll('stopped', 6, 5 + n, ARGV[3])
 auditAll('expired', 6 + n, #ARGV, 'its duration ended')
+-- a stop writes anyway: it also audits the other experiments that ended
+sweep()
 local reply = {latched}
 for _, w in ipairs(warnings) do reply[#reply + 1] = w end
 return reply
@@ -174,17 +177,20 @@ return reply
 // switchScript sets the enable switch or clears the halt latch. ARGV[3]
 // field, ARGV[4] value ('1' or '0'), ARGV[5] audit event. Reply: "ok";
 // a WRONGTYPE error, with nothing written, when a chaos key holds
-// another type.
+// another type. It writes anyway, so it sweeps the experiments that
+// ended too.
 var switchScript = redis.NewScript(prelude + `
 local bad = checkTypes()
 if bad then return bad end
 audit(ARGV[5], '*', '')
 redis.call('HSET', STATE, ARGV[3], ARGV[4], ARGV[3] .. '_by', who, ARGV[3] .. '_at', now)
+sweep()
 redis.call('PUBLISH', channel, ARGV[5])
 return 'ok'
 `)
 
-// sweepScript audits expiries (run by readers: list, status, audit).
+// sweepScript audits expiries alone (Sweep: the data planes' tick, and the
+// audit's readers); the readers of experiments and state never run it.
 var sweepScript = redis.NewScript(prelude + `
 sweep()
 return now

@@ -1,13 +1,18 @@
-// Package chaos injects controlled faults: experiments kept in Redis with
-// a TTL equal to their duration (they end on time even if every process
-// dies), applied per request by the engine's HTTP transport, behind an
-// enable switch, an environment allow-list, limits, an emergency stop
-// with a halt latch, and an audit stream (docs/redis-schema.md, "Chaos").
+// Package chaos is the control plane of fault injection: experiments kept
+// in Redis with a TTL equal to their duration (they end on time even if
+// every process dies), behind an enable switch, an environment
+// allow-list, limits, an emergency stop with a halt latch, and an audit
+// stream (docs/redis-schema.md, "Chaos"). The parts that act on it sit
+// below it: package faults (the data plane: the HTTP transport and impact
+// counting) and package agent (cpu and memory); package gameday, above
+// it, plays scenarios.
 //
 //	chaos inject ──start script (switch, halt, limits)──▶ <ns>:{chaos}:exp:<id> (TTL)
 //	                                                  └─▶ PUBLISH changed
-//	data plane: Faults cache ◀── pub/sub + 1 s re-read ── active index
-//	request ──▶ Transport: service/method/path match, probability roll ──▶
+//	readers (Active, State, snapshot): pure reads, ended ones filtered by Redis TIME
+//	sweep (audits expiries): the data planes' tick, and the scripts that write anyway
+//	data plane (faults): cache ◀── pub/sub + 1 s re-read ── active index
+//	request ──▶ faults.Transport: service/method/path match, probability roll ──▶
 //	            latency | error | abort | timeout ──▶ base transport
 package chaos
 

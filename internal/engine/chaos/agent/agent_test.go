@@ -1,16 +1,47 @@
-package chaos
+package agent
 
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/testredis"
 )
+
+func TestMain(m *testing.M) { os.Exit(testredis.Main(m)) }
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// env is a namespace with chaos enabled.
+type env struct {
+	c  *chaos.Client
+	ns string
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	ns := testredis.Namespace(t)
+	c := chaos.New(testredis.Client(t), chaos.Options{Keys: store.Keys{Namespace: ns}, Environment: "test"})
+	if err := c.Enable(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return &env{c: c, ns: ns}
+}
 
 // burners stands in for burnCore: it records the share each burner was
 // given and counts those running, so a test sees what the agent asked
@@ -60,23 +91,23 @@ func (a *Agent) held() (bytes int, touched bool) {
 
 func TestAgentHoldsAndReleasesTheMemoryAndCPUItWasAskedFor(t *testing.T) {
 	e := setup(t)
-	limits := Limits{MaxCores: 2, MaxMemoryMB: 512}
-	c := New(testredis.Client(t), Options{Keys: store.Keys{Namespace: e.ns}, Environment: "test", Limits: limits})
-	a := NewAgent(testredis.Client(t), store.Keys{Namespace: e.ns}, "worker", "test", nil, limits, nil)
+	limits := chaos.Limits{MaxCores: 2, MaxMemoryMB: 512}
+	c := chaos.New(testredis.Client(t), chaos.Options{Keys: store.Keys{Namespace: e.ns}, Environment: "test", Limits: limits})
+	a := New(testredis.Client(t), store.Keys{Namespace: e.ns}, "worker", "test", nil, limits, nil)
 	b := &burners{}
 	a.burner = b.burn
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = a.Run(ctx); close(done) }()
 
-	mem, err := c.Start(ctx, Experiment{Kind: Memory, MemoryMB: 64, Services: []string{"worker"}, Probability: 1, Duration: time.Minute})
+	mem, err := c.Start(ctx, chaos.Experiment{Kind: chaos.Memory, MemoryMB: 64, Services: []string{"worker"}, Probability: 1, Duration: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Start(ctx, Experiment{Kind: CPU, Cores: 3, Services: []string{"worker"}, Probability: 1, Duration: time.Minute}); err == nil {
+	if _, err := c.Start(ctx, chaos.Experiment{Kind: chaos.CPU, Cores: 3, Services: []string{"worker"}, Probability: 1, Duration: time.Minute}); err == nil {
 		t.Fatal("3 cores over the 2-core cap must be refused at start")
 	}
-	cpu, err := c.Start(ctx, Experiment{Kind: CPU, Cores: 1.5, Services: []string{"worker"}, Probability: 1, Duration: time.Minute})
+	cpu, err := c.Start(ctx, chaos.Experiment{Kind: chaos.CPU, Cores: 1.5, Services: []string{"worker"}, Probability: 1, Duration: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +123,7 @@ func TestAgentHoldsAndReleasesTheMemoryAndCPUItWasAskedFor(t *testing.T) {
 	}
 
 	// a second cpu experiment goes over the cap: the agent burns the cap
-	more, err := c.Start(ctx, Experiment{Kind: CPU, Cores: 1, Services: []string{"worker"}, Probability: 1, Duration: time.Minute})
+	more, err := c.Start(ctx, chaos.Experiment{Kind: chaos.CPU, Cores: 1, Services: []string{"worker"}, Probability: 1, Duration: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,15 +152,15 @@ func TestAgentHoldsAndReleasesTheMemoryAndCPUItWasAskedFor(t *testing.T) {
 
 func TestAgentReleasesEverythingWhenItStops(t *testing.T) {
 	e := setup(t)
-	a := NewAgent(testredis.Client(t), store.Keys{Namespace: e.ns}, "worker", "test", nil, Limits{}, nil)
+	a := New(testredis.Client(t), store.Keys{Namespace: e.ns}, "worker", "test", nil, chaos.Limits{}, nil)
 	b := &burners{}
 	a.burner = b.burn
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = a.Run(ctx); close(done) }()
-	for _, x := range []Experiment{
-		{Kind: CPU, Cores: 1, Services: []string{"worker"}, Probability: 1, Duration: time.Minute},
-		{Kind: Memory, MemoryMB: 16, Services: []string{"*"}, Probability: 1, Duration: time.Minute},
+	for _, x := range []chaos.Experiment{
+		{Kind: chaos.CPU, Cores: 1, Services: []string{"worker"}, Probability: 1, Duration: time.Minute},
+		{Kind: chaos.Memory, MemoryMB: 16, Services: []string{"*"}, Probability: 1, Duration: time.Minute},
 	} {
 		if _, err := e.c.Start(ctx, x); err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package chaos
+package faults
 
 import (
 	"bufio"
@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/engine/transport"
 	"github.com/haderos/haderctl/internal/testredis"
@@ -41,12 +42,12 @@ func runChild(what string) int {
 	if err != nil {
 		return 3
 	}
-	c := New(rdb, Options{Keys: store.Keys{Namespace: os.Getenv("HADERCTL_CHAOS_NS")}, Environment: "test"})
+	c := chaos.New(rdb, chaos.Options{Keys: store.Keys{Namespace: os.Getenv("HADERCTL_CHAOS_NS")}, Environment: "test"})
 	ctx := context.Background()
 	switch what {
 	case "start":
 		d, _ := time.ParseDuration(os.Getenv("HADERCTL_CHAOS_DURATION"))
-		e, err := c.Start(ctx, Experiment{Kind: Error, Status: 503, Services: []string{"svc"}, Probability: 1, Duration: d})
+		e, err := c.Start(ctx, chaos.Experiment{Kind: chaos.Error, Status: 503, Services: []string{"svc"}, Probability: 1, Duration: d})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -60,7 +61,7 @@ func runChild(what string) int {
 	case "data-plane":
 		// print the number of active experiments whenever it changes,
 		// until stdin closes (the propagation benchmark reads it)
-		f := NewFaults(rdb, store.Keys{Namespace: os.Getenv("HADERCTL_CHAOS_NS")}, "test", nil, nil)
+		f := New(rdb, store.Keys{Namespace: os.Getenv("HADERCTL_CHAOS_NS")}, "test", nil, nil)
 		ctx, cancel := context.WithCancel(ctx)
 		go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel() }()
 		f.Start(ctx)
@@ -121,7 +122,7 @@ func (w *delays) taken() []time.Duration {
 }
 
 type env struct {
-	c      *Client
+	c      *chaos.Client
 	faults *Faults
 	client *http.Client
 	srv    *httptest.Server
@@ -133,13 +134,13 @@ func setup(t *testing.T) *env {
 	rdb := testredis.Client(t)
 	ns := testredis.Namespace(t)
 	keys := store.Keys{Namespace: ns}
-	c := New(rdb, Options{Keys: keys, Environment: "test"})
+	c := chaos.New(rdb, chaos.Options{Keys: keys, Environment: "test"})
 	if err := c.Enable(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	f := NewFaults(rdb, keys, "test", nil, nil)
+	f := New(rdb, keys, "test", nil, nil)
 	f.Start(ctx)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	t.Cleanup(srv.Close)
@@ -163,7 +164,7 @@ func (e *env) call(t *testing.T, svc, path string, timeout time.Duration) (int, 
 }
 
 // start starts an experiment and waits until the data plane has it.
-func (e *env) start(t *testing.T, x Experiment) Experiment {
+func (e *env) start(t *testing.T, x chaos.Experiment) chaos.Experiment {
 	t.Helper()
 	got, err := e.c.Start(context.Background(), x)
 	if err != nil {
@@ -183,7 +184,7 @@ func (e *env) start(t *testing.T, x Experiment) Experiment {
 func TestErrorProbabilityIsTheShareOfRequestsAffected(t *testing.T) {
 	e := setup(t)
 	seeded(e.faults, 1)
-	e.start(t, Experiment{Kind: Error, Status: 503, Services: []string{"shopify"}, Probability: 0.3, Duration: time.Minute})
+	e.start(t, chaos.Experiment{Kind: chaos.Error, Status: 503, Services: []string{"shopify"}, Probability: 0.3, Duration: time.Minute})
 	const n = 2000
 	failed := 0
 	for range n {
@@ -213,7 +214,7 @@ func TestLatencyAbortTimeoutAndFilters(t *testing.T) {
 	seeded(e.faults, 1)
 	w := &delays{}
 	w.install(e.faults)
-	e.start(t, Experiment{Kind: Latency, Delay: 200 * time.Millisecond, Jitter: 50 * time.Millisecond, Services: []string{"shopify"}, Probability: 1,
+	e.start(t, chaos.Experiment{Kind: chaos.Latency, Delay: 200 * time.Millisecond, Jitter: 50 * time.Millisecond, Services: []string{"shopify"}, Probability: 1,
 		Method: "GET", PathPrefix: "/slow", Duration: time.Minute})
 	for range 5 {
 		if _, _, err := e.call(t, "shopify", "/slow/x", 5*time.Second); err != nil {
@@ -248,11 +249,11 @@ func TestLatencyAbortTimeoutAndFilters(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || d < 50*time.Millisecond {
 		t.Fatalf("a delayed request with a 50ms deadline: %v after %s, want the caller's deadline", err, d)
 	}
-	e.start(t, Experiment{Kind: Abort, Services: []string{"aramex"}, Probability: 1, Duration: time.Minute})
+	e.start(t, chaos.Experiment{Kind: chaos.Abort, Services: []string{"aramex"}, Probability: 1, Duration: time.Minute})
 	if _, _, err := e.call(t, "aramex", "/", 5*time.Second); !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("abort: %v, want a connection reset", err)
 	}
-	e.start(t, Experiment{Kind: Timeout, Services: []string{"smsa"}, Probability: 1, Duration: time.Minute})
+	e.start(t, chaos.Experiment{Kind: chaos.Timeout, Services: []string{"smsa"}, Probability: 1, Duration: time.Minute})
 	_, d, err = e.call(t, "smsa", "/", 150*time.Millisecond)
 	if !errors.Is(err, context.DeadlineExceeded) || d < 150*time.Millisecond {
 		t.Fatalf("timeout: %v after %s, want the caller's deadline", err, d)
@@ -312,15 +313,15 @@ func TestStopAllFromAnotherProcessReachesTheTransportOverPubSub(t *testing.T) {
 	// notice can tell it (how fast is BenchmarkPropagation's to measure)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	f := NewFaults(rdb, keys, "test", nil, nil)
+	f := New(rdb, keys, "test", nil, nil)
 	f.refresh = time.Hour
 	f.Start(ctx)
 	eventually(t, 10*time.Second, "both data planes subscribe", func() bool {
 		n, err := rdb.PubSubNumSub(ctx, keys.ChaosChannel()).Result()
 		return err == nil && n[keys.ChaosChannel()] >= 2
 	})
-	e.start(t, Experiment{Kind: Error, Status: 500, Services: []string{"*"}, Probability: 1, Duration: 10 * time.Minute})
-	e.start(t, Experiment{Kind: Latency, Delay: time.Millisecond, Services: []string{"svc"}, Probability: 1, Duration: 10 * time.Minute})
+	e.start(t, chaos.Experiment{Kind: chaos.Error, Status: 500, Services: []string{"*"}, Probability: 1, Duration: 10 * time.Minute})
+	e.start(t, chaos.Experiment{Kind: chaos.Latency, Delay: time.Millisecond, Services: []string{"svc"}, Probability: 1, Duration: 10 * time.Minute})
 	eventually(t, 10*time.Second, "the notice of the starts reaches it", func() bool { return len(f.Active()) == 2 })
 	child := exec.Command(os.Args[0], "-test.run=^$")
 	child.Env = append(os.Environ(), childEnv+"=stop-all", "HADERCTL_CHAOS_REDIS="+testredis.URL(t), "HADERCTL_CHAOS_NS="+e.ns)
@@ -335,30 +336,30 @@ func TestStopAllFromAnotherProcessReachesTheTransportOverPubSub(t *testing.T) {
 		t.Fatalf("a call after stop-all: %v %v, want it untouched", resp, err)
 	}
 	resp.Body.Close()
-	_, err = e.c.Start(context.Background(), Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
-	var refused *RefusedError
+	_, err = e.c.Start(context.Background(), chaos.Experiment{Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
+	var refused *chaos.RefusedError
 	if !errors.As(err, &refused) {
 		t.Fatalf("a start after stop-all: %v, want refused until resume", err)
 	}
 	if err := e.c.Resume(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	e.start(t, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
+	e.start(t, chaos.Experiment{Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
 }
 
 func TestSafetyGuardsRefuseAndAudit(t *testing.T) {
 	rdb := testredis.Client(t)
 	keys := store.Keys{Namespace: testredis.Namespace(t)}
 	ctx := context.Background()
-	x := Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute}
-	var refused *RefusedError
+	x := chaos.Experiment{Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute}
+	var refused *chaos.RefusedError
 	for _, envName := range []string{"", "production", "qa"} {
-		c := New(rdb, Options{Keys: keys, Environment: envName})
+		c := chaos.New(rdb, chaos.Options{Keys: keys, Environment: envName})
 		if err := c.Enable(ctx); !errors.As(err, &refused) {
 			t.Fatalf("enable in %q: %v, want refused", envName, err)
 		}
 	}
-	c := New(rdb, Options{Keys: keys, Environment: "staging", Limits: Limits{MaxConcurrent: 2, MaxPerHour: 3, MaxDuration: time.Minute}})
+	c := chaos.New(rdb, chaos.Options{Keys: keys, Environment: "staging", Limits: chaos.Limits{MaxConcurrent: 2, MaxPerHour: 3, MaxDuration: time.Minute}})
 	if _, err := c.Start(ctx, x); !errors.As(err, &refused) {
 		t.Fatalf("start while disabled: %v, want refused", err)
 	}
@@ -402,7 +403,7 @@ func TestSafetyGuardsRefuseAndAudit(t *testing.T) {
 	}
 
 	// a production data plane ignores experiments
-	prod := NewFaults(rdb, keys, "production", nil, nil)
+	prod := New(rdb, keys, "production", nil, nil)
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	prod.Start(pctx)
@@ -414,13 +415,13 @@ func TestSafetyGuardsRefuseAndAudit(t *testing.T) {
 func TestTheDataPlaneCountsTheImpactOfAnExperiment(t *testing.T) {
 	e := setup(t)
 	seeded(e.faults, 2)
-	x := e.start(t, Experiment{Kind: Error, Status: 503, Services: []string{"shopify"}, Probability: 0.5, Duration: time.Minute})
+	x := e.start(t, chaos.Experiment{Kind: chaos.Error, Status: 503, Services: []string{"shopify"}, Probability: 0.5, Duration: time.Minute})
 	for range 200 {
 		if _, _, err := e.call(t, "shopify", "/", 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var im Impact
+	var im chaos.Impact
 	eventually(t, 10*time.Second, "the counts reach Redis (flushed every second)", func() bool {
 		var err error
 		im, err = e.c.Impact(context.Background(), x)
@@ -433,15 +434,16 @@ func TestTheDataPlaneCountsTheImpactOfAnExperiment(t *testing.T) {
 
 func TestWithRedisUnreachableTheDataPlaneInjectsNothing(t *testing.T) {
 	e := setup(t)
-	e.start(t, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
+	e.start(t, chaos.Experiment{Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
 	// a second data plane whose Redis is gone
 	dead, err := store.Open(store.Options{URL: "redis://127.0.0.1:1/0", Timeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dead.Close()
-	f := NewFaults(dead, store.Keys{Namespace: e.ns}, "test", nil, nil)
-	f.active.Store(&[]Experiment{{ID: "stale", Kind: Abort, Services: []string{"svc"}, Probability: 1}})
+	f := New(dead, store.Keys{Namespace: e.ns}, "test", nil, nil)
+	f.active.Store(f.arm(chaos.ActiveSet{Now: time.Now(), Experiments: []chaos.Experiment{
+		{ID: "stale", Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, EndMs: time.Now().Add(time.Hour).UnixMilli()}}}))
 	f.reload(context.Background())
 	if len(f.Active()) != 0 {
 		t.Fatalf("with Redis unreachable the cache holds %v, want nothing (fail safe)", f.Active())

@@ -1,4 +1,4 @@
-package chaos
+package faults
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/engine/transport"
 	"github.com/haderos/haderctl/internal/testredis"
@@ -24,10 +25,12 @@ import (
 type fullRedis struct {
 	rdb  *redis.Client
 	keys store.Keys
-	c    *Client
+	c    *chaos.Client
 	f    *Faults
-	srv  *httptest.Server
-	fill int
+	// stopF stops f's background re-reads and ticks.
+	stopF context.CancelFunc
+	srv   *httptest.Server
+	fill  int
 }
 
 func startFullRedis(t *testing.T) *fullRedis {
@@ -46,13 +49,13 @@ func startFullRedis(t *testing.T) *fullRedis {
 	rdb := redis.NewClient(&redis.Options{Addr: s.Addr})
 	t.Cleanup(func() { rdb.Close() })
 	r := &fullRedis{rdb: rdb, keys: store.Keys{Namespace: "full"}}
-	r.c = New(rdb, Options{Keys: r.keys, Environment: "test"})
+	r.c = chaos.New(rdb, chaos.Options{Keys: r.keys, Environment: "test"})
 	if err := r.c.Enable(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	r.f = NewFaults(rdb, r.keys, "test", nil, nil)
+	r.f, r.stopF = New(rdb, r.keys, "test", nil, nil), cancel
 	r.f.Start(ctx)
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
 	t.Cleanup(r.srv.Close)
@@ -96,11 +99,11 @@ func (r *fullRedis) drain(t *testing.T) {
 
 // startOn starts experiments that fail every call to svc and waits until
 // the data plane applies them.
-func startOn(t *testing.T, c *Client, f *Faults, n int) []string {
+func startOn(t *testing.T, c *chaos.Client, f *Faults, n int) []string {
 	t.Helper()
 	var ids []string
 	for range n {
-		e, err := c.Start(context.Background(), Experiment{Kind: Error, Status: 503, Services: []string{"svc"}, Probability: 1, Duration: 10 * time.Minute})
+		e, err := c.Start(context.Background(), chaos.Experiment{Kind: chaos.Error, Status: 503, Services: []string{"svc"}, Probability: 1, Duration: 10 * time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +142,7 @@ func injectsNothing(t *testing.T, rdb redis.UniversalClient, keys store.Keys, f 
 	}
 }
 
-func hasWarning(r StopResult, sub string) bool {
+func hasWarning(r chaos.StopResult, sub string) bool {
 	for _, w := range r.Warnings {
 		if strings.Contains(w, sub) {
 			return true
@@ -155,7 +158,7 @@ func TestAnInjectRefusedByAFullRedisWritesNothing(t *testing.T) {
 	r.fillUp(t)
 	auditLen := r.rdb.XLen(ctx, r.keys.ChaosAudit()).Val()
 	startsLen := r.rdb.ZCard(ctx, r.keys.ChaosStarts()).Val()
-	e, err := r.c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
+	e, err := r.c.Start(ctx, chaos.Experiment{Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
 	if err == nil || !strings.HasPrefix(err.Error(), "OOM ") {
 		t.Fatalf("inject into a full Redis: %v, want its OOM refusal", err)
 	}
@@ -178,7 +181,7 @@ func TestAnInjectWithAWrongTypedAuditKeyWritesNothing(t *testing.T) {
 	if err := rdb.Set(ctx, keys.ChaosAudit(), "not a stream", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	x, err := e.c.Start(ctx, Experiment{Kind: Error, Status: 500, Services: []string{"other"}, Probability: 1, Duration: time.Minute})
+	x, err := e.c.Start(ctx, chaos.Experiment{Kind: chaos.Error, Status: 500, Services: []string{"other"}, Probability: 1, Duration: time.Minute})
 	if err == nil || !strings.HasPrefix(err.Error(), "WRONGTYPE ") || !strings.Contains(err.Error(), "nothing was written") {
 		t.Fatalf("inject with a wrong-typed audit key: %v, want WRONGTYPE", err)
 	}
@@ -231,8 +234,8 @@ func TestStopAllAndDisableEndEveryExperimentWhenRedisIsFull(t *testing.T) {
 	injectsNothing(t, r.rdb, r.keys, r.f, r.srv.URL, ids)
 	// chaos is off: once Redis has room, a start is refused
 	r.drain(t)
-	var refused *RefusedError
-	if _, err := r.c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute}); !errors.As(err, &refused) ||
+	var refused *chaos.RefusedError
+	if _, err := r.c.Start(ctx, chaos.Experiment{Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute}); !errors.As(err, &refused) ||
 		!strings.Contains(err.Error(), "disabled") {
 		t.Fatalf("a start after disable: %v, want refused: chaos is disabled", err)
 	}
@@ -288,7 +291,7 @@ func TestAStopReportsAnExperimentThatEndedAsExpiredNotStopped(t *testing.T) {
 	keys := store.Keys{Namespace: e.ns}
 	ctx := context.Background()
 	running := startOn(t, e.c, e.faults, 1)
-	short, err := e.c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Millisecond})
+	short, err := e.c.Start(ctx, chaos.Experiment{Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,10 +323,10 @@ func TestAStopReportsAnExperimentThatEndedAsExpiredNotStopped(t *testing.T) {
 
 // expiredInIndex starts an experiment that ends at once and waits until
 // its key has expired, while the index still lists it (nobody swept).
-func expiredInIndex(t *testing.T, c *Client, rdb redis.UniversalClient, keys store.Keys) string {
+func expiredInIndex(t *testing.T, c *chaos.Client, rdb redis.UniversalClient, keys store.Keys) string {
 	t.Helper()
 	ctx := context.Background()
-	x, err := c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Millisecond})
+	x, err := c.Start(ctx, chaos.Experiment{Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,40 +334,109 @@ func expiredInIndex(t *testing.T, c *Client, rdb redis.UniversalClient, keys sto
 	return x.ID
 }
 
-func TestReadersSweepExpiriesOnlyWhenTheAuditCanTakeThem(t *testing.T) {
+// expiries are the ids the audit stream says expired, read without
+// sweeping (Client.Audit sweeps first).
+func expiries(t *testing.T, rdb redis.UniversalClient, keys store.Keys) []string {
+	t.Helper()
+	msgs, err := rdb.XRange(context.Background(), keys.ChaosAudit(), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range msgs {
+		if m.Values["event"] == "expired" {
+			ids = append(ids, m.Values["id"].(string))
+		}
+	}
+	return ids
+}
+
+func inIndex(rdb redis.UniversalClient, keys store.Keys, id string) bool {
+	return rdb.ZScore(context.Background(), keys.ChaosActive(), id).Err() == nil
+}
+
+func TestReadersWriteNothingAndTheDataPlaneTickAuditsExpiries(t *testing.T) {
+	rdb := testredis.Client(t)
+	keys := store.Keys{Namespace: testredis.Namespace(t)}
+	ctx := context.Background()
+	c := chaos.New(rdb, chaos.Options{Keys: keys, Environment: "test"})
+	if err := c.Enable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := expiredInIndex(t, c, rdb, keys)
+	auditLen := rdb.XLen(ctx, keys.ChaosAudit()).Val()
+	// no data plane runs: the readers see nothing running and write nothing
+	for range 3 {
+		if active, err := c.Active(ctx); err != nil || len(active) != 0 {
+			t.Fatalf("list: %v %v, want nothing running", active, err)
+		}
+		if _, err := c.State(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if set, err := chaos.ReadActive(ctx, rdb, keys); err != nil || len(set.Experiments) != 0 || set.Ended != 1 {
+			t.Fatalf("ReadActive: %+v %v, want no experiment and 1 ended", set, err)
+		}
+	}
+	if n := rdb.XLen(ctx, keys.ChaosAudit()).Val(); n != auditLen || !inIndex(rdb, keys, id) {
+		t.Fatalf("the readers wrote: audit %d → %d entries, still in the index: %v", auditLen, n, inIndex(rdb, keys, id))
+	}
+	// a data plane's tick sweeps it: audited as expired, out of the index
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	f := New(rdb, keys, "test", nil, nil)
+	f.Start(dctx)
+	eventually(t, 10*time.Second, "the data plane audits the expiry", func() bool { return slices.Equal(expiries(t, rdb, keys), []string{id}) })
+	if inIndex(rdb, keys, id) {
+		t.Fatal("the audited expiry is still in the index")
+	}
+}
+
+func TestTheTickSweepsExpiriesOnlyWhenTheAuditCanTakeThem(t *testing.T) {
 	t.Run("wrong-typed audit key", func(t *testing.T) {
-		e := setup(t)
 		rdb := testredis.Client(t)
-		keys := store.Keys{Namespace: e.ns}
+		keys := store.Keys{Namespace: testredis.Namespace(t)}
 		ctx := context.Background()
-		id := expiredInIndex(t, e.c, rdb, keys)
+		c := chaos.New(rdb, chaos.Options{Keys: keys, Environment: "test"})
+		if err := c.Enable(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f := New(rdb, keys, "test", nil, nil) // ticked by hand, not Run
+		id := expiredInIndex(t, c, rdb, keys)
 		if err := rdb.Set(ctx, keys.ChaosAudit(), "not a stream", 0).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if active, err := e.c.Active(ctx); err != nil || len(active) != 0 {
-			t.Fatalf("list with a wrong-typed audit key: %v %v, want nothing running and no error", active, err)
-		}
-		if rdb.ZScore(ctx, keys.ChaosActive(), id).Err() != nil {
+		f.reload(ctx)
+		f.tick(ctx)
+		if !inIndex(rdb, keys, id) {
 			t.Fatal("the expiry left the index without its audit entry")
 		}
-		// once the audit is fixed, the next reader audits it
+		// once the audit is fixed, the next tick audits it
 		rdb.Del(ctx, keys.ChaosAudit())
-		entries, err := e.c.Audit(ctx, 10)
-		if err != nil || len(entries) != 1 || entries[0].Event != "expired" || entries[0].Target != id {
-			t.Fatalf("audit after the fix: %+v %v, want the expiry of %s", entries, err, id)
+		f.reload(ctx)
+		f.tick(ctx)
+		if got := expiries(t, rdb, keys); !slices.Equal(got, []string{id}) || inIndex(rdb, keys, id) {
+			t.Fatalf("after the fix: expiries %v (in the index: %v), want %s audited and gone", got, inIndex(rdb, keys, id), id)
 		}
 	})
 	t.Run("Redis full", func(t *testing.T) {
 		r := startFullRedis(t)
+		r.stopF() // only the data plane ticked by hand sweeps
 		ctx := context.Background()
-		expiredInIndex(t, r.c, r.rdb, r.keys)
+		f := New(r.rdb, r.keys, "test", nil, nil)
+		id := expiredInIndex(t, r.c, r.rdb, r.keys)
 		r.fillUp(t)
 		auditLen := r.rdb.XLen(ctx, r.keys.ChaosAudit()).Val()
-		if active, err := r.c.Active(ctx); err != nil || len(active) != 0 {
-			t.Fatalf("list with Redis full: %v %v, want nothing running and no error", active, err)
+		f.reload(ctx)
+		f.tick(ctx)
+		if n := r.rdb.XLen(ctx, r.keys.ChaosAudit()).Val(); n != auditLen || !inIndex(r.rdb, r.keys, id) {
+			t.Fatalf("a sweep into a full Redis: audit %d → %d entries, in the index: %v; want nothing written",
+				auditLen, n, inIndex(r.rdb, r.keys, id))
 		}
-		if n := r.rdb.XLen(ctx, r.keys.ChaosAudit()).Val(); n != auditLen {
-			t.Fatalf("a reader grew the audit of a full Redis from %d to %d entries", auditLen, n)
+		r.drain(t)
+		f.reload(ctx)
+		f.tick(ctx)
+		if got := expiries(t, r.rdb, r.keys); !slices.Contains(got, id) || inIndex(r.rdb, r.keys, id) {
+			t.Fatalf("with room again: expiries %v, want %s audited and out of the index", got, id)
 		}
 	})
 }

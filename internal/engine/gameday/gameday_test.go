@@ -1,20 +1,81 @@
-package chaos
+package gameday
 
 import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/chaos/faults"
 	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/haderos/haderctl/internal/engine/transport"
 	"github.com/haderos/haderctl/internal/testredis"
 )
+
+func TestMain(m *testing.M) { os.Exit(testredis.Main(m)) }
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// env is a namespace with chaos enabled, a data plane and a test service
+// called through it.
+type env struct {
+	c      *chaos.Client
+	faults *faults.Faults
+	client *http.Client
+	srv    *httptest.Server
+	ns     string
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	rdb := testredis.Client(t)
+	ns := testredis.Namespace(t)
+	keys := store.Keys{Namespace: ns}
+	c := chaos.New(rdb, chaos.Options{Keys: keys, Environment: "test"})
+	if err := c.Enable(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	f := faults.New(rdb, keys, "test", nil, nil)
+	f.Start(ctx)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	t.Cleanup(srv.Close)
+	return &env{c: c, faults: f, ns: ns, srv: srv, client: &http.Client{Transport: &faults.Transport{Base: http.DefaultTransport, Faults: f}}}
+}
+
+// call makes one request to the test service as service svc.
+func (e *env) call(t *testing.T, svc, path string, timeout time.Duration) (int, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(transport.WithService(context.Background(), svc), timeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+path, nil)
+	start := time.Now()
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return 0, time.Since(start), err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, time.Since(start), nil
+}
 
 // junitReport is what a JUnit consumer reads.
 type junitReport struct {
@@ -62,7 +123,7 @@ func TestBuiltinScenariosParseAndPlan(t *testing.T) {
 	// network_storm: delays for 5 minutes, failures for 3
 	n, _ := FindScenario("network_storm")
 	plan, _ = n.Plan(nil, 1)
-	if plan[0].Experiment.Kind != Latency || plan[0].Experiment.Duration != 5*time.Minute || plan[1].Experiment.Duration != 3*time.Minute {
+	if plan[0].Experiment.Kind != chaos.Latency || plan[0].Experiment.Duration != 5*time.Minute || plan[1].Experiment.Duration != 3*time.Minute {
 		t.Fatalf("network_storm plan %+v", plan)
 	}
 	if _, err := ParseScenario([]byte("name: x\nphases: [{name: p, duration: 1s, experiments: [{kind: sneeze}]}]")); err == nil {

@@ -1,4 +1,8 @@
-package chaos
+// Package agent applies the cpu and memory experiments of chaos to the
+// process it runs in: it burns the cores and holds the memory the active
+// experiments ask of its service, within the hard caps, and releases
+// everything when they end.
+package agent
 
 import (
 	"context"
@@ -10,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/redis/go-redis/v9"
 )
@@ -23,11 +28,11 @@ type Agent struct {
 	rdb     redis.UniversalClient
 	keys    store.Keys
 	service string
-	limits  Limits
+	limits  chaos.Limits
 	allowed bool
 	log     *slog.Logger
 	// OnChange is called when what the agent applies changes.
-	OnChange func(AgentState)
+	OnChange func(State)
 	// burner keeps one core busy for share of the time until ctx is done
 	// (burnCore on the system clock; tests count the burners instead).
 	burner func(ctx context.Context, share float64)
@@ -35,14 +40,14 @@ type Agent struct {
 	refresh time.Duration
 
 	mu     sync.Mutex
-	state  AgentState
+	state  State
 	burn   context.CancelFunc
 	burnWG sync.WaitGroup
 	memory []byte
 }
 
-// AgentState is what an agent applies now.
-type AgentState struct {
+// State is what an agent applies now.
+type State struct {
 	Service     string   `json:"service"`
 	Cores       float64  `json:"cores"`
 	MemoryMB    int      `json:"memory_mb"`
@@ -51,19 +56,19 @@ type AgentState struct {
 	Capped bool `json:"capped,omitempty"`
 }
 
-// NewAgent makes an agent for service.
-func NewAgent(rdb redis.UniversalClient, keys store.Keys, service, environment string, allowed []string, limits Limits, log *slog.Logger) *Agent {
+// New makes an agent for service.
+func New(rdb redis.UniversalClient, keys store.Keys, service, environment string, allowed []string, limits chaos.Limits, log *slog.Logger) *Agent {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Agent{rdb: rdb, keys: keys, service: service, limits: limits.WithDefaults(),
-		allowed: EnvironmentAllowed(environment, allowed) == nil, log: log, state: AgentState{Service: service, Experiments: []string{}},
+		allowed: chaos.EnvironmentAllowed(environment, allowed) == nil, log: log, state: State{Service: service, Experiments: []string{}},
 		burner:  func(ctx context.Context, share float64) { burnCore(ctx, share, systemClock{}) },
 		refresh: time.Second}
 }
 
 // State is what the agent applies now.
-func (a *Agent) State() AgentState {
+func (a *Agent) State() State {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.state
@@ -72,7 +77,7 @@ func (a *Agent) State() AgentState {
 // Run applies experiments until ctx is done, then releases everything.
 // In a process whose environment is not allowed it applies nothing.
 func (a *Agent) Run(ctx context.Context) error {
-	defer a.apply(AgentState{Service: a.service, Experiments: []string{}})
+	defer a.apply(State{Service: a.service, Experiments: []string{}})
 	if !a.allowed {
 		a.log.Warn("chaos agent: this environment is not allowed; experiments are ignored")
 		<-ctx.Done()
@@ -95,20 +100,16 @@ func (a *Agent) Run(ctx context.Context) error {
 
 // want reads what the active experiments ask of this service; with Redis
 // unreachable it asks for nothing (fail safe).
-func (a *Agent) want(ctx context.Context) AgentState {
-	st := AgentState{Service: a.service, Experiments: []string{}}
+func (a *Agent) want(ctx context.Context) State {
+	st := State{Service: a.service, Experiments: []string{}}
 	rctx, cancel := context.WithTimeout(ctx, a.refresh)
 	defer cancel()
-	exps, err := loadActive(rctx, a.rdb, a.keys)
+	read, err := chaos.ReadActive(rctx, a.rdb, a.keys)
 	if err != nil {
 		return st
 	}
-	now, err := a.rdb.Time(rctx).Result()
-	if err != nil {
-		return st
-	}
-	for _, e := range exps {
-		if (e.Kind != CPU && e.Kind != Memory) || !e.Targets(a.service) || e.StartMs > now.UnixMilli() {
+	for _, e := range read.Experiments {
+		if (e.Kind != chaos.CPU && e.Kind != chaos.Memory) || !e.Targets(a.service) || e.StartMs > read.Now.UnixMilli() {
 			continue
 		}
 		st.Cores += e.Cores
@@ -125,7 +126,7 @@ func (a *Agent) want(ctx context.Context) AgentState {
 	return st
 }
 
-func (a *Agent) apply(st AgentState) {
+func (a *Agent) apply(st State) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if st.Cores == a.state.Cores && st.MemoryMB == a.state.MemoryMB && strings.Join(st.Experiments, ",") == strings.Join(a.state.Experiments, ",") {

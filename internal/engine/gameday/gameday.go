@@ -1,4 +1,4 @@
-package chaos
+package gameday
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/chaos/faults"
 	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/queue"
 )
@@ -19,7 +21,7 @@ import (
 // before, during and after; the experiments it started are always
 // stopped, also when ctx is cancelled or a check fails.
 type GameDay struct {
-	Chaos    *Client
+	Chaos    *chaos.Client
 	Breakers *breaker.Engine
 	Health   *health.Checker
 	Queues   *queue.Client
@@ -64,7 +66,7 @@ type JournalStep struct {
 	Target []string  `json:"services"`
 	// Impact is what it did to the calls it affected, counted by the data
 	// planes, next to the services' baseline.
-	Impact *Impact `json:"impact,omitempty"`
+	Impact *chaos.Impact `json:"impact,omitempty"`
 	// Recovery is how long after the experiments stopped the after-probes
 	// held for this step's services (null: not within the deadline).
 	Recovery *time.Duration `json:"recovery_ns,omitempty"`
@@ -140,7 +142,7 @@ func (g *GameDay) Run(ctx context.Context, s Scenario) (*Journal, error) {
 			js.Error = err.Error()
 			j.Steps = append(j.Steps, js)
 			j.Verdict, j.Reason = "refused", err.Error()
-			var refused *RefusedError
+			var refused *chaos.RefusedError
 			if errors.As(err, &refused) {
 				return j, err
 			}
@@ -175,7 +177,7 @@ func (g *GameDay) Run(ctx context.Context, s Scenario) (*Journal, error) {
 	ids = nil
 	// impact counts reach Redis within a data plane's flush (1 s)
 	defer func() {
-		if wait := flushInterval + 200*time.Millisecond - time.Since(stopped); wait > 0 {
+		if wait := faults.FlushInterval + 200*time.Millisecond - time.Since(stopped); wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
@@ -185,7 +187,7 @@ func (g *GameDay) Run(ctx context.Context, s Scenario) (*Journal, error) {
 		}
 		for i := range j.Steps {
 			if j.Steps[i].ID != "" {
-				if im, err := g.Chaos.Impact(context.WithoutCancel(ctx), Experiment{ID: j.Steps[i].ID, Services: j.Steps[i].Target}); err == nil {
+				if im, err := g.Chaos.Impact(context.WithoutCancel(ctx), chaos.Experiment{ID: j.Steps[i].ID, Services: j.Steps[i].Target}); err == nil {
 					j.Steps[i].Impact = &im
 				}
 			}
@@ -431,8 +433,8 @@ func (g *GameDay) openWhereFailing(ctx context.Context, names []string) (bool, s
 	}
 	failed := map[string]int64{}
 	for id, services := range g.started {
-		errs, err := g.Chaos.rdb.HGet(ctx, g.Chaos.keys.ChaosImpact(id), "errors").Int64()
-		if err != nil {
+		errs, err := g.Chaos.FailedCalls(ctx, id)
+		if err != nil || errs == 0 {
 			continue // nothing counted yet
 		}
 		for _, svc := range services {

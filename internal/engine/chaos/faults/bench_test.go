@@ -1,4 +1,4 @@
-package chaos
+package faults
 
 import (
 	"bufio"
@@ -9,22 +9,23 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/engine/transport"
 	"github.com/haderos/haderctl/internal/testredis"
 )
 
-// stubTransport answers at once, so the benchmarks measure only what the
-// chaos transport adds.
+// stubTransport answers at once with one shared empty response (it
+// allocates nothing), so the benchmarks measure only what the chaos
+// transport adds.
 type stubTransport struct{}
 
-func (stubTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("")), Request: req}, nil
-}
+var stubResponse = &http.Response{StatusCode: 200, Body: http.NoBody}
+
+func (stubTransport) RoundTrip(*http.Request) (*http.Response, error) { return stubResponse, nil }
 
 func benchRoundTrip(b *testing.B, rt http.RoundTripper) {
 	req, _ := http.NewRequestWithContext(transport.WithService(context.Background(), "shopify"), "GET", "http://shopify.test/orders", nil)
@@ -38,16 +39,37 @@ func benchRoundTrip(b *testing.B, rt http.RoundTripper) {
 	}
 }
 
+// armedWith makes a data plane holding exps (running for an hour), whose
+// probability roll is always 0.99 and whose injected delays take no time.
+func armedWith(exps ...chaos.Experiment) *Faults {
+	f := New(nil, store.Keys{}, "test", nil, nil)
+	now := time.Now()
+	for i := range exps {
+		exps[i].StartMs, exps[i].EndMs = now.UnixMilli(), now.Add(time.Hour).UnixMilli()
+	}
+	f.active.Store(f.arm(chaos.ActiveSet{Now: now, Experiments: exps}))
+	f.roll = func() float64 { return 0.99 }
+	f.wait = func(context.Context, time.Duration) error { return nil }
+	return f
+}
+
 // BenchmarkTransport/plain is the base transport alone; no-experiments is
 // the chaos transport in front of it with nothing active; other-service
-// has an experiment running against another service.
+// has an experiment running against another service; one-experiment has
+// one on the called service that leaves this call alone (probability 50 %,
+// the roll misses: counted as the service's baseline), and
+// one-experiment-affected one that acts on it (a zero delay: counted as
+// the experiment's).
 func BenchmarkTransport(b *testing.B) {
 	b.Run("plain", func(b *testing.B) { benchRoundTrip(b, stubTransport{}) })
-	idle := NewFaults(nil, store.Keys{}, "test", nil, nil)
+	idle := New(nil, store.Keys{}, "test", nil, nil)
 	b.Run("no-experiments", func(b *testing.B) { benchRoundTrip(b, &Transport{Base: stubTransport{}, Faults: idle}) })
-	busy := NewFaults(nil, store.Keys{}, "test", nil, nil)
-	busy.active.Store(&[]Experiment{{ID: "x", Kind: Error, Status: 503, Services: []string{"aramex"}, Probability: 1}})
-	b.Run("other-service", func(b *testing.B) { benchRoundTrip(b, &Transport{Base: stubTransport{}, Faults: busy}) })
+	other := armedWith(chaos.Experiment{ID: "x", Kind: chaos.Error, Status: 503, Services: []string{"aramex"}, Probability: 1})
+	b.Run("other-service", func(b *testing.B) { benchRoundTrip(b, &Transport{Base: stubTransport{}, Faults: other}) })
+	missed := armedWith(chaos.Experiment{ID: "x", Kind: chaos.Error, Status: 503, Services: []string{"shopify"}, Probability: 0.5})
+	b.Run("one-experiment", func(b *testing.B) { benchRoundTrip(b, &Transport{Base: stubTransport{}, Faults: missed}) })
+	hit := armedWith(chaos.Experiment{ID: "x", Kind: chaos.Latency, Services: []string{"shopify"}, Probability: 1})
+	b.Run("one-experiment-affected", func(b *testing.B) { benchRoundTrip(b, &Transport{Base: stubTransport{}, Faults: hit}) })
 	// the same over a real loopback server and http.Transport
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
@@ -74,7 +96,8 @@ func BenchmarkTransport(b *testing.B) {
 // include that pipe (tens of µs).
 func BenchmarkPropagation(b *testing.B) {
 	keys := store.Keys{Namespace: testredis.Namespace(b)}
-	c := New(testredis.Client(b), Options{Keys: keys, Environment: "test", Limits: Limits{MaxPerHour: 500, MaxConcurrent: 50}})
+	rdb := testredis.Client(b)
+	c := chaos.New(rdb, chaos.Options{Keys: keys, Environment: "test", Limits: chaos.Limits{MaxPerHour: 500, MaxConcurrent: 50}})
 	ctx := context.Background()
 	if err := c.Enable(ctx); err != nil {
 		b.Fatal(err)
@@ -100,10 +123,10 @@ func BenchmarkPropagation(b *testing.B) {
 	var inject, stop []time.Duration
 	for i := 0; b.Loop(); i++ {
 		if i > 0 && i%400 == 0 { // the hourly start limit
-			_, _ = c.rdb.Del(ctx, keys.ChaosStarts()).Result()
+			_, _ = rdb.Del(ctx, keys.ChaosStarts()).Result()
 		}
 		t0 := time.Now()
-		e, err := c.Start(ctx, Experiment{Kind: Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
+		e, err := c.Start(ctx, chaos.Experiment{Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, Duration: time.Minute})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,4 +1,10 @@
-package chaos
+// Package gameday plays chaos scenarios (the built-in ones are embedded)
+// as game days: it schedules their experiments through the chaos control
+// plane, judges the steady-state hypothesis with probes of the breakers,
+// the health checks and the queues before, during and after, keeps a
+// journal and writes it as JUnit. It sits above the parts it judges; none
+// of them imports it.
+package gameday
 
 import (
 	"bytes"
@@ -9,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/duration"
 	"gopkg.in/yaml.v3"
 )
@@ -115,7 +122,7 @@ func FindScenario(name string) (Scenario, error) {
 		}
 		names = append(names, s.Name)
 	}
-	return Scenario{}, &InputError{fmt.Sprintf("unknown scenario %q: built in are %s (or --file)", name, strings.Join(names, ", "))}
+	return Scenario{}, &chaos.InputError{Msg: fmt.Sprintf("unknown scenario %q: built in are %s (or --file)", name, strings.Join(names, ", "))}
 }
 
 // ParseScenario reads a scenario file (unknown fields are errors).
@@ -124,20 +131,20 @@ func ParseScenario(data []byte) (Scenario, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&s); err != nil {
-		return s, &InputError{"scenario: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		return s, &chaos.InputError{Msg: "scenario: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	bad := func(format string, a ...any) error {
-		return &InputError{"scenario " + s.Name + ": " + fmt.Sprintf(format, a...)}
+		return &chaos.InputError{Msg: "scenario " + s.Name + ": " + fmt.Sprintf(format, a...)}
 	}
 	if s.Name == "" || len(s.Phases) == 0 {
-		return s, &InputError{"scenario: name and at least one phase are required"}
+		return s, &chaos.InputError{Msg: "scenario: name and at least one phase are required"}
 	}
 	for _, p := range s.Phases {
 		if p.Duration <= 0 || len(p.Experiments) == 0 {
 			return s, bad("phase %q needs a duration and experiments", p.Name)
 		}
 		for _, t := range p.Experiments {
-			if !slices.Contains(Kinds, t.Kind) {
+			if !slices.Contains(chaos.Kinds, t.Kind) {
 				return s, bad("phase %q: unknown kind %q", p.Name, t.Kind)
 			}
 		}
@@ -158,9 +165,9 @@ func ParseScenario(data []byte) (Scenario, error) {
 
 // Step is one experiment of a planned game day.
 type Step struct {
-	Phase      string        `json:"phase"`
-	Offset     time.Duration `json:"offset_ns"`
-	Experiment Experiment    `json:"experiment"`
+	Phase      string           `json:"phase"`
+	Offset     time.Duration    `json:"offset_ns"`
+	Experiment chaos.Experiment `json:"experiment"`
 }
 
 // Plan lays the phases out for targets (nil or ["*"]: every service),
@@ -175,7 +182,7 @@ func (s Scenario) Plan(targets []string, scale float64) ([]Step, error) {
 	for _, p := range s.Phases {
 		per := p.PerService || p.CascadeStep > 0
 		if per && all {
-			return nil, &InputError{fmt.Sprintf("scenario %s, phase %q acts per service: name the targets with --services (or list services in the config)", s.Name, p.Name)}
+			return nil, &chaos.InputError{Msg: fmt.Sprintf("scenario %s, phase %q acts per service: name the targets with --services (or list services in the config)", s.Name, p.Name)}
 		}
 		groups := [][]string{targets}
 		if all {
@@ -197,11 +204,11 @@ func (s Scenario) Plan(targets []string, scale float64) ([]Step, error) {
 				if prob == 0 {
 					prob = 100
 				}
-				e := Experiment{Kind: t.Kind, Services: g, Probability: prob / 100, Delay: time.Duration(t.Delay),
+				e := chaos.Experiment{Kind: t.Kind, Services: g, Probability: prob / 100, Delay: time.Duration(t.Delay),
 					Jitter: time.Duration(t.Jitter), Status: t.Status, Cores: t.Cores, MemoryMB: t.MemoryMB,
 					Method: t.Method, PathPrefix: t.Path, Duration: dur, Scenario: s.Name,
 					Reason: "game day " + s.Name + ": " + p.Name}
-				if e.Kind == Error && e.Status == 0 {
+				if e.Kind == chaos.Error && e.Status == 0 {
 					e.Status = 503
 				}
 				out = append(out, Step{Phase: p.Name, Offset: offset, Experiment: e})

@@ -1,0 +1,75 @@
+package faults
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/haderos/haderctl/internal/engine/transport"
+)
+
+func TestImpactCountsGoToTheExperimentOrTheBaselineOfItsServices(t *testing.T) {
+	f := New(nil, store.Keys{}, "test", nil, nil)
+	now := time.Now()
+	end := now.Add(time.Hour).UnixMilli()
+	f.active.Store(f.arm(chaos.ActiveSet{Now: now, Experiments: []chaos.Experiment{
+		{ID: "err", Kind: chaos.Error, Status: 503, Services: []string{"shopify"}, Probability: 0.5, StartMs: now.UnixMilli(), EndMs: end},
+		{ID: "slow", Kind: chaos.Latency, Services: []string{"*"}, Probability: 0.5, PathPrefix: "/slow", StartMs: now.UnixMilli(), EndMs: end},
+	}}))
+	rolls := []float64{0.1, 0.9} // hit, miss, hit, miss...
+	n := 0
+	f.roll = func() float64 { n++; return rolls[(n-1)%2] }
+	f.wait = func(context.Context, time.Duration) error { return nil }
+	rt := &Transport{Base: stubTransport{}, Faults: f}
+	call := func(svc, path string) {
+		req, _ := http.NewRequestWithContext(transport.WithService(context.Background(), svc), "GET", "http://x.test"+path, nil)
+		if _, err := rt.RoundTrip(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call("shopify", "/")    // err hits: 503
+	call("shopify", "/")    // err misses; slow does not match the path: baseline
+	call("aramex", "/slow") // slow hits (roll 0.1)
+	call("aramex", "/slow") // slow misses (roll 0.9): baseline of every service
+	call("aramex", "/")     // nothing matches: baseline of every service
+	got := f.counts.take()
+	want := map[string]taken{
+		"err":                        {calls: 1, errors: 1},
+		"slow":                       {calls: 1},
+		chaos.BaselineKey("shopify"): {calls: 1},
+		chaos.BaselineKey("*"):       {calls: 3},
+	}
+	for k, w := range want {
+		if g := got[k]; g.calls != w.calls || g.errors != w.errors {
+			t.Errorf("%s: %d calls, %d errors; want %d, %d", k, g.calls, g.errors, w.calls, w.errors)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("counted under %v, want only %v", got, want)
+	}
+	if again := f.counts.take(); len(again) != 0 {
+		t.Fatalf("a second take found %v: the first did not move the counts out", again)
+	}
+}
+
+func TestACounterNoSetArmsIsKeptForAnHourThenForgotten(t *testing.T) {
+	var r registry
+	c := r.get("gone")
+	for range retainFlushes {
+		r.take()
+	}
+	// a request holding an older set can still count into it
+	c.add(true, 1500*time.Nanosecond)
+	if got := r.take()["gone"]; got.calls != 1 || got.errors != 1 || got.latencyUs != 1 {
+		t.Fatalf("a late count: %+v, want 1 call, 1 error, 1 µs", got)
+	}
+	for range retainFlushes + 1 {
+		r.take()
+	}
+	if len(r.byKey) != 0 {
+		t.Fatalf("after an hour idle the registry still holds %d counters", len(r.byKey))
+	}
+}
