@@ -145,9 +145,15 @@ func transportError(err error) string {
 	return err.Error()
 }
 
-// Check probes one service now and records the result.
+// Check probes one service now and records the result. A probe cut short
+// because ctx ended is not recorded: Check returns ctx's error.
 func (c *Checker) Check(ctx context.Context, chk Check) (Result, error) {
 	ok, code, latency, why := c.probe(ctx, chk)
+	if err := ctx.Err(); err != nil {
+		// the caller gave up (Ctrl-C on a watch): that says nothing about
+		// the service, so nothing is recorded and no breaker is fed
+		return Result{}, err
+	}
 	return c.record(ctx, chk, ok, code, latency, why)
 }
 

@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -426,5 +427,42 @@ func TestRemindersRepeatAnOpenAlertAtTheMinimumInterval(t *testing.T) {
 	events, err := c.Alerts(ctx, "erp", 10)
 	if err != nil || len(events) != 3 || events[2].Kind != "resolved" {
 		t.Fatalf("alert history %+v %v", events, err)
+	}
+}
+
+// A probe its caller cancelled (Ctrl-C on `health watch`) is not a failed
+// check: nothing is recorded and the breaker is not fed.
+func TestAProbeTheCallerCancelledIsNotRecorded(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done() // hold the request until the client gives up
+	}))
+	t.Cleanup(srv.Close)
+	rdb := testredis.Client(t)
+	keys := store.Keys{Namespace: testredis.Namespace(t)}
+	c := New(rdb, Options{Keys: keys})
+	chk := Check{Name: "svc", URL: srv.URL, Interval: time.Second, Timeout: time.Minute}.WithDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-arrived
+		cancel()
+	}()
+	if _, err := c.Check(ctx, chk); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Check after the caller cancelled: err %v, want context.Canceled", err)
+	}
+	n, err := rdb.Exists(context.Background(), keys.Health("svc"), keys.HealthRecent("svc"), keys.HealthHours("svc")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d health keys written for a probe the caller cancelled", n)
+	}
+	// the same hang ended by the check's own timeout is a failure
+	chk.Timeout = 50 * time.Millisecond
+	go func() { <-arrived }()
+	r, err := c.Check(context.Background(), chk)
+	if err != nil || r.Healthy || !strings.Contains(r.Error, "timed out") {
+		t.Fatalf("a probe that timed out: %+v, %v", r, err)
 	}
 }
