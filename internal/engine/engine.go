@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
@@ -96,7 +97,9 @@ type System struct {
 
 	faultsOnce sync.Once
 	faults     *faults.Faults
-	base       http.RoundTripper
+	// started is the data plane once Faults has started it, for Close.
+	started atomic.Pointer[faults.Faults]
+	base    http.RoundTripper
 
 	closeOnce sync.Once
 	closeErr  error
@@ -172,6 +175,7 @@ func (s *System) Faults() *faults.Faults {
 	s.faultsOnce.Do(func() {
 		s.faults = faults.New(s.Redis, s.Keys, s.opts.Environment, s.opts.AllowedEnvironments, s.opts.Logger)
 		s.faults.Start(s.ctx)
+		s.started.Store(s.faults)
 	})
 	return s.faults
 }
@@ -216,6 +220,9 @@ func (l *lazyFaults) RoundTrip(req *http.Request) (*http.Response, error) {
 func (s *System) Close() error {
 	s.closeOnce.Do(func() {
 		s.cancel()
+		if dp := s.started.Load(); dp != nil {
+			<-dp.Done() // its last impact counts go out before the client closes
+		}
 		s.Breakers.Close() // waits for the listener, which AfterFunc only starts stopping
 		if t, ok := s.base.(*http.Transport); ok {
 			t.CloseIdleConnections()

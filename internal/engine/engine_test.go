@@ -3,11 +3,15 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine"
+	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/haderos/haderctl/internal/engine/transport"
 	"github.com/haderos/haderctl/internal/testredis"
 	"github.com/redis/go-redis/v9"
 )
@@ -105,6 +109,47 @@ func TestCloseStopsTheDataPlane(t *testing.T) {
 	waitSubscribers(t, channel, 1, "the data plane listens once used")
 	s.Close()
 	waitSubscribers(t, channel, 0, "Close stops the data plane")
+}
+
+// Close waits for the data plane, whose last impact counts (made since
+// its last one-second flush) reach Redis before the client closes: a
+// one-shot drain's calls under an experiment are not lost.
+func TestCloseFlushesTheDataPlanesLastImpactCounts(t *testing.T) {
+	o := options(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	defer srv.Close()
+	s, err := engine.Open(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Chaos.Enable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	x, err := s.Chaos.Start(ctx, chaos.Experiment{Kind: "error", Services: []string{"shop"}, Probability: 1, Status: 503,
+		Duration: 10 * time.Minute, By: "test", Reason: "flush on close"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Faults().Active(); len(got) != 1 || got[0].ID != x.ID {
+		t.Fatalf("the data plane starts with the experiment active: %+v", got)
+	}
+	req, _ := http.NewRequestWithContext(transport.WithService(ctx, "shop"), http.MethodGet, srv.URL, nil)
+	resp, err := (&http.Client{Transport: s.Transport(false)}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Fatalf("the injected error: status %d", resp.StatusCode)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	calls, err := testredis.Client(t).HGet(ctx, s.Keys.ChaosImpact(x.ID), "calls").Int()
+	if err != nil || calls != 1 {
+		t.Fatalf("impact calls after Close: %d, %v; want 1", calls, err)
+	}
 }
 
 func TestANewerSchemaIsRefused(t *testing.T) {

@@ -62,6 +62,8 @@ type Faults struct {
 	// wait blocks for d or until ctx is done (a timer; tests record the
 	// delays instead of living through them).
 	wait func(ctx context.Context, d time.Duration) error
+	// done is closed when the goroutine Start began returns.
+	done chan struct{}
 }
 
 // activeSet is what one re-read armed, immutable once stored: the network
@@ -155,8 +157,24 @@ func (f *Faults) Start(ctx context.Context) {
 		return
 	}
 	f.reload(ctx)
-	go f.Run(ctx)
+	f.done = make(chan struct{})
+	go func() {
+		defer close(f.done)
+		f.Run(ctx)
+	}()
 }
+
+// Done is closed once the background work Start began has ended (its
+// last impact counts flushed); it is closed at once when Start never ran
+// or applied nothing.
+func (f *Faults) Done() <-chan struct{} {
+	if f.done == nil {
+		return closedDone
+	}
+	return f.done
+}
+
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // Run keeps the cache fresh until ctx is done.
 func (f *Faults) Run(ctx context.Context) {
@@ -172,6 +190,11 @@ func (f *Faults) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			// the counts since the last tick still reach Redis (the client
+			// is closed only after Done)
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			f.flush(fctx)
+			cancel()
 			return
 		case <-msgs:
 		case <-t.C:
