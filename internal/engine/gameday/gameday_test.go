@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -128,6 +129,24 @@ func TestBuiltinScenariosParseAndPlan(t *testing.T) {
 	}
 	if _, err := ParseScenario([]byte("name: x\nphases: [{name: p, duration: 1s, experiments: [{kind: sneeze}]}]")); err == nil {
 		t.Fatal("an unknown kind must be refused")
+	}
+	// "never" and negative values read as Never; no phase time means that
+	for _, bad := range []string{
+		"name: x\nphases: [{name: p, at: never, duration: 1s, experiments: [{kind: error}]}]",
+		"name: x\nphases: [{name: p, at: -1s, duration: 1s, experiments: [{kind: error}]}]",
+		"name: x\nphases: [{name: p, cascade_step: never, duration: 1s, experiments: [{kind: error}]}]",
+		"name: x\nphases: [{name: p, duration: 1s, experiments: [{kind: latency, delay: never}]}]",
+		"name: x\nphases: [{name: p, duration: 1s, experiments: [{kind: latency, delay: 1s, jitter: -2s}]}]",
+		"name: x\nrecovery_deadline: never\nphases: [{name: p, duration: 1s, experiments: [{kind: error}]}]",
+	} {
+		_, err := ParseScenario([]byte(bad))
+		var ie *chaos.InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "never or negative") {
+			t.Errorf("%q: err %v, want an input error naming never or negative", bad, err)
+		}
+	}
+	if _, err := ParseScenario([]byte("name: x\nphases: [{name: p, at: 0s, duration: 1s, experiments: [{kind: latency, delay: 90, jitter: 0.5}]}]")); err != nil {
+		t.Fatalf("seconds as numbers and a zero start are fine: %v", err)
 	}
 }
 

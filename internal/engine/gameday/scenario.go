@@ -139,13 +139,24 @@ func ParseScenario(data []byte) (Scenario, error) {
 	if s.Name == "" || len(s.Phases) == 0 {
 		return s, &chaos.InputError{Msg: "scenario: name and at least one phase are required"}
 	}
+	if s.RecoveryDeadline < 0 {
+		return s, bad("recovery_deadline must be a duration, not never or negative")
+	}
 	for _, p := range s.Phases {
 		if p.Duration <= 0 || len(p.Experiments) == 0 {
 			return s, bad("phase %q needs a duration and experiments", p.Name)
 		}
+		// the duration type reads "never" and negative values as Never:
+		// no phase time means that
+		if p.At < 0 || p.CascadeStep < 0 {
+			return s, bad("phase %q: at and cascade_step must be durations from 0, not never or negative", p.Name)
+		}
 		for _, t := range p.Experiments {
 			if !slices.Contains(chaos.Kinds, t.Kind) {
 				return s, bad("phase %q: unknown kind %q", p.Name, t.Kind)
+			}
+			if t.Delay < 0 || t.Jitter < 0 {
+				return s, bad("phase %q: %s delay and jitter must be durations from 0, not never or negative", p.Name, t.Kind)
 			}
 		}
 	}
