@@ -42,6 +42,9 @@ type Status struct {
 	// stores them: SettingsStored is false until then).
 	Settings       Settings `json:"settings"`
 	SettingsStored bool     `json:"settings_stored"`
+	// Events are the latest transitions, oldest first, when the read asked
+	// for them (snapshot.Filter.Events).
+	Events []Event `json:"events,omitempty"`
 }
 
 // Names returns every breaker name the namespace has registered, sorted.
@@ -80,15 +83,19 @@ func (e *Engine) registryError(ctx context.Context, err error) error {
 }
 
 // Snapshot reads the named breakers in one pipelined round trip, together
-// with Redis' clock. Names with no state are Known only if registered.
+// with Redis' clock: each hash, registry membership and probe leases (the
+// live ones are counted against the same TIME). Names with no state are
+// Known only if registered. The whole read side of every part is
+// internal/engine/snapshot; this reads only breakers, for callers that
+// hold an engine.
 func (e *Engine) Snapshot(ctx context.Context, names []string) ([]Status, time.Time, error) {
 	k := e.opts.Keys
 	pipe := e.rdb.Pipeline()
 	timeCmd := pipe.Time(ctx)
-	hashes := make([]*redis.MapStringStringCmd, len(names))
+	reads := make([]statusRead, len(names))
 	members := make([]*redis.BoolCmd, len(names))
 	for i, n := range names {
-		hashes[i] = pipe.HGetAll(ctx, k.Breaker(n))
+		reads[i] = queueStatusRead(ctx, pipe, k, n, 0)
 		members[i] = pipe.SIsMember(ctx, k.Breakers(), n)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !isDataError(err) {
@@ -103,13 +110,15 @@ func (e *Engine) Snapshot(ctx context.Context, names []string) ([]Status, time.T
 	}
 	out := make([]Status, len(names))
 	for i, n := range names {
-		h, herr := hashes[i].Result()
-		st := parseStatus(n, h, herr, e.OwnSettings(n), now)
-		st.Known = len(h) > 0 || herr != nil || members[i].Val()
-		if st.State == HalfOpen {
-			// Count only live leases: expired ones are freed at the next acquire.
-			st.ProbesInFlight, _ = e.rdb.ZCount(ctx, k.BreakerProbes(n), strconv.FormatInt(now.UnixMilli(), 10), "+inf").Result()
+		st, err := reads[i].decode(n, e.OwnSettings(n), now)
+		if err != nil {
+			return nil, time.Time{}, err
 		}
+		registered, err := members[i].Result()
+		if err != nil {
+			return nil, time.Time{}, e.registryError(ctx, err)
+		}
+		st.Known = st.Known || registered
 		out[i] = st
 	}
 	return out, now, nil
