@@ -158,7 +158,9 @@ func (p *SnapshotPart) Page(ctx context.Context, rdb redis.UniversalClient, name
 		reg[i] = pipe.SIsMember(ctx, p.keys.Breakers(), n)
 	}
 	decode := p.QueueNames(ctx, pipe, names, 0)
-	if _, err := pipe.Exec(ctx); err != nil && !isDataError(err) {
+	if cmds, err := pipe.Exec(ctx); err != nil && (!isDataError(err) || !anyFailed(cmds)) {
+		// a data error is one command's; an error no command carries is
+		// the pipeline's (no master behind a Sentinel, say)
 		return nil, time.Time{}, err
 	}
 	now, err := tcmd.Result()
@@ -197,3 +199,12 @@ func (p *SnapshotPart) ScanNames(ctx context.Context, rdb redis.UniversalClient,
 
 // Configured are the names the part lists from this process' config.
 func (p *SnapshotPart) Configured() []string { return p.configured }
+
+func anyFailed(cmds []redis.Cmder) bool {
+	for _, c := range cmds {
+		if c.Err() != nil {
+			return true
+		}
+	}
+	return false
+}

@@ -213,15 +213,30 @@ func (r *Reader) Snapshot(ctx context.Context, f Filter) (*Snapshot, error) {
 	return s, nil
 }
 
-// exec runs a pipeline; an error reply to one command (a key of the
-// wrong type) is left to that command's decoder, which names the key.
+// exec runs a pipeline. An error reply to some commands (a key of the
+// wrong type, GET of a key that is gone) is left to their decoders, which
+// name the key; an error no command carries, or one every command
+// carries (but "no such key"), is the pipeline's own (no connection, no
+// master) and returned.
 func exec(ctx context.Context, p redis.Pipeliner) error {
 	if p.Len() == 0 {
 		return nil
 	}
-	_, err := p.Exec(ctx)
+	cmds, err := p.Exec(ctx)
+	if err == nil {
+		return nil
+	}
 	var rerr redis.Error
-	if err != nil && !errors.As(err, &rerr) {
+	if !errors.As(err, &rerr) {
+		return err
+	}
+	failed := 0
+	for _, c := range cmds {
+		if c.Err() != nil {
+			failed++
+		}
+	}
+	if failed == 0 || (failed == len(cmds) && !errors.Is(err, redis.Nil)) {
 		return err
 	}
 	return nil
