@@ -94,8 +94,8 @@ func unknownNames(args []string, seen map[string]bool) []string {
 
 // statusReader is the snapshot reader of the status verbs: this process'
 // own breaker settings (e may be nil: the defaults) and chaos
-// environment, and the configured services.
-func statusReader(f *cmdutil.Factory, e *breaker.Engine) (*snapshot.Reader, error) {
+// environment, and the configured services; tune adjusts the options.
+func statusReader(f *cmdutil.Factory, e *breaker.Engine, tune ...func(*snapshot.Options)) (*snapshot.Reader, error) {
 	c, err := f.Config()
 	if err != nil {
 		return nil, err
@@ -121,6 +121,9 @@ func statusReader(f *cmdutil.Factory, e *breaker.Engine) (*snapshot.Reader, erro
 	}
 	if cc, err := f.Chaos(); err == nil {
 		o.Chaos = cc.SnapshotPart()
+	}
+	for _, t := range tune {
+		t(&o)
 	}
 	return snapshot.NewReader(rdb, o), nil
 }

@@ -65,7 +65,8 @@ func healthStatusRun(ctx context.Context, opts *HealthStatusOptions) error {
 	if _, err := f.Health(); err != nil {
 		return err
 	}
-	reader, err := statusReader(f, nil)
+	// -o json shows the recent results (sparklines) as it always has
+	reader, err := statusReader(f, nil, func(o *snapshot.Options) { o.HealthSamples = 60 })
 	if err != nil {
 		return err
 	}

@@ -85,17 +85,25 @@ func (p *SnapshotPart) Result(_ Registered, sts []Status, _ time.Time) []Status 
 
 // statusRead is one breaker's reads queued on a pipeline.
 type statusRead struct {
-	hash   *redis.MapStringStringCmd
+	hash   *redis.StringSliceCmd
 	probes *redis.ZSliceCmd
 	events *redis.XMessageSliceCmd
 }
 
 func queueStatusRead(ctx context.Context, pipe redis.Pipeliner, k store.Keys, name string, events int64) statusRead {
-	r := statusRead{hash: pipe.HGetAll(ctx, k.Breaker(name)),
-		// every lease with its deadline: the set holds at most max_probes
-		// live ones, and counting them against TIME of the same pipeline
-		// needs no second round trip
-		probes: pipe.ZRangeWithScores(ctx, k.BreakerProbes(name), 0, -1)}
+	// commands built by hand, with the field names boxed once: a snapshot
+	// of a large fleet is mostly these two per breaker
+	key := k.Breaker(name)
+	args := make([]any, 0, 2+len(statusFieldArgs))
+	args = append(append(args, "hmget", key), statusFieldArgs...)
+	hash := redis.NewStringSliceCmd(ctx, args...)
+	// every lease with its deadline: the set holds at most max_probes
+	// live ones, and counting them against TIME of the same pipeline
+	// needs no second round trip
+	probes := redis.NewZSliceCmd(ctx, "zrange", k.BreakerProbes(name), 0, -1, "withscores")
+	_ = pipe.Process(ctx, hash) // queued: errors come with Exec
+	_ = pipe.Process(ctx, probes)
+	r := statusRead{hash: hash, probes: probes}
 	if events > 0 {
 		r.events = pipe.XRevRangeN(ctx, k.BreakerEvents(name), "+", "-", events)
 	}
@@ -110,8 +118,8 @@ func (r statusRead) decode(name string, own Settings, now time.Time) (Status, er
 	if herr != nil && !isDataError(herr) {
 		return Status{}, herr
 	}
-	st := parseStatus(name, h, herr, own, now)
-	st.Known = len(h) > 0 || herr != nil
+	st := parseFields(name, hmgetFields(h), herr, own, now)
+	st.Known = !hmgetFields(h).empty() || herr != nil
 	probes, err := r.probes.Result()
 	if err != nil {
 		if isDataError(err) {

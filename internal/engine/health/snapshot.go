@@ -10,17 +10,20 @@ import (
 
 // SnapshotPart is the services' health in a snapshot
 // (internal/engine/snapshot): the registered services and the configured
-// ones, then each one's state, hourly counters, recent results and alert
-// events, read on the caller's pipeline. It writes nothing.
+// ones, then each one's state, hourly counters and, when asked for, recent
+// results and alert events, read on the caller's pipeline. It writes nothing.
 type SnapshotPart struct {
 	keys       store.Keys
 	configured []string
+	samples    int64
 }
 
 // NewSnapshotPart builds the part; configured are the services with a
-// health check in this process' config (they are not stored in Redis).
-func NewSnapshotPart(keys store.Keys, configured []string) *SnapshotPart {
-	return &SnapshotPart{keys: keys, configured: configured}
+// health check in this process' config (they are not stored in Redis);
+// samples is how many recent results to read per service (up to 60, for
+// sparklines; 0: none, Recent is empty).
+func NewSnapshotPart(keys store.Keys, configured []string, samples int64) *SnapshotPart {
+	return &SnapshotPart{keys: keys, configured: configured, samples: samples}
 }
 
 // QueueHead queues the read of the registered services' names.
@@ -49,7 +52,7 @@ func (p *SnapshotPart) QueueHead(ctx context.Context, pipe redis.Pipeliner, _ in
 func (p *SnapshotPart) QueueNames(ctx context.Context, pipe redis.Pipeliner, names []string, events int64) func(time.Time, struct{}) ([]Status, []string, error) {
 	reads := make([]statusRead, len(names))
 	for i, n := range names {
-		reads[i] = queueStatusRead(ctx, pipe, p.keys, n, events)
+		reads[i] = queueStatusRead(ctx, pipe, p.keys, n, p.samples, events)
 	}
 	return func(now time.Time, _ struct{}) ([]Status, []string, error) {
 		out := make([]Status, len(names))

@@ -81,7 +81,7 @@ func (c *Checker) Statuses(ctx context.Context, names []string) ([]Status, time.
 	tcmd := p.Time(ctx)
 	reads := make([]statusRead, len(names))
 	for i, n := range names {
-		reads[i] = queueStatusRead(ctx, p, c.keys, n, 0)
+		reads[i] = queueStatusRead(ctx, p, c.keys, n, maxSamples, 0)
 	}
 	if _, err := p.Exec(ctx); err != nil {
 		return nil, time.Time{}, err
@@ -101,18 +101,34 @@ func (c *Checker) Statuses(ctx context.Context, names []string) ([]Status, time.
 	return out, now, nil
 }
 
+// stateFields are the fields of a service's hash a status reads, boxed
+// once as HMGET arguments (half the strings of HGETALL).
+var stateFields = []any{"status", "http_code", "latency_us", "error", "checked_at",
+	"consecutive_failures", "consecutive_successes", "alert_open", "alert_since"}
+
 // statusRead is one service's reads queued on a pipeline.
 type statusRead struct {
-	state, hours *redis.MapStringStringCmd
-	recent       *redis.StringSliceCmd
-	alerts       *redis.XMessageSliceCmd
+	state  *redis.StringSliceCmd
+	hours  *redis.MapStringStringCmd
+	recent *redis.StringSliceCmd
+	alerts *redis.XMessageSliceCmd
 }
 
-// queueStatusRead queues a service's state, hourly counters, recent
-// results and, with alerts > 0, its latest alert events.
-func queueStatusRead(ctx context.Context, p redis.Pipeliner, k store.Keys, name string, alerts int64) statusRead {
-	r := statusRead{state: p.HGetAll(ctx, k.Health(name)), hours: p.HGetAll(ctx, k.HealthHours(name)),
-		recent: p.LRange(ctx, k.HealthRecent(name), 0, 59)}
+// maxSamples is how many recent results the list keeps (the record
+// script's LTRIM).
+const maxSamples = 60
+
+// queueStatusRead queues a service's state and hourly counters, with
+// samples > 0 that many of its recent results, and with alerts > 0 its
+// latest alert events.
+func queueStatusRead(ctx context.Context, p redis.Pipeliner, k store.Keys, name string, samples, alerts int64) statusRead {
+	args := make([]any, 0, 2+len(stateFields))
+	state := redis.NewStringSliceCmd(ctx, append(append(args, "hmget", k.Health(name)), stateFields...)...)
+	_ = p.Process(ctx, state) // queued: errors come with Exec
+	r := statusRead{state: state, hours: p.HGetAll(ctx, k.HealthHours(name))}
+	if samples > 0 {
+		r.recent = p.LRange(ctx, k.HealthRecent(name), 0, min(samples, maxSamples)-1)
+	}
 	if alerts > 0 {
 		r.alerts = p.XRevRangeN(ctx, k.HealthAlerts(name), "+", "-", alerts)
 	}
@@ -120,27 +136,30 @@ func queueStatusRead(ctx context.Context, p redis.Pipeliner, k store.Keys, name 
 }
 
 func (r statusRead) decode(name string, now time.Time) (Status, error) {
-	for _, c := range []redis.Cmder{r.state, r.hours, r.recent} {
+	for _, c := range []redis.Cmder{r.state, r.hours} {
 		if err := c.Err(); err != nil {
 			return Status{}, fmt.Errorf("service %s: %w", name, err)
 		}
 	}
 	hourNow := now.UnixMilli() / 3600000
-	h := r.state.Val()
-	num := func(f string) int64 { v, _ := strconv.ParseInt(h[f], 10, 64); return v }
-	s := Status{Service: name, Status: "unknown", Windows: map[string]Window{}, Recent: []Sample{}}
-	if h["status"] != "" {
-		s.Status = h["status"]
+	h := r.state.Val() // in stateFields' order, "" for a field not there
+	if len(h) != len(stateFields) {
+		return Status{}, fmt.Errorf("service %s: HMGET answered %d fields, not %d", name, len(h), len(stateFields))
+	}
+	num := func(i int) int64 { v, _ := strconv.ParseInt(h[i], 10, 64); return v }
+	s := Status{Service: name, Status: "unknown", Windows: make(map[string]Window, len(Windows)), Recent: []Sample{}}
+	if h[0] != "" {
+		s.Status = h[0]
 		s.Healthy = s.Status == "healthy"
-		s.Code = int(num("http_code"))
-		s.Latency = float64(num("latency_us")) / 1000
-		s.Error = h["error"]
-		at := time.UnixMilli(num("checked_at"))
+		s.Code = int(num(1))
+		s.Latency = float64(num(2)) / 1000
+		s.Error = h[3]
+		at := time.UnixMilli(num(4))
 		s.CheckedAt = &at
-		s.ConsecutiveFailures, s.ConsecutiveSuccesses = int(num("consecutive_failures")), int(num("consecutive_successes"))
-		if h["alert_open"] == "1" {
+		s.ConsecutiveFailures, s.ConsecutiveSuccesses = int(num(5)), int(num(6))
+		if h[7] == "1" {
 			s.AlertOpen = true
-			since := time.UnixMilli(num("alert_since"))
+			since := time.UnixMilli(num(8))
 			s.AlertSince = &since
 		}
 	}
@@ -177,7 +196,15 @@ func (r statusRead) decode(name string, now time.Time) (Status, error) {
 		}
 		s.Windows[w.Name] = out
 	}
-	for _, line := range r.recent.Val() {
+	var recent []string
+	if r.recent != nil {
+		if err := r.recent.Err(); err != nil {
+			return Status{}, fmt.Errorf("service %s: %w", name, err)
+		}
+		recent = r.recent.Val()
+		s.Recent = make([]Sample, 0, len(recent))
+	}
+	for _, line := range recent {
 		f := strings.Fields(line)
 		if len(f) != 4 {
 			continue

@@ -70,7 +70,7 @@ func (c *counter) roundTrips() int {
 
 // readCommands are the commands a snapshot may send: reads only.
 var readCommands = map[string]bool{"time": true, "smembers": true, "sscan": true, "sismember": true, "hkeys": true,
-	"hgetall": true, "zrange": true, "zrangebyscore": true, "zcount": true, "zcard": true, "lrange": true,
+	"hgetall": true, "hmget": true, "zrange": true, "zrangebyscore": true, "zcount": true, "zcard": true, "lrange": true,
 	"xrevrange": true, "get": true}
 
 func (c *counter) writes() []string {

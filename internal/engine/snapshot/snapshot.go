@@ -128,6 +128,9 @@ type Options struct {
 	// when Breaker is nil; Breaker carries its own).
 	ConfiguredBreakers []string
 	ConfiguredServices []string
+	// HealthSamples is how many recent results to read per service (up to
+	// 60, for sparklines); zero reads none.
+	HealthSamples int64
 }
 
 // Reader reads snapshots. It caches the names each part's registry listed,
@@ -154,7 +157,7 @@ func NewReader(rdb redis.UniversalClient, o Options) *Reader {
 			set: func(s *Snapshot, r []breaker.Status) { s.Breakers = r }},
 		&partSource[struct{}, queue.Stats, []queue.Stats]{part: queue.NewSnapshotPart(o.Keys), which: Queues, named: true,
 			set: func(s *Snapshot, r []queue.Stats) { s.Queues = r }},
-		&partSource[struct{}, health.Status, []health.Status]{part: health.NewSnapshotPart(o.Keys, o.ConfiguredServices), which: Health, named: true,
+		&partSource[struct{}, health.Status, []health.Status]{part: health.NewSnapshotPart(o.Keys, o.ConfiguredServices, o.HealthSamples), which: Health, named: true,
 			set: func(s *Snapshot, r []health.Status) { s.Services = r }},
 		&partSource[chaos.SnapshotHead, chaos.SnapshotEntry, chaos.Snapshot]{part: cp, which: Chaos,
 			set: func(s *Snapshot, r chaos.Snapshot) { s.Chaos = &r }},
