@@ -81,8 +81,13 @@ func validPatterns(kind string, args []string) error {
 	return nil
 }
 
-// unknownNames are the plain names among args that were not seen.
-func unknownNames(args []string, seen map[string]bool) []string {
+// unknownNames are the plain names among args that were not seen. When
+// --limit cut the list (listed reached it), a name not seen may lie
+// beyond it: none is reported then.
+func unknownNames(args []string, seen map[string]bool, limit, listed int) []string {
+	if limit > 0 && listed >= limit {
+		return nil
+	}
 	var out []string
 	for _, a := range args {
 		if !isGlob(a) && !seen[a] {
@@ -144,11 +149,21 @@ func breakerStatusRun(ctx context.Context, opts *BreakerStatusOptions) error {
 	ctx, cancel := f.RedisContext(ctx)
 	defer cancel()
 	filter := snapshot.Filter{Parts: snapshot.Breakers, Names: opts.Names, Limit: opts.Limit}
+	// seen holds only the plain names asked for: a fleet of any size is
+	// not held
 	seen := map[string]bool{}
+	asked := map[string]bool{}
+	for _, n := range opts.Names {
+		asked[n] = !isGlob(n)
+	}
 	var corrupt []breaker.Status
 	var bad *breaker.Status
+	listed := 0
 	note := func(s breaker.Status) {
-		seen[s.Name] = true
+		listed++
+		if asked[s.Name] {
+			seen[s.Name] = true
+		}
 		if s.State == breaker.Corrupt {
 			corrupt = append(corrupt, breaker.Status{Name: s.Name, Problem: s.Problem})
 		}
@@ -184,7 +199,7 @@ func breakerStatusRun(ctx context.Context, opts *BreakerStatusOptions) error {
 	for _, s := range corrupt {
 		fmt.Fprintf(f.IO.ErrOut, "haderctl: breaker %s is corrupt in Redis: %s (`haderctl breaker reset %s` repairs it)\n", s.Name, s.Problem, s.Name)
 	}
-	if unknown := unknownNames(opts.Names, seen); len(unknown) > 0 {
+	if unknown := unknownNames(opts.Names, seen, opts.Limit, listed); len(unknown) > 0 {
 		return cmdutil.UsageErrorf("unknown breaker %s: not in the config file and never used", quoteAll(unknown))
 	}
 	if opts.FailOnOpen && bad != nil {

@@ -85,7 +85,7 @@ func healthStatusRun(ctx context.Context, opts *HealthStatusOptions) error {
 	for _, s := range sts {
 		seen[s.Service] = true
 	}
-	if unknown := unknownNames(opts.Names, seen); len(unknown) > 0 {
+	if unknown := unknownNames(opts.Names, seen, opts.Limit, len(seen)); len(unknown) > 0 {
 		return cmdutil.UsageErrorf("unknown service %s: give it a health_url in the config or `haderctl health register %s --url URL`",
 			strings.Join(unknown, ", "), unknown[0])
 	}

@@ -91,7 +91,7 @@ func queueStatusRun(ctx context.Context, opts *QueueStatusOptions) error {
 		for n := range st.Queues {
 			seen[n] = true
 		}
-		if unknown := unknownNames(opts.Names, seen); len(unknown) > 0 {
+		if unknown := unknownNames(opts.Names, seen, opts.Limit, len(seen)); len(unknown) > 0 {
 			return nil, &queue.UnknownQueueError{Names: unknown}
 		}
 		return &st, nil

@@ -24,11 +24,9 @@ func (r *Reader) EachBreaker(ctx context.Context, f Filter, page int, fn func(st
 	if page <= 0 {
 		page = DefaultPage
 	}
-	seen := map[string]struct{}{}
 	var names []string
 	add := func(n string) {
-		if _, ok := seen[n]; !ok && f.matches(n) {
-			seen[n] = struct{}{}
+		if f.matches(n) {
 			names = append(names, n)
 		}
 	}
@@ -44,8 +42,10 @@ func (r *Reader) EachBreaker(ctx context.Context, f Filter, page int, fn func(st
 	for _, n := range r.breaker.Configured() {
 		add(n)
 	}
-	seen = nil
+	// SSCAN may return a name twice (while the set rehashes); sorting
+	// then compacting needs no set of every name beside the list
 	slices.Sort(names)
+	names = slices.Compact(names)
 	if f.Limit > 0 && len(names) > f.Limit {
 		names = names[:f.Limit]
 	}
