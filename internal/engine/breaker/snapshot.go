@@ -100,7 +100,7 @@ func queueStatusRead(ctx context.Context, pipe redis.Pipeliner, k store.Keys, na
 	// every lease with its deadline: the set holds at most max_probes
 	// live ones, and counting them against TIME of the same pipeline
 	// needs no second round trip
-	probes := redis.NewZSliceCmd(ctx, "zrange", k.BreakerProbes(name), 0, -1, "withscores")
+	probes := redis.NewZSliceCmd(ctx, "zrange", k.BreakerProbes(name), "0", "-1", "withscores")
 	_ = pipe.Process(ctx, hash) // queued: errors come with Exec
 	_ = pipe.Process(ctx, probes)
 	r := statusRead{hash: hash, probes: probes}

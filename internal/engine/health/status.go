@@ -146,7 +146,13 @@ func (r statusRead) decode(name string, now time.Time) (Status, error) {
 	if len(h) != len(stateFields) {
 		return Status{}, fmt.Errorf("service %s: HMGET answered %d fields, not %d", name, len(h), len(stateFields))
 	}
-	num := func(i int) int64 { v, _ := strconv.ParseInt(h[i], 10, 64); return v }
+	num := func(i int) int64 {
+		if h[i] == "" {
+			return 0 // not there: no parse, no error value built
+		}
+		v, _ := strconv.ParseInt(h[i], 10, 64)
+		return v
+	}
 	s := Status{Service: name, Status: "unknown", Windows: make(map[string]Window, len(Windows)), Recent: []Sample{}}
 	if h[0] != "" {
 		s.Status = h[0]
@@ -187,12 +193,15 @@ func (r statusRead) decode(name string, now time.Time) (Status, error) {
 			}
 		}
 	}
+	// the windows' figures share one allocation
+	figures := make([]float64, 2*len(Windows))
 	for i, w := range Windows {
 		out := Window{Checks: win[i].checks}
 		if c := win[i].checks; c > 0 {
-			up := float64(win[i].oks) / float64(c) * 100
-			lat := float64(win[i].us) / float64(c) / 1000
-			out.Uptime, out.AvgLatency = &up, &lat
+			up, lat := &figures[2*i], &figures[2*i+1]
+			*up = float64(win[i].oks) / float64(c) * 100
+			*lat = float64(win[i].us) / float64(c) / 1000
+			out.Uptime, out.AvgLatency = up, lat
 		}
 		s.Windows[w.Name] = out
 	}

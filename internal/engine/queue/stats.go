@@ -98,7 +98,14 @@ func (x statsRead) decode(q string, now time.Time) (Stats, error) {
 	}
 	nowMs := now.UnixMilli()
 	h := x.h.Val()
-	n := func(f string) int64 { v, _ := strconv.ParseInt(h[f], 10, 64); return v }
+	n := func(f string) int64 {
+		v, ok := h[f]
+		if !ok {
+			return 0 // not there: no parse, no error value built
+		}
+		i, _ := strconv.ParseInt(v, 10, 64)
+		return i
+	}
 	s := Stats{Queue: q, Paused: h["paused"] != "", Pending: map[Priority]int64{},
 		Delayed: x.delayed.Val(), InFlight: x.leased.Val(), Dead: x.dead.Val(),
 		Completed: n("completed"), Failed: n("died"), Retried: n("retried"),
