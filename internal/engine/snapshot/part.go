@@ -82,12 +82,11 @@ type partRound[H, E, R any] struct {
 	head    func() (H, []string, error)
 	headVal H
 	decoded bool
-	// pending decoders of the reads queued for the last Exec
-	pending []func(time.Time, H) ([]E, []string, error)
+	// pending are the reads queued for the next Exec
+	pending []pendingRead[H, E]
 	read    map[string]bool
 	order   []string
 	entries []E
-	more    []string
 }
 
 // pick applies the filter to names not read yet in this snapshot.
@@ -109,8 +108,7 @@ func (r *partRound[H, E, R]) queue(ctx context.Context, p redis.Pipeliner, names
 	for _, n := range names {
 		r.read[n] = true
 	}
-	r.order = append(r.order, names...)
-	r.pending = append(r.pending, r.src.part.QueueNames(ctx, p, names, r.events))
+	r.pending = append(r.pending, pendingRead[H, E]{names, r.src.part.QueueNames(ctx, p, names, r.events)})
 }
 
 func (r *partRound[H, E, R]) next(ctx context.Context, p redis.Pipeliner, now time.Time) (bool, error) {
@@ -124,11 +122,13 @@ func (r *partRound[H, E, R]) next(ctx context.Context, p redis.Pipeliner, now ti
 		r.headVal, r.decoded = h, true
 		fresh = names
 	}
-	for _, dec := range r.pending {
-		es, more, err := dec(now, r.headVal)
+	for _, pr := range r.pending {
+		es, more, err := pr.decode(now, r.headVal)
 		if err != nil {
 			return false, err
 		}
+		// order holds only names read: a part read by name has one entry each
+		r.order = append(r.order, pr.names...)
 		r.entries = append(r.entries, es...)
 		fresh = append(fresh, more...)
 	}
@@ -187,6 +187,12 @@ func (r *partRound[H, E, R]) finish(s *Snapshot, now time.Time) {
 	r.src.cache = r.order
 	r.src.mu.Unlock()
 	r.src.set(s, r.src.part.Result(r.headVal, r.entries, now))
+}
+
+// pendingRead is one QueueNames call awaiting its Exec.
+type pendingRead[H, E any] struct {
+	names  []string
+	decode func(time.Time, H) ([]E, []string, error)
 }
 
 func dedupe(names []string) []string {
