@@ -3,6 +3,7 @@ package breaker
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/store"
@@ -149,8 +150,10 @@ func (r statusRead) decode(name string, own Settings, now time.Time) (Status, er
 	return st, nil
 }
 
+// registryErrorOf is registryError without its TYPE lookup (a snapshot
+// reads in one round trip): the type is not named.
 func registryErrorOf(key string, err error) error {
-	if isDataError(err) && len(err.Error()) >= 9 && err.Error()[:9] == "WRONGTYPE" {
+	if isDataError(err) && strings.HasPrefix(err.Error(), "WRONGTYPE") {
 		return &RegistryError{Key: key, Type: "key of another type"}
 	}
 	return err
