@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/store"
@@ -19,6 +20,13 @@ type SnapshotPart struct {
 	// configured are names this process knows from its config: listed
 	// even when Redis has never heard of them (Known false then).
 	configured []string
+
+	// seen is the state each name had at its last read. Probe leases
+	// matter only to a half-open breaker, so a name last seen in another
+	// state is read without them; found half-open, it is read again with
+	// them in a follow-up (one more round trip, on that transition only).
+	mu   sync.Mutex
+	seen map[string]State
 }
 
 // SnapshotPart returns the engine's snapshot part: settings not stored in
@@ -33,7 +41,7 @@ func NewSnapshotPart(keys store.Keys, own func(string) Settings, configured []st
 	if own == nil {
 		own = func(string) Settings { return Settings{}.WithDefaults() }
 	}
-	return &SnapshotPart{keys: keys, own: own, configured: configured}
+	return &SnapshotPart{keys: keys, own: own, configured: configured, seen: map[string]State{}}
 }
 
 // Registered is the set of names the namespace's registry holds.
@@ -60,15 +68,21 @@ func (p *SnapshotPart) QueueHead(ctx context.Context, pipe redis.Pipeliner, _ in
 	}
 }
 
-// QueueNames queues each breaker's hash, probe leases and, with events >
-// 0, its latest events.
+// QueueNames queues each breaker's hash, its probe leases unless it was
+// last seen in a state other than half-open, and, with events > 0, its
+// latest events. A breaker found half-open without its leases read is
+// named for a re-read.
 func (p *SnapshotPart) QueueNames(ctx context.Context, pipe redis.Pipeliner, names []string, events int64) func(time.Time, Registered) ([]Status, []string, error) {
 	reads := make([]statusRead, len(names))
+	p.mu.Lock()
 	for i, n := range names {
-		reads[i] = queueStatusRead(ctx, pipe, p.keys, n, events)
+		last, ok := p.seen[n]
+		reads[i] = queueStatusRead(ctx, pipe, p.keys, n, !ok || last == HalfOpen, events)
 	}
+	p.mu.Unlock()
 	return func(now time.Time, reg Registered) ([]Status, []string, error) {
 		out := make([]Status, len(names))
+		var again []string
 		for i, n := range names {
 			st, err := reads[i].decode(n, p.own(n), now)
 			if err != nil {
@@ -76,8 +90,16 @@ func (p *SnapshotPart) QueueNames(ctx context.Context, pipe redis.Pipeliner, nam
 			}
 			st.Known = st.Known || reg[n]
 			out[i] = st
+			if st.State == HalfOpen && reads[i].probes == nil {
+				again = append(again, n)
+			}
 		}
-		return out, nil, nil
+		p.mu.Lock()
+		for i, n := range names {
+			p.seen[n] = out[i].State
+		}
+		p.mu.Unlock()
+		return out, again, nil
 	}
 }
 
@@ -86,25 +108,28 @@ func (p *SnapshotPart) Result(_ Registered, sts []Status, _ time.Time) []Status 
 
 // statusRead is one breaker's reads queued on a pipeline.
 type statusRead struct {
-	hash   *redis.StringSliceCmd
+	hash *redis.StringSliceCmd
+	// probes is nil when the leases were not read
 	probes *redis.ZSliceCmd
 	events *redis.XMessageSliceCmd
 }
 
-func queueStatusRead(ctx context.Context, pipe redis.Pipeliner, k store.Keys, name string, events int64) statusRead {
+func queueStatusRead(ctx context.Context, pipe redis.Pipeliner, k store.Keys, name string, withProbes bool, events int64) statusRead {
 	// commands built by hand, with the field names boxed once: a snapshot
 	// of a large fleet is mostly these two per breaker
 	key := k.Breaker(name)
 	args := make([]any, 0, 2+len(statusFieldArgs))
 	args = append(append(args, "hmget", key), statusFieldArgs...)
 	hash := redis.NewStringSliceCmd(ctx, args...)
-	// every lease with its deadline: the set holds at most max_probes
-	// live ones, and counting them against TIME of the same pipeline
-	// needs no second round trip
-	probes := redis.NewZSliceCmd(ctx, "zrange", k.BreakerProbes(name), "0", "-1", "withscores")
 	_ = pipe.Process(ctx, hash) // queued: errors come with Exec
-	_ = pipe.Process(ctx, probes)
-	r := statusRead{hash: hash, probes: probes}
+	r := statusRead{hash: hash}
+	if withProbes {
+		// every lease with its deadline: the set holds at most max_probes
+		// live ones, and counting them against TIME of the same pipeline
+		// needs no second round trip
+		r.probes = redis.NewZSliceCmd(ctx, "zrange", k.BreakerProbes(name), "0", "-1", "withscores")
+		_ = pipe.Process(ctx, r.probes)
+	}
 	if events > 0 {
 		r.events = pipe.XRevRangeN(ctx, k.BreakerEvents(name), "+", "-", events)
 	}
@@ -121,12 +146,15 @@ func (r statusRead) decode(name string, own Settings, now time.Time) (Status, er
 	}
 	st := parseFields(name, hmgetFields(h), herr, own, now)
 	st.Known = !hmgetFields(h).empty() || herr != nil
-	probes, err := r.probes.Result()
-	if err != nil {
-		if isDataError(err) {
-			return Status{}, fmt.Errorf("breaker %s: probe leases %s unreadable: %w", name, r.probes.Args()[1], err)
+	var probes []redis.Z
+	if r.probes != nil {
+		var err error
+		if probes, err = r.probes.Result(); err != nil {
+			if isDataError(err) {
+				return Status{}, fmt.Errorf("breaker %s: probe leases %s unreadable: %w", name, r.probes.Args()[1], err)
+			}
+			return Status{}, err
 		}
-		return Status{}, err
 	}
 	if st.State == HalfOpen {
 		// only live leases count: expired ones are freed at the next acquire
@@ -168,7 +196,11 @@ func (p *SnapshotPart) Page(ctx context.Context, rdb redis.UniversalClient, name
 	for i, n := range names {
 		reg[i] = pipe.SIsMember(ctx, p.keys.Breakers(), n)
 	}
-	decode := p.QueueNames(ctx, pipe, names, 0)
+	// every page reads the leases: a paged read keeps no state per name
+	reads := make([]statusRead, len(names))
+	for i, n := range names {
+		reads[i] = queueStatusRead(ctx, pipe, p.keys, n, true, 0)
+	}
 	if cmds, err := pipe.Exec(ctx); err != nil && (!isDataError(err) || !anyFailed(cmds)) {
 		// a data error is one command's; an error no command carries is
 		// the pipeline's (no master behind a Sentinel, say)
@@ -184,8 +216,16 @@ func (p *SnapshotPart) Page(ctx context.Context, rdb redis.UniversalClient, name
 			known[n] = true
 		}
 	}
-	sts, _, err := decode(now, known)
-	return sts, now, err
+	sts := make([]Status, len(names))
+	for i, n := range names {
+		st, err := reads[i].decode(n, p.own(n), now)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		st.Known = st.Known || known[n]
+		sts[i] = st
+	}
+	return sts, now, nil
 }
 
 // ScanNames pages through the registry with SSCAN (count names a page),

@@ -95,7 +95,7 @@ func (e *Engine) Snapshot(ctx context.Context, names []string) ([]Status, time.T
 	reads := make([]statusRead, len(names))
 	members := make([]*redis.BoolCmd, len(names))
 	for i, n := range names {
-		reads[i] = queueStatusRead(ctx, pipe, k, n, 0)
+		reads[i] = queueStatusRead(ctx, pipe, k, n, true, 0)
 		members[i] = pipe.SIsMember(ctx, k.Breakers(), n)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !isDataError(err) {

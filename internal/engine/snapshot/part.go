@@ -22,10 +22,13 @@ type Part[H, E, R any] interface {
 	// returns the part-wide state and the names the registry holds.
 	QueueHead(ctx context.Context, p redis.Pipeliner, events int64) func() (H, []string, error)
 	// QueueNames queues the reads of names on p. After Exec the function
-	// decodes them on Redis' clock: the entries, and names they revealed
-	// that need reading too (read in a follow-up round trip). A part read
-	// by name (breakers, queues, services) returns one entry per name, in
-	// order.
+	// decodes them on Redis' clock: the entries, and names that need
+	// reading in a follow-up round trip. A part read by name (breakers,
+	// queues, services) returns one entry per name, in order, and its
+	// follow-up names are names it read and wants read again (a breaker
+	// found half-open whose probe leases it skipped): their new entries
+	// replace the first. Chaos's are names new to it (an experiment's
+	// services).
 	QueueNames(ctx context.Context, p redis.Pipeliner, names []string, events int64) func(now time.Time, head H) ([]E, []string, error)
 	// Result assembles the part's section of the snapshot.
 	Result(head H, entries []E, now time.Time) R
@@ -66,7 +69,7 @@ type partSource[H, E, R any] struct {
 func (s *partSource[H, E, R]) kind() Parts { return s.which }
 
 func (s *partSource[H, E, R]) begin(ctx context.Context, p redis.Pipeliner, f *Filter) round {
-	r := &partRound[H, E, R]{src: s, filter: f, events: f.Events, read: map[string]bool{}}
+	r := &partRound[H, E, R]{src: s, filter: f, events: f.Events, read: map[string]bool{}, pos: map[string]int{}}
 	r.head = s.part.QueueHead(ctx, p, f.Events)
 	s.mu.Lock()
 	cached := slices.Clone(s.cache)
@@ -87,6 +90,8 @@ type partRound[H, E, R any] struct {
 	read    map[string]bool
 	order   []string
 	entries []E
+	// pos is each name's index in order (for re-reads)
+	pos map[string]int
 }
 
 // pick applies the filter to names not read yet in this snapshot.
@@ -108,7 +113,7 @@ func (r *partRound[H, E, R]) queue(ctx context.Context, p redis.Pipeliner, names
 	for _, n := range names {
 		r.read[n] = true
 	}
-	r.pending = append(r.pending, pendingRead[H, E]{names, r.src.part.QueueNames(ctx, p, names, r.events)})
+	r.pending = append(r.pending, pendingRead[H, E]{names: names, decode: r.src.part.QueueNames(ctx, p, names, r.events)})
 }
 
 func (r *partRound[H, E, R]) next(ctx context.Context, p redis.Pipeliner, now time.Time) (bool, error) {
@@ -122,19 +127,40 @@ func (r *partRound[H, E, R]) next(ctx context.Context, p redis.Pipeliner, now ti
 		r.headVal, r.decoded = h, true
 		fresh = names
 	}
+	var again []string
 	for _, pr := range r.pending {
 		es, more, err := pr.decode(now, r.headVal)
 		if err != nil {
 			return false, err
 		}
+		if pr.replace {
+			for i, n := range pr.names {
+				if j, ok := r.pos[n]; ok && i < len(es) {
+					r.entries[j] = es[i]
+				}
+			}
+			continue
+		}
 		// order holds only names read: a part read by name has one entry each
-		r.order = append(r.order, pr.names...)
+		for _, n := range pr.names {
+			r.pos[n] = len(r.order)
+			r.order = append(r.order, n)
+		}
 		r.entries = append(r.entries, es...)
-		fresh = append(fresh, more...)
+		if r.src.named {
+			again = append(again, more...)
+		} else {
+			fresh = append(fresh, more...)
+		}
 	}
 	r.pending = nil
 	if first && r.src.named {
 		r.keepListed(fresh)
+	}
+	if len(again) > 0 {
+		again = dedupe(again)
+		r.pending = append(r.pending, pendingRead[H, E]{names: again, replace: true,
+			decode: r.src.part.QueueNames(ctx, p, again, r.events)})
 	}
 	names := r.pick(dedupe(fresh))
 	if r.src.named && r.filter.Limit > 0 {
@@ -146,7 +172,7 @@ func (r *partRound[H, E, R]) next(ctx context.Context, p redis.Pipeliner, now ti
 		names = r.pick(all)
 	}
 	r.queue(ctx, p, names)
-	return len(names) > 0, nil
+	return len(names)+len(again) > 0, nil
 }
 
 // keepListed drops what was read from the cache for names the registry
@@ -158,8 +184,10 @@ func (r *partRound[H, E, R]) keepListed(listed []string) {
 		ok[n] = true
 	}
 	order, entries := r.order[:0], r.entries[:0]
+	clear(r.pos)
 	for i, n := range r.order {
 		if ok[n] {
+			r.pos[n] = len(order)
 			order, entries = append(order, n), append(entries, r.entries[i])
 		}
 	}
@@ -193,6 +221,8 @@ func (r *partRound[H, E, R]) finish(s *Snapshot, now time.Time) {
 type pendingRead[H, E any] struct {
 	names  []string
 	decode func(time.Time, H) ([]E, []string, error)
+	// replace: a re-read, whose entries replace those read before
+	replace bool
 }
 
 func dedupe(names []string) []string {

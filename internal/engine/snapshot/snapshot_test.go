@@ -328,3 +328,37 @@ func TestEachBreakerPagesInNameOrder(t *testing.T) {
 		t.Fatalf("paged read sent %v", w)
 	}
 }
+
+// Probe leases are read only for breakers last seen half-open: one that
+// turns half-open between two snapshots costs that snapshot one re-read,
+// and its probes are counted all the same.
+func TestABreakerTurningHalfOpenIsReadAgainWithItsProbes(t *testing.T) {
+	ctx := context.Background()
+	rdb, cnt := hooked(t)
+	k := store.Keys{Namespace: testredis.Namespace(t)}
+	now := seed(t, rdb, k, fleet{breakers: 3}) // svc-00000 is closed
+	r := NewReader(rdb, Options{Keys: k})
+	for i := 0; i < 2; i++ {
+		if _, err := r.Snapshot(ctx, Filter{Parts: Breakers}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms := now.UnixMilli()
+	rdb.HSet(ctx, k.Breaker("svc-00000"), "state", "half_open")
+	rdb.ZAdd(ctx, k.BreakerProbes("svc-00000"), redis.Z{Score: float64(ms + 60000), Member: "p1"},
+		redis.Z{Score: float64(ms + 60000), Member: "p2"})
+	for i, want := range []int{2, 1} {
+		cnt.reset()
+		s, err := r.Snapshot(ctx, Filter{Parts: Breakers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := s.Breakers[0]
+		if b.State != breaker.HalfOpen || b.ProbesInFlight != 2 || len(s.Breakers) != 3 {
+			t.Fatalf("snapshot %d: %s is %s with %d probes in flight (%d breakers), want half_open with 2", i, b.Name, b.State, b.ProbesInFlight, len(s.Breakers))
+		}
+		if got := cnt.roundTrips(); got != want {
+			t.Fatalf("snapshot %d after the transition: %d round trips, want %d", i, got, want)
+		}
+	}
+}
