@@ -17,8 +17,9 @@
 // reader therefore makes one round trip per refresh in steady state; a
 // cold one-shot read makes two (three when it meets a chaos experiment for
 // the first time: the experiment names the services whose baseline calls
-// its impact is compared with). go-redis splits a pipeline per Cluster
-// node; that is still one Exec.
+// its impact is compared with), and a refresh that finds a breaker newly
+// half-open reads it again with its probe leases. go-redis splits a
+// pipeline per Cluster node; that is still one Exec.
 package snapshot
 
 import (
