@@ -1,81 +1,139 @@
 package commands
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/haderos/haderctl/internal/cmdutil"
 	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/snapshot"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/spf13/cobra"
 )
 
 // BreakerStatusOptions are `haderctl breaker status`'s inputs.
 type BreakerStatusOptions struct {
-	F          *cmdutil.Factory
+	F *cmdutil.Factory
+	// Names are breaker names or globs ('ship*'); empty means every one.
 	Names      []string
 	FailOnOpen bool
+	// Limit shows at most Limit breakers, the first by name; 0: all.
+	Limit int
 }
 
 // NewCmdBreakerStatus builds `haderctl breaker status`.
 func NewCmdBreakerStatus(f *cmdutil.Factory, runF func(*BreakerStatusOptions) error) *cobra.Command {
 	opts := &BreakerStatusOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "status [NAME...]",
+		Use:   "status [NAME|GLOB...]",
 		Short: "Show breakers: state, counts, last failure, time until half-open",
-		Long: `Show the named breakers, or every breaker Redis knows and every configured
-service. -o json prints the HaderOS monitoring shape:
-{"circuit_breakers": {...}, "alerts": [...], "timestamp": "..."}.`,
+		Long: `Show the named breakers (or those matching a glob such as 'ship*'), or every
+breaker Redis knows and every configured service, sorted by name; --limit
+keeps the first N. -o json prints the HaderOS monitoring shape:
+{"circuit_breakers": {...}, "alerts": [...], "timestamp": "..."}, streamed
+a page of 500 breakers at a time, so a fleet of any size prints in flat
+memory.`,
 		Example: `  haderctl breaker status
   haderctl breaker status shopify aramex -o json
+  haderctl breaker status 'ship*' --limit 20
   haderctl breaker status --fail-on-open   # exit 1 if any breaker is open`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Names = args
-			if err := validNames(args); err != nil {
+			if err := validPatterns("breaker", args); err != nil {
 				return err
+			}
+			if opts.Limit < 0 {
+				return cmdutil.UsageErrorf("invalid --limit %d: use 0 (no limit) or more", opts.Limit)
 			}
 			if runF != nil {
 				return runF(opts)
 			}
-			return breakerStatusRun(cmd, opts)
+			return breakerStatusRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.FailOnOpen, "fail-on-open", false, "exit 1 when any listed breaker is open, forced open or corrupt")
+	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "show at most `N` breakers, the first by name (0: all)")
 	return cmd
 }
 
-// monitoringBreaker is one breaker in the seed's monitoring shape.
-type monitoringBreaker struct {
-	State                breaker.State `json:"state"`
-	FailureCount         int64         `json:"failure_count"`
-	SuccessCount         int64         `json:"success_count"`
-	LastFailureTime      *float64      `json:"last_failure_time"`
-	TimeSinceLastFailure float64       `json:"time_since_last_failure"`
-	ShouldAttemptReset   bool          `json:"should_attempt_reset"`
-	// Settings are those the breaker runs with (beyond the seed's shape);
-	// SettingsStored is false while none are stored in Redis yet (each
-	// process runs with its own until the breaker's next write seeds them).
-	Settings       settingsJSON `json:"settings"`
-	SettingsStored bool         `json:"settings_stored"`
+// isGlob reports whether a name argument is a pattern.
+func isGlob(s string) bool { return strings.ContainsAny(s, "*?[") }
+
+// validPatterns checks name arguments: a plain name must be a valid name,
+// a glob a valid pattern (bad input: exit 2).
+func validPatterns(kind string, args []string) error {
+	for _, a := range args {
+		if !isGlob(a) {
+			if err := store.ValidName(kind, a); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := path.Match(a, ""); err != nil {
+			return cmdutil.UsageErrorf("invalid %s pattern %q: %s", kind, a, err)
+		}
+	}
+	return nil
 }
 
-// monitoringAlert is an alert for an open or forced-open breaker.
-type monitoringAlert struct {
-	Service  string        `json:"service"`
-	State    breaker.State `json:"state"`
-	Severity string        `json:"severity"`
-	Message  string        `json:"message"`
+// unknownNames are the plain names among args that were not seen. When
+// --limit cut the list (listed reached it), a name not seen may lie
+// beyond it: none is reported then.
+func unknownNames(args []string, seen map[string]bool, limit, listed int) []string {
+	if limit > 0 && listed >= limit {
+		return nil
+	}
+	var out []string
+	for _, a := range args {
+		if !isGlob(a) && !seen[a] {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
-type monitoringReport struct {
-	CircuitBreakers map[string]monitoringBreaker `json:"circuit_breakers"`
-	Alerts          []monitoringAlert            `json:"alerts"`
-	Timestamp       string                       `json:"timestamp"`
+// statusReader is the snapshot reader of the status verbs: this process'
+// own breaker settings (e may be nil: the defaults) and chaos
+// environment, and the configured services; tune adjusts the options.
+func statusReader(f *cmdutil.Factory, e *breaker.Engine, tune ...func(*snapshot.Options)) (*snapshot.Reader, error) {
+	c, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	rdb, err := f.Redis()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := f.Keys()
+	if err != nil {
+		return nil, err
+	}
+	var breakers, services []string
+	for _, s := range c.Services {
+		breakers = append(breakers, s.Name)
+		if _, ok := c.HealthCheck(s.Name); ok {
+			services = append(services, s.Name)
+		}
+	}
+	o := snapshot.Options{Keys: keys, ConfiguredBreakers: breakers, ConfiguredServices: services}
+	if e != nil {
+		o.Breaker = e.SnapshotPart(breakers)
+	}
+	if cc, err := f.Chaos(); err == nil {
+		o.Chaos = cc.SnapshotPart()
+	}
+	for _, t := range tune {
+		t(&o)
+	}
+	return snapshot.NewReader(rdb, o), nil
 }
 
-func breakerStatusRun(cmd *cobra.Command, opts *BreakerStatusOptions) error {
+func breakerStatusRun(ctx context.Context, opts *BreakerStatusOptions) error {
 	f := opts.F
 	e, err := f.Breakers()
 	if err != nil {
@@ -84,39 +142,90 @@ func breakerStatusRun(cmd *cobra.Command, opts *BreakerStatusOptions) error {
 		}
 		return breakerStatusOffline(opts, err)
 	}
-	ctx, cancel := f.RedisContext(cmd.Context())
+	reader, err := statusReader(f, e)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := f.RedisContext(ctx)
 	defer cancel()
-	names, known, err := knownBreakers(ctx, f, e)
-	if err != nil {
-		return err
+	filter := snapshot.Filter{Parts: snapshot.Breakers, Names: opts.Names, Limit: opts.Limit}
+	// seen holds only the plain names asked for: a fleet of any size is
+	// not held
+	seen := map[string]bool{}
+	asked := map[string]bool{}
+	for _, n := range opts.Names {
+		asked[n] = !isGlob(n)
 	}
-	var unknown []string
-	if len(opts.Names) > 0 {
-		names = nil
-		for _, n := range opts.Names {
-			if known[n] {
-				names = append(names, n)
-			} else {
-				unknown = append(unknown, n)
-			}
+	var corrupt []breaker.Status
+	var bad *breaker.Status
+	listed := 0
+	note := func(s breaker.Status) {
+		listed++
+		if asked[s.Name] {
+			seen[s.Name] = true
 		}
-	}
-	statuses, now, err := e.Snapshot(ctx, names)
-	if err != nil {
-		return f.RedisError(err)
-	}
-	if err := renderBreakerStatus(f, statuses, now, true); err != nil {
-		return err
-	}
-	for _, s := range statuses {
 		if s.State == breaker.Corrupt {
-			fmt.Fprintf(f.IO.ErrOut, "haderctl: breaker %s is corrupt in Redis: %s (`haderctl breaker reset %s` repairs it)\n", s.Name, s.Problem, s.Name)
+			corrupt = append(corrupt, breaker.Status{Name: s.Name, Problem: s.Problem})
+		}
+		if bad == nil && unhealthyBreaker(s.State) {
+			bad = &breaker.Status{Name: s.Name, State: s.State}
 		}
 	}
-	if len(unknown) > 0 {
+	if f.JSON() {
+		// streamed: only the names and the alerts are held
+		stream := snapshot.NewMonitoringStream(f.IO.Out)
+		first, err := reader.EachBreaker(ctx, filter, snapshot.DefaultPage, func(s breaker.Status, now time.Time) error {
+			note(s)
+			return stream.Add(s, now)
+		})
+		if err != nil {
+			return breakerReadError(ctx, f, e, err)
+		}
+		if err := stream.Close(first); err != nil {
+			return err
+		}
+	} else {
+		snap, err := reader.Snapshot(ctx, filter)
+		if err != nil {
+			return breakerReadError(ctx, f, e, err)
+		}
+		for _, s := range snap.Breakers {
+			note(s)
+		}
+		if err := renderBreakerStatus(f, snap.Breakers, snap.Time, true); err != nil {
+			return err
+		}
+	}
+	for _, s := range corrupt {
+		fmt.Fprintf(f.IO.ErrOut, "haderctl: breaker %s is corrupt in Redis: %s (`haderctl breaker reset %s` repairs it)\n", s.Name, s.Problem, s.Name)
+	}
+	if unknown := unknownNames(opts.Names, seen, opts.Limit, listed); len(unknown) > 0 {
 		return cmdutil.UsageErrorf("unknown breaker %s: not in the config file and never used", quoteAll(unknown))
 	}
-	return failOnOpen(opts, statuses)
+	if opts.FailOnOpen && bad != nil {
+		return cmdutil.Unhealthyf("breaker %s is %s", bad.Name, bad.State)
+	}
+	return nil
+}
+
+// breakerReadError words a failed read: a registry of the wrong type is
+// named with its type (one more read, on the error path only).
+func breakerReadError(ctx context.Context, f *cmdutil.Factory, e *breaker.Engine, err error) error {
+	var reg *breaker.RegistryError
+	if errors.As(err, &reg) {
+		if _, nerr := e.Names(ctx); nerr != nil {
+			err = nerr
+		}
+	}
+	return f.RedisError(err)
+}
+
+func unhealthyBreaker(s breaker.State) bool {
+	switch s {
+	case breaker.Open, breaker.ForcedOpen, breaker.Corrupt, breaker.Unknown:
+		return true
+	}
+	return false
 }
 
 // breakerStatusOffline, with Redis unreachable, lists the configured (or
@@ -154,25 +263,12 @@ func quoteAll(names []string) string {
 	return strings.Join(q, ", ")
 }
 
-func failOnOpen(opts *BreakerStatusOptions, statuses []breaker.Status) error {
-	if !opts.FailOnOpen {
-		return nil
-	}
-	for _, s := range statuses {
-		switch s.State {
-		case breaker.Open, breaker.ForcedOpen, breaker.Corrupt, breaker.Unknown:
-			return cmdutil.Unhealthyf("breaker %s is %s", s.Name, s.State)
-		}
-	}
-	return nil
-}
-
 // renderBreakerStatus prints the statuses; withSettings adds the settings
 // each breaker runs with (recovery timeout, max probes, probe lease; the
 // thresholds are the denominators of FAILURES and SUCCESSES).
 func renderBreakerStatus(f *cmdutil.Factory, statuses []breaker.Status, now time.Time, withSettings bool) error {
 	if f.JSON() {
-		return cmdutil.WriteJSON(f.IO.Out, monitoringShape(statuses, now))
+		return cmdutil.WriteJSON(f.IO.Out, snapshot.MonitoringOf(statuses, now))
 	}
 	header := []string{"NAME", "STATE", "FAILURES", "SUCCESSES", "LAST FAILURE", "HALF-OPEN", "IN-MEMORY"}
 	if withSettings {
@@ -206,32 +302,4 @@ func renderBreakerStatus(f *cmdutil.Factory, statuses []breaker.Status, now time
 		t.Row(row...)
 	}
 	return t.Render()
-}
-
-// monitoringShape is the HaderOS seed's monitoring JSON.
-func monitoringShape(statuses []breaker.Status, now time.Time) monitoringReport {
-	r := monitoringReport{CircuitBreakers: map[string]monitoringBreaker{}, Alerts: []monitoringAlert{},
-		Timestamp: now.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
-	for _, s := range statuses {
-		b := monitoringBreaker{State: s.State, FailureCount: s.Failures, SuccessCount: s.Successes,
-			ShouldAttemptReset: s.ShouldAttemptReset, Settings: newSettingsJSON(s.Settings), SettingsStored: s.SettingsStored}
-		if !s.LastFailure.IsZero() {
-			at := float64(s.LastFailure.UnixMilli()) / 1000
-			b.LastFailureTime = &at
-			b.TimeSinceLastFailure = now.Sub(s.LastFailure).Seconds()
-		}
-		r.CircuitBreakers[s.Name] = b
-		switch s.State {
-		case breaker.Open:
-			r.Alerts = append(r.Alerts, monitoringAlert{Service: s.Name, State: s.State, Severity: "critical",
-				Message: fmt.Sprintf("circuit breaker for %s is open after %s", s.Name, plural(s.Failures, "failure"))})
-		case breaker.ForcedOpen:
-			r.Alerts = append(r.Alerts, monitoringAlert{Service: s.Name, State: s.State, Severity: "warning",
-				Message: fmt.Sprintf("circuit breaker for %s is forced open by an operator", s.Name)})
-		case breaker.Corrupt:
-			r.Alerts = append(r.Alerts, monitoringAlert{Service: s.Name, State: s.State, Severity: "critical",
-				Message: fmt.Sprintf("circuit breaker for %s is corrupt in Redis: %s", s.Name, s.Problem)})
-		}
-	}
-	return r
 }

@@ -89,66 +89,6 @@ func errString(err error) string {
 	return err.Error()
 }
 
-func newCmdChaosStatus(f *cmdutil.Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:     "status",
-		Short:   "Show whether chaos is enabled, the environment, the halt latch, the limits and what runs",
-		Example: "  haderctl chaos status -o json",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cc, ctx, cancel, err := engineContext(cmd, f, f.Chaos)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			st, err := cc.State(ctx)
-			if err != nil {
-				return f.RedisError(err)
-			}
-			active, err := cc.Active(ctx)
-			if err != nil {
-				return f.RedisError(err)
-			}
-			if f.JSON() {
-				impact := map[string]chaos.Impact{}
-				for _, e := range active {
-					if impact[e.ID], err = cc.Impact(ctx, e); err != nil {
-						return f.RedisError(err)
-					}
-				}
-				return cmdutil.WriteJSON(f.IO.Out, struct {
-					chaos.State
-					Active []chaos.Experiment      `json:"active_experiments"`
-					Impact map[string]chaos.Impact `json:"impact"`
-				}{st, nonNilExps(active), impact})
-			}
-			yes := map[bool]string{true: "yes", false: "no"}
-			fmt.Fprintf(f.IO.Out, "enabled:      %s\n", yes[st.Enabled])
-			env := st.Environment
-			if env == "" {
-				env = "(unset)"
-			}
-			if st.EnvironmentOK {
-				fmt.Fprintf(f.IO.Out, "environment:  %s (allowed)\n", env)
-			} else {
-				fmt.Fprintf(f.IO.Out, "environment:  %s (refused: %s)\n", env, st.Refusal)
-			}
-			if st.Halted {
-				fmt.Fprintf(f.IO.Out, "halted:       yes, by %s: %s (haderctl chaos resume)\n", st.HaltedBy, st.HaltReason)
-			} else {
-				fmt.Fprintln(f.IO.Out, "halted:       no")
-			}
-			l := st.Limits
-			fmt.Fprintf(f.IO.Out, "limits:       %s per experiment, %d at once, %d per hour, %.1f cores, %d MB\n", l.MaxDuration, l.MaxConcurrent, l.MaxPerHour, l.MaxCores, l.MaxMemoryMB)
-			fmt.Fprintf(f.IO.Out, "active:       %d\n", len(active))
-			if len(active) > 0 {
-				return renderExperiments(f, active)
-			}
-			return nil
-		},
-	}
-}
-
 func nonNilExps(e []chaos.Experiment) []chaos.Experiment {
 	if e == nil {
 		return []chaos.Experiment{}

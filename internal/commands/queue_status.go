@@ -10,81 +10,92 @@ import (
 
 	"github.com/haderos/haderctl/internal/cmdutil"
 	"github.com/haderos/haderctl/internal/engine/queue"
+	"github.com/haderos/haderctl/internal/engine/snapshot"
 	"github.com/spf13/cobra"
 )
 
 // QueueStatusOptions are `haderctl queue status`'s inputs.
 type QueueStatusOptions struct {
-	F        *cmdutil.Factory
+	F *cmdutil.Factory
+	// Names are queue names or globs; empty means every queue.
 	Names    []string
 	Watch    bool
 	Interval time.Duration
+	// Limit shows at most Limit queues, the first by name; 0: all.
+	Limit int
+	// Ticks, when set, paces --watch instead of a ticker (tests).
+	Ticks <-chan time.Time
 }
 
 // NewCmdQueueStatus builds `haderctl queue status`.
 func NewCmdQueueStatus(f *cmdutil.Factory, runF func(*QueueStatusOptions) error) *cobra.Command {
 	opts := &QueueStatusOptions{F: f}
 	cmd := &cobra.Command{
-		Use:   "status [QUEUE...] [--watch]",
+		Use:   "status [QUEUE|GLOB...] [--watch]",
 		Short: "Show each queue's backlog: pending by priority, delayed, in flight, dead, rates",
-		Long: `Show the named queues, or every queue ever pushed to: pending operations by
-priority, delayed (waiting for a retry), in flight (leased by a drainer),
-completed, failed (dead now), average retry time (first failure to
-success), retry success rate (completed / (completed + failed)), the age of
-the oldest pending operation and the throughput over the last minute.
+		Long: `Show the named queues (or those matching a glob such as 'ship*'), or every
+queue ever pushed to: pending operations by priority, delayed (waiting for
+a retry), in flight (leased by a drainer), completed, failed (dead now),
+average retry time (first failure to success), retry success rate
+(completed / (completed + failed)), the age of the oldest pending operation
+and the throughput over the last minute. --limit keeps the first N by name.
 -o json prints {"queues": {...}, "overall": {...}, "timestamp": "..."}.
---watch redraws every --interval until interrupted (NDJSON off a terminal).`,
+--watch redraws every --interval until interrupted (NDJSON off a terminal);
+a long-running watch reads each refresh in one round trip.`,
 		Example: `  haderctl queue status
   haderctl queue status orders shipping -o json
+  haderctl queue status 'ship*' --limit 10
   haderctl queue status --watch`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Names = args
 			if opts.Interval < 100*time.Millisecond {
 				return cmdutil.UsageErrorf("invalid --interval %s: use at least 100ms", opts.Interval)
 			}
+			if opts.Limit < 0 {
+				return cmdutil.UsageErrorf("invalid --limit %d: use 0 (no limit) or more", opts.Limit)
+			}
+			if err := validPatterns("queue", args); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
-			return queueStatusRun(cmd, opts)
+			return queueStatusRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Watch, "watch", "w", false, "redraw until interrupted")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "how often --watch redraws")
+	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "show at most `N` queues, the first by name (0: all)")
 	return cmd
 }
 
-// systemStatus is the seed's get_system_status() shape.
-type systemStatus struct {
-	Queues    map[string]queue.Stats `json:"queues"`
-	Overall   queue.Stats            `json:"overall"`
-	Timestamp string                 `json:"timestamp"`
-}
-
-func queueStatusRun(cmd *cobra.Command, opts *QueueStatusOptions) error {
+func queueStatusRun(ctx context.Context, opts *QueueStatusOptions) error {
 	f := opts.F
-	qc, err := f.Queues()
+	if _, err := f.Queues(); err != nil {
+		return err
+	}
+	reader, err := statusReader(f, nil)
 	if err != nil {
 		return err
 	}
-	once := func(ctx context.Context) (*systemStatus, error) {
+	filter := snapshot.Filter{Parts: snapshot.Queues, Names: opts.Names, Limit: opts.Limit}
+	once := func(ctx context.Context) (*snapshot.QueueStatus, error) {
 		ctx, cancel := f.RedisContext(ctx)
 		defer cancel()
-		names, err := qc.Resolve(ctx, opts.Names)
+		snap, err := reader.Snapshot(ctx, filter)
 		if err != nil {
 			return nil, f.RedisError(err)
 		}
-		stats, now, err := qc.Stats(ctx, names)
-		if err != nil {
-			return nil, f.RedisError(err)
+		st := snapshot.QueueTotals(snap)
+		seen := make(map[string]bool, len(st.Queues))
+		for n := range st.Queues {
+			seen[n] = true
 		}
-		st := &systemStatus{Queues: map[string]queue.Stats{}, Timestamp: now.UTC().Format(time.RFC3339Nano)}
-		for _, s := range stats {
-			st.Queues[s.Queue] = s
+		if unknown := unknownNames(opts.Names, seen, opts.Limit, len(seen)); len(unknown) > 0 {
+			return nil, &queue.UnknownQueueError{Names: unknown}
 		}
-		st.Overall = overall(stats)
-		return st, nil
+		return &st, nil
 	}
-	ctx := cmd.Context()
 	if !opts.Watch {
 		st, err := once(ctx)
 		if err != nil {
@@ -93,8 +104,12 @@ func queueStatusRun(cmd *cobra.Command, opts *QueueStatusOptions) error {
 		return renderQueueStatus(f, st, false)
 	}
 	tty := f.IO.IsStdoutTTY() && !f.JSON()
-	t := time.NewTicker(opts.Interval)
-	defer t.Stop()
+	ticks := opts.Ticks
+	if ticks == nil {
+		t := time.NewTicker(opts.Interval)
+		defer t.Stop()
+		ticks = t.C
+	}
 	for {
 		st, err := once(ctx)
 		if err != nil {
@@ -112,46 +127,15 @@ func queueStatusRun(cmd *cobra.Command, opts *QueueStatusOptions) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case _, ok := <-ticks:
+			if !ok {
+				return nil
+			}
 		}
 	}
 }
 
-func overall(stats []queue.Stats) queue.Stats {
-	o := queue.Stats{Queue: "overall", Pending: map[queue.Priority]int64{}}
-	var retryMs float64
-	for _, s := range stats {
-		for p, n := range s.Pending {
-			o.Pending[p] += n
-		}
-		o.PendingTotal += s.PendingTotal
-		o.Delayed += s.Delayed
-		o.InFlight += s.InFlight
-		o.Dead += s.Dead
-		o.Enqueued += s.Enqueued
-		o.Completed += s.Completed
-		o.Failed += s.Failed
-		o.Retried += s.Retried
-		o.Deferred += s.Deferred
-		o.Duplicates += s.Duplicates
-		o.DeadTrimmed += s.DeadTrimmed
-		o.ThroughputPerSecond += s.ThroughputPerSecond
-		retryMs += s.AvgRetrySeconds * float64(s.Completed)
-		o.OldestPendingSeconds = max(o.OldestPendingSeconds, s.OldestPendingSeconds)
-	}
-	for _, p := range queue.Priorities {
-		o.Pending[p] += 0
-	}
-	if o.Completed > 0 {
-		o.AvgRetrySeconds = retryMs / float64(o.Completed)
-	}
-	if o.Completed+o.Failed > 0 {
-		o.RetrySuccessRate = float64(o.Completed) / float64(o.Completed+o.Failed)
-	}
-	return o
-}
-
-func renderQueueStatus(f *cmdutil.Factory, st *systemStatus, ndjson bool) error {
+func renderQueueStatus(f *cmdutil.Factory, st *snapshot.QueueStatus, ndjson bool) error {
 	if f.JSON() {
 		if ndjson {
 			return cmdutil.WriteNDJSON(f.IO.Out, st)
@@ -159,7 +143,7 @@ func renderQueueStatus(f *cmdutil.Factory, st *systemStatus, ndjson bool) error 
 		return cmdutil.WriteJSON(f.IO.Out, st)
 	}
 	if len(st.Queues) == 0 {
-		fmt.Fprintln(f.IO.Out, "no queues yet: nothing was ever pushed (haderctl queue push)")
+		fmt.Fprintln(f.IO.ErrOut, "no queues yet: nothing was ever pushed (haderctl queue push)")
 		return nil
 	}
 	t := cmdutil.NewTable(f.IO, "QUEUE", "PENDING", "CRIT/HIGH/NORM/LOW", "DELAYED", "IN FLIGHT", "COMPLETED", "FAILED", "AVG RETRY", "SUCCESS", "OLDEST", "RATE")

@@ -42,6 +42,9 @@ type Status struct {
 	// stores them: SettingsStored is false until then).
 	Settings       Settings `json:"settings"`
 	SettingsStored bool     `json:"settings_stored"`
+	// Events are the latest transitions, oldest first, when the read asked
+	// for them (snapshot.Filter.Events).
+	Events []Event `json:"events,omitempty"`
 }
 
 // Names returns every breaker name the namespace has registered, sorted.
@@ -80,15 +83,19 @@ func (e *Engine) registryError(ctx context.Context, err error) error {
 }
 
 // Snapshot reads the named breakers in one pipelined round trip, together
-// with Redis' clock. Names with no state are Known only if registered.
+// with Redis' clock: each hash, registry membership and probe leases (the
+// live ones are counted against the same TIME). Names with no state are
+// Known only if registered. The whole read side of every part is
+// internal/engine/snapshot; this reads only breakers, for callers that
+// hold an engine.
 func (e *Engine) Snapshot(ctx context.Context, names []string) ([]Status, time.Time, error) {
 	k := e.opts.Keys
 	pipe := e.rdb.Pipeline()
 	timeCmd := pipe.Time(ctx)
-	hashes := make([]*redis.MapStringStringCmd, len(names))
+	reads := make([]statusRead, len(names))
 	members := make([]*redis.BoolCmd, len(names))
 	for i, n := range names {
-		hashes[i] = pipe.HGetAll(ctx, k.Breaker(n))
+		reads[i] = queueStatusRead(ctx, pipe, k, n, true, 0)
 		members[i] = pipe.SIsMember(ctx, k.Breakers(), n)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !isDataError(err) {
@@ -103,13 +110,15 @@ func (e *Engine) Snapshot(ctx context.Context, names []string) ([]Status, time.T
 	}
 	out := make([]Status, len(names))
 	for i, n := range names {
-		h, herr := hashes[i].Result()
-		st := parseStatus(n, h, herr, e.OwnSettings(n), now)
-		st.Known = len(h) > 0 || herr != nil || members[i].Val()
-		if st.State == HalfOpen {
-			// Count only live leases: expired ones are freed at the next acquire.
-			st.ProbesInFlight, _ = e.rdb.ZCount(ctx, k.BreakerProbes(n), strconv.FormatInt(now.UnixMilli(), 10), "+inf").Result()
+		st, err := reads[i].decode(n, e.OwnSettings(n), now)
+		if err != nil {
+			return nil, time.Time{}, err
 		}
+		registered, err := members[i].Result()
+		if err != nil {
+			return nil, time.Time{}, e.registryError(ctx, err)
+		}
+		st.Known = st.Known || registered
 		out[i] = st
 	}
 	return out, now, nil
@@ -126,14 +135,72 @@ func isDataError(err error) bool {
 // scripts' FUTURE_MS): further, and no script wrote it.
 const futureBound = time.Hour
 
+// statusFields are the hash fields a status reads, in the order of
+// fieldIndex: reading only them (HMGET) costs half the strings of HGETALL.
+var statusFields = []string{"state", "failures", "successes", "generation", "opened_at", "last_failure", "last_success",
+	"changed_at", "failure_threshold", "success_threshold", "recovery_timeout_ms", "max_probes", "probe_lease_ms"}
+
+var fieldIndex = func() map[string]int {
+	m := make(map[string]int, len(statusFields))
+	for i, f := range statusFields {
+		m[f] = i
+	}
+	return m
+}()
+
+// statusFieldArgs are statusFields boxed once, as command arguments.
+var statusFieldArgs = func() []any {
+	out := make([]any, len(statusFields))
+	for i, f := range statusFields {
+		out[i] = f
+	}
+	return out
+}()
+
+// fields is a breaker hash as read: a map (HGETALL) or HMGET's values.
+type fields interface {
+	get(field string) (string, bool)
+	empty() bool
+}
+
+type mapFields map[string]string
+
+func (m mapFields) get(f string) (string, bool) { v, ok := m[f]; return v, ok }
+func (m mapFields) empty() bool                 { return len(m) == 0 }
+
+// hmgetFields are HMGET's replies to statusFields, "" for a field not
+// there (the scripts never store an empty value).
+type hmgetFields []string
+
+func (h hmgetFields) get(f string) (string, bool) {
+	i, ok := fieldIndex[f]
+	if !ok || i >= len(h) || h[i] == "" {
+		return "", false
+	}
+	return h[i], true
+}
+
+func (h hmgetFields) empty() bool {
+	for _, v := range h {
+		if v != "" {
+			return false
+		}
+	}
+	return true
+}
+
 // parseStatus applies the same validation as the scripts' load().
 func parseStatus(name string, h map[string]string, herr error, own Settings, now time.Time) Status {
+	return parseFields(name, mapFields(h), herr, own, now)
+}
+
+func parseFields(name string, h fields, herr error, own Settings, now time.Time) Status {
 	st := Status{Name: name, State: Closed, Settings: own}
 	if herr != nil {
 		st.State, st.Problem = Corrupt, "the key is not a hash"
 		return st
 	}
-	if s, ok := h["state"]; ok {
+	if s, ok := h.get("state"); ok {
 		st.State = State(s)
 		if !st.State.Valid() {
 			st.State, st.Problem = Corrupt, fmt.Sprintf("field 'state' holds %q", s)
@@ -147,7 +214,7 @@ func parseStatus(name string, h map[string]string, herr error, own Settings, now
 	}
 	// num returns a stored count and whether it is stored; max < 0: no bound.
 	num := func(field string, max int64) (int64, bool) {
-		v, ok := h[field]
+		v, ok := h.get(field)
 		if !ok || v == "" {
 			return 0, false
 		}

@@ -3,10 +3,12 @@ package health
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -42,6 +44,9 @@ type Status struct {
 	AlertSince           *time.Time        `json:"alert_since,omitempty"`
 	// Recent are the latest results, newest first (for sparklines).
 	Recent []Sample `json:"recent"`
+	// AlertHistory are the latest alert events, oldest first, when the
+	// read asked for them (snapshot.Filter.Events).
+	AlertHistory []AlertEvent `json:"alert_history,omitempty"`
 }
 
 // Sample is one recent result.
@@ -74,13 +79,9 @@ var Windows = []struct {
 func (c *Checker) Statuses(ctx context.Context, names []string) ([]Status, time.Time, error) {
 	p := c.rdb.Pipeline()
 	tcmd := p.Time(ctx)
-	st := make([]*redis.MapStringStringCmd, len(names))
-	hours := make([]*redis.MapStringStringCmd, len(names))
-	recent := make([]*redis.StringSliceCmd, len(names))
+	reads := make([]statusRead, len(names))
 	for i, n := range names {
-		st[i] = p.HGetAll(ctx, c.keys.Health(n))
-		hours[i] = p.HGetAll(ctx, c.keys.HealthHours(n))
-		recent[i] = p.LRange(ctx, c.keys.HealthRecent(n), 0, 59)
+		reads[i] = queueStatusRead(ctx, p, c.keys, n, maxSamples, 0)
 	}
 	if _, err := p.Exec(ctx); err != nil {
 		return nil, time.Time{}, err
@@ -89,67 +90,147 @@ func (c *Checker) Statuses(ctx context.Context, names []string) ([]Status, time.
 	if c.clock.Now != nil {
 		now = c.clock.Now()
 	}
-	hourNow := now.UnixMilli() / 3600000
 	out := make([]Status, len(names))
 	for i, n := range names {
-		h := st[i].Val()
-		num := func(f string) int64 { v, _ := strconv.ParseInt(h[f], 10, 64); return v }
-		s := Status{Service: n, Status: "unknown", Windows: map[string]Window{}, Recent: []Sample{}}
-		if h["status"] != "" {
-			s.Status = h["status"]
-			s.Healthy = s.Status == "healthy"
-			s.Code = int(num("http_code"))
-			s.Latency = float64(num("latency_us")) / 1000
-			s.Error = h["error"]
-			at := time.UnixMilli(num("checked_at"))
-			s.CheckedAt = &at
-			s.ConsecutiveFailures, s.ConsecutiveSuccesses = int(num("consecutive_failures")), int(num("consecutive_successes"))
-			if h["alert_open"] == "1" {
-				s.AlertOpen = true
-				since := time.UnixMilli(num("alert_since"))
-				s.AlertSince = &since
-			}
+		st, err := reads[i].decode(n, now)
+		if err != nil {
+			return nil, time.Time{}, err
 		}
-		counters := hours[i].Val()
-		for _, w := range Windows {
-			var checks, oks, us int64
-			for f, v := range counters {
-				hs, kind, _ := strings.Cut(f, ":")
-				hr, err := strconv.ParseInt(hs, 10, 64)
-				if err != nil || hr <= hourNow-w.Hours || hr > hourNow {
-					continue
-				}
-				n, _ := strconv.ParseInt(v, 10, 64)
-				switch kind {
-				case "n":
-					checks += n
-				case "ok":
-					oks += n
-				case "us":
-					us += n
-				}
-			}
-			win := Window{Checks: checks}
-			if checks > 0 {
-				up := float64(oks) / float64(checks) * 100
-				lat := float64(us) / float64(checks) / 1000
-				win.Uptime, win.AvgLatency = &up, &lat
-			}
-			s.Windows[w.Name] = win
-		}
-		for _, r := range recent[i].Val() {
-			f := strings.Fields(r)
-			if len(f) != 4 {
-				continue
-			}
-			lat, _ := strconv.ParseFloat(f[1], 64)
-			code, _ := strconv.Atoi(f[2])
-			ms, _ := strconv.ParseInt(f[3], 10, 64)
-			s.Recent = append(s.Recent, Sample{OK: f[0] == "1", Latency: lat, Code: code, At: time.UnixMilli(ms)})
-		}
-		out[i] = s
+		out[i] = st
 	}
 	return out, now, nil
+}
+
+// stateFields are the fields of a service's hash a status reads, boxed
+// once as HMGET arguments (half the strings of HGETALL).
+var stateFields = []any{"status", "http_code", "latency_us", "error", "checked_at",
+	"consecutive_failures", "consecutive_successes", "alert_open", "alert_since"}
+
+// statusRead is one service's reads queued on a pipeline.
+type statusRead struct {
+	state  *redis.StringSliceCmd
+	hours  *redis.MapStringStringCmd
+	recent *redis.StringSliceCmd
+	alerts *redis.XMessageSliceCmd
+}
+
+// maxSamples is how many recent results the list keeps (the record
+// script's LTRIM).
+const maxSamples = 60
+
+// queueStatusRead queues a service's state and hourly counters, with
+// samples > 0 that many of its recent results, and with alerts > 0 its
+// latest alert events.
+func queueStatusRead(ctx context.Context, p redis.Pipeliner, k store.Keys, name string, samples, alerts int64) statusRead {
+	args := make([]any, 0, 2+len(stateFields))
+	state := redis.NewStringSliceCmd(ctx, append(append(args, "hmget", k.Health(name)), stateFields...)...)
+	_ = p.Process(ctx, state) // queued: errors come with Exec
+	r := statusRead{state: state, hours: p.HGetAll(ctx, k.HealthHours(name))}
+	if samples > 0 {
+		r.recent = p.LRange(ctx, k.HealthRecent(name), 0, min(samples, maxSamples)-1)
+	}
+	if alerts > 0 {
+		r.alerts = p.XRevRangeN(ctx, k.HealthAlerts(name), "+", "-", alerts)
+	}
+	return r
+}
+
+func (r statusRead) decode(name string, now time.Time) (Status, error) {
+	for _, c := range []redis.Cmder{r.state, r.hours} {
+		if err := c.Err(); err != nil {
+			return Status{}, fmt.Errorf("service %s: %w", name, err)
+		}
+	}
+	hourNow := now.UnixMilli() / 3600000
+	h := r.state.Val() // in stateFields' order, "" for a field not there
+	if len(h) != len(stateFields) {
+		return Status{}, fmt.Errorf("service %s: HMGET answered %d fields, not %d", name, len(h), len(stateFields))
+	}
+	num := func(i int) int64 {
+		if h[i] == "" {
+			return 0 // not there: no parse, no error value built
+		}
+		v, _ := strconv.ParseInt(h[i], 10, 64)
+		return v
+	}
+	s := Status{Service: name, Status: "unknown", Windows: make(map[string]Window, len(Windows)), Recent: []Sample{}}
+	if h[0] != "" {
+		s.Status = h[0]
+		s.Healthy = s.Status == "healthy"
+		s.Code = int(num(1))
+		s.Latency = float64(num(2)) / 1000
+		s.Error = h[3]
+		at := time.UnixMilli(num(4))
+		s.CheckedAt = &at
+		s.ConsecutiveFailures, s.ConsecutiveSuccesses = int(num(5)), int(num(6))
+		if h[7] == "1" {
+			s.AlertOpen = true
+			since := time.UnixMilli(num(8))
+			s.AlertSince = &since
+		}
+	}
+	// one pass over the hourly counters fills every window
+	type sums struct{ checks, oks, us int64 }
+	win := make([]sums, len(Windows))
+	for f, v := range r.hours.Val() {
+		hs, kind, _ := strings.Cut(f, ":")
+		hr, err := strconv.ParseInt(hs, 10, 64)
+		if err != nil || hr > hourNow {
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		for i, w := range Windows {
+			if hr <= hourNow-w.Hours {
+				continue
+			}
+			switch kind {
+			case "n":
+				win[i].checks += n
+			case "ok":
+				win[i].oks += n
+			case "us":
+				win[i].us += n
+			}
+		}
+	}
+	// the windows' figures share one allocation
+	figures := make([]float64, 2*len(Windows))
+	for i, w := range Windows {
+		out := Window{Checks: win[i].checks}
+		if c := win[i].checks; c > 0 {
+			up, lat := &figures[2*i], &figures[2*i+1]
+			*up = float64(win[i].oks) / float64(c) * 100
+			*lat = float64(win[i].us) / float64(c) / 1000
+			out.Uptime, out.AvgLatency = up, lat
+		}
+		s.Windows[w.Name] = out
+	}
+	var recent []string
+	if r.recent != nil {
+		if err := r.recent.Err(); err != nil {
+			return Status{}, fmt.Errorf("service %s: %w", name, err)
+		}
+		recent = r.recent.Val()
+		s.Recent = make([]Sample, 0, len(recent))
+	}
+	for _, line := range recent {
+		f := strings.Fields(line)
+		if len(f) != 4 {
+			continue
+		}
+		lat, _ := strconv.ParseFloat(f[1], 64)
+		code, _ := strconv.Atoi(f[2])
+		ms, _ := strconv.ParseInt(f[3], 10, 64)
+		s.Recent = append(s.Recent, Sample{OK: f[0] == "1", Latency: lat, Code: code, At: time.UnixMilli(ms)})
+	}
+	if r.alerts != nil {
+		msgs, err := r.alerts.Result()
+		if err != nil {
+			return Status{}, fmt.Errorf("service %s: alert stream unreadable: %w", name, err)
+		}
+		s.AlertHistory = alertEvents(name, msgs)
+	}
+	return s, nil
 }
 
 // Alerts returns a service's alert history, oldest first (up to limit).
@@ -158,6 +239,11 @@ func (c *Checker) Alerts(ctx context.Context, name string, limit int64) ([]Alert
 	if err != nil {
 		return nil, err
 	}
+	return alertEvents(name, msgs), nil
+}
+
+// alertEvents decodes alert stream entries read newest first, oldest first.
+func alertEvents(name string, msgs []redis.XMessage) []AlertEvent {
 	out := make([]AlertEvent, 0, len(msgs))
 	for i := len(msgs) - 1; i >= 0; i-- {
 		v := msgs[i].Values
@@ -167,5 +253,5 @@ func (c *Checker) Alerts(ctx context.Context, name string, limit int64) ([]Alert
 		out = append(out, AlertEvent{Service: name, Kind: str("kind"), At: ms("at"), Since: ms("since"),
 			ConsecutiveFailures: cf, Error: str("error"), By: str("by")})
 	}
-	return out, nil
+	return out
 }

@@ -2,10 +2,12 @@ package queue
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -40,80 +42,146 @@ type Stats struct {
 
 // Stats reads the numbers of each queue in one pipelined round trip.
 func (c *Client) Stats(ctx context.Context, names []string) ([]Stats, time.Time, error) {
-	type cmds struct {
-		h                     *redis.MapStringStringCmd
-		pend                  []*redis.IntCmd
-		first                 []*redis.ZSliceCmd
-		delayed, leased, dead *redis.IntCmd
-	}
-	all := make([]cmds, len(names))
 	p := c.rdb.Pipeline()
 	tcmd := p.Time(ctx)
+	reads := make([]statsRead, len(names))
 	for i, q := range names {
-		x := &all[i]
-		x.h = p.HGetAll(ctx, c.keys.Queue(q))
-		for r := range Priorities {
-			lo, hi := strconv.FormatFloat(float64(r)*band, 'f', 0, 64), "("+strconv.FormatFloat(float64(r+1)*band, 'f', 0, 64)
-			x.pend = append(x.pend, p.ZCount(ctx, c.keys.QueueReady(q), lo, hi))
-			x.first = append(x.first, p.ZRangeByScoreWithScores(ctx, c.keys.QueueReady(q), &redis.ZRangeBy{Min: lo, Max: hi, Count: 1}))
-		}
-		x.delayed = p.ZCard(ctx, c.keys.QueueDelayed(q))
-		x.leased = p.ZCard(ctx, c.keys.QueueLeased(q))
-		x.dead = p.ZCard(ctx, c.keys.QueueDead(q))
+		reads[i] = queueStatsRead(ctx, p, c.keys, q)
 	}
 	if _, err := p.Exec(ctx); err != nil {
 		return nil, time.Time{}, err
 	}
 	now := tcmd.Val()
-	nowMs := now.UnixMilli()
 	out := make([]Stats, len(names))
 	for i, q := range names {
-		x := all[i]
-		h := x.h.Val()
-		n := func(f string) int64 { v, _ := strconv.ParseInt(h[f], 10, 64); return v }
-		s := Stats{Queue: q, Paused: h["paused"] != "", Pending: map[Priority]int64{},
-			Delayed: x.delayed.Val(), InFlight: x.leased.Val(), Dead: x.dead.Val(),
-			Completed: n("completed"), Failed: n("died"), Retried: n("retried"),
-			Deferred: n("deferred"), Duplicates: n("duplicates"), DeadTrimmed: n("dead_trimmed")}
-		var oldest int64
-		for r, pr := range Priorities {
-			s.Pending[pr] = x.pend[r].Val()
-			s.PendingTotal += s.Pending[pr]
-			if z := x.first[r].Val(); len(z) > 0 {
-				created := int64(z[0].Score) - int64(r)*int64(band)
-				if oldest == 0 || created < oldest {
-					oldest = created
-				}
-			}
+		st, err := reads[i].decode(q, now)
+		if err != nil {
+			return nil, time.Time{}, err
 		}
-		// every operation enqueued is pending, delayed, in flight or dead
-		// now, or was completed, purged or trimmed from the dead set
-		s.Enqueued = s.PendingTotal + s.Delayed + s.InFlight + s.Dead + s.Completed + n("purged") + s.DeadTrimmed
-		if oldest > 0 {
-			// created times are the pushing clients' clocks: never negative
-			s.OldestPendingSeconds = float64(max(nowMs-oldest, 0)) / 1000
-		}
-		if s.Completed > 0 {
-			s.AvgRetrySeconds = float64(n("retry_ms_total")) / float64(s.Completed) / 1000
-		}
-		if s.Completed+s.Failed > 0 {
-			s.RetrySuccessRate = float64(s.Completed) / float64(s.Completed+s.Failed)
-		}
-		// throughput: the 10 s buckets of the last minute, the current
-		// one counted for the part of it that has passed
-		cur := nowMs / 10000
-		var done int64
-		for slot := 0; slot < 8; slot++ {
-			b, err := strconv.ParseInt(h["tp_b"+strconv.Itoa(slot)], 10, 64)
-			if err == nil && b > cur-6 && b <= cur {
-				done += n("tp_n" + strconv.Itoa(slot))
-			}
-		}
-		window := float64(50000+nowMs%10000) / 1000
-		s.ThroughputPerSecond = float64(done) / window
-		out[i] = s
+		out[i] = st
 	}
 	return out, now, nil
+}
+
+// statsRead is one queue's reads queued on a pipeline.
+type statsRead struct {
+	h                     *redis.MapStringStringCmd
+	pend                  []*redis.IntCmd
+	first                 []*redis.ZSliceCmd
+	delayed, leased, dead *redis.IntCmd
+}
+
+func queueStatsRead(ctx context.Context, p redis.Pipeliner, k store.Keys, q string) statsRead {
+	x := statsRead{h: p.HGetAll(ctx, k.Queue(q))}
+	for r := range Priorities {
+		lo, hi := strconv.FormatFloat(float64(r)*band, 'f', 0, 64), "("+strconv.FormatFloat(float64(r+1)*band, 'f', 0, 64)
+		x.pend = append(x.pend, p.ZCount(ctx, k.QueueReady(q), lo, hi))
+		x.first = append(x.first, p.ZRangeByScoreWithScores(ctx, k.QueueReady(q), &redis.ZRangeBy{Min: lo, Max: hi, Count: 1}))
+	}
+	x.delayed = p.ZCard(ctx, k.QueueDelayed(q))
+	x.leased = p.ZCard(ctx, k.QueueLeased(q))
+	x.dead = p.ZCard(ctx, k.QueueDead(q))
+	return x
+}
+
+// decode computes the numbers on Redis' clock now; a reply that is an
+// error (a key of the wrong type) is returned, naming the queue.
+func (x statsRead) decode(q string, now time.Time) (Stats, error) {
+	cmds := []redis.Cmder{x.h, x.delayed, x.leased, x.dead}
+	for r := range x.pend {
+		cmds = append(cmds, x.pend[r], x.first[r])
+	}
+	for _, c := range cmds {
+		if err := c.Err(); err != nil {
+			return Stats{}, fmt.Errorf("queue %s: %w", q, err)
+		}
+	}
+	nowMs := now.UnixMilli()
+	h := x.h.Val()
+	n := func(f string) int64 {
+		v, ok := h[f]
+		if !ok {
+			return 0 // not there: no parse, no error value built
+		}
+		i, _ := strconv.ParseInt(v, 10, 64)
+		return i
+	}
+	s := Stats{Queue: q, Paused: h["paused"] != "", Pending: map[Priority]int64{},
+		Delayed: x.delayed.Val(), InFlight: x.leased.Val(), Dead: x.dead.Val(),
+		Completed: n("completed"), Failed: n("died"), Retried: n("retried"),
+		Deferred: n("deferred"), Duplicates: n("duplicates"), DeadTrimmed: n("dead_trimmed")}
+	var oldest int64
+	for r, pr := range Priorities {
+		s.Pending[pr] = x.pend[r].Val()
+		s.PendingTotal += s.Pending[pr]
+		if z := x.first[r].Val(); len(z) > 0 {
+			created := int64(z[0].Score) - int64(r)*int64(band)
+			if oldest == 0 || created < oldest {
+				oldest = created
+			}
+		}
+	}
+	// every operation enqueued is pending, delayed, in flight or dead
+	// now, or was completed, purged or trimmed from the dead set
+	s.Enqueued = s.PendingTotal + s.Delayed + s.InFlight + s.Dead + s.Completed + n("purged") + s.DeadTrimmed
+	if oldest > 0 {
+		// created times are the pushing clients' clocks: never negative
+		s.OldestPendingSeconds = float64(max(nowMs-oldest, 0)) / 1000
+	}
+	if s.Completed > 0 {
+		s.AvgRetrySeconds = float64(n("retry_ms_total")) / float64(s.Completed) / 1000
+	}
+	if s.Completed+s.Failed > 0 {
+		s.RetrySuccessRate = float64(s.Completed) / float64(s.Completed+s.Failed)
+	}
+	// throughput: the 10 s buckets of the last minute, the current
+	// one counted for the part of it that has passed
+	cur := nowMs / 10000
+	var done int64
+	for slot := 0; slot < 8; slot++ {
+		b, err := strconv.ParseInt(h["tp_b"+strconv.Itoa(slot)], 10, 64)
+		if err == nil && b > cur-6 && b <= cur {
+			done += n("tp_n" + strconv.Itoa(slot))
+		}
+	}
+	window := float64(50000+nowMs%10000) / 1000
+	s.ThroughputPerSecond = float64(done) / window
+	return s, nil
+}
+
+// Overall sums the queues' numbers into the seed's "overall" entry.
+func Overall(stats []Stats) Stats {
+	o := Stats{Queue: "overall", Pending: map[Priority]int64{}}
+	var retryMs float64
+	for _, s := range stats {
+		for p, n := range s.Pending {
+			o.Pending[p] += n
+		}
+		o.PendingTotal += s.PendingTotal
+		o.Delayed += s.Delayed
+		o.InFlight += s.InFlight
+		o.Dead += s.Dead
+		o.Enqueued += s.Enqueued
+		o.Completed += s.Completed
+		o.Failed += s.Failed
+		o.Retried += s.Retried
+		o.Deferred += s.Deferred
+		o.Duplicates += s.Duplicates
+		o.DeadTrimmed += s.DeadTrimmed
+		o.ThroughputPerSecond += s.ThroughputPerSecond
+		retryMs += s.AvgRetrySeconds * float64(s.Completed)
+		o.OldestPendingSeconds = max(o.OldestPendingSeconds, s.OldestPendingSeconds)
+	}
+	for _, p := range Priorities {
+		o.Pending[p] += 0
+	}
+	if o.Completed > 0 {
+		o.AvgRetrySeconds = retryMs / float64(o.Completed)
+	}
+	if o.Completed+o.Failed > 0 {
+		o.RetrySuccessRate = float64(o.Completed) / float64(o.Completed+o.Failed)
+	}
+	return o
 }
 
 // States an operation can be listed in.

@@ -1,0 +1,261 @@
+package breaker
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/redis/go-redis/v9"
+)
+
+// SnapshotPart is the breakers' part of a snapshot (internal/engine/snapshot):
+// it queues its reads on the caller's pipeline and decodes them after the
+// one Exec, on Redis' clock. It writes nothing.
+type SnapshotPart struct {
+	keys store.Keys
+	own  func(name string) Settings
+	// configured are names this process knows from its config: listed
+	// even when Redis has never heard of them (Known false then).
+	configured []string
+
+	// seen is the state each name had at its last read. Probe leases
+	// matter only to a half-open breaker, so a name last seen in another
+	// state is read without them; found half-open, it is read again with
+	// them in a follow-up (one more round trip, on that transition only).
+	mu   sync.Mutex
+	seen map[string]State
+}
+
+// SnapshotPart returns the engine's snapshot part: settings not stored in
+// Redis yet are this process' own; configured names are always listed.
+func (e *Engine) SnapshotPart(configured []string) *SnapshotPart {
+	return NewSnapshotPart(e.opts.Keys, e.OwnSettings, configured)
+}
+
+// NewSnapshotPart builds the part without an engine; own may be nil (the
+// defaults).
+func NewSnapshotPart(keys store.Keys, own func(string) Settings, configured []string) *SnapshotPart {
+	if own == nil {
+		own = func(string) Settings { return Settings{}.WithDefaults() }
+	}
+	return &SnapshotPart{keys: keys, own: own, configured: configured, seen: map[string]State{}}
+}
+
+// Registered is the set of names the namespace's registry holds.
+type Registered map[string]bool
+
+// QueueHead queues the read of the registry.
+func (p *SnapshotPart) QueueHead(ctx context.Context, pipe redis.Pipeliner, _ int64) func() (Registered, []string, error) {
+	members := pipe.SMembers(ctx, p.keys.Breakers())
+	return func() (Registered, []string, error) {
+		names, err := members.Result()
+		if err != nil {
+			return nil, nil, registryErrorOf(p.keys.Breakers(), err)
+		}
+		reg := make(Registered, len(names))
+		for _, n := range names {
+			reg[n] = true
+		}
+		for _, n := range p.configured {
+			if !reg[n] {
+				names = append(names, n)
+			}
+		}
+		return reg, names, nil
+	}
+}
+
+// QueueNames queues each breaker's hash, its probe leases unless it was
+// last seen in a state other than half-open, and, with events > 0, its
+// latest events. A breaker found half-open without its leases read is
+// named for a re-read.
+func (p *SnapshotPart) QueueNames(ctx context.Context, pipe redis.Pipeliner, names []string, events int64) func(time.Time, Registered) ([]Status, []string, error) {
+	reads := make([]statusRead, len(names))
+	p.mu.Lock()
+	for i, n := range names {
+		last, ok := p.seen[n]
+		reads[i] = queueStatusRead(ctx, pipe, p.keys, n, !ok || last == HalfOpen, events)
+	}
+	p.mu.Unlock()
+	return func(now time.Time, reg Registered) ([]Status, []string, error) {
+		out := make([]Status, len(names))
+		var again []string
+		for i, n := range names {
+			st, err := reads[i].decode(n, p.own(n), now)
+			if err != nil {
+				return nil, nil, err
+			}
+			st.Known = st.Known || reg[n]
+			out[i] = st
+			if st.State == HalfOpen && reads[i].probes == nil {
+				again = append(again, n)
+			}
+		}
+		p.mu.Lock()
+		for i, n := range names {
+			p.seen[n] = out[i].State
+		}
+		p.mu.Unlock()
+		return out, again, nil
+	}
+}
+
+// Result is the statuses, in the order read.
+func (p *SnapshotPart) Result(_ Registered, sts []Status, _ time.Time) []Status { return sts }
+
+// statusRead is one breaker's reads queued on a pipeline.
+type statusRead struct {
+	hash *redis.StringSliceCmd
+	// probes is nil when the leases were not read
+	probes *redis.ZSliceCmd
+	events *redis.XMessageSliceCmd
+}
+
+func queueStatusRead(ctx context.Context, pipe redis.Pipeliner, k store.Keys, name string, withProbes bool, events int64) statusRead {
+	// commands built by hand, with the field names boxed once: a snapshot
+	// of a large fleet is mostly these two per breaker
+	key := k.Breaker(name)
+	args := make([]any, 0, 2+len(statusFieldArgs))
+	args = append(append(args, "hmget", key), statusFieldArgs...)
+	hash := redis.NewStringSliceCmd(ctx, args...)
+	_ = pipe.Process(ctx, hash) // queued: errors come with Exec
+	r := statusRead{hash: hash}
+	if withProbes {
+		// every lease with its deadline: the set holds at most max_probes
+		// live ones, and counting them against TIME of the same pipeline
+		// needs no second round trip
+		r.probes = redis.NewZSliceCmd(ctx, "zrange", k.BreakerProbes(name), "0", "-1", "withscores")
+		_ = pipe.Process(ctx, r.probes)
+	}
+	if events > 0 {
+		r.events = pipe.XRevRangeN(ctx, k.BreakerEvents(name), "+", "-", events)
+	}
+	return r
+}
+
+// decode turns the replies into a Status. A hash of the wrong type is a
+// corrupt breaker (reported, not an error); a probe set or event stream
+// of the wrong type, or a connection error, is an error.
+func (r statusRead) decode(name string, own Settings, now time.Time) (Status, error) {
+	h, herr := r.hash.Result()
+	if herr != nil && !isDataError(herr) {
+		return Status{}, herr
+	}
+	st := parseFields(name, hmgetFields(h), herr, own, now)
+	st.Known = !hmgetFields(h).empty() || herr != nil
+	var probes []redis.Z
+	if r.probes != nil {
+		var err error
+		if probes, err = r.probes.Result(); err != nil {
+			if isDataError(err) {
+				return Status{}, fmt.Errorf("breaker %s: probe leases %s unreadable: %w", name, r.probes.Args()[1], err)
+			}
+			return Status{}, err
+		}
+	}
+	if st.State == HalfOpen {
+		// only live leases count: expired ones are freed at the next acquire
+		nowMs := float64(now.UnixMilli())
+		for _, z := range probes {
+			if z.Score >= nowMs {
+				st.ProbesInFlight++
+			}
+		}
+	}
+	if r.events != nil {
+		msgs, err := r.events.Result()
+		if err != nil {
+			return Status{}, fmt.Errorf("breaker %s: event stream unreadable: %w", name, err)
+		}
+		st.Events = make([]Event, len(msgs))
+		for i, m := range msgs {
+			st.Events[len(msgs)-1-i] = eventFromStream(m)
+		}
+	}
+	return st, nil
+}
+
+// registryErrorOf is registryError without its TYPE lookup (a snapshot
+// reads in one round trip): the type is not named.
+func registryErrorOf(key string, err error) error {
+	if isDataError(err) && strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		return &RegistryError{Key: key, Type: "key of another type"}
+	}
+	return err
+}
+
+// Page reads the named breakers in one pipelined round trip with Redis'
+// clock, for callers that page through a large registry (ScanNames).
+func (p *SnapshotPart) Page(ctx context.Context, rdb redis.UniversalClient, names []string) ([]Status, time.Time, error) {
+	pipe := rdb.Pipeline()
+	tcmd := pipe.Time(ctx)
+	reg := make([]*redis.BoolCmd, len(names))
+	for i, n := range names {
+		reg[i] = pipe.SIsMember(ctx, p.keys.Breakers(), n)
+	}
+	// every page reads the leases: a paged read keeps no state per name
+	reads := make([]statusRead, len(names))
+	for i, n := range names {
+		reads[i] = queueStatusRead(ctx, pipe, p.keys, n, true, 0)
+	}
+	if cmds, err := pipe.Exec(ctx); err != nil && (!isDataError(err) || !anyFailed(cmds)) {
+		// a data error is one command's; an error no command carries is
+		// the pipeline's (no master behind a Sentinel, say)
+		return nil, time.Time{}, err
+	}
+	now, err := tcmd.Result()
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	known := Registered{}
+	for i, n := range names {
+		if reg[i].Val() {
+			known[n] = true
+		}
+	}
+	sts := make([]Status, len(names))
+	for i, n := range names {
+		st, err := reads[i].decode(n, p.own(n), now)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		st.Known = st.Known || known[n]
+		sts[i] = st
+	}
+	return sts, now, nil
+}
+
+// ScanNames pages through the registry with SSCAN (count names a page),
+// calling fn with each page; names may repeat across pages (SSCAN's
+// guarantee), so callers deduplicate.
+func (p *SnapshotPart) ScanNames(ctx context.Context, rdb redis.UniversalClient, count int64, fn func([]string) error) error {
+	var cursor uint64
+	for {
+		names, next, err := rdb.SScan(ctx, p.keys.Breakers(), cursor, "", count).Result()
+		if err != nil {
+			return registryErrorOf(p.keys.Breakers(), err)
+		}
+		if err := fn(names); err != nil {
+			return err
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// Configured are the names the part lists from this process' config.
+func (p *SnapshotPart) Configured() []string { return p.configured }
+
+func anyFailed(cmds []redis.Cmder) bool {
+	for _, c := range cmds {
+		if c.Err() != nil {
+			return true
+		}
+	}
+	return false
+}

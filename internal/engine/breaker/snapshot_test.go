@@ -1,0 +1,85 @@
+package breaker
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// tripCounter counts the round trips (pipelines and single commands)
+// that touch a key containing mark; the engine's own background re-reads
+// touch other keys.
+type tripCounter struct {
+	mark string
+	n    atomic.Int64
+}
+
+func (c *tripCounter) touches(cmds ...redis.Cmder) bool {
+	for _, cmd := range cmds {
+		for _, a := range cmd.Args() {
+			if s, ok := a.(string); ok && strings.Contains(s, c.mark) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (c *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if c.touches(cmd) {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (c *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if c.touches(cmds...) {
+			c.n.Add(1)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func TestSnapshotCountsHalfOpenProbesInTheSameRoundTrip(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	ctx := context.Background()
+	k := e.opts.Keys
+	now, err := e.rdb.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := now.UnixMilli()
+	for _, n := range []string{"a", "b"} {
+		e.rdb.HSet(ctx, k.Breaker(n), "state", "half_open", "generation", 2, "changed_at", ms)
+		e.rdb.SAdd(ctx, k.Breakers(), n)
+	}
+	e.rdb.ZAdd(ctx, k.BreakerProbes("a"), redis.Z{Score: float64(ms + 60000), Member: "live1"},
+		redis.Z{Score: float64(ms + 60000), Member: "live2"}, redis.Z{Score: float64(ms - 60000), Member: "expired"})
+	trips := &tripCounter{mark: ":probes"}
+	e.rdb.AddHook(trips)
+	sts, _, err := e.Snapshot(ctx, []string{"a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := trips.n.Load(); got != 1 {
+		t.Fatalf("Snapshot of two half-open breakers made %d round trips, want 1", got)
+	}
+	if sts[0].ProbesInFlight != 2 || sts[1].ProbesInFlight != 0 {
+		t.Fatalf("probes in flight %d and %d, want 2 (the expired lease not counted) and 0", sts[0].ProbesInFlight, sts[1].ProbesInFlight)
+	}
+
+	// a probe set of the wrong type is reported, not counted as zero
+	e.rdb.Del(ctx, k.BreakerProbes("b"))
+	e.rdb.Set(ctx, k.BreakerProbes("b"), "x", time.Minute)
+	_, _, err = e.Snapshot(ctx, []string{"a", "b"})
+	if err == nil || !strings.Contains(err.Error(), "breaker b: probe leases") || !strings.Contains(err.Error(), "WRONGTYPE") {
+		t.Fatalf("Snapshot with a corrupt probe set: %v, want an error naming breaker b's probe leases", err)
+	}
+}
