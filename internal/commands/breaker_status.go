@@ -97,40 +97,15 @@ func unknownNames(args []string, seen map[string]bool, limit, listed int) []stri
 	return out
 }
 
-// statusReader is the snapshot reader of the status verbs: this process'
-// own breaker settings (e may be nil: the defaults) and chaos
-// environment, and the configured services; tune adjusts the options.
-func statusReader(f *cmdutil.Factory, e *breaker.Engine, tune ...func(*snapshot.Options)) (*snapshot.Reader, error) {
-	c, err := f.Config()
+// statusReader is the snapshot reader of the status verbs (the engine's,
+// with this process' settings, environment and configured services); tune
+// adjusts its options.
+func statusReader(f *cmdutil.Factory, tune ...func(*snapshot.Options)) (*snapshot.Reader, error) {
+	sys, err := f.System()
 	if err != nil {
 		return nil, err
 	}
-	rdb, err := f.Redis()
-	if err != nil {
-		return nil, err
-	}
-	keys, err := f.Keys()
-	if err != nil {
-		return nil, err
-	}
-	var breakers, services []string
-	for _, s := range c.Services {
-		breakers = append(breakers, s.Name)
-		if _, ok := c.HealthCheck(s.Name); ok {
-			services = append(services, s.Name)
-		}
-	}
-	o := snapshot.Options{Keys: keys, ConfiguredBreakers: breakers, ConfiguredServices: services}
-	if e != nil {
-		o.Breaker = e.SnapshotPart(breakers)
-	}
-	if cc, err := f.Chaos(); err == nil {
-		o.Chaos = cc.SnapshotPart()
-	}
-	for _, t := range tune {
-		t(&o)
-	}
-	return snapshot.NewReader(rdb, o), nil
+	return sys.Reader(tune...), nil
 }
 
 func breakerStatusRun(ctx context.Context, opts *BreakerStatusOptions) error {
@@ -142,7 +117,7 @@ func breakerStatusRun(ctx context.Context, opts *BreakerStatusOptions) error {
 		}
 		return breakerStatusOffline(opts, err)
 	}
-	reader, err := statusReader(f, e)
+	reader, err := statusReader(f)
 	if err != nil {
 		return err
 	}

@@ -167,23 +167,13 @@ func chaosRunRun(ctx context.Context, opts *ChaosRunOptions) error {
 	}
 	gd := &gameday.GameDay{Chaos: cc, Targets: targets, Scale: opts.TimeScale,
 		OnEvent: func(line string) { fmt.Fprintln(f.IO.ErrOut, "gameday: "+line) }}
-	if b, err := f.Breakers(); err == nil {
-		gd.Breakers = b
+	// the probes read one snapshot per round: breakers, the services with
+	// a health check now (registered or configured) and queues
+	sys, err := f.System()
+	if err != nil {
+		return err
 	}
-	if h, err := f.Health(); err == nil {
-		gd.Health = h
-		gd.HealthChecks = func(ctx context.Context) ([]string, error) {
-			checks, err := healthChecks(ctx, f, h, nil)
-			names := make([]string, len(checks))
-			for i, c := range checks {
-				names[i] = c.Name
-			}
-			return names, err
-		}
-	}
-	if q, err := f.Queues(); err == nil {
-		gd.Queues = q
-	}
+	gd.State = sys.Reader()
 	j, runErr := gd.Run(ctx, s)
 	if j != nil {
 		if opts.Journal != "" {

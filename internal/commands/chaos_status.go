@@ -48,7 +48,7 @@ func chaosStatusRun(ctx context.Context, opts *ChaosStatusOptions) error {
 	if _, err := f.Chaos(); err != nil {
 		return err
 	}
-	reader, err := statusReader(f, nil)
+	reader, err := statusReader(f)
 	if err != nil {
 		return err
 	}

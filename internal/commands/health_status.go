@@ -66,7 +66,7 @@ func healthStatusRun(ctx context.Context, opts *HealthStatusOptions) error {
 		return err
 	}
 	// -o json shows the recent results (sparklines) as it always has
-	reader, err := statusReader(f, nil, func(o *snapshot.Options) { o.HealthSamples = 60 })
+	reader, err := statusReader(f, func(o *snapshot.Options) { o.HealthSamples = 60 })
 	if err != nil {
 		return err
 	}

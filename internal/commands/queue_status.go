@@ -74,7 +74,7 @@ func queueStatusRun(ctx context.Context, opts *QueueStatusOptions) error {
 	if _, err := f.Queues(); err != nil {
 		return err
 	}
-	reader, err := statusReader(f, nil)
+	reader, err := statusReader(f)
 	if err != nil {
 		return err
 	}

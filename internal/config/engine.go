@@ -24,6 +24,12 @@ func (c *Config) EngineOptions(logger, alertLog *slog.Logger) engine.Options {
 		NoFeedBreaker:       !c.FeedsBreaker(),
 		Logger:              logger,
 	}
+	for _, s := range c.Services {
+		o.Services = append(o.Services, s.Name)
+		if _, ok := c.HealthCheck(s.Name); ok {
+			o.HealthServices = append(o.HealthServices, s.Name)
+		}
+	}
 	a := c.Alerts
 	o.Alerts = engine.Alerts{Log: a.Log == nil || *a.Log, Logger: alertLog}
 	if a.Slack != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/haderos/haderctl/internal/engine/chaos/faults"
 	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/queue"
+	"github.com/haderos/haderctl/internal/engine/snapshot"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/engine/transport"
 	"github.com/haderos/haderctl/internal/redact"
@@ -50,6 +51,11 @@ type Options struct {
 	// BreakerSettings gives this process' own settings for a breaker (they
 	// seed a breaker it creates); nil means the defaults for every one.
 	BreakerSettings func(name string) breaker.Settings
+	// Services are the services this process' configuration names, and
+	// HealthServices those of them with a health check: the snapshot lists
+	// their breakers and health even before Redis has heard of them.
+	Services       []string
+	HealthServices []string
 	// Queue are the fallback queue's settings (zero fields: defaults).
 	Queue queue.Settings
 	// ChaosLimits are chaos' safety limits (zero fields: defaults).
@@ -178,6 +184,21 @@ func (s *System) Faults() *faults.Faults {
 		s.started.Store(s.faults)
 	})
 	return s.faults
+}
+
+// Reader is a snapshot reader of this system's state: every part in one
+// pipelined round trip and no writes, with this process' own breaker
+// settings, chaos environment and configured services; tune adjusts its
+// options (e.g. health samples for sparklines). A long-running program
+// keeps one reader: it remembers the names it saw, which is what makes a
+// refresh one round trip.
+func (s *System) Reader(tune ...func(*snapshot.Options)) *snapshot.Reader {
+	o := snapshot.Options{Keys: s.Keys, Breaker: s.Breakers.SnapshotPart(s.opts.Services), Chaos: s.Chaos.SnapshotPart(),
+		ConfiguredBreakers: s.opts.Services, ConfiguredServices: s.opts.HealthServices}
+	for _, t := range tune {
+		t(&o)
+	}
+	return snapshot.NewReader(s.Redis, o)
 }
 
 // Agent is a CPU/memory chaos agent for a service, with this system's

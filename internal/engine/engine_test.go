@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine"
+	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/snapshot"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/engine/transport"
 	"github.com/haderos/haderctl/internal/testredis"
@@ -170,5 +172,35 @@ func TestABadURLIsAnOptionsError(t *testing.T) {
 	var oe *engine.OptionsError
 	if !errors.As(err, &oe) {
 		t.Fatalf("want an OptionsError, got %v", err)
+	}
+}
+
+// The system's reader lists the configured services before Redis has
+// heard of them, and their breakers with this process' own settings.
+func TestTheReaderListsConfiguredServicesWithTheirOwnSettings(t *testing.T) {
+	o := options(t)
+	o.Services, o.HealthServices = []string{"aramex", "smsa"}, []string{"smsa"}
+	o.BreakerSettings = func(name string) breaker.Settings {
+		s := breaker.Settings{}.WithDefaults()
+		if name == "aramex" {
+			s.FailureThreshold = 7
+		}
+		return s
+	}
+	s, err := engine.Open(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	snap, err := s.Reader().Snapshot(context.Background(), snapshot.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Breakers) != 2 || snap.Breakers[0].Name != "aramex" || snap.Breakers[0].Settings.FailureThreshold != 7 ||
+		snap.Breakers[1].Name != "smsa" || snap.Breakers[1].Settings.FailureThreshold != 3 {
+		t.Fatalf("breakers %+v, want aramex (threshold 7) and smsa (3)", snap.Breakers)
+	}
+	if len(snap.Services) != 1 || snap.Services[0].Service != "smsa" {
+		t.Fatalf("services %+v, want smsa, the one with a health check", snap.Services)
 	}
 }

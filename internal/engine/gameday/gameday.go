@@ -13,23 +13,22 @@ import (
 	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/chaos/faults"
-	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/queue"
+	"github.com/haderos/haderctl/internal/engine/snapshot"
 )
 
 // GameDay runs a scenario with its steady-state hypothesis: probes
 // before, during and after; the experiments it started are always
 // stopped, also when ctx is cancelled or a check fails.
 type GameDay struct {
-	Chaos    *chaos.Client
-	Breakers *breaker.Engine
-	Health   *health.Checker
-	Queues   *queue.Client
-	// HealthChecks lists the services that have a health check now
-	// (configured or registered): the healthy probe judges only those,
-	// so a service unregistered since is not failed on its stale status.
-	// Nil: the checks registered in Redis.
-	HealthChecks func(context.Context) ([]string, error)
+	Chaos *chaos.Client
+	// State is where the probes read breakers, services' health and
+	// queues: one snapshot (one round trip, no writes) per evaluation
+	// round, whatever the number of probes. The healthy probe judges the
+	// services it lists, those with a health check now (registered, or
+	// configured in the reader), so a service unregistered since is not
+	// failed on its stale status.
+	State *snapshot.Reader
 	// Targets are the services (empty: every service, "*").
 	Targets []string
 	Scale   float64
@@ -218,13 +217,14 @@ func (g *GameDay) stepRecovery(ctx context.Context, j *Journal, probes []Probe, 
 		}
 	}
 	for len(pending) > 0 && ctx.Err() == nil {
+		snap, err := g.read(ctx)
 		for i := range pending {
 			ok := true
 			for _, p := range probes {
 				if len(p.Services) == 0 && !slices.Contains(j.Steps[i].Target, "*") {
 					p.Services = j.Steps[i].Target
 				}
-				if held, _ := g.probe(ctx, p); !held {
+				if held, _ := g.judge(ctx, snap, err, p); !held {
 					ok = false
 					break
 				}
@@ -257,11 +257,12 @@ func (g *GameDay) check(ctx context.Context, j *Journal, stage string, probes []
 	settled := make([]bool, len(probes))
 	for {
 		all, allSettled := true, true
+		snap, err := g.read(ctx)
 		for i, p := range probes {
 			if settled[i] {
 				continue
 			}
-			ok, detail := g.probe(ctx, p)
+			ok, detail := g.judge(ctx, snap, err, p)
 			held[i] = &ProbeResult{Stage: stage, Name: probeName(p), OK: ok, Detail: detail, At: time.Now(), Duration: time.Since(start)}
 			// a probe with nothing to judge yet holds for now, but is
 			// looked at again until the stage ends
@@ -313,56 +314,53 @@ func (g *GameDay) probeServices(p Probe) []string {
 	return g.Targets
 }
 
+// read takes the snapshot one evaluation round judges its probes on.
+func (g *GameDay) read(ctx context.Context) (*snapshot.Snapshot, error) {
+	if g.State == nil {
+		return nil, errors.New("no state reader")
+	}
+	return g.State.Snapshot(ctx, snapshot.Filter{Parts: snapshot.Breakers | snapshot.Queues | snapshot.Health})
+}
+
+// probe judges p on a snapshot of its own (tests; rounds share one).
 func (g *GameDay) probe(ctx context.Context, p Probe) (bool, string) {
+	snap, err := g.read(ctx)
+	return g.judge(ctx, snap, err, p)
+}
+
+// judge evaluates p on snap (or fails it with the error that kept the
+// snapshot from being read).
+func (g *GameDay) judge(ctx context.Context, snap *snapshot.Snapshot, err error, p Probe) (bool, string) {
+	if err != nil {
+		return false, err.Error()
+	}
 	names := g.probeServices(p)
 	switch p.Type {
 	case "breakers_closed", "breakers_open":
-		if g.Breakers == nil {
-			return false, "no breaker engine"
-		}
-		if len(names) == 0 {
-			var err error
-			if names, err = g.Breakers.Names(ctx); err != nil {
-				return false, err.Error()
-			}
-		}
-		sts, _, err := g.Breakers.Snapshot(ctx, names)
-		if err != nil {
-			return false, err.Error()
-		}
 		var bad []string
-		for _, s := range sts {
-			open := s.State == breaker.Open || s.State == breaker.ForcedOpen || s.State == breaker.HalfOpen
-			if (p.Type == "breakers_open") != open {
+		judged := 0
+		for _, s := range breakersNamed(snap, names) {
+			judged++
+			if (p.Type == "breakers_open") != opened(s.State) {
 				bad = append(bad, s.Name+" "+string(s.State))
 			}
 		}
 		if len(bad) > 0 {
 			return false, strings.Join(bad, ", ")
 		}
-		return true, fmt.Sprintf("%d breakers", len(sts))
+		return true, fmt.Sprintf("%d breakers", judged)
 	case "breakers_open_where_failing":
-		return g.openWhereFailing(ctx, names)
+		return g.openWhereFailing(ctx, snap, names)
 	case "healthy":
-		if g.Health == nil {
-			return true, "no health checks to read"
-		}
-		judged, err := g.withHealthChecks(ctx, names)
-		if err != nil {
-			return false, err.Error()
-		}
+		judged := withHealthChecks(snap, names)
 		if len(judged) == 0 {
 			return true, "no health checks to read"
 		}
-		sts, _, err := g.Health.Statuses(ctx, judged)
-		if err != nil {
-			return false, err.Error()
-		}
 		var bad []string
 		checked := 0
-		for _, s := range sts {
-			if s.Status == "unknown" {
-				continue // checked never yet
+		for _, s := range snap.Services {
+			if !slices.Contains(judged, s.Service) || s.Status == "unknown" {
+				continue // not judged, or checked never yet
 			}
 			checked++
 			if !s.Healthy {
@@ -374,14 +372,12 @@ func (g *GameDay) probe(ctx context.Context, p Probe) (bool, string) {
 		}
 		return true, fmt.Sprintf("%d services healthy", checked)
 	case "queue_backlog", "queue_drained":
-		if g.Queues == nil {
-			return false, "no queue client"
+		var s queue.Stats // a queue never pushed to is empty
+		for _, q := range snap.Queues {
+			if q.Queue == p.Queue {
+				s = q
+			}
 		}
-		sts, _, err := g.Queues.Stats(ctx, []string{p.Queue})
-		if err != nil {
-			return false, err.Error()
-		}
-		s := sts[0]
 		backlog := s.PendingTotal + s.Delayed
 		if p.Type == "queue_drained" {
 			return backlog+s.InFlight == 0, fmt.Sprintf("%d pending, %d delayed, %d in flight", s.PendingTotal, s.Delayed, s.InFlight)
@@ -392,32 +388,43 @@ func (g *GameDay) probe(ctx context.Context, p Probe) (bool, string) {
 	return false, "unknown probe type " + p.Type
 }
 
-// withHealthChecks narrows names (nil: every service) to those with a
-// health check now, sorted.
-func (g *GameDay) withHealthChecks(ctx context.Context, names []string) ([]string, error) {
-	var current []string
-	if g.HealthChecks != nil {
-		var err error
-		if current, err = g.HealthChecks(ctx); err != nil {
-			return nil, err
-		}
-	} else {
-		reg, err := g.Health.Registered(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for n := range reg {
-			current = append(current, n)
-		}
+// opened is a breaker state that keeps calls away (or lets only probes
+// through).
+func opened(st breaker.State) bool {
+	return st == breaker.Open || st == breaker.ForcedOpen || st == breaker.HalfOpen
+}
+
+// breakersNamed are the snapshot's breakers with those names (nil: all);
+// a name Redis never heard of is a closed breaker.
+func breakersNamed(snap *snapshot.Snapshot, names []string) []breaker.Status {
+	if len(names) == 0 {
+		return snap.Breakers
 	}
+	out := make([]breaker.Status, 0, len(names))
+	for _, n := range names {
+		st := breaker.Status{Name: n, State: breaker.Closed}
+		for _, s := range snap.Breakers {
+			if s.Name == n {
+				st = s
+				break
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// withHealthChecks narrows names (nil: every service) to those with a
+// health check now: the services the snapshot lists, sorted.
+func withHealthChecks(snap *snapshot.Snapshot, names []string) []string {
 	var out []string
-	for _, n := range current {
-		if len(names) == 0 || slices.Contains(names, n) {
-			out = append(out, n)
+	for _, s := range snap.Services {
+		if len(names) == 0 || slices.Contains(names, s.Service) {
+			out = append(out, s.Service)
 		}
 	}
 	slices.Sort(out)
-	return slices.Compact(out), nil
+	return slices.Compact(out)
 }
 
 const notJudged = "no service had enough failed calls to judge"
@@ -427,10 +434,7 @@ const notJudged = "no service had enough failed calls to judge"
 // open (or half-open, forced-open) breaker. Services without such
 // failures — no traffic, or faults that do not fail calls — are not
 // judged.
-func (g *GameDay) openWhereFailing(ctx context.Context, names []string) (bool, string) {
-	if g.Breakers == nil {
-		return false, "no breaker engine"
-	}
+func (g *GameDay) openWhereFailing(ctx context.Context, snap *snapshot.Snapshot, names []string) (bool, string) {
 	failed := map[string]int64{}
 	for id, services := range g.started {
 		errs, err := g.Chaos.FailedCalls(ctx, id)
@@ -449,16 +453,14 @@ func (g *GameDay) openWhereFailing(ctx context.Context, names []string) (bool, s
 	}
 	var judged, bad []string
 	for svc, n := range failed {
-		if n < int64(g.Breakers.SettingsFor(svc).FailureThreshold) {
+		// the threshold in force is the one stored with the breaker
+		st := breakersNamed(snap, []string{svc})[0]
+		if n < int64(st.Settings.WithDefaults().FailureThreshold) {
 			continue
 		}
 		judged = append(judged, svc)
-		snap, _, err := g.Breakers.Snapshot(ctx, []string{svc})
-		if err != nil {
-			return false, err.Error()
-		}
-		if st := snap[0].State; st != breaker.Open && st != breaker.HalfOpen && st != breaker.ForcedOpen {
-			bad = append(bad, fmt.Sprintf("%s %s after %d failed calls", svc, st, n))
+		if !opened(st.State) {
+			bad = append(bad, fmt.Sprintf("%s %s after %d failed calls", svc, st.State, n))
 		}
 	}
 	if len(bad) > 0 {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,9 +18,11 @@ import (
 	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/chaos/faults"
 	"github.com/haderos/haderctl/internal/engine/health"
+	"github.com/haderos/haderctl/internal/engine/snapshot"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/engine/transport"
 	"github.com/haderos/haderctl/internal/testredis"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestMain(m *testing.M) { os.Exit(testredis.Main(m)) }
@@ -61,6 +64,16 @@ func setup(t *testing.T) *env {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	t.Cleanup(srv.Close)
 	return &env{c: c, faults: f, ns: ns, srv: srv, client: &http.Client{Transport: &faults.Transport{Base: http.DefaultTransport, Faults: f}}}
+}
+
+// reader reads the namespace's state as the game day's probes do; b
+// (may be nil) gives the breakers' own settings.
+func (e *env) reader(t *testing.T, b *breaker.Engine, configuredServices ...string) *snapshot.Reader {
+	o := snapshot.Options{Keys: store.Keys{Namespace: e.ns}, ConfiguredServices: configuredServices}
+	if b != nil {
+		o.Breaker = b.SnapshotPart(nil)
+	}
+	return snapshot.NewReader(testredis.Client(t), o)
 }
 
 // call makes one request to the test service as service svc.
@@ -171,7 +184,7 @@ recovery_deadline: 30s
 	if err != nil {
 		t.Fatal(err)
 	}
-	gd := &GameDay{Chaos: e.c, Breakers: b, Targets: []string{"svc"}, Scale: 1, Poll: 20 * time.Millisecond}
+	gd := &GameDay{Chaos: e.c, State: e.reader(t, b), Targets: []string{"svc"}, Scale: 1, Poll: 20 * time.Millisecond}
 	ctx, stopTraffic := context.WithCancel(context.Background())
 	defer stopTraffic()
 
@@ -262,7 +275,7 @@ func TestDefaultDuringProbeWantsBreakersOpenWhereCallsFailed(t *testing.T) {
 			time.Sleep(10 * time.Millisecond) // traffic, not synchronisation
 		}
 	}()
-	gd := &GameDay{Chaos: e.c, Breakers: b, Targets: []string{"svc"}, Scale: 1, Poll: 50 * time.Millisecond}
+	gd := &GameDay{Chaos: e.c, State: e.reader(t, b), Targets: []string{"svc"}, Scale: 1, Poll: 50 * time.Millisecond}
 	j, err := gd.Run(context.Background(), s)
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +311,7 @@ func TestHealthyProbeJudgesOnlyServicesWithACheckNow(t *testing.T) {
 	}
 	healthy := Probe{Type: "healthy"}
 	for _, targets := range [][]string{{"up", "gone"}, {"*"}} {
-		gd := &GameDay{Chaos: e.c, Health: hc, Targets: targets}
+		gd := &GameDay{Chaos: e.c, State: e.reader(t, nil), Targets: targets}
 		// while "gone" has a check, its failure counts
 		if ok, detail := gd.probe(ctx, healthy); ok || !strings.Contains(detail, "gone") {
 			t.Fatalf("targets %v, gone registered and failing: %v %q, want it judged unhealthy", targets, ok, detail)
@@ -308,15 +321,64 @@ func TestHealthyProbeJudgesOnlyServicesWithACheckNow(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, targets := range [][]string{{"up", "gone"}, {"*"}} {
-		gd := &GameDay{Chaos: e.c, Health: hc, Targets: targets}
+		gd := &GameDay{Chaos: e.c, State: e.reader(t, nil), Targets: targets}
 		if ok, detail := gd.probe(ctx, healthy); !ok || detail != "1 services healthy" {
 			t.Fatalf("targets %v, gone unregistered: %v %q, want only up judged", targets, ok, detail)
 		}
 	}
 	// the checks the command lists (configured ones too) are the ones judged
-	gd := &GameDay{Chaos: e.c, Health: hc, Targets: []string{"*"},
-		HealthChecks: func(context.Context) ([]string, error) { return []string{"up", "gone"}, nil }}
+	gd := &GameDay{Chaos: e.c, State: e.reader(t, nil, "up", "gone"), Targets: []string{"*"}}
 	if ok, _ := gd.probe(ctx, healthy); ok {
 		t.Fatal("a service the checks list (from the config) was not judged")
+	}
+}
+
+// pipelineCounter counts what a client sends: pipelines and lone commands.
+type pipelineCounter struct{ pipelines, commands atomic.Int64 }
+
+func (c *pipelineCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *pipelineCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.commands.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (c *pipelineCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.pipelines.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// One evaluation round of any number of probes reads one snapshot: one
+// pipelined round trip once the reader knows the names, and no writes.
+func TestProbesOfOneRoundShareOneSnapshot(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	keys := store.Keys{Namespace: e.ns}
+	hc := health.New(testredis.Client(t), health.Options{Keys: keys})
+	chk := health.Check{Name: "svc", URL: e.srv.URL}
+	if err := hc.Register(ctx, chk); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hc.Check(ctx, chk.WithDefaults()); err != nil {
+		t.Fatal(err)
+	}
+	rdb := testredis.Client(t) // a client of its own, so only the reader's traffic is counted
+	var n pipelineCounter
+	rdb.AddHook(&n)
+	gd := &GameDay{Chaos: e.c, State: snapshot.NewReader(rdb, snapshot.Options{Keys: keys}), Targets: []string{"svc"}}
+	probes := []Probe{{Type: "breakers_closed"}, {Type: "healthy"}, {Type: "queue_drained", Queue: "orders"}}
+	j := &Journal{}
+	if !gd.check(ctx, j, "before", probes, 0) { // the cold read learns the names
+		t.Fatalf("steady state did not hold: %+v", j.Probes)
+	}
+	n.pipelines.Store(0)
+	n.commands.Store(0)
+	if !gd.check(ctx, j, "before", probes, 0) {
+		t.Fatalf("steady state did not hold: %+v", j.Probes)
+	}
+	if p, c := n.pipelines.Load(), n.commands.Load(); p != 1 || c != 0 {
+		t.Fatalf("one round of %d probes sent %d pipelines and %d lone commands, want 1 and 0", len(probes), p, c)
 	}
 }
