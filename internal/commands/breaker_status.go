@@ -223,7 +223,7 @@ func breakerStatusOffline(opts *BreakerStatusOptions, cause error) error {
 		statuses[i] = breaker.Status{Name: n, State: breaker.Unknown, Settings: c.BreakerSettings(n), InMemory: true}
 	}
 	// The settings in force live in Redis: offline the table leaves them out.
-	if err := renderBreakerStatus(f, statuses, time.Now(), false); err != nil {
+	if err := renderBreakerStatus(f, statuses, f.Now(), false); err != nil {
 		return err
 	}
 	return &cmdutil.ExitError{Code: cmdutil.ExitUnavailable,
