@@ -100,6 +100,24 @@ func TestCallerCancelledRequestIsNeitherFailureNorSuccess(t *testing.T) {
 	}
 }
 
+// A caller that cancels with a cause (context.WithCancelCause, as a server
+// does when its own client goes away) gets the cause back from net/http,
+// not context.Canceled: it is still the caller's doing, not the service's.
+func TestCallerCancelledWithACauseIsNeitherFailureNorSuccess(t *testing.T) {
+	url, arrived := hangingServer(t)
+	e := newBreakers(t, breaker.Settings{FailureThreshold: 1})
+	rt := transport.New(nil, e)
+	gone := errors.New("the client went away")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancelWhenArrived(t, arrived, func() { cancel(gone) })
+	if err := get(t, ctx, rt, "shop", url+"/hang"); !errors.Is(err, gone) {
+		t.Fatalf("want the cancel cause, got %v", err)
+	}
+	if st := status(t, e, "shop"); st.State != breaker.Closed || st.Failures != 0 {
+		t.Fatalf("a call its caller cancelled (with a cause) was counted as a failure: %+v", st)
+	}
+}
+
 func TestCallerCancelledProbeFreesItsSlot(t *testing.T) {
 	url, arrived := hangingServer(t)
 	e := newBreakers(t, breaker.Settings{FailureThreshold: 1, SuccessThreshold: 1, MaxProbes: 1,
