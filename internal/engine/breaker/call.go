@@ -48,7 +48,12 @@ func (e *Engine) Admit(ctx context.Context, name string) (Call, error) {
 	r, err := e.run(ctx, acquireScript, name, token)
 	if err != nil {
 		if ctx.Err() != nil {
-			return Call{}, ctx.Err() // the caller's deadline, not Redis' fault
+			// the caller gave up (or its deadline passed), not Redis' fault.
+			// The script may have run all the same and taken a probe slot
+			// under token: give it back now, not when its lease runs out,
+			// and without keeping the caller past its own end
+			go Call{e: e, name: name, token: token}.Release()
+			return Call{}, ctx.Err()
 		}
 		if store.IsUnavailable(err) {
 			e.down.mark(e.log, err)

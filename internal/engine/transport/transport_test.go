@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/engine/transport"
 	"github.com/haderos/haderctl/internal/testredis"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestMain(m *testing.M) { testredis.Main(m) }
@@ -212,4 +214,89 @@ func TestClientTimeoutCountsAsAFailure(t *testing.T) {
 	if st := status(t, e, "shop"); st.State != breaker.Open {
 		t.Fatalf("a call past the client's timeout is the service's failure: %+v", st)
 	}
+}
+
+// cancelAfterRun lets the next script through to Redis, then cancels the
+// caller's context and fails the command with context.Canceled: the
+// caller gave up while Redis ran the script (its reply lost on the way).
+type cancelAfterRun struct {
+	cancel atomic.Pointer[context.CancelFunc]
+}
+
+func (h *cancelAfterRun) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *cancelAfterRun) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (h *cancelAfterRun) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if name := cmd.Name(); name != "evalsha" && name != "eval" {
+			return err
+		}
+		if c := h.cancel.Swap(nil); c != nil {
+			(*c)()
+			cmd.SetErr(context.Canceled)
+			return context.Canceled
+		}
+		return err
+	}
+}
+
+// A caller that gives up while Redis admits it as a half-open probe has
+// taken a slot it will never use: Admit gives it back at once instead of
+// leaving it to the lease (an hour here).
+func TestACallerCancelledDuringAdmissionFreesTheProbeSlot(t *testing.T) {
+	hook := &cancelAfterRun{}
+	rdb := testredis.Client(t)
+	rdb.AddHook(hook)
+	e := breaker.New(rdb, breaker.Options{Keys: store.Keys{Namespace: testredis.Namespace(t)},
+		Settings: func(string) breaker.Settings {
+			return breaker.Settings{FailureThreshold: 1, SuccessThreshold: 1, MaxProbes: 1, RecoveryTimeout: time.Millisecond, ProbeLease: time.Hour}
+		}})
+	t.Cleanup(e.Close)
+	if _, err := e.Record(context.Background(), "shop", false); err != nil {
+		t.Fatal(err)
+	}
+	// poll until a probe is admitted (the 1ms recovery timeout runs on
+	// Redis time, and this process' cache may hold the breaker open a
+	// moment longer), and give it back: half-open, its one slot free
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		call, err := e.Admit(context.Background(), "shop")
+		if err == nil {
+			call.Release()
+			break
+		}
+		if !errors.Is(err, breaker.ErrOpen) || time.Now().After(deadline) {
+			t.Fatalf("the breaker never admitted a probe: %v", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if st := status(t, e, "shop"); st.State != breaker.HalfOpen || st.ProbesInFlight != 0 {
+		t.Fatalf("want half-open with its slot free to start from, got %+v", st)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	hook.cancel.Store(&cancel)
+	if _, err := e.Admit(ctx, "shop"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("want context.Canceled from an admission its caller gave up, got %v", err)
+	}
+	if hook.cancel.Load() != nil {
+		t.Fatal("the admission never ran its script")
+	}
+	// poll: the slot is given back in the background, the caller is not
+	// kept waiting for it
+	deadline = time.Now().Add(5 * time.Second)
+	for st := status(t, e, "shop"); st.State != breaker.HalfOpen || st.ProbesInFlight != 0; st = status(t, e, "shop") {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the caller gave up mid-admission: want half-open with no probe in flight, got %+v", st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	call, err := e.Admit(context.Background(), "shop")
+	if err != nil {
+		t.Fatalf("the slot was not freed: the next probe was refused: %v", err)
+	}
+	call.Done(true)
 }
