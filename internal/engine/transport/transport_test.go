@@ -3,6 +3,7 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -299,4 +300,43 @@ func TestACallerCancelledDuringAdmissionFreesTheProbeSlot(t *testing.T) {
 		t.Fatalf("the slot was not freed: the next probe was refused: %v", err)
 	}
 	call.Done(true)
+}
+
+// The outcome is taken at the response headers: a caller that cancels
+// while reading the body has already had the service's answer counted (a
+// 200 here clears the failure before it), and the cancel adds no failure.
+func TestACancelWhileReadingTheBodyKeepsTheHeadersOutcome(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the rest of the body never comes
+	}))
+	t.Cleanup(srv.Close)
+	e := newBreakers(t, breaker.Settings{FailureThreshold: 2})
+	if _, err := e.Record(context.Background(), "shop", false); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(transport.WithService(ctx, "shop"), http.MethodGet, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: transport.New(nil, e)}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, len("partial"))
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := io.ReadAll(resp.Body); !errors.Is(err, context.Canceled) {
+		t.Fatalf("want the body read cancelled, got %v", err)
+	}
+	if st := status(t, e, "shop"); st.State != breaker.Closed || st.Failures != 0 {
+		t.Fatalf("want the 200 counted (failures cleared) and no failure for the cancel, got %+v", st)
+	}
 }
