@@ -40,8 +40,10 @@ var (
 
 // scan walks n beside t: it records the fields written under path,
 // rewrites each time.Duration value to the Go form yaml.v3 reads, and
-// refuses a key t does not have and a number its field cannot hold, as a
-// duration.NodeError placed at the node.
+// refuses a key t does not have, a number its field cannot hold and a
+// value of the wrong shape (a list for a string, "maybe" for a bool), as a
+// duration.NodeError placed at the node, so the message names the field
+// and its line (yaml.v3's own type errors name neither).
 func scan(n *yaml.Node, t reflect.Type, path string, w written) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -68,10 +70,16 @@ func scan(n *yaml.Node, t reflect.Type, path string, w written) error {
 	case reflect.PointerTo(t).Implements(unmarshalerType):
 		return nil // the type reads its own form
 	}
+	// a value left empty is the field's zero value, as yaml.v3 reads it
+	// (a number's range check, or its reader, says whether that will do)
+	null := n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 	switch t.Kind() {
 	case reflect.Struct:
+		if null {
+			return nil
+		}
 		if n.Kind != yaml.MappingNode {
-			return nil // yaml.v3 says what is wrong
+			return duration.BadNode(n, "must be a mapping of fields, not %s", shape(n))
 		}
 		fields := yamlFields(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -87,8 +95,11 @@ func scan(n *yaml.Node, t reflect.Type, path string, w written) error {
 			}
 		}
 	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
+		if null {
 			return nil
+		}
+		if n.Kind != yaml.SequenceNode {
+			return duration.BadNode(n, "must be a list, not %s", shape(n))
 		}
 		for i, c := range n.Content {
 			p := fmt.Sprintf("%s[%d]", path, i)
@@ -98,8 +109,11 @@ func scan(n *yaml.Node, t reflect.Type, path string, w written) error {
 			}
 		}
 	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
+		if null {
 			return nil
+		}
+		if n.Kind != yaml.MappingNode {
+			return duration.BadNode(n, "must be a mapping, not %s", shape(n))
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if err := scan(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), w); err != nil {
@@ -110,8 +124,30 @@ func scan(n *yaml.Node, t reflect.Type, path string, w written) error {
 		return scanInt(n)
 	case reflect.Float64, reflect.Float32:
 		return scanFloat(n)
+	case reflect.Bool:
+		// yaml.v3's own reading (true, false, and YAML 1.1's yes/no, on/off)
+		var b bool
+		if !null && (n.Kind != yaml.ScalarNode || n.Decode(&b) != nil) {
+			return duration.BadNode(n, "%s is not true or false", shape(n))
+		}
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			return duration.BadNode(n, "must be a single value, not %s", shape(n))
+		}
 	}
 	return nil
+}
+
+// shape says what a node holds, for a message: its value quoted, or "a
+// list" / "a mapping".
+func shape(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	}
+	return strconv.Quote(n.Value)
 }
 
 func scanInt(n *yaml.Node) error {

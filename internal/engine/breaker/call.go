@@ -48,7 +48,17 @@ func (e *Engine) Admit(ctx context.Context, name string) (Call, error) {
 	r, err := e.run(ctx, acquireScript, name, token)
 	if err != nil {
 		if ctx.Err() != nil {
-			return Call{}, ctx.Err() // the caller's deadline, not Redis' fault
+			// the caller gave up (or its deadline passed), not Redis' fault.
+			// The script may have run all the same and taken a probe slot
+			// under token: give it back now, not when its lease runs out,
+			// and without keeping the caller past its own end. Only where
+			// a probe was possible: a breaker last seen closed admits
+			// without a slot, and a Redis that does not answer must not
+			// gather a release per call.
+			if e.mayProbe(name) {
+				go Call{e: e, name: name, token: token}.Release()
+			}
+			return Call{}, ctx.Err()
 		}
 		if store.IsUnavailable(err) {
 			e.down.mark(e.log, err)
@@ -63,6 +73,16 @@ func (e *Engine) Admit(ctx context.Context, name string) (Call, error) {
 		return Call{e: e, name: name, gen: r.generation, token: token, stop: e.keepProbe(name, token)}, nil
 	}
 	return Call{}, &OpenError{Name: name, State: r.state, RetryAfter: r.wait}
+}
+
+// mayProbe reports whether the acquire script may have admitted a call
+// to name as a half-open probe: the breaker was last seen neither closed
+// nor disabled, or not seen yet.
+func (e *Engine) mayProbe(name string) bool {
+	e.mu.RLock()
+	c := e.cache[name]
+	e.mu.RUnlock()
+	return c == nil || (c.state != Closed && c.state != Disabled)
 }
 
 func (e *Engine) admitLocal(name string) (Call, error) {

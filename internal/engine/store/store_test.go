@@ -231,6 +231,14 @@ func TestMultiHostURLsThroughGoRedisParsers(t *testing.T) {
 		strings.Join(o.Addrs, ",") != "n1:6379,n2:7001" || o.Username != "u" || o.Password != "pw" || o.TLSConfig == nil || o.TLSConfig.ServerName != "n1" {
 		t.Fatalf("cluster: %+v %v", o, err)
 	}
+	// go-redis' addr= parameters work as well, with the same default port
+	// as the host list (go-redis alone refuses an addr= without one)
+	if o, err = ParseURL("redis-sentinel://s1?master=m&addr=s2&addr=s3:26380"); err != nil || strings.Join(o.Addrs, ",") != "s1:26379,s2:26379,s3:26380" {
+		t.Fatalf("sentinel addr=: %+v %v", o, err)
+	}
+	if o, err = ParseURL("redis-cluster://n1,n2?addr=n3&addr=[::1]:7002"); err != nil || strings.Join(o.Addrs, ",") != "n1:6379,n2:6379,n3:6379,[::1]:7002" {
+		t.Fatalf("cluster addr=: %+v %v", o, err)
+	}
 	for _, u := range []string{"redis-cluster://n1?no_such_option=1", "redis-sentinel://s1?master=m&no_such_option=1"} {
 		if _, err := ParseURL(u); err == nil || !strings.Contains(err.Error(), "unexpected option: no_such_option") {
 			t.Errorf("%s: want the unknown option refused, got %v", u, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -131,15 +132,17 @@ func parseBareURL(raw string, bad func(string) error) (*redis.UniversalOptions, 
 	if sentinel {
 		port = "26379"
 	}
-	var addrs []string
-	for _, h := range strings.Split(hostPart, ",") {
-		if h == "" {
-			continue
-		}
+	withPort := func(h string) string {
 		if _, _, err := net.SplitHostPort(h); err != nil {
 			h = net.JoinHostPort(strings.Trim(h, "[]"), port)
 		}
-		addrs = append(addrs, h)
+		return h
+	}
+	var addrs []string
+	for _, h := range strings.Split(hostPart, ",") {
+		if h != "" {
+			addrs = append(addrs, withPort(h))
+		}
 	}
 	if len(addrs) == 0 {
 		return nil, bad("no host given")
@@ -148,8 +151,14 @@ func parseBareURL(raw string, bad func(string) error) (*redis.UniversalOptions, 
 	if err != nil {
 		return nil, bad("the query string is not valid")
 	}
-	for _, a := range addrs[1:] {
-		q.Add("addr", a)
+	// go-redis' own addr= parameters (after the host list) get the same
+	// default port
+	given := q["addr"]
+	q.Del("addr")
+	for _, a := range slices.Concat(addrs[1:], given) {
+		if a != "" {
+			q.Add("addr", withPort(a))
+		}
 	}
 	base := "redis://"
 	if strings.HasPrefix(scheme, "rediss") {

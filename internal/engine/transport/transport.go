@@ -30,9 +30,11 @@ func Service(ctx context.Context) string {
 // 429 or a transport error counts as a failure, a timeout (the request's
 // deadline or a per-service timeout) included; anything else (including
 // 4xx: the service answered) as a success. A request its caller cancelled
-// before the response (context.Canceled) says nothing about the service:
-// it counts as neither, and a half-open probe slot it held is freed at
-// once. A refused call returns an error matching breaker.ErrOpen without
+// before the response (its context canceled, with a cause or without) says
+// nothing about the service: it counts as neither, and a half-open probe
+// slot it held is freed at once. The outcome is taken when the response's
+// headers arrive, so a caller that cancels while reading the body does not
+// change it. A refused call returns an error matching breaker.ErrOpen without
 // touching the network.
 type Transport struct {
 	Base     http.RoundTripper
@@ -67,9 +69,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // CallerCancelled reports whether a request failed because its caller
-// cancelled it (not because a deadline passed or the service failed).
+// cancelled it (not because a deadline passed or the service failed). It
+// goes by the request's context, not by err: net/http returns the
+// context's cause (context.Cause), which is context.Canceled only when the
+// caller gave none.
 func CallerCancelled(ctx context.Context, err error) bool {
-	return errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled)
+	return err != nil && errors.Is(ctx.Err(), context.Canceled)
 }
 
 // Failed reports whether a status code means the service itself failed.

@@ -3,8 +3,10 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/engine/transport"
 	"github.com/haderos/haderctl/internal/testredis"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestMain(m *testing.M) { testredis.Main(m) }
@@ -97,6 +100,24 @@ func TestCallerCancelledRequestIsNeitherFailureNorSuccess(t *testing.T) {
 	after := status(t, e, "shop")
 	if after.State != breaker.Closed || after.Failures != 1 || after.Generation != before.Generation {
 		t.Fatalf("a cancelled call was counted: before %+v, after %+v", before, after)
+	}
+}
+
+// A caller that cancels with a cause (context.WithCancelCause, as a server
+// does when its own client goes away) gets the cause back from net/http,
+// not context.Canceled: it is still the caller's doing, not the service's.
+func TestCallerCancelledWithACauseIsNeitherFailureNorSuccess(t *testing.T) {
+	url, arrived := hangingServer(t)
+	e := newBreakers(t, breaker.Settings{FailureThreshold: 1})
+	rt := transport.New(nil, e)
+	gone := errors.New("the client went away")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancelWhenArrived(t, arrived, func() { cancel(gone) })
+	if err := get(t, ctx, rt, "shop", url+"/hang"); !errors.Is(err, gone) {
+		t.Fatalf("want the cancel cause, got %v", err)
+	}
+	if st := status(t, e, "shop"); st.State != breaker.Closed || st.Failures != 0 {
+		t.Fatalf("a call its caller cancelled (with a cause) was counted as a failure: %+v", st)
 	}
 }
 
@@ -193,5 +214,129 @@ func TestClientTimeoutCountsAsAFailure(t *testing.T) {
 	}
 	if st := status(t, e, "shop"); st.State != breaker.Open {
 		t.Fatalf("a call past the client's timeout is the service's failure: %+v", st)
+	}
+}
+
+// cancelAfterRun lets the next script through to Redis, then cancels the
+// caller's context and fails the command with context.Canceled: the
+// caller gave up while Redis ran the script (its reply lost on the way).
+type cancelAfterRun struct {
+	cancel atomic.Pointer[context.CancelFunc]
+}
+
+func (h *cancelAfterRun) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *cancelAfterRun) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (h *cancelAfterRun) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if name := cmd.Name(); name != "evalsha" && name != "eval" {
+			return err
+		}
+		if c := h.cancel.Swap(nil); c != nil {
+			(*c)()
+			cmd.SetErr(context.Canceled)
+			return context.Canceled
+		}
+		return err
+	}
+}
+
+// A caller that gives up while Redis admits it as a half-open probe has
+// taken a slot it will never use: Admit gives it back at once instead of
+// leaving it to the lease (an hour here).
+func TestACallerCancelledDuringAdmissionFreesTheProbeSlot(t *testing.T) {
+	hook := &cancelAfterRun{}
+	rdb := testredis.Client(t)
+	rdb.AddHook(hook)
+	e := breaker.New(rdb, breaker.Options{Keys: store.Keys{Namespace: testredis.Namespace(t)},
+		Settings: func(string) breaker.Settings {
+			return breaker.Settings{FailureThreshold: 1, SuccessThreshold: 1, MaxProbes: 1, RecoveryTimeout: time.Millisecond, ProbeLease: time.Hour}
+		}})
+	t.Cleanup(e.Close)
+	if _, err := e.Record(context.Background(), "shop", false); err != nil {
+		t.Fatal(err)
+	}
+	// poll until a probe is admitted (the 1ms recovery timeout runs on
+	// Redis time, and this process' cache may hold the breaker open a
+	// moment longer), and give it back: half-open, its one slot free
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		call, err := e.Admit(context.Background(), "shop")
+		if err == nil {
+			call.Release()
+			break
+		}
+		if !errors.Is(err, breaker.ErrOpen) || time.Now().After(deadline) {
+			t.Fatalf("the breaker never admitted a probe: %v", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if st := status(t, e, "shop"); st.State != breaker.HalfOpen || st.ProbesInFlight != 0 {
+		t.Fatalf("want half-open with its slot free to start from, got %+v", st)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	hook.cancel.Store(&cancel)
+	if _, err := e.Admit(ctx, "shop"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("want context.Canceled from an admission its caller gave up, got %v", err)
+	}
+	if hook.cancel.Load() != nil {
+		t.Fatal("the admission never ran its script")
+	}
+	// poll: the slot is given back in the background, the caller is not
+	// kept waiting for it
+	deadline = time.Now().Add(5 * time.Second)
+	for st := status(t, e, "shop"); st.State != breaker.HalfOpen || st.ProbesInFlight != 0; st = status(t, e, "shop") {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the caller gave up mid-admission: want half-open with no probe in flight, got %+v", st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	call, err := e.Admit(context.Background(), "shop")
+	if err != nil {
+		t.Fatalf("the slot was not freed: the next probe was refused: %v", err)
+	}
+	call.Done(true)
+}
+
+// The outcome is taken at the response headers: a caller that cancels
+// while reading the body has already had the service's answer counted (a
+// 200 here clears the failure before it), and the cancel adds no failure.
+func TestACancelWhileReadingTheBodyKeepsTheHeadersOutcome(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the rest of the body never comes
+	}))
+	t.Cleanup(srv.Close)
+	e := newBreakers(t, breaker.Settings{FailureThreshold: 2})
+	if _, err := e.Record(context.Background(), "shop", false); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(transport.WithService(ctx, "shop"), http.MethodGet, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: transport.New(nil, e)}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, len("partial"))
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := io.ReadAll(resp.Body); !errors.Is(err, context.Canceled) {
+		t.Fatalf("want the body read cancelled, got %v", err)
+	}
+	if st := status(t, e, "shop"); st.State != breaker.Closed || st.Failures != 0 {
+		t.Fatalf("want the 200 counted (failures cleared) and no failure for the cancel, got %+v", st)
 	}
 }

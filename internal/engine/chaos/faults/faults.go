@@ -237,7 +237,7 @@ func (f *Faults) reload(ctx context.Context) {
 // costs one atomic load; a call to a service no experiment targets, one
 // map lookup more; a targeted call adds two monotonic clock reads and
 // two or three atomic adds for its impact, and allocates nothing unless a
-// fault acts.
+// fault acts. A call its caller cancelled is not counted.
 type Transport struct {
 	Base   http.RoundTripper
 	Faults *Faults
@@ -279,6 +279,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// two monotonic clock reads (time.Now would read the wall clock too)
 	start := time.Since(t.Faults.epoch)
 	resp, hit, err := t.inject(req, base, set, svc, start)
+	if err != nil && transport.CallerCancelled(req.Context(), err) {
+		// the caller gave up: that says nothing about the service (the
+		// breaker's rule too), so it counts neither as the experiment's
+		// impact nor in the baseline
+		return resp, err
+	}
 	failed := err != nil || (resp != nil && transport.Failed(resp.StatusCode))
 	latency := time.Since(t.Faults.epoch) - start
 	switch {

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -71,5 +72,57 @@ func TestACounterNoSetArmsIsKeptForAnHourThenForgotten(t *testing.T) {
 	}
 	if len(r.byKey) != 0 {
 		t.Fatalf("after an hour idle the registry still holds %d counters", len(r.byKey))
+	}
+}
+
+// cancelledTransport fails every call the way net/http does once the
+// request's context is cancelled: with the context's cause.
+type cancelledTransport struct{}
+
+func (cancelledTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return nil, context.Cause(req.Context())
+}
+
+// A call its caller cancelled says nothing about the service (the
+// transport's rule for the breaker): it is counted neither under the
+// experiment that delayed it nor under the baseline, so a user giving up
+// does not raise an experiment's error rate.
+func TestACallItsCallerCancelledIsNotCounted(t *testing.T) {
+	f := New(nil, store.Keys{}, "test", nil, nil)
+	now := time.Now()
+	end := now.Add(time.Hour).UnixMilli()
+	f.active.Store(f.arm(chaos.ActiveSet{Now: now, Experiments: []chaos.Experiment{
+		{ID: "slow", Kind: chaos.Latency, Delay: time.Second, Services: []string{"shopify"}, Probability: 1, PathPrefix: "/slow", StartMs: now.UnixMilli(), EndMs: end},
+	}}))
+	f.roll = func() float64 { return 0 }
+	f.wait = func(ctx context.Context, _ time.Duration) error { return context.Cause(ctx) }
+	rt := &Transport{Base: cancelledTransport{}, Faults: f}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(context.Canceled)
+	for _, path := range []string{"/slow", "/"} { // cancelled in the delay; cancelled on the network
+		req, _ := http.NewRequestWithContext(transport.WithService(ctx, "shopify"), "GET", "http://x.test"+path, nil)
+		if _, err := rt.RoundTrip(req); err == nil {
+			t.Fatalf("%s: a cancelled call succeeded", path)
+		}
+	}
+	gone := errors.New("the client went away")
+	ctx, cancel = context.WithCancelCause(context.Background())
+	cancel(gone)
+	req, _ := http.NewRequestWithContext(transport.WithService(ctx, "shopify"), "GET", "http://x.test/slow", nil)
+	if _, err := rt.RoundTrip(req); !errors.Is(err, gone) {
+		t.Fatalf("want the cancel cause, got %v", err)
+	}
+	if got := f.counts.take(); len(got) != 0 {
+		t.Fatalf("cancelled calls were counted: %v", got)
+	}
+	// a call that ran out of time is the experiment's impact: counted
+	ctx, stop := context.WithTimeout(context.Background(), -time.Second)
+	defer stop()
+	req, _ = http.NewRequestWithContext(transport.WithService(ctx, "shopify"), "GET", "http://x.test/slow", nil)
+	if _, err := rt.RoundTrip(req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want context.DeadlineExceeded, got %v", err)
+	}
+	if got := f.counts.take()["slow"]; got.calls != 1 || got.errors != 1 {
+		t.Fatalf("a timed-out call: %+v, want 1 call, 1 error", got)
 	}
 }

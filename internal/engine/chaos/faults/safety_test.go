@@ -440,3 +440,55 @@ func TestTheTickSweepsExpiriesOnlyWhenTheAuditCanTakeThem(t *testing.T) {
 		}
 	})
 }
+
+// Several processes' data planes tick on the same namespace: each expiry
+// is audited once, by whichever sweep takes it (the sweep is one script:
+// it audits only what it removes from the index), and no later tick
+// audits it again.
+func TestSeveralDataPlanesAuditEachExpiryOnce(t *testing.T) {
+	rdb := testredis.Client(t)
+	keys := store.Keys{Namespace: testredis.Namespace(t)}
+	ctx := context.Background()
+	c := chaos.New(rdb, chaos.Options{Keys: keys, Environment: "test"})
+	if err := c.Enable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for range 3 {
+		x, err := c.Start(ctx, chaos.Experiment{Kind: chaos.Abort, Services: []string{"svc"}, Probability: 1, Duration: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, x.ID)
+	}
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var planes []*Faults
+	for range 3 {
+		f := New(testredis.Client(t), keys, "test", nil, nil)
+		f.Start(dctx)
+		planes = append(planes, f)
+	}
+	eventually(t, 15*time.Second, "the data planes audit the three expiries", func() bool {
+		return rdb.ZCard(ctx, keys.ChaosActive()).Val() == 0 && len(expiries(t, rdb, keys)) >= 3
+	})
+	// a few more ticks of every plane: none audits an expiry again
+	var loads []int64
+	for _, f := range planes {
+		loads = append(loads, f.Loads())
+	}
+	eventually(t, 15*time.Second, "every data plane ticks twice more", func() bool {
+		for i, f := range planes {
+			if f.Loads() < loads[i]+2 {
+				return false
+			}
+		}
+		return true
+	})
+	got := expiries(t, rdb, keys)
+	slices.Sort(got)
+	slices.Sort(ids)
+	if !slices.Equal(got, ids) {
+		t.Fatalf("expiries audited %v, want each of %v once", got, ids)
+	}
+}
