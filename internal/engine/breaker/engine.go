@@ -170,69 +170,25 @@ func (e *Engine) learn(name string, shared Settings, warn bool) {
 // Execute runs fn if the breaker admits the call and records its outcome:
 // an error from fn is a failure. A refusal returns an *OpenError.
 func (e *Engine) Execute(ctx context.Context, name string, fn func(context.Context) error) error {
-	done, err := e.Allow(ctx, name)
+	c, err := e.Admit(ctx, name)
 	if err != nil {
 		return err
 	}
 	err = fn(ctx)
-	done(err == nil)
+	c.Done(err == nil)
 	return err
 }
 
 // Allow asks to make one call. On admission it returns done, which must be
 // called once with the call's outcome. A refusal returns an *OpenError.
+// It is Admit without Release: a probe slot its caller's cancelled
+// admission may have taken is given back all the same.
 func (e *Engine) Allow(ctx context.Context, name string) (done func(success bool), err error) {
-	if err := store.ValidName("breaker", name); err != nil {
-		return nil, err
-	}
-	e.start()
-	if e.down.isDown() {
-		return e.allowLocal(name)
-	}
-	if c := e.fresh(name); c != nil {
-		switch {
-		case c.state == Closed || c.state == Disabled:
-			gen, failures := c.generation, c.failures
-			return func(success bool) {
-				if success && failures == 0 {
-					return // nothing to clear: the happy path costs no round trip
-				}
-				e.report(name, outcome(success), gen, "")
-			}, nil
-		case c.state == ForcedOpen:
-			return nil, &OpenError{Name: name, State: ForcedOpen, RetryAfter: -1}
-		case c.state == Open && time.Now().Before(c.openUntil):
-			return nil, &OpenError{Name: name, State: Open, RetryAfter: time.Until(c.openUntil)}
-		}
-	}
-	token := newToken()
-	r, err := e.run(ctx, acquireScript, name, token)
+	c, err := e.Admit(ctx, name)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err() // the caller's deadline, not Redis' fault
-		}
-		if store.IsUnavailable(err) {
-			e.down.mark(e.log, err)
-			return e.allowLocal(name)
-		}
 		return nil, err
 	}
-	switch r.verdict {
-	case "allow":
-		return func(success bool) {
-			if success && r.failures == 0 {
-				return
-			}
-			e.report(name, outcome(success), r.generation, "")
-		}, nil
-	case "probe":
-		stop := e.keepProbe(name, token)
-		return func(success bool) {
-			stop()
-			e.report(name, outcome(success), r.generation, token)
-		}, nil
-	}
-	return nil, &OpenError{Name: name, State: r.state, RetryAfter: r.wait}
+	return c.Done, nil
 }
 
 func outcome(success bool) string {

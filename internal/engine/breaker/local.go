@@ -131,18 +131,6 @@ func (e *Engine) localFor(name string) *localBreaker {
 	return b
 }
 
-func (e *Engine) allowLocal(name string) (func(bool), error) {
-	if e.SettingsFor(name).RedisUnavailable == "deny" {
-		return nil, &OpenError{Name: name, State: Open, RetryAfter: e.opts.RefreshInterval, RedisDown: true}
-	}
-	b := e.localFor(name)
-	gen, probe, err := b.allow(name)
-	if err != nil {
-		return nil, err
-	}
-	return func(success bool) { b.record(gen, probe, success) }, nil
-}
-
 // recordLocal counts an outcome whose report to Redis failed.
 func (e *Engine) recordLocal(name string, success bool) {
 	b := e.localFor(name)

@@ -257,49 +257,61 @@ func TestACallerCancelledDuringAdmissionFreesTheProbeSlot(t *testing.T) {
 			return breaker.Settings{FailureThreshold: 1, SuccessThreshold: 1, MaxProbes: 1, RecoveryTimeout: time.Millisecond, ProbeLease: time.Hour}
 		}})
 	t.Cleanup(e.Close)
-	if _, err := e.Record(context.Background(), "shop", false); err != nil {
-		t.Fatal(err)
-	}
-	// poll until a probe is admitted (the 1ms recovery timeout runs on
-	// Redis time, and this process' cache may hold the breaker open a
-	// moment longer), and give it back: half-open, its one slot free
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		call, err := e.Admit(context.Background(), "shop")
-		if err == nil {
-			call.Release()
-			break
+	// Allow (Execute's way in) is Admit without Release: the same holds
+	for _, via := range []string{"Admit", "Allow"} {
+		name := "shop-" + via
+		admit := func(ctx context.Context) error {
+			if via == "Allow" {
+				_, err := e.Allow(ctx, name)
+				return err
+			}
+			_, err := e.Admit(ctx, name)
+			return err
 		}
-		if !errors.Is(err, breaker.ErrOpen) || time.Now().After(deadline) {
-			t.Fatalf("the breaker never admitted a probe: %v", err)
+		if _, err := e.Record(context.Background(), name, false); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(time.Millisecond)
-	}
-	if st := status(t, e, "shop"); st.State != breaker.HalfOpen || st.ProbesInFlight != 0 {
-		t.Fatalf("want half-open with its slot free to start from, got %+v", st)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	hook.cancel.Store(&cancel)
-	if _, err := e.Admit(ctx, "shop"); !errors.Is(err, context.Canceled) {
-		t.Fatalf("want context.Canceled from an admission its caller gave up, got %v", err)
-	}
-	if hook.cancel.Load() != nil {
-		t.Fatal("the admission never ran its script")
-	}
-	// poll: the slot is given back in the background, the caller is not
-	// kept waiting for it
-	deadline = time.Now().Add(5 * time.Second)
-	for st := status(t, e, "shop"); st.State != breaker.HalfOpen || st.ProbesInFlight != 0; st = status(t, e, "shop") {
-		if time.Now().After(deadline) {
-			t.Fatalf("after the caller gave up mid-admission: want half-open with no probe in flight, got %+v", st)
+		// poll until a probe is admitted (the 1ms recovery timeout runs on
+		// Redis time, and this process' cache may hold the breaker open a
+		// moment longer), and give it back: half-open, its one slot free
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			call, err := e.Admit(context.Background(), name)
+			if err == nil {
+				call.Release()
+				break
+			}
+			if !errors.Is(err, breaker.ErrOpen) || time.Now().After(deadline) {
+				t.Fatalf("the breaker never admitted a probe: %v", err)
+			}
+			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(time.Millisecond)
+		if st := status(t, e, name); st.State != breaker.HalfOpen || st.ProbesInFlight != 0 {
+			t.Fatalf("want half-open with its slot free to start from, got %+v", st)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		hook.cancel.Store(&cancel)
+		if err := admit(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("want context.Canceled from an admission its caller gave up, got %v", err)
+		}
+		if hook.cancel.Load() != nil {
+			t.Fatal("the admission never ran its script")
+		}
+		// poll: the slot is given back in the background, the caller is not
+		// kept waiting for it
+		deadline = time.Now().Add(5 * time.Second)
+		for st := status(t, e, name); st.State != breaker.HalfOpen || st.ProbesInFlight != 0; st = status(t, e, name) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after the caller gave up mid-admission: want half-open with no probe in flight, got %+v", st)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		call, err := e.Admit(context.Background(), name)
+		if err != nil {
+			t.Fatalf("the slot was not freed: the next probe was refused: %v", err)
+		}
+		call.Done(true)
 	}
-	call, err := e.Admit(context.Background(), "shop")
-	if err != nil {
-		t.Fatalf("the slot was not freed: the next probe was refused: %v", err)
-	}
-	call.Done(true)
 }
 
 // The outcome is taken at the response headers: a caller that cancels
