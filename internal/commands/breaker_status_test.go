@@ -174,3 +174,31 @@ func BenchmarkBreakerStatusJSONPeakRSS(b *testing.B) {
 	b.ReportMetric(float64(floor), "parent-floor-KiB")
 	b.ReportMetric(float64(rss10k)/float64(rss10), "rss-ratio")
 }
+
+// A queue or service whose key holds the wrong type is named on stderr;
+// the others are still shown (exit 0), not the whole read refused.
+func TestStatusVerbsNameTheCorruptEntryAndShowTheRest(t *testing.T) {
+	ns := testredis.Namespace(t)
+	rdb := testredis.Client(t)
+	k := store.Keys{Namespace: ns}
+	ctx := context.Background()
+	for _, q := range []string{"good", "bad"} {
+		rdb.SAdd(ctx, k.Queues(), q)
+		rdb.HSet(ctx, k.Queue(q), "completed", 1)
+	}
+	rdb.Set(ctx, k.QueueDead("bad"), "x", 0)
+	code, out, stderr := run(t, ns, "queue", "status")
+	if code != 0 || !strings.Contains(out, "good") || !strings.Contains(out, "bad (corrupt)") ||
+		!strings.Contains(stderr, "queue bad is corrupt in Redis: key "+k.QueueDead("bad")) {
+		t.Fatalf("queue status: exit %d\nstdout %s\nstderr %s", code, out, stderr)
+	}
+	for _, s := range []string{"good", "bad"} {
+		rdb.HSet(ctx, k.HealthServices(), s, `{"name":"`+s+`","url":"http://127.0.0.1:1/"}`)
+		rdb.HSet(ctx, k.Health(s), "status", "healthy", "checked_at", 1)
+	}
+	rdb.Set(ctx, k.HealthHours("bad"), "x", 0)
+	code, out, stderr = run(t, ns, "health", "status")
+	if code != 0 || !strings.Contains(out, "good") || !strings.Contains(stderr, "service bad is corrupt in Redis: key "+k.HealthHours("bad")) {
+		t.Fatalf("health status: exit %d\nstdout %s\nstderr %s", code, out, stderr)
+	}
+}

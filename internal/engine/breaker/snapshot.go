@@ -136,12 +136,13 @@ func queueStatusRead(ctx context.Context, pipe redis.Pipeliner, k store.Keys, na
 	return r
 }
 
-// decode turns the replies into a Status. A hash of the wrong type is a
-// corrupt breaker (reported, not an error); a probe set or event stream
-// of the wrong type, or a connection error, is an error.
+// decode turns the replies into a Status. A hash, probe set or event
+// stream of the wrong type is a corrupt breaker, as the scripts see it
+// (reported in Status.Problem, not an error: the other breakers are still
+// shown); any other error reply or a connection error is an error.
 func (r statusRead) decode(name string, own Settings, now time.Time) (Status, error) {
 	h, herr := r.hash.Result()
-	if herr != nil && !isDataError(herr) {
+	if herr != nil && !wrongType(herr) {
 		return Status{}, herr
 	}
 	st := parseFields(name, hmgetFields(h), herr, own, now)
@@ -150,10 +151,10 @@ func (r statusRead) decode(name string, own Settings, now time.Time) (Status, er
 	if r.probes != nil {
 		var err error
 		if probes, err = r.probes.Result(); err != nil {
-			if isDataError(err) {
+			if !wrongType(err) {
 				return Status{}, fmt.Errorf("breaker %s: probe leases %s unreadable: %w", name, r.probes.Args()[1], err)
 			}
-			return Status{}, err
+			st.corrupt("the probes key is not a sorted set")
 		}
 	}
 	if st.State == HalfOpen {
@@ -167,8 +168,11 @@ func (r statusRead) decode(name string, own Settings, now time.Time) (Status, er
 	}
 	if r.events != nil {
 		msgs, err := r.events.Result()
-		if err != nil {
+		if err != nil && !wrongType(err) {
 			return Status{}, fmt.Errorf("breaker %s: event stream unreadable: %w", name, err)
+		}
+		if err != nil {
+			st.corrupt("the events key is not a stream")
 		}
 		st.Events = make([]Event, len(msgs))
 		for i, m := range msgs {
@@ -176,6 +180,18 @@ func (r statusRead) decode(name string, own Settings, now time.Time) (Status, er
 		}
 	}
 	return st, nil
+}
+
+// wrongType is a WRONGTYPE reply: a key of the breaker holds another
+// type (corrupt data), as opposed to an ACL refusal or the connection.
+func wrongType(err error) bool { return redis.HasErrorPrefix(err, "WRONGTYPE") }
+
+// corrupt marks the status corrupt; the first problem found is kept.
+func (st *Status) corrupt(problem string) {
+	if st.Problem == "" {
+		st.Problem = problem
+	}
+	st.State, st.Known = Corrupt, true
 }
 
 // registryErrorOf is registryError without its TYPE lookup (a snapshot
