@@ -3,6 +3,7 @@ package breaker
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -64,8 +65,22 @@ func (p *SnapshotPart) QueueHead(ctx context.Context, pipe redis.Pipeliner, _ in
 				names = append(names, n)
 			}
 		}
+		// forget the names no longer listed: seen stays the size of the
+		// fleet, not of every breaker ever read
+		p.mu.Lock()
+		for n := range p.seen {
+			if !p.listed(reg, n) {
+				delete(p.seen, n)
+			}
+		}
+		p.mu.Unlock()
 		return reg, names, nil
 	}
+}
+
+// listed reports whether the registry or this process' config names n.
+func (p *SnapshotPart) listed(reg Registered, n string) bool {
+	return reg[n] || slices.Contains(p.configured, n)
 }
 
 // QueueNames queues each breaker's hash, its probe leases unless it was
@@ -96,7 +111,11 @@ func (p *SnapshotPart) QueueNames(ctx context.Context, pipe redis.Pipeliner, nam
 		}
 		p.mu.Lock()
 		for i, n := range names {
-			p.seen[n] = out[i].State
+			// a name read from the reader's cache but gone from the
+			// registry is not remembered (the reader drops it too)
+			if p.listed(reg, n) {
+				p.seen[n] = out[i].State
+			}
 		}
 		p.mu.Unlock()
 		return out, again, nil

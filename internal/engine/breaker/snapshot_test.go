@@ -90,3 +90,41 @@ func TestSnapshotCountsHalfOpenProbesInTheSameRoundTrip(t *testing.T) {
 		t.Fatalf("breaker a beside it: %s with %d probes", a.State, a.ProbesInFlight)
 	}
 }
+
+// The part's memory of each name's last state forgets a name the registry
+// no longer lists (and no config names): a long-running reader over a
+// churning fleet does not grow with every breaker it ever read.
+func TestSnapshotPartForgetsUnlistedNames(t *testing.T) {
+	e := newTestEngine(t, Options{})
+	ctx := context.Background()
+	k := e.opts.Keys
+	p := e.SnapshotPart([]string{"configured"})
+	read := func(names ...string) {
+		t.Helper()
+		pipe := e.rdb.Pipeline()
+		tcmd := pipe.Time(ctx)
+		head := p.QueueHead(ctx, pipe, 0)
+		dec := p.QueueNames(ctx, pipe, names, 0)
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		reg, _, err := head()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := dec(tcmd.Val(), reg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []string{"a", "b", "c"} {
+		e.rdb.SAdd(ctx, k.Breakers(), n)
+	}
+	read("a", "b", "c", "configured")
+	e.rdb.SRem(ctx, k.Breakers(), "a", "b")
+	read("c", "configured")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.seen) != 2 {
+		t.Fatalf("the part remembers %d names (%v) after a and b left the registry, want c and configured", len(p.seen), p.seen)
+	}
+}

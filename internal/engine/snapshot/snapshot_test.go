@@ -430,3 +430,44 @@ func TestAKeyOfTheWrongTypeIsThatEntrysProblem(t *testing.T) {
 		}
 	}
 }
+
+// The name cache forgets what is gone: an experiment swept from the index
+// (its key and impact deleted) is read once more from the cache, then
+// never again, with its services' baselines; a long-running reader does
+// not read every experiment it ever met on each refresh.
+func TestTheNameCacheForgetsEndedExperiments(t *testing.T) {
+	ctx := context.Background()
+	rdb, cnt := hooked(t)
+	k := store.Keys{Namespace: testredis.Namespace(t)}
+	seed(t, rdb, k, fleet{experiments: 3})
+	r := NewReader(rdb, Options{Keys: k})
+	for i := 0; i < 2; i++ {
+		if _, err := r.Snapshot(ctx, Filter{Parts: Chaos}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// the sweep: index entry, body and impact gone
+	rdb.ZRem(ctx, k.ChaosActive(), "ch-0000", "ch-0001")
+	rdb.Del(ctx, k.ChaosExperiment("ch-0000"), k.ChaosImpact("ch-0000"), k.ChaosExperiment("ch-0001"), k.ChaosImpact("ch-0001"))
+	for i := 0; i < 3; i++ {
+		cnt.reset()
+		s, err := r.Snapshot(ctx, Filter{Parts: Chaos})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(s.Chaos.Active) + len(s.Chaos.Scheduled); n != 1 || len(s.Chaos.Problems) != 0 {
+			t.Fatalf("snapshot %d after the sweep: %d experiments, problems %q; want ch-0002 alone", i, n, s.Chaos.Problems)
+		}
+		cnt.mu.Lock()
+		gets, hgetalls := cnt.commands["get"], cnt.commands["hgetall"]
+		cnt.mu.Unlock()
+		// the first reads the swept ones from the cache; then only
+		// ch-0002: its body; the switch, its impact and one baseline
+		if i > 0 && (gets != 1 || hgetalls != 3) {
+			t.Fatalf("snapshot %d after the sweep: %d GET and %d HGETALL, want 1 and 3 (swept experiments still read)", i, gets, hgetalls)
+		}
+		if cnt.roundTrips() != 1 {
+			t.Fatalf("snapshot %d after the sweep: %d round trips", i, cnt.roundTrips())
+		}
+	}
+}
