@@ -223,14 +223,12 @@ func registryErrorOf(key string, err error) error {
 }
 
 // Page reads the named breakers in one pipelined round trip with Redis'
-// clock, for callers that page through a large registry (ScanNames).
-func (p *SnapshotPart) Page(ctx context.Context, rdb redis.UniversalClient, names []string) ([]Status, time.Time, error) {
+// clock, for callers that page through a large registry (ScanNames):
+// registered says whether a name is in the registry (the caller found it
+// there, so the page does not ask again per name).
+func (p *SnapshotPart) Page(ctx context.Context, rdb redis.UniversalClient, names []string, registered func(string) bool) ([]Status, time.Time, error) {
 	pipe := rdb.Pipeline()
 	tcmd := pipe.Time(ctx)
-	reg := make([]*redis.BoolCmd, len(names))
-	for i, n := range names {
-		reg[i] = pipe.SIsMember(ctx, p.keys.Breakers(), n)
-	}
 	// every page reads the leases: a paged read keeps no state per name
 	reads := make([]statusRead, len(names))
 	for i, n := range names {
@@ -245,19 +243,13 @@ func (p *SnapshotPart) Page(ctx context.Context, rdb redis.UniversalClient, name
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	known := Registered{}
-	for i, n := range names {
-		if reg[i].Val() {
-			known[n] = true
-		}
-	}
 	sts := make([]Status, len(names))
 	for i, n := range names {
 		st, err := reads[i].decode(n, p.own(n), now)
 		if err != nil {
 			return nil, time.Time{}, err
 		}
-		st.Known = st.Known || known[n]
+		st.Known = st.Known || registered(n)
 		sts[i] = st
 	}
 	return sts, now, nil

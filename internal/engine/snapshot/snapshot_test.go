@@ -471,3 +471,27 @@ func TestTheNameCacheForgetsEndedExperiments(t *testing.T) {
 		}
 	}
 }
+
+// A paged read knows a name is registered from the registry's own scan:
+// registered without state is known, configured and never used is not.
+func TestEachBreakerKnowsRegisteredNames(t *testing.T) {
+	ctx := context.Background()
+	rdb, cnt := hooked(t)
+	k := store.Keys{Namespace: testredis.Namespace(t)}
+	rdb.SAdd(ctx, k.Breakers(), "bare", "both")
+	r := NewReader(rdb, Options{Keys: k, ConfiguredBreakers: []string{"both", "cfg"}})
+	cnt.reset()
+	known := map[string]bool{}
+	if _, err := r.EachBreaker(ctx, Filter{}, 2, func(st breaker.Status, _ time.Time) error {
+		known[st.Name] = st.Known
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(known) != 3 || !known["bare"] || !known["both"] || known["cfg"] {
+		t.Fatalf("known %v, want bare and both known, cfg not", known)
+	}
+	if cnt.commands["sismember"] != 0 {
+		t.Fatalf("%d SISMEMBER: the pages asked the registry again per name", cnt.commands["sismember"])
+	}
+}
