@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -200,5 +201,30 @@ func TestStatusVerbsNameTheCorruptEntryAndShowTheRest(t *testing.T) {
 	code, out, stderr = run(t, ns, "health", "status")
 	if code != 0 || !strings.Contains(out, "good") || !strings.Contains(stderr, "service bad is corrupt in Redis: key "+k.HealthHours("bad")) {
 		t.Fatalf("health status: exit %d\nstdout %s\nstderr %s", code, out, stderr)
+	}
+}
+
+// While -o json streams, the collector's target is streamGCPercent (the
+// peak-RSS figures in docs/benchmarks.md rest on it), then restored; a
+// GOGC the user set is left alone.
+func TestStreamGCLowersTheTargetUnlessGOGCIsSet(t *testing.T) {
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC")
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+	restore := streamGC()
+	if got := debug.SetGCPercent(streamGCPercent); got != streamGCPercent {
+		t.Fatalf("GC percent while streaming %d, want %d", got, streamGCPercent)
+	}
+	restore()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GC percent after the stream %d, want 100 restored", got)
+	}
+	t.Setenv("GOGC", "300")
+	restore = streamGC()
+	got := debug.SetGCPercent(100)
+	restore()
+	if got != 100 {
+		t.Fatalf("with GOGC set, the stream changed the GC percent to %d", got)
 	}
 }
