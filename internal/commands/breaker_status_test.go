@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -173,4 +174,57 @@ func BenchmarkBreakerStatusJSONPeakRSS(b *testing.B) {
 	b.ReportMetric(float64(rss10k), "maxrss-10k-KiB")
 	b.ReportMetric(float64(floor), "parent-floor-KiB")
 	b.ReportMetric(float64(rss10k)/float64(rss10), "rss-ratio")
+}
+
+// A queue or service whose key holds the wrong type is named on stderr;
+// the others are still shown (exit 0), not the whole read refused.
+func TestStatusVerbsNameTheCorruptEntryAndShowTheRest(t *testing.T) {
+	ns := testredis.Namespace(t)
+	rdb := testredis.Client(t)
+	k := store.Keys{Namespace: ns}
+	ctx := context.Background()
+	for _, q := range []string{"good", "bad"} {
+		rdb.SAdd(ctx, k.Queues(), q)
+		rdb.HSet(ctx, k.Queue(q), "completed", 1)
+	}
+	rdb.Set(ctx, k.QueueDead("bad"), "x", 0)
+	code, out, stderr := run(t, ns, "queue", "status")
+	if code != 0 || !strings.Contains(out, "good") || !strings.Contains(out, "bad (corrupt)") ||
+		!strings.Contains(stderr, "queue bad is corrupt in Redis: key "+k.QueueDead("bad")) {
+		t.Fatalf("queue status: exit %d\nstdout %s\nstderr %s", code, out, stderr)
+	}
+	for _, s := range []string{"good", "bad"} {
+		rdb.HSet(ctx, k.HealthServices(), s, `{"name":"`+s+`","url":"http://127.0.0.1:1/"}`)
+		rdb.HSet(ctx, k.Health(s), "status", "healthy", "checked_at", 1)
+	}
+	rdb.Set(ctx, k.HealthHours("bad"), "x", 0)
+	code, out, stderr = run(t, ns, "health", "status")
+	if code != 0 || !strings.Contains(out, "good") || !strings.Contains(stderr, "service bad is corrupt in Redis: key "+k.HealthHours("bad")) {
+		t.Fatalf("health status: exit %d\nstdout %s\nstderr %s", code, out, stderr)
+	}
+}
+
+// While -o json streams, the collector's target is streamGCPercent (the
+// peak-RSS figures in docs/benchmarks.md rest on it), then restored; a
+// GOGC the user set is left alone.
+func TestStreamGCLowersTheTargetUnlessGOGCIsSet(t *testing.T) {
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC")
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+	restore := streamGC()
+	if got := debug.SetGCPercent(streamGCPercent); got != streamGCPercent {
+		t.Fatalf("GC percent while streaming %d, want %d", got, streamGCPercent)
+	}
+	restore()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GC percent after the stream %d, want 100 restored", got)
+	}
+	t.Setenv("GOGC", "300")
+	restore = streamGC()
+	got := debug.SetGCPercent(100)
+	restore()
+	if got != 100 {
+		t.Fatalf("with GOGC set, the stream changed the GC percent to %d", got)
+	}
 }

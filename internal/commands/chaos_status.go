@@ -59,6 +59,9 @@ func chaosStatusRun(ctx context.Context, opts *ChaosStatusOptions) error {
 		return f.RedisError(err)
 	}
 	st := snap.Chaos
+	for _, p := range st.Problems {
+		fmt.Fprintf(f.IO.ErrOut, "haderctl: chaos %s\n", p)
+	}
 	// running and scheduled, by end: the control plane's index order
 	exps := append(append([]chaos.ExperimentStatus{}, st.Active...), st.Scheduled...)
 	sort.SliceStable(exps, func(i, j int) bool { return exps[i].EndMs < exps[j].EndMs })
@@ -70,9 +73,10 @@ func chaosStatusRun(ctx context.Context, opts *ChaosStatusOptions) error {
 		}
 		return cmdutil.WriteJSON(f.IO.Out, struct {
 			chaos.State
-			Active []chaos.Experiment      `json:"active_experiments"`
-			Impact map[string]chaos.Impact `json:"impact"`
-		}{st.State, active, impact})
+			Active   []chaos.Experiment      `json:"active_experiments"`
+			Impact   map[string]chaos.Impact `json:"impact"`
+			Problems []string                `json:"problems,omitempty"`
+		}{st.State, active, impact, st.Problems})
 	}
 	yes := map[bool]string{true: "yes", false: "no"}
 	fmt.Fprintf(f.IO.Out, "enabled:      %s\n", yes[st.Enabled])

@@ -89,6 +89,11 @@ func healthStatusRun(ctx context.Context, opts *HealthStatusOptions) error {
 		return cmdutil.UsageErrorf("unknown service %s: give it a health_url in the config or `haderctl health register %s --url URL`",
 			strings.Join(unknown, ", "), unknown[0])
 	}
+	for _, s := range sts {
+		if s.Problem != "" {
+			fmt.Fprintf(f.IO.ErrOut, "haderctl: service %s is corrupt in Redis: %s\n", s.Service, s.Problem)
+		}
+	}
 	if f.JSON() {
 		out := struct {
 			Services  map[string]health.Status `json:"services"`

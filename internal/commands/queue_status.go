@@ -136,6 +136,11 @@ func queueStatusRun(ctx context.Context, opts *QueueStatusOptions) error {
 }
 
 func renderQueueStatus(f *cmdutil.Factory, st *snapshot.QueueStatus, ndjson bool) error {
+	for _, name := range sortedKeys(st.Queues) {
+		if p := st.Queues[name].Problem; p != "" {
+			fmt.Fprintf(f.IO.ErrOut, "haderctl: queue %s is corrupt in Redis: %s\n", name, p)
+		}
+	}
 	if f.JSON() {
 		if ndjson {
 			return cmdutil.WriteNDJSON(f.IO.Out, st)
@@ -148,7 +153,10 @@ func renderQueueStatus(f *cmdutil.Factory, st *snapshot.QueueStatus, ndjson bool
 	}
 	t := cmdutil.NewTable(f.IO, "QUEUE", "PENDING", "CRIT/HIGH/NORM/LOW", "DELAYED", "IN FLIGHT", "COMPLETED", "FAILED", "AVG RETRY", "SUCCESS", "OLDEST", "RATE")
 	row := func(name string, s queue.Stats) {
-		if s.Paused {
+		switch {
+		case s.Problem != "":
+			name = cmdutil.Colored(name+" (corrupt)", "red")
+		case s.Paused:
 			name = cmdutil.Colored(name+" (paused)", "yellow")
 		}
 		failed := strconv.FormatInt(s.Dead, 10)

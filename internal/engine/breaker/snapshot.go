@@ -3,6 +3,7 @@ package breaker
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -64,8 +65,22 @@ func (p *SnapshotPart) QueueHead(ctx context.Context, pipe redis.Pipeliner, _ in
 				names = append(names, n)
 			}
 		}
+		// forget the names no longer listed: seen stays the size of the
+		// fleet, not of every breaker ever read
+		p.mu.Lock()
+		for n := range p.seen {
+			if !p.listed(reg, n) {
+				delete(p.seen, n)
+			}
+		}
+		p.mu.Unlock()
 		return reg, names, nil
 	}
+}
+
+// listed reports whether the registry or this process' config names n.
+func (p *SnapshotPart) listed(reg Registered, n string) bool {
+	return reg[n] || slices.Contains(p.configured, n)
 }
 
 // QueueNames queues each breaker's hash, its probe leases unless it was
@@ -96,7 +111,11 @@ func (p *SnapshotPart) QueueNames(ctx context.Context, pipe redis.Pipeliner, nam
 		}
 		p.mu.Lock()
 		for i, n := range names {
-			p.seen[n] = out[i].State
+			// a name read from the reader's cache but gone from the
+			// registry is not remembered (the reader drops it too)
+			if p.listed(reg, n) {
+				p.seen[n] = out[i].State
+			}
 		}
 		p.mu.Unlock()
 		return out, again, nil
@@ -136,12 +155,13 @@ func queueStatusRead(ctx context.Context, pipe redis.Pipeliner, k store.Keys, na
 	return r
 }
 
-// decode turns the replies into a Status. A hash of the wrong type is a
-// corrupt breaker (reported, not an error); a probe set or event stream
-// of the wrong type, or a connection error, is an error.
+// decode turns the replies into a Status. A hash, probe set or event
+// stream of the wrong type is a corrupt breaker, as the scripts see it
+// (reported in Status.Problem, not an error: the other breakers are still
+// shown); any other error reply or a connection error is an error.
 func (r statusRead) decode(name string, own Settings, now time.Time) (Status, error) {
 	h, herr := r.hash.Result()
-	if herr != nil && !isDataError(herr) {
+	if herr != nil && !wrongType(herr) {
 		return Status{}, herr
 	}
 	st := parseFields(name, hmgetFields(h), herr, own, now)
@@ -150,10 +170,10 @@ func (r statusRead) decode(name string, own Settings, now time.Time) (Status, er
 	if r.probes != nil {
 		var err error
 		if probes, err = r.probes.Result(); err != nil {
-			if isDataError(err) {
+			if !wrongType(err) {
 				return Status{}, fmt.Errorf("breaker %s: probe leases %s unreadable: %w", name, r.probes.Args()[1], err)
 			}
-			return Status{}, err
+			st.corrupt("the probes key is not a sorted set")
 		}
 	}
 	if st.State == HalfOpen {
@@ -167,8 +187,11 @@ func (r statusRead) decode(name string, own Settings, now time.Time) (Status, er
 	}
 	if r.events != nil {
 		msgs, err := r.events.Result()
-		if err != nil {
+		if err != nil && !wrongType(err) {
 			return Status{}, fmt.Errorf("breaker %s: event stream unreadable: %w", name, err)
+		}
+		if err != nil {
+			st.corrupt("the events key is not a stream")
 		}
 		st.Events = make([]Event, len(msgs))
 		for i, m := range msgs {
@@ -176,6 +199,18 @@ func (r statusRead) decode(name string, own Settings, now time.Time) (Status, er
 		}
 	}
 	return st, nil
+}
+
+// wrongType is a WRONGTYPE reply: a key of the breaker holds another
+// type (corrupt data), as opposed to an ACL refusal or the connection.
+func wrongType(err error) bool { return redis.HasErrorPrefix(err, "WRONGTYPE") }
+
+// corrupt marks the status corrupt; the first problem found is kept.
+func (st *Status) corrupt(problem string) {
+	if st.Problem == "" {
+		st.Problem = problem
+	}
+	st.State, st.Known = Corrupt, true
 }
 
 // registryErrorOf is registryError without its TYPE lookup (a snapshot
@@ -188,14 +223,12 @@ func registryErrorOf(key string, err error) error {
 }
 
 // Page reads the named breakers in one pipelined round trip with Redis'
-// clock, for callers that page through a large registry (ScanNames).
-func (p *SnapshotPart) Page(ctx context.Context, rdb redis.UniversalClient, names []string) ([]Status, time.Time, error) {
+// clock, for callers that page through a large registry (ScanNames):
+// registered says whether a name is in the registry (the caller found it
+// there, so the page does not ask again per name).
+func (p *SnapshotPart) Page(ctx context.Context, rdb redis.UniversalClient, names []string, registered func(string) bool) ([]Status, time.Time, error) {
 	pipe := rdb.Pipeline()
 	tcmd := pipe.Time(ctx)
-	reg := make([]*redis.BoolCmd, len(names))
-	for i, n := range names {
-		reg[i] = pipe.SIsMember(ctx, p.keys.Breakers(), n)
-	}
 	// every page reads the leases: a paged read keeps no state per name
 	reads := make([]statusRead, len(names))
 	for i, n := range names {
@@ -210,19 +243,13 @@ func (p *SnapshotPart) Page(ctx context.Context, rdb redis.UniversalClient, name
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	known := Registered{}
-	for i, n := range names {
-		if reg[i].Val() {
-			known[n] = true
-		}
-	}
 	sts := make([]Status, len(names))
 	for i, n := range names {
 		st, err := reads[i].decode(n, p.own(n), now)
 		if err != nil {
 			return nil, time.Time{}, err
 		}
-		st.Known = st.Known || known[n]
+		st.Known = st.Known || registered(n)
 		sts[i] = st
 	}
 	return sts, now, nil

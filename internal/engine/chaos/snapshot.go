@@ -57,6 +57,9 @@ type SnapshotEntry struct {
 	Affected   map[string]string
 	Service    string
 	Baseline   map[string]string
+	// Problem is what could not be read of it (a key of the wrong type,
+	// a body no start script wrote); the rest of the snapshot stands.
+	Problem string
 }
 
 // ExperimentStatus is an experiment as a snapshot shows it.
@@ -78,6 +81,10 @@ type Snapshot struct {
 	Active    []ExperimentStatus `json:"active_experiments"`
 	Scheduled []ExperimentStatus `json:"scheduled_experiments"`
 	Audit     []AuditEntry       `json:"recent_audit,omitempty"`
+	// Problems are the experiments and impact counters that could not be
+	// read (a key of the wrong type, a body no start script wrote), each
+	// naming its key; the rest of the snapshot stands.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // QueueHead queues the switch, the index and, with events > 0, the
@@ -146,13 +153,21 @@ func (p *SnapshotPart) QueueNames(ctx context.Context, pipe redis.Pipeliner, nam
 	return func(now time.Time, _ SnapshotHead) ([]SnapshotEntry, []string, error) {
 		out := make([]SnapshotEntry, 0, len(names))
 		var more []string
+		// a key of the wrong type is that entry's problem, not the read's
+		wrong := func(c redis.Cmder) string {
+			return fmt.Sprintf("key %v holds another type than the engine keeps there (WRONGTYPE)", c.Args()[1])
+		}
 		for i, n := range names {
+			problem := ""
 			counts, err := reads[i].counts.Result()
 			if err != nil {
-				return nil, nil, fmt.Errorf("chaos impact of %s: %w", n, err)
+				if !redis.HasErrorPrefix(err, "WRONGTYPE") {
+					return nil, nil, fmt.Errorf("chaos impact of %s: %w", n, err)
+				}
+				problem = wrong(reads[i].counts)
 			}
 			if svc, ok := strings.CutPrefix(n, "@"); ok {
-				out = append(out, SnapshotEntry{Service: svc, Baseline: counts})
+				out = append(out, SnapshotEntry{Service: svc, Baseline: counts, Problem: problem})
 				continue
 			}
 			js, err := reads[i].body.Result()
@@ -160,13 +175,18 @@ func (p *SnapshotPart) QueueNames(ctx context.Context, pipe redis.Pipeliner, nam
 				continue // ended: its TTL ran out
 			}
 			if err != nil {
-				return nil, nil, fmt.Errorf("chaos experiment %s: %w", n, err)
+				if !redis.HasErrorPrefix(err, "WRONGTYPE") {
+					return nil, nil, fmt.Errorf("chaos experiment %s: %w", n, err)
+				}
+				out = append(out, SnapshotEntry{ID: n, Problem: wrong(reads[i].body)})
+				continue
 			}
 			var e Experiment
 			if json.Unmarshal([]byte(js), &e) != nil {
-				continue // not one the start script wrote
+				out = append(out, SnapshotEntry{ID: n, Problem: fmt.Sprintf("key %s holds no experiment the start script wrote", p.keys.ChaosExperiment(n))})
+				continue
 			}
-			out = append(out, SnapshotEntry{ID: n, Experiment: &e, Affected: counts})
+			out = append(out, SnapshotEntry{ID: n, Experiment: &e, Affected: counts, Problem: problem})
 			for _, svc := range e.Services {
 				more = append(more, "@"+svc)
 			}
@@ -182,6 +202,13 @@ func (p *SnapshotPart) Result(head SnapshotHead, entries []SnapshotEntry, now ti
 	for _, e := range entries {
 		if e.Service != "" {
 			base[e.Service] = e.Baseline
+		}
+		if e.Problem != "" {
+			what := "experiment " + e.ID
+			if e.Service != "" {
+				what = "baseline of " + e.Service
+			}
+			s.Problems = append(s.Problems, what+": "+e.Problem)
 		}
 	}
 	nowMs := now.UnixMilli()

@@ -47,6 +47,10 @@ type Status struct {
 	// AlertHistory are the latest alert events, oldest first, when the
 	// read asked for them (snapshot.Filter.Events).
 	AlertHistory []AlertEvent `json:"alert_history,omitempty"`
+	// Problem names a key of the service that holds another type than
+	// the engine keeps there (what it would give is left out); empty
+	// when every key read.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Sample is one recent result.
@@ -135,14 +139,36 @@ func queueStatusRead(ctx context.Context, p redis.Pipeliner, k store.Keys, name 
 	return r
 }
 
+// decode builds the status on Redis' clock now. A key of the wrong type
+// is this service's problem (Status.Problem names it), not the read's:
+// the other services are still shown. Any other error reply (the
+// connection, an ACL) is returned, naming the service.
 func (r statusRead) decode(name string, now time.Time) (Status, error) {
-	for _, c := range []redis.Cmder{r.state, r.hours} {
-		if err := c.Err(); err != nil {
+	problem := ""
+	var buf [4]redis.Cmder
+	cmds := append(buf[:0], r.state, r.hours)
+	if r.recent != nil {
+		cmds = append(cmds, r.recent)
+	}
+	if r.alerts != nil {
+		cmds = append(cmds, r.alerts)
+	}
+	for _, c := range cmds {
+		if c.Err() == nil {
+			continue
+		}
+		if err := c.Err(); !redis.HasErrorPrefix(err, "WRONGTYPE") {
 			return Status{}, fmt.Errorf("service %s: %w", name, err)
+		}
+		if problem == "" {
+			problem = fmt.Sprintf("key %v holds another type than the engine keeps there (WRONGTYPE)", c.Args()[1])
 		}
 	}
 	hourNow := now.UnixMilli() / 3600000
 	h := r.state.Val() // in stateFields' order, "" for a field not there
+	if r.state.Err() != nil {
+		h = make([]string, len(stateFields))
+	}
 	if len(h) != len(stateFields) {
 		return Status{}, fmt.Errorf("service %s: HMGET answered %d fields, not %d", name, len(h), len(stateFields))
 	}
@@ -153,7 +179,7 @@ func (r statusRead) decode(name string, now time.Time) (Status, error) {
 		v, _ := strconv.ParseInt(h[i], 10, 64)
 		return v
 	}
-	s := Status{Service: name, Status: "unknown", Windows: make(map[string]Window, len(Windows)), Recent: []Sample{}}
+	s := Status{Service: name, Status: "unknown", Windows: make(map[string]Window, len(Windows)), Recent: []Sample{}, Problem: problem}
 	if h[0] != "" {
 		s.Status = h[0]
 		s.Healthy = s.Status == "healthy"
@@ -207,9 +233,6 @@ func (r statusRead) decode(name string, now time.Time) (Status, error) {
 	}
 	var recent []string
 	if r.recent != nil {
-		if err := r.recent.Err(); err != nil {
-			return Status{}, fmt.Errorf("service %s: %w", name, err)
-		}
 		recent = r.recent.Val()
 		s.Recent = make([]Sample, 0, len(recent))
 	}
@@ -223,12 +246,8 @@ func (r statusRead) decode(name string, now time.Time) (Status, error) {
 		ms, _ := strconv.ParseInt(f[3], 10, 64)
 		s.Recent = append(s.Recent, Sample{OK: f[0] == "1", Latency: lat, Code: code, At: time.UnixMilli(ms)})
 	}
-	if r.alerts != nil {
-		msgs, err := r.alerts.Result()
-		if err != nil {
-			return Status{}, fmt.Errorf("service %s: alert stream unreadable: %w", name, err)
-		}
-		s.AlertHistory = alertEvents(name, msgs)
+	if r.alerts != nil && r.alerts.Err() == nil {
+		s.AlertHistory = alertEvents(name, r.alerts.Val())
 	}
 	return s, nil
 }

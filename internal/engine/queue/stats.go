@@ -38,6 +38,10 @@ type Stats struct {
 	OldestPendingSeconds float64 `json:"oldest_pending_age_seconds"`
 	// ThroughputPerSecond is completions per second over the last minute.
 	ThroughputPerSecond float64 `json:"throughput_per_second"`
+	// Problem names a key of the queue that holds another type than the
+	// engine keeps there (the numbers it would give are left at zero);
+	// empty when every key read.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Stats reads the numbers of each queue in one pipelined round trip.
@@ -84,16 +88,26 @@ func queueStatsRead(ctx context.Context, p redis.Pipeliner, k store.Keys, q stri
 	return x
 }
 
-// decode computes the numbers on Redis' clock now; a reply that is an
-// error (a key of the wrong type) is returned, naming the queue.
+// decode computes the numbers on Redis' clock now. A key of the wrong
+// type is this queue's problem (Stats.Problem names it; its numbers are
+// zero), not the read's: the other queues are still shown. Any other
+// error reply (the connection, an ACL) is returned, naming the queue.
 func (x statsRead) decode(q string, now time.Time) (Stats, error) {
 	cmds := []redis.Cmder{x.h, x.delayed, x.leased, x.dead}
 	for r := range x.pend {
 		cmds = append(cmds, x.pend[r], x.first[r])
 	}
+	problem := ""
 	for _, c := range cmds {
-		if err := c.Err(); err != nil {
+		err := c.Err()
+		if err == nil {
+			continue
+		}
+		if !redis.HasErrorPrefix(err, "WRONGTYPE") {
 			return Stats{}, fmt.Errorf("queue %s: %w", q, err)
+		}
+		if problem == "" {
+			problem = fmt.Sprintf("key %v holds another type than the engine keeps there (WRONGTYPE)", c.Args()[1])
 		}
 	}
 	nowMs := now.UnixMilli()
@@ -109,7 +123,7 @@ func (x statsRead) decode(q string, now time.Time) (Stats, error) {
 	s := Stats{Queue: q, Paused: h["paused"] != "", Pending: map[Priority]int64{},
 		Delayed: x.delayed.Val(), InFlight: x.leased.Val(), Dead: x.dead.Val(),
 		Completed: n("completed"), Failed: n("died"), Retried: n("retried"),
-		Deferred: n("deferred"), Duplicates: n("duplicates"), DeadTrimmed: n("dead_trimmed")}
+		Deferred: n("deferred"), Duplicates: n("duplicates"), DeadTrimmed: n("dead_trimmed"), Problem: problem}
 	var oldest int64
 	for r, pr := range Priorities {
 		s.Pending[pr] = x.pend[r].Val()

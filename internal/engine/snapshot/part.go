@@ -70,6 +70,9 @@ func (s *partSource[H, E, R]) kind() Parts { return s.which }
 
 func (s *partSource[H, E, R]) begin(ctx context.Context, p redis.Pipeliner, f *Filter) round {
 	r := &partRound[H, E, R]{src: s, filter: f, events: f.Events, read: map[string]bool{}, pos: map[string]int{}}
+	if !s.named {
+		r.wanted = map[string]bool{}
+	}
 	r.head = s.part.QueueHead(ctx, p, f.Events)
 	s.mu.Lock()
 	cached := slices.Clone(s.cache)
@@ -92,6 +95,11 @@ type partRound[H, E, R any] struct {
 	entries []E
 	// pos is each name's index in order (for re-reads)
 	pos map[string]int
+	// wanted, for a part read whole (chaos), are the names its head
+	// listed and those its entries asked for in this snapshot: only they
+	// are cached, so a name gone from both (a swept experiment, the
+	// services of one) is not read again.
+	wanted map[string]bool
 }
 
 // pick applies the filter to names not read yet in this snapshot.
@@ -126,6 +134,7 @@ func (r *partRound[H, E, R]) next(ctx context.Context, p redis.Pipeliner, now ti
 		}
 		r.headVal, r.decoded = h, true
 		fresh = names
+		r.want(names)
 	}
 	var again []string
 	for _, pr := range r.pending {
@@ -151,6 +160,7 @@ func (r *partRound[H, E, R]) next(ctx context.Context, p redis.Pipeliner, now ti
 			again = append(again, more...)
 		} else {
 			fresh = append(fresh, more...)
+			r.want(more)
 		}
 	}
 	r.pending = nil
@@ -173,6 +183,15 @@ func (r *partRound[H, E, R]) next(ctx context.Context, p redis.Pipeliner, now ti
 	}
 	r.queue(ctx, p, names)
 	return len(names)+len(again) > 0, nil
+}
+
+func (r *partRound[H, E, R]) want(names []string) {
+	if r.wanted == nil {
+		return
+	}
+	for _, n := range names {
+		r.wanted[n] = true
+	}
 }
 
 // keepListed drops what was read from the cache for names the registry
@@ -211,8 +230,17 @@ func (r *partRound[H, E, R]) finish(s *Snapshot, now time.Time) {
 		}
 		r.order, r.entries = order, entries
 	}
+	cache := r.order
+	if r.wanted != nil {
+		cache = make([]string, 0, len(r.order))
+		for _, n := range r.order {
+			if r.wanted[n] {
+				cache = append(cache, n)
+			}
+		}
+	}
 	r.src.mu.Lock()
-	r.src.cache = r.order
+	r.src.cache = cache
 	r.src.mu.Unlock()
 	r.src.set(s, r.src.part.Result(r.headVal, r.entries, now))
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -360,5 +361,137 @@ func TestABreakerTurningHalfOpenIsReadAgainWithItsProbes(t *testing.T) {
 		if got := cnt.roundTrips(); got != want {
 			t.Fatalf("snapshot %d after the transition: %d round trips, want %d", i, got, want)
 		}
+	}
+}
+
+// A key of the wrong type is the problem of the entry it belongs to: the
+// snapshot still succeeds, that entry names the key, and every other
+// entry reads as before.
+func TestAKeyOfTheWrongTypeIsThatEntrysProblem(t *testing.T) {
+	ctx := context.Background()
+	rdb, _ := hooked(t)
+	k := store.Keys{Namespace: testredis.Namespace(t)}
+	seed(t, rdb, k, fleet{breakers: 3, services: 3, queues: 3, experiments: 3, events: 1})
+	wrong := func(key string) {
+		t.Helper()
+		if err := rdb.Del(ctx, key).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.RPush(ctx, key, "not", "the", "engine's").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wrong(k.BreakerProbes("svc-00002")) // half-open: its leases are read
+	wrong(k.BreakerEvents("svc-00001"))
+	wrong(k.QueueReady("q-001"))
+	wrong(k.HealthHours("svc-00001"))
+	wrong(k.ChaosExperiment("ch-0001"))
+	wrong(k.ChaosImpact("ch-0002"))
+	r := NewReader(rdb, Options{Keys: k})
+	for i := 0; i < 2; i++ { // cold, then from the name cache
+		s, err := r.Snapshot(ctx, Filter{Events: 1})
+		if err != nil {
+			t.Fatalf("snapshot %d failed on one entry's key: %v", i, err)
+		}
+		if len(s.Breakers) != 3 || len(s.Queues) != 3 || len(s.Services) != 3 {
+			t.Fatalf("snapshot %d: %d breakers, %d queues, %d services; want every one", i, len(s.Breakers), len(s.Queues), len(s.Services))
+		}
+		b0, b1, b2 := s.Breakers[0], s.Breakers[1], s.Breakers[2]
+		if b0.State != breaker.Closed || b0.Problem != "" {
+			t.Errorf("a sound breaker: %s %q", b0.State, b0.Problem)
+		}
+		if b1.State != breaker.Corrupt || b1.Problem != "the events key is not a stream" {
+			t.Errorf("breaker with a bad event stream: %s %q", b1.State, b1.Problem)
+		}
+		if b2.State != breaker.Corrupt || b2.Problem != "the probes key is not a sorted set" {
+			t.Errorf("breaker with a bad probe set: %s %q", b2.State, b2.Problem)
+		}
+		q0, q1 := s.Queues[0], s.Queues[1]
+		if q0.Problem != "" || q0.PendingTotal != 3 {
+			t.Errorf("a sound queue: %+v", q0)
+		}
+		if !strings.Contains(q1.Problem, k.QueueReady("q-001")) || q1.Dead != 1 {
+			t.Errorf("queue with a bad ready set: problem %q, dead %d (want the key named, the rest read)", q1.Problem, q1.Dead)
+		}
+		h0, h1 := s.Services[0], s.Services[1]
+		if h0.Problem != "" || h0.Windows["1h"].Checks != 10 {
+			t.Errorf("a sound service: %+v", h0)
+		}
+		if !strings.Contains(h1.Problem, k.HealthHours("svc-00001")) || h1.Status != "unhealthy" {
+			t.Errorf("service with bad counters: problem %q, status %q (want the key named, the state read)", h1.Problem, h1.Status)
+		}
+		c := s.Chaos
+		if n := len(c.Active) + len(c.Scheduled); n != 2 {
+			t.Errorf("chaos: %d experiments, want 2 (ch-0000, and ch-0002 whose impact is unreadable)", n)
+		}
+		joined := strings.Join(c.Problems, "\n")
+		if len(c.Problems) != 2 || !strings.Contains(joined, k.ChaosExperiment("ch-0001")) || !strings.Contains(joined, k.ChaosImpact("ch-0002")) {
+			t.Errorf("chaos problems %q, want ch-0001's body and ch-0002's impact named", c.Problems)
+		}
+	}
+}
+
+// The name cache forgets what is gone: an experiment swept from the index
+// (its key and impact deleted) is read once more from the cache, then
+// never again, with its services' baselines; a long-running reader does
+// not read every experiment it ever met on each refresh.
+func TestTheNameCacheForgetsEndedExperiments(t *testing.T) {
+	ctx := context.Background()
+	rdb, cnt := hooked(t)
+	k := store.Keys{Namespace: testredis.Namespace(t)}
+	seed(t, rdb, k, fleet{experiments: 3})
+	r := NewReader(rdb, Options{Keys: k})
+	for i := 0; i < 2; i++ {
+		if _, err := r.Snapshot(ctx, Filter{Parts: Chaos}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// the sweep: index entry, body and impact gone
+	rdb.ZRem(ctx, k.ChaosActive(), "ch-0000", "ch-0001")
+	rdb.Del(ctx, k.ChaosExperiment("ch-0000"), k.ChaosImpact("ch-0000"), k.ChaosExperiment("ch-0001"), k.ChaosImpact("ch-0001"))
+	for i := 0; i < 3; i++ {
+		cnt.reset()
+		s, err := r.Snapshot(ctx, Filter{Parts: Chaos})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(s.Chaos.Active) + len(s.Chaos.Scheduled); n != 1 || len(s.Chaos.Problems) != 0 {
+			t.Fatalf("snapshot %d after the sweep: %d experiments, problems %q; want ch-0002 alone", i, n, s.Chaos.Problems)
+		}
+		cnt.mu.Lock()
+		gets, hgetalls := cnt.commands["get"], cnt.commands["hgetall"]
+		cnt.mu.Unlock()
+		// the first reads the swept ones from the cache; then only
+		// ch-0002: its body; the switch, its impact and one baseline
+		if i > 0 && (gets != 1 || hgetalls != 3) {
+			t.Fatalf("snapshot %d after the sweep: %d GET and %d HGETALL, want 1 and 3 (swept experiments still read)", i, gets, hgetalls)
+		}
+		if cnt.roundTrips() != 1 {
+			t.Fatalf("snapshot %d after the sweep: %d round trips", i, cnt.roundTrips())
+		}
+	}
+}
+
+// A paged read knows a name is registered from the registry's own scan:
+// registered without state is known, configured and never used is not.
+func TestEachBreakerKnowsRegisteredNames(t *testing.T) {
+	ctx := context.Background()
+	rdb, cnt := hooked(t)
+	k := store.Keys{Namespace: testredis.Namespace(t)}
+	rdb.SAdd(ctx, k.Breakers(), "bare", "both")
+	r := NewReader(rdb, Options{Keys: k, ConfiguredBreakers: []string{"both", "cfg"}})
+	cnt.reset()
+	known := map[string]bool{}
+	if _, err := r.EachBreaker(ctx, Filter{}, 2, func(st breaker.Status, _ time.Time) error {
+		known[st.Name] = st.Known
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(known) != 3 || !known["bare"] || !known["both"] || known["cfg"] {
+		t.Fatalf("known %v, want bare and both known, cfg not", known)
+	}
+	if cnt.commands["sismember"] != 0 {
+		t.Fatalf("%d SISMEMBER: the pages asked the registry again per name", cnt.commands["sismember"])
 	}
 }

@@ -30,8 +30,18 @@ func (r *Reader) EachBreaker(ctx context.Context, f Filter, page int, fn func(st
 			names = append(names, n)
 		}
 	}
+	// a name SSCAN returned is registered; of the configured names (few)
+	// those it did not return are not: no set of every name is held, and
+	// no page asks the registry again per name
+	configured := map[string]bool{}
+	for _, n := range r.breaker.Configured() {
+		configured[n] = false
+	}
 	err := r.breaker.ScanNames(ctx, r.rdb, int64(page), func(page []string) error {
 		for _, n := range page {
+			if _, ok := configured[n]; ok {
+				configured[n] = true
+			}
 			add(n)
 		}
 		return nil
@@ -42,6 +52,10 @@ func (r *Reader) EachBreaker(ctx context.Context, f Filter, page int, fn func(st
 	for _, n := range r.breaker.Configured() {
 		add(n)
 	}
+	registered := func(n string) bool {
+		inRegistry, isConfigured := configured[n]
+		return !isConfigured || inRegistry
+	}
 	// SSCAN may return a name twice (while the set rehashes); sorting
 	// then compacting needs no set of every name beside the list
 	slices.Sort(names)
@@ -51,7 +65,7 @@ func (r *Reader) EachBreaker(ctx context.Context, f Filter, page int, fn func(st
 	}
 	var first time.Time
 	for start := 0; start < len(names); start += page {
-		sts, now, err := r.breaker.Page(ctx, r.rdb, names[start:min(start+page, len(names))])
+		sts, now, err := r.breaker.Page(ctx, r.rdb, names[start:min(start+page, len(names))], registered)
 		if err != nil {
 			return first, err
 		}
