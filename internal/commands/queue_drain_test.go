@@ -33,18 +33,6 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// poll waits for cond, failing the test after within.
-func poll(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval
-	}
-}
-
 // A --follow drain started while Redis is down waits for it (up to the
 // documented minute) instead of exiting 3 at once, then drains.
 // startFollowDrain runs `queue drain orders --follow --exec true` in the
@@ -76,7 +64,7 @@ func TestFollowDrainStartedWhileRedisIsDownWaitsForIt(t *testing.T) {
 
 	out, stderr, exit, stop := startFollowDrain(src)
 	defer stop()
-	poll(t, 30*time.Second, "the drain says it is retrying", func() bool {
+	testredis.Eventually(t, 30*time.Second, "the drain says it is retrying", func() bool {
 		select {
 		case code := <-exit:
 			t.Fatalf("the drain exited %d with Redis down: %s", code, stderr)
@@ -87,7 +75,7 @@ func TestFollowDrainStartedWhileRedisIsDownWaitsForIt(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, 30*time.Second, "o-1 is replayed once Redis is back", func() bool {
+	testredis.Eventually(t, 30*time.Second, "o-1 is replayed once Redis is back", func() bool {
 		return strings.Contains(out.String(), `"id":"o-1"`) && strings.Contains(out.String(), `"outcome":"completed"`)
 	})
 	stop()
@@ -150,7 +138,7 @@ func TestFollowDrainUsesTheConfigFilesTLSSettings(t *testing.T) {
 	}
 	out, stderr, exit, stop := startFollowDrain(src)
 	defer stop()
-	poll(t, 30*time.Second, "o-1 is replayed", func() bool {
+	testredis.Eventually(t, 30*time.Second, "o-1 is replayed", func() bool {
 		select {
 		case code := <-exit:
 			t.Fatalf("the drain exited %d: %s", code, stderr)

@@ -39,7 +39,7 @@ func TestQueueStatusWatchRedrawsTheTableAtATerminal(t *testing.T) {
 	go func() { done <- queueStatusRun(context.Background(), opts) }()
 
 	const clear = "\x1b[H\x1b[2J"
-	poll(t, 10*time.Second, "the first frame", func() bool { return strings.Contains(errOut.String(), "no queues yet") })
+	testredis.Eventually(t, 10*time.Second, "the first frame", func() bool { return strings.Contains(errOut.String(), "no queues yet") })
 	if got := out.String(); got != clear {
 		t.Fatalf("first frame's stdout %q, want only the screen clear (the message is on stderr)", got)
 	}
@@ -47,7 +47,7 @@ func TestQueueStatusWatchRedrawsTheTableAtATerminal(t *testing.T) {
 		t.Fatalf("push: exit %d: %s", code, stderr)
 	}
 	ticks <- time.Now()
-	poll(t, 10*time.Second, "the second frame", func() bool {
+	testredis.Eventually(t, 10*time.Second, "the second frame", func() bool {
 		return strings.Count(out.String(), clear) == 2 && strings.Contains(out.String(), "orders")
 	})
 	close(ticks)

@@ -123,7 +123,7 @@ func TestHealthWatchOnATerminalRedrawsALiveTableOfTheStoredState(t *testing.T) {
 	s.SetStdoutTTY(true)
 	stop := startWatch(t, &HealthWatchOptions{F: newTestFactory(t, ns, s), Rescan: 5 * time.Second, Redraw: 20 * time.Millisecond})
 
-	poll(t, 20*time.Second, "the live table shows shop healthy", func() bool {
+	testredis.Eventually(t, 20*time.Second, "the live table shows shop healthy", func() bool {
 		return cell(lastFrame(out.String()), "shop", 1) == "healthy"
 	})
 	frame := lastFrame(out.String())
@@ -131,7 +131,7 @@ func TestHealthWatchOnATerminalRedrawsALiveTableOfTheStoredState(t *testing.T) {
 		t.Fatalf("frame %q, want the table with its header first", frame)
 	}
 	healthy.Store(false)
-	poll(t, 20*time.Second, "the redrawn table shows shop unhealthy", func() bool {
+	testredis.Eventually(t, 20*time.Second, "the redrawn table shows shop unhealthy", func() bool {
 		return cell(lastFrame(out.String()), "shop", 1) == "unhealthy"
 	})
 	if err := stop(); err != nil {
@@ -154,7 +154,7 @@ func TestHealthWatchOffATerminalWritesNDJSONAndNoScreenControl(t *testing.T) {
 	healthService(t, ns)
 	s, out, _ := liveStreams()
 	stop := startWatch(t, &HealthWatchOptions{F: newTestFactory(t, ns, s), Rescan: 5 * time.Second, Redraw: 20 * time.Millisecond})
-	poll(t, 20*time.Second, "a result line for shop", func() bool { return strings.Contains(out.String(), `"service":"shop"`) })
+	testredis.Eventually(t, 20*time.Second, "a result line for shop", func() bool { return strings.Contains(out.String(), `"service":"shop"`) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestHealthWatchWithNoServicesSaysSoOnStderr(t *testing.T) {
 	s, out, errOut := liveStreams()
 	s.SetStdoutTTY(true)
 	stop := startWatch(t, &HealthWatchOptions{F: newTestFactory(t, ns, s), Rescan: 5 * time.Second, Redraw: 20 * time.Millisecond})
-	poll(t, 10*time.Second, "the waiting message", func() bool {
+	testredis.Eventually(t, 10*time.Second, "the waiting message", func() bool {
 		return strings.Contains(errOut.String(), "no services to check yet; waiting for `haderctl health register`")
 	})
 	if err := stop(); err != nil {
@@ -412,7 +412,7 @@ func TestChaosAgentOnATerminalPrintsTimedLinesOffOneNDJSON(t *testing.T) {
 		if !terminal {
 			holding, released = `{"service":"shop","cores":0,"memory_mb":1,"experiments":["ch-`, `{"service":"shop","cores":0,"memory_mb":0,"experiments":[]}`+"\n"
 		}
-		poll(t, 20*time.Second, "the agent says it holds 1 MB", func() bool { return strings.Contains(out.String(), holding) })
+		testredis.Eventually(t, 20*time.Second, "the agent says it holds 1 MB", func() bool { return strings.Contains(out.String(), holding) })
 		cancel()
 		select {
 		case err := <-done:

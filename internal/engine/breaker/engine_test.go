@@ -30,18 +30,6 @@ func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 	return func(ctx context.Context, cmds []redis.Cmder) error { c.n.Add(int64(len(cmds))); return next(ctx, cmds) }
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestClosedHappyPathCostsNoRoundTrip(t *testing.T) {
 	e := newTestEngine(t, Options{})
 	counter := &commandCounter{}
@@ -96,7 +84,7 @@ func TestTransitionReachesOtherProcessesThroughPubSub(t *testing.T) {
 	if _, err := b.Trip(ctx, "svc", "drill"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "engine a sees the trip", func() bool {
+	testredis.Eventually(t, 2*time.Second, "engine a sees the trip", func() bool {
 		_, err := a.Allow(ctx, "svc")
 		return errors.Is(err, ErrOpen)
 	})
@@ -105,7 +93,7 @@ func TestTransitionReachesOtherProcessesThroughPubSub(t *testing.T) {
 // waitSubscribed polls until the engine's background subscription is live.
 func waitSubscribed(t *testing.T, e *Engine) {
 	t.Helper()
-	eventually(t, 2*time.Second, "subscription", func() bool {
+	testredis.Eventually(t, 2*time.Second, "subscription", func() bool {
 		n, _ := e.rdb.PubSubNumSub(context.Background(), e.opts.Keys.BreakerChannel()).Result()
 		return n[e.opts.Keys.BreakerChannel()] > 0
 	})
@@ -121,7 +109,7 @@ func TestBackstopReReadCatchesMissedChanges(t *testing.T) {
 	// service might) reaches the cache through the re-read alone: nothing
 	// here calls Allow, which could ask Redis itself.
 	testredis.Client(t).HSet(ctx, ns.Breaker("svc"), "state", "forced_open", "generation", "99")
-	eventually(t, 2*time.Second, "re-read puts forced_open in the cache", func() bool {
+	testredis.Eventually(t, 2*time.Second, "re-read puts forced_open in the cache", func() bool {
 		a.mu.RLock()
 		defer a.mu.RUnlock()
 		c := a.cache["svc"]
@@ -218,7 +206,7 @@ func TestLongProbeKeepsItsSlotPastTheLease(t *testing.T) {
 		e.Record(ctx, "svc", false)
 	}
 	var dones []func(bool)
-	eventually(t, 2*time.Second, "two probes admitted", func() bool {
+	testredis.Eventually(t, 2*time.Second, "two probes admitted", func() bool {
 		if done, err := e.Allow(ctx, "svc"); err == nil {
 			dones = append(dones, done)
 		}
@@ -282,7 +270,7 @@ func TestHalfOpenCapHoldsAcrossConcurrentClients(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		setup.Record(ctx, "svc", false)
 	}
-	eventually(t, 2*time.Second, "recovery timeout", func() bool {
+	testredis.Eventually(t, 2*time.Second, "recovery timeout", func() bool {
 		st, _, _ := setup.Snapshot(ctx, []string{"svc"})
 		return st[0].ShouldAttemptReset
 	})
@@ -411,7 +399,7 @@ func TestKilledProbeFreesItsSlotAfterTheLease(t *testing.T) {
 		t.Fatalf("right after the kill: %v, want the slots still held", err)
 	}
 	// ...and then come free without anyone reporting.
-	eventually(t, 10*time.Second, "a probe slot comes free after the lease", func() bool {
+	testredis.Eventually(t, 10*time.Second, "a probe slot comes free after the lease", func() bool {
 		_, err := e.Acquire(ctx, "svc")
 		return err == nil
 	})
@@ -441,7 +429,7 @@ func TestRedisRestartFallsBackAndReturnsToSharedState(t *testing.T) {
 	done(true)
 
 	srv.Stop(true)
-	eventually(t, 5*time.Second, "the engine notices Redis is gone", func() bool {
+	testredis.Eventually(t, 5*time.Second, "the engine notices Redis is gone", func() bool {
 		done, err := e.Allow(ctx, "svc")
 		if err == nil {
 			done(false) // counted by the local breaker
@@ -455,7 +443,7 @@ func TestRedisRestartFallsBackAndReturnsToSharedState(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the engine returns to the shared state", func() bool { return !e.InMemory() })
+	testredis.Eventually(t, 10*time.Second, "the engine returns to the shared state", func() bool { return !e.InMemory() })
 	if _, err := e.Trip(ctx, "svc", "after restart"); err != nil {
 		t.Fatal(err)
 	}

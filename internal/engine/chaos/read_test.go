@@ -14,17 +14,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testredis.Main(m)) }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // enabled is a client on a fresh namespace with chaos enabled.
 func enabled(t *testing.T) (*Client, redis.UniversalClient, store.Keys) {
 	t.Helper()
@@ -46,7 +35,7 @@ func endedUnswept(t *testing.T, c *Client) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the experiment's key expires", func() bool {
+	testredis.Eventually(t, 10*time.Second, "the experiment's key expires", func() bool {
 		return c.rdb.Exists(ctx, c.keys.ChaosExperiment(x.ID)).Val() == 0
 	})
 	return x.ID

@@ -27,17 +27,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testredis.Main(m)) }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // env is a namespace with chaos enabled, a data plane and a test service
 // called through it.
 type env struct {
@@ -228,7 +217,7 @@ recovery_deadline: 30s
 		t.Fatalf("journal step %+v: want its recovery time and counted impact", j.Steps)
 	}
 	if len(e.faults.Active()) != 0 {
-		eventually(t, 10*time.Second, "the game day's experiments are gone", func() bool { return len(e.faults.Active()) == 0 })
+		testredis.Eventually(t, 10*time.Second, "the game day's experiments are gone", func() bool { return len(e.faults.Active()) == 0 })
 	}
 
 	// now the breaker is forced open and stays so: recovery fails, exit 1

@@ -27,17 +27,6 @@ func TestMain(m *testing.M) {
 	os.Exit(testredis.Main(m))
 }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // service is a real loopback HTTP service whose answer the test sets.
 type service struct {
 	srv    *httptest.Server
@@ -224,7 +213,7 @@ func TestTwoWatchersProbeOncePerIntervalAndAlertOnce(t *testing.T) {
 	slots := 1 // the watchers start in a slot and probe it
 	settle := func() {
 		t.Helper()
-		eventually(t, 30*time.Second, "both watchers waiting for the next slot", func() bool { return clk.Waiting() == 2 })
+		testredis.Eventually(t, 30*time.Second, "both watchers waiting for the next slot", func() bool { return clk.Waiting() == 2 })
 		if n := svc.count(); n != slots {
 			t.Fatalf("after %d slots the service was probed %d times, want once per slot between the two watchers", slots, n)
 		}

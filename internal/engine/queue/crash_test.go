@@ -102,7 +102,7 @@ func TestDrainerKilledMidDrainLosesNothing(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "the drainer gets a third of the way", func() bool { return target.total.Load() >= n/3 })
+	testredis.Eventually(t, 60*time.Second, "the drainer gets a third of the way", func() bool { return target.total.Load() >= n/3 })
 	if err := cmd.Process.Kill(); err != nil { // SIGKILL
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestDrainerKilledMidDrainLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the dead drainer's leases expire", func() bool { return float64(redisNowMs(t, c)) > last[0].Score })
+	testredis.Eventually(t, 10*time.Second, "the dead drainer's leases expire", func() bool { return float64(redisNowMs(t, c)) > last[0].Score })
 
 	s, err := c.Drain(ctx, DrainOptions{Queues: []string{"orders"}, Concurrency: 16, Handler: postID(target.srv.URL)})
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/haderos/haderctl/internal/testredis"
 )
 
 func TestHeldLimitFollowsTheMeasuredHandlerTime(t *testing.T) {
@@ -53,7 +55,7 @@ func TestAFreshDrainerLeavesTheBacklogToOtherDrainers(t *testing.T) {
 		}
 		first <- s
 	}()
-	eventually(t, 20*time.Second, "the first drainer's workers are all replaying", func() bool { return running.Load() == conc })
+	testredis.Eventually(t, 20*time.Second, "the first drainer's workers are all replaying", func() bool { return running.Load() == conc })
 	held := stats(t, c, "q").InFlight
 	if held > 2*conc {
 		t.Fatalf("the first drainer holds %d operations with %d replaying, want at most %d", held, conc, 2*conc)

@@ -22,18 +22,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func newTestClient(t *testing.T, s Settings) (*Client, *redis.Client) {
 	t.Helper()
 	rdb := testredis.Client(t)
@@ -181,7 +169,7 @@ func TestAnExpiredLeaseCannotAcknowledgeWorkAnotherDrainerOwns(t *testing.T) {
 	if len(ids) != 1 {
 		t.Fatalf("claimed %v", ids)
 	}
-	eventually(t, 5*time.Second, "the lease expires on Redis' clock", func() bool { return redisNowMs(t, c) > deadline })
+	testredis.Eventually(t, 5*time.Second, "the lease expires on Redis' clock", func() bool { return redisNowMs(t, c) > deadline })
 	again, newTokens, _ := claimRaw(t, c, "orders", 1, time.Minute)
 	if len(again) != 1 || again[0] != ids[0] || newTokens[0] == oldTokens[0] {
 		t.Fatalf("after expiry the operation must be claimable again with a new token: %v %v (old %v)", again, newTokens, oldTokens)
@@ -258,7 +246,7 @@ func TestRetriesThenDeadAfterMaxAttempts(t *testing.T) {
 	}
 	ctx := context.Background()
 	var sum Summary
-	eventually(t, 20*time.Second, "every operation dies after 3 attempts", func() bool {
+	testredis.Eventually(t, 20*time.Second, "every operation dies after 3 attempts", func() bool {
 		s, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Concurrency: 4, Handler: fail})
 		if err != nil {
 			t.Fatal(err)
@@ -670,14 +658,14 @@ func TestACompletedIDIsADuplicateForTheRetentionThenForgotten(t *testing.T) {
 		t.Fatalf("inspect of a completed operation: %+v %v", o, err)
 	}
 	// once the retention has passed, the id is new again
-	eventually(t, 30*time.Second, "o-0 is accepted again after the retention", func() bool {
+	testredis.Eventually(t, 30*time.Second, "o-0 is accepted again after the retention", func() bool {
 		r := pushOne(t, c, "q", "o-0")
 		return r.Status == "enqueued"
 	})
 	// and the next completions delete o-1's marker from the ops hash, but
 	// not o-0's new entry
 	n := 0
-	eventually(t, 30*time.Second, "o-1's done marker is deleted", func() bool {
+	testredis.Eventually(t, 30*time.Second, "o-1's done marker is deleted", func() bool {
 		n++
 		pushOne(t, c, "q", fmt.Sprintf("p-%d", n))
 		if _, err := c.Drain(ctx, DrainOptions{Queues: []string{"q"}, Handler: done, Max: 1}); err != nil {

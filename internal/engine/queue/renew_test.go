@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/haderos/haderctl/internal/testredis"
 )
 
 // syncBuffer is a log sink read while a drain writes to it.
@@ -62,7 +64,7 @@ func TestARenewalRacingASettleWarnsOfNoLostLease(t *testing.T) {
 		switch calls.Add(1) {
 		case 1: // the snapshot holds both: o-0 completes in Redis first
 			close(finish[ids[0]])
-			eventually(t, 20*time.Second, "o-0 completes", func() bool { return stats(t, c, "q").Completed == 1 })
+			testredis.Eventually(t, 20*time.Second, "o-0 completes", func() bool { return stats(t, c, "q").Completed == 1 })
 		case 2: // the first renewal's reply has been read
 			close(renewed)
 		}
@@ -94,7 +96,7 @@ func TestALeaseTakenOverIsWarnedAboutAndReportedLost(t *testing.T) {
 	if err := rdb.HSet(context.Background(), c.keys.QueueLeases("q"), ids[0], "1@another").Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "the renewer warns of the lost lease", func() bool {
+	testredis.Eventually(t, 20*time.Second, "the renewer warns of the lost lease", func() bool {
 		return strings.Contains(logs.String(), "leases lost")
 	})
 	close(finish)

@@ -16,17 +16,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testredis.Main(m)) }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // env is a namespace with chaos enabled.
 type env struct {
 	c  *chaos.Client
@@ -73,7 +62,7 @@ func (b *burners) shares() []float64 {
 // wait waits until the running burners have the shares want (sorted).
 func (b *burners) wait(t *testing.T, want []float64) {
 	t.Helper()
-	eventually(t, 10*time.Second, fmt.Sprintf("burners running with shares %v", want), func() bool { return slices.Equal(b.shares(), want) })
+	testredis.Eventually(t, 10*time.Second, fmt.Sprintf("burners running with shares %v", want), func() bool { return slices.Equal(b.shares(), want) })
 }
 
 // held is the memory the agent holds, and whether every page of it was
@@ -111,7 +100,7 @@ func TestAgentHoldsAndReleasesTheMemoryAndCPUItWasAskedFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the agent applies both", func() bool {
+	testredis.Eventually(t, 10*time.Second, "the agent applies both", func() bool {
 		s := a.State()
 		return s.Cores == 1.5 && s.MemoryMB == 64
 	})
@@ -127,7 +116,7 @@ func TestAgentHoldsAndReleasesTheMemoryAndCPUItWasAskedFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the agent caps the cores", func() bool { s := a.State(); return s.Cores == 2 && s.Capped })
+	testredis.Eventually(t, 10*time.Second, "the agent caps the cores", func() bool { s := a.State(); return s.Cores == 2 && s.Capped })
 	b.wait(t, []float64{1, 1}) // the 2-core cap
 
 	for _, id := range []string{mem.ID, cpu.ID, more.ID} {
@@ -135,7 +124,7 @@ func TestAgentHoldsAndReleasesTheMemoryAndCPUItWasAskedFor(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 10*time.Second, "the agent releases everything", func() bool {
+	testredis.Eventually(t, 10*time.Second, "the agent releases everything", func() bool {
 		s := a.State()
 		return s.Cores == 0 && s.MemoryMB == 0
 	})
@@ -166,7 +155,7 @@ func TestAgentReleasesEverythingWhenItStops(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 10*time.Second, "the agent applies both", func() bool { s := a.State(); return s.Cores == 1 && s.MemoryMB == 16 })
+	testredis.Eventually(t, 10*time.Second, "the agent applies both", func() bool { s := a.State(); return s.Cores == 1 && s.MemoryMB == 16 })
 	stop()
 	<-done
 	// Run releases everything before it returns, and apply waits for the

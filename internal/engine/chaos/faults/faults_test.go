@@ -78,17 +78,6 @@ func runChild(what string) int {
 	return 0
 }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // seeded makes a data plane's probability and jitter rolls reproducible
 // (behind a mutex: a rand.Rand is not safe for concurrent use).
 func seeded(f *Faults, seed uint64) {
@@ -170,7 +159,7 @@ func (e *env) start(t *testing.T, x chaos.Experiment) chaos.Experiment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the data plane sees the experiment", func() bool {
+	testredis.Eventually(t, 10*time.Second, "the data plane sees the experiment", func() bool {
 		for _, a := range e.faults.Active() {
 			if a.ID == got.ID {
 				return true
@@ -282,13 +271,13 @@ func TestAnExperimentEndsOnTimeAfterItsStarterIsKilled(t *testing.T) {
 	}
 	_ = child.Process.Kill() // SIGKILL
 	_ = child.Wait()
-	eventually(t, 10*time.Second, "the data plane has the experiment", func() bool { return len(e.faults.Active()) == 1 })
+	testredis.Eventually(t, 10*time.Second, "the data plane has the experiment", func() bool { return len(e.faults.Active()) == 1 })
 	end := e.faults.Active()[0].End()
 	if code, _, _ := e.call(t, "svc", "/", time.Second); code != 503 && time.Now().Before(end) {
 		t.Fatalf("while it runs: %d, want 503", code)
 	}
 	var stoppedAt time.Time
-	eventually(t, time.Until(end)+10*time.Second, "faults stop after the deadline", func() bool {
+	testredis.Eventually(t, time.Until(end)+10*time.Second, "faults stop after the deadline", func() bool {
 		code, _, _ := e.call(t, "svc", "/", time.Second)
 		stoppedAt = time.Now()
 		return code == 200
@@ -316,19 +305,19 @@ func TestStopAllFromAnotherProcessReachesTheTransportOverPubSub(t *testing.T) {
 	f := New(rdb, keys, "test", nil, nil)
 	f.refresh = time.Hour
 	f.Start(ctx)
-	eventually(t, 10*time.Second, "both data planes subscribe", func() bool {
+	testredis.Eventually(t, 10*time.Second, "both data planes subscribe", func() bool {
 		n, err := rdb.PubSubNumSub(ctx, keys.ChaosChannel()).Result()
 		return err == nil && n[keys.ChaosChannel()] >= 2
 	})
 	e.start(t, chaos.Experiment{Kind: chaos.Error, Status: 500, Services: []string{"*"}, Probability: 1, Duration: 10 * time.Minute})
 	e.start(t, chaos.Experiment{Kind: chaos.Latency, Delay: time.Millisecond, Services: []string{"svc"}, Probability: 1, Duration: 10 * time.Minute})
-	eventually(t, 10*time.Second, "the notice of the starts reaches it", func() bool { return len(f.Active()) == 2 })
+	testredis.Eventually(t, 10*time.Second, "the notice of the starts reaches it", func() bool { return len(f.Active()) == 2 })
 	child := exec.Command(os.Args[0], "-test.run=^$")
 	child.Env = append(os.Environ(), childEnv+"=stop-all", "HADERCTL_CHAOS_REDIS="+testredis.URL(t), "HADERCTL_CHAOS_NS="+e.ns)
 	if out, err := child.CombinedOutput(); err != nil {
 		t.Fatalf("stop-all: %v %s", err, out)
 	}
-	eventually(t, 10*time.Second, "stop-all's notice reaches the data plane", func() bool { return len(f.Active()) == 0 })
+	testredis.Eventually(t, 10*time.Second, "stop-all's notice reaches the data plane", func() bool { return len(f.Active()) == 0 })
 	client := &http.Client{Transport: &Transport{Base: http.DefaultTransport, Faults: f}}
 	req, _ := http.NewRequestWithContext(transport.WithService(ctx, "svc"), "GET", e.srv.URL, nil)
 	resp, err := client.Do(req)
@@ -422,7 +411,7 @@ func TestTheDataPlaneCountsTheImpactOfAnExperiment(t *testing.T) {
 		}
 	}
 	var im chaos.Impact
-	eventually(t, 10*time.Second, "the counts reach Redis (flushed every second)", func() bool {
+	testredis.Eventually(t, 10*time.Second, "the counts reach Redis (flushed every second)", func() bool {
 		var err error
 		im, err = e.c.Impact(context.Background(), x)
 		return err == nil && im.Calls+im.BaselineCalls == 200

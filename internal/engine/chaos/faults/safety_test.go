@@ -109,7 +109,7 @@ func startOn(t *testing.T, c *chaos.Client, f *Faults, n int) []string {
 		}
 		ids = append(ids, e.ID)
 	}
-	eventually(t, 10*time.Second, "the data plane applies the experiments", func() bool { return len(f.Active()) == n })
+	testredis.Eventually(t, 10*time.Second, "the data plane applies the experiments", func() bool { return len(f.Active()) == n })
 	return ids
 }
 
@@ -218,7 +218,7 @@ func TestStopAllAndDisableEndEveryExperimentWhenRedisIsFull(t *testing.T) {
 		t.Fatalf("stop-all: %+v: want the 3 stopped, the latch and audit warned about", res)
 	}
 	injectsNothing(t, r.rdb, r.keys, r.f, r.srv.URL, ids)
-	eventually(t, 10*time.Second, "the pub/sub notice reaches the data plane", func() bool { return len(r.f.Active()) == 0 })
+	testredis.Eventually(t, 10*time.Second, "the pub/sub notice reaches the data plane", func() bool { return len(r.f.Active()) == 0 })
 
 	// disable, the same way
 	r.drain(t)
@@ -296,7 +296,7 @@ func TestAStopReportsAnExperimentThatEndedAsExpiredNotStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	// its key expires in Redis; no reader has swept the index since
-	eventually(t, 10*time.Second, "the short experiment's key expires", func() bool {
+	testredis.Eventually(t, 10*time.Second, "the short experiment's key expires", func() bool {
 		return rdb.Exists(ctx, keys.ChaosExperiment(short.ID)).Val() == 0
 	})
 	if one, err := e.c.Stop(ctx, short.ID, "too late"); err != nil || len(one.Stopped) != 0 {
@@ -330,7 +330,7 @@ func expiredInIndex(t *testing.T, c *chaos.Client, rdb redis.UniversalClient, ke
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the experiment's key expires", func() bool { return rdb.Exists(ctx, keys.ChaosExperiment(x.ID)).Val() == 0 })
+	testredis.Eventually(t, 10*time.Second, "the experiment's key expires", func() bool { return rdb.Exists(ctx, keys.ChaosExperiment(x.ID)).Val() == 0 })
 	return x.ID
 }
 
@@ -385,7 +385,7 @@ func TestReadersWriteNothingAndTheDataPlaneTickAuditsExpiries(t *testing.T) {
 	defer cancel()
 	f := New(rdb, keys, "test", nil, nil)
 	f.Start(dctx)
-	eventually(t, 10*time.Second, "the data plane audits the expiry", func() bool { return slices.Equal(expiries(t, rdb, keys), []string{id}) })
+	testredis.Eventually(t, 10*time.Second, "the data plane audits the expiry", func() bool { return slices.Equal(expiries(t, rdb, keys), []string{id}) })
 	if inIndex(rdb, keys, id) {
 		t.Fatal("the audited expiry is still in the index")
 	}
@@ -469,7 +469,7 @@ func TestSeveralDataPlanesAuditEachExpiryOnce(t *testing.T) {
 		f.Start(dctx)
 		planes = append(planes, f)
 	}
-	eventually(t, 15*time.Second, "the data planes audit the three expiries", func() bool {
+	testredis.Eventually(t, 15*time.Second, "the data planes audit the three expiries", func() bool {
 		return rdb.ZCard(ctx, keys.ChaosActive()).Val() == 0 && len(expiries(t, rdb, keys)) >= 3
 	})
 	// a few more ticks of every plane: none audits an expiry again
@@ -477,7 +477,7 @@ func TestSeveralDataPlanesAuditEachExpiryOnce(t *testing.T) {
 	for _, f := range planes {
 		loads = append(loads, f.Loads())
 	}
-	eventually(t, 15*time.Second, "every data plane ticks twice more", func() bool {
+	testredis.Eventually(t, 15*time.Second, "every data plane ticks twice more", func() bool {
 		for i, f := range planes {
 			if f.Loads() < loads[i]+2 {
 				return false
