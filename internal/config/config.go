@@ -15,6 +15,7 @@ import (
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/duration"
+	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/redact"
@@ -145,7 +146,7 @@ type Service struct {
 	// (a zero field: the default's).
 	Breaker breaker.Settings `json:"breaker,omitzero" yaml:"breaker,omitempty"`
 	// Health are the service's check settings (probing health_url).
-	Health ServiceHealth `json:"health,omitzero" yaml:"health,omitempty"`
+	Health health.CheckSettings `json:"health,omitzero" yaml:"health,omitempty"`
 }
 
 // Error is a configuration problem: exit code 2.

@@ -18,22 +18,6 @@ type Health struct {
 	FeedBreaker *bool `json:"feed_breaker" yaml:"feed_breaker,omitempty"`
 }
 
-// ServiceHealth is a service's own check settings (beside health_url).
-type ServiceHealth struct {
-	Method       string             `json:"method,omitempty" yaml:"method,omitempty"`
-	Interval     *duration.Duration `json:"interval,omitempty" yaml:"interval,omitempty"`
-	Timeout      *duration.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
-	ExpectStatus []int              `json:"expect_status,omitempty" yaml:"expect_status,omitempty"`
-	BodyMatch    string             `json:"body_match,omitempty" yaml:"body_match,omitempty"`
-	// MaxResponseTime: a slower answer is a failure; 0 or left out: no
-	// limit.
-	MaxResponseTime *duration.Duration `json:"max_response_time,omitempty" yaml:"max_response_time,omitempty"`
-	Headers         map[string]string  `json:"headers,omitempty" yaml:"headers,omitempty"`
-	// Alert overrides the alerts section's policy for this service (a
-	// zero field: the section's).
-	Alert health.AlertPolicy `json:"alert,omitzero" yaml:"alert,omitempty"`
-}
-
 // Alerts are the alert policy defaults and the providers.
 type Alerts struct {
 	// AlertPolicy is every service's default alert policy (a zero field:
@@ -79,21 +63,9 @@ func (c *Config) HealthCheck(name string) (health.Check, bool) {
 	if s == nil || s.HealthURL == "" {
 		return health.Check{}, false
 	}
-	h := s.Health
-	chk := health.Check{Name: s.Name, URL: s.HealthURL, Method: h.Method, Interval: time.Duration(deref[duration.Duration, int64](h.Interval)),
-		Timeout: time.Duration(deref[duration.Duration, int64](h.Timeout)), BodyMatch: h.BodyMatch,
-		MaxResponseTime: time.Duration(deref[duration.Duration, int64](h.MaxResponseTime)), Headers: h.Headers, Source: "config"}
-	for _, code := range h.ExpectStatus {
-		chk.ExpectStatus = append(chk.ExpectStatus, int(code))
-	}
-	if h.Interval == nil {
-		chk.Interval = time.Duration(deref[duration.Duration, int64](c.Health.Interval))
-	}
-	if h.Timeout == nil {
-		chk.Timeout = time.Duration(deref[duration.Duration, int64](c.Health.Timeout))
-	}
-	chk.Alert = c.AlertPolicyFor(h.Alert)
-	return chk.WithDefaults(), true
+	chk := s.Health.Check(s.Name, s.HealthURL, c.Health.Interval, c.Health.Timeout, c.AlertPolicyFor(s.Health.Alert))
+	chk.Source = "config"
+	return chk, true
 }
 
 // AlertPolicyFor lays a service's alert settings over the alerts section
@@ -138,7 +110,7 @@ func checkAlertPolicy(w written, section string, p health.AlertPolicy) error {
 	return err
 }
 
-func (h ServiceHealth) check(w written, section string) error {
+func checkServiceHealth(w written, section string, h health.CheckSettings) error {
 	return firstError(
 		checkDurationPtr(section+".interval", h.Interval, health.MinInterval, health.MaxInterval),
 		checkDurationPtr(section+".timeout", h.Timeout, time.Millisecond, health.MaxTimeout),
@@ -155,7 +127,7 @@ func (c *Config) validateHealth() error {
 		return err
 	}
 	for i, s := range c.Services {
-		if err := s.Health.check(c.written, fmt.Sprintf("services[%d].health", i)); err != nil {
+		if err := checkServiceHealth(c.written, fmt.Sprintf("services[%d].health", i), s.Health); err != nil {
 			return err
 		}
 		if chk, ok := c.HealthCheck(s.Name); ok {
