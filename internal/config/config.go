@@ -61,17 +61,15 @@ type Redis struct {
 	// Timeout is never 0 after Load: left out, it is DefaultTimeout (the
 	// file cannot set 0; see checkTimeout).
 	Timeout duration.Duration `json:"timeout" yaml:"timeout"`
-	// TLS for rediss:// URLs (docs/configuration.md); the URL's tls_*
-	// query parameters win over these.
-	TLSCAFile             string `json:"tls_ca_file,omitempty" yaml:"tls_ca_file,omitempty"`
-	TLSCertFile           string `json:"tls_cert_file,omitempty" yaml:"tls_cert_file,omitempty"`
-	TLSKeyFile            string `json:"tls_key_file,omitempty" yaml:"tls_key_file,omitempty"`
-	TLSInsecureSkipVerify bool   `json:"tls_insecure_skip_verify,omitempty" yaml:"tls_insecure_skip_verify,omitempty"`
+	// TLS for rediss:// URLs (docs/configuration.md: tls_ca_file,
+	// tls_cert_file, tls_key_file, tls_insecure_skip_verify); the URL's
+	// tls_* query parameters win over these.
+	store.TLSOptions `yaml:",inline"`
 }
 
 // TLS is the file's TLS settings in the engine's form.
 func (r Redis) TLS() store.TLSOptions {
-	return store.TLSOptions{CAFile: r.TLSCAFile, CertFile: r.TLSCertFile, KeyFile: r.TLSKeyFile, InsecureSkipVerify: r.TLSInsecureSkipVerify}
+	return r.TLSOptions
 }
 
 // MaxBreakerDuration bounds recovery_timeout and probe_lease: the engine's

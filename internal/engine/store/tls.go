@@ -18,12 +18,13 @@ import (
 // client certificate, verification on).
 type TLSOptions struct {
 	// CAFile is a PEM file of the CAs to trust instead of the system's.
-	CAFile string
+	CAFile string `json:"tls_ca_file,omitempty" yaml:"tls_ca_file,omitempty"`
 	// CertFile and KeyFile are a PEM client certificate and its key, for
 	// a server started with tls-auth-clients; both or neither.
-	CertFile, KeyFile string
+	CertFile string `json:"tls_cert_file,omitempty" yaml:"tls_cert_file,omitempty"`
+	KeyFile  string `json:"tls_key_file,omitempty" yaml:"tls_key_file,omitempty"`
 	// InsecureSkipVerify trusts any server certificate: for tests only.
-	InsecureSkipVerify bool
+	InsecureSkipVerify bool `json:"tls_insecure_skip_verify,omitempty" yaml:"tls_insecure_skip_verify,omitempty"`
 	// insecureSet says InsecureSkipVerify was given (a URL's false wins
 	// over the config file's true).
 	insecureSet bool
