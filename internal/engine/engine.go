@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
@@ -103,9 +102,7 @@ type System struct {
 
 	faultsOnce sync.Once
 	faults     *faults.Faults
-	// started is the data plane once Faults has started it, for Close.
-	started atomic.Pointer[faults.Faults]
-	base    http.RoundTripper
+	base       http.RoundTripper
 
 	closeOnce sync.Once
 	closeErr  error
@@ -181,7 +178,6 @@ func (s *System) Faults() *faults.Faults {
 	s.faultsOnce.Do(func() {
 		s.faults = faults.New(s.Redis, s.Keys, s.opts.Environment, s.opts.AllowedEnvironments, s.opts.Logger)
 		s.faults.Start(s.ctx)
-		s.started.Store(s.faults)
 	})
 	return s.faults
 }
@@ -241,9 +237,14 @@ func (l *lazyFaults) RoundTrip(req *http.Request) (*http.Response, error) {
 func (s *System) Close() error {
 	s.closeOnce.Do(func() {
 		s.cancel()
-		if dp := s.started.Load(); dp != nil {
-			<-dp.Done() // its last impact counts go out before the client closes
-		}
+		// A data plane started before, or by a Faults call racing this one
+		// (Do returns once that call's start has returned), is waited for:
+		// its last impact counts go out before the client closes. After
+		// Close, Faults hands out one that never started (no faults).
+		s.faultsOnce.Do(func() {
+			s.faults = faults.New(s.Redis, s.Keys, s.opts.Environment, s.opts.AllowedEnvironments, s.opts.Logger)
+		})
+		<-s.faults.Done()
 		s.Breakers.Close() // waits for the listener, which AfterFunc only starts stopping
 		if t, ok := s.base.(*http.Transport); ok {
 			t.CloseIdleConnections()
