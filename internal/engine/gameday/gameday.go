@@ -394,11 +394,19 @@ func opened(st breaker.State) bool {
 	return st == breaker.Open || st == breaker.ForcedOpen || st == breaker.HalfOpen
 }
 
-// breakersNamed are the snapshot's breakers with those names (nil: all);
-// a name Redis never heard of is a closed breaker.
+// breakersNamed are the snapshot's breakers with those names; a name
+// Redis never heard of is a closed breaker. Nil names: every breaker Redis
+// knows (the snapshot also lists the config's services whose breaker no
+// call has used yet; they are not judged).
 func breakersNamed(snap *snapshot.Snapshot, names []string) []breaker.Status {
 	if len(names) == 0 {
-		return snap.Breakers
+		out := make([]breaker.Status, 0, len(snap.Breakers))
+		for _, s := range snap.Breakers {
+			if s.Known {
+				out = append(out, s)
+			}
+		}
+		return out
 	}
 	out := make([]breaker.Status, 0, len(names))
 	for _, n := range names {
