@@ -461,8 +461,12 @@ func (g *GameDay) openWhereFailing(ctx context.Context, snap *snapshot.Snapshot,
 	}
 	var judged, bad []string
 	for svc, n := range failed {
-		// the threshold in force is the one stored with the breaker
+		// the threshold in force is the one stored with the breaker; a
+		// breaker Redis never heard of would start with this process' own
 		st := breakersNamed(snap, []string{svc})[0]
+		if !st.Known && st.Settings == (breaker.Settings{}) {
+			st.Settings = g.State.BreakerSettings(svc)
+		}
 		if n < int64(st.Settings.WithDefaults().FailureThreshold) {
 			continue
 		}

@@ -400,3 +400,30 @@ func TestBreakerProbesOnEveryServiceSkipBreakersRedisNeverHeardOf(t *testing.T) 
 		t.Fatalf("breakers_open on svc and idle: %v %q, want idle judged closed", ok, detail)
 	}
 }
+
+// breakers_open_where_failing compares a service's failed calls with the
+// failure threshold in force: for a breaker Redis never heard of, the one
+// it would start with (this process' own settings), not the defaults.
+func TestOpenWhereFailingUsesOwnThresholdForABreakerRedisNeverHeardOf(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	rdb := testredis.Client(t)
+	keys := store.Keys{Namespace: e.ns}
+	if err := rdb.HSet(ctx, keys.ChaosImpact("x1"), "errors", 7).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		threshold int
+		ok        bool
+		detail    string
+	}{{10, true, notJudged}, {6, false, "svc closed after 7 failed calls"}} {
+		b := breaker.New(rdb, breaker.Options{Keys: keys,
+			Settings: func(string) breaker.Settings { return breaker.Settings{FailureThreshold: tc.threshold} }})
+		gd := &GameDay{Chaos: e.c, State: e.reader(t, b), Targets: []string{"svc"}, started: map[string][]string{"x1": {"svc"}}}
+		ok, detail := gd.probe(ctx, Probe{Type: "breakers_open_where_failing"})
+		b.Close()
+		if ok != tc.ok || detail != tc.detail {
+			t.Errorf("7 failed calls, own threshold %d, svc unknown to Redis: %v %q, want %v %q", tc.threshold, ok, detail, tc.ok, tc.detail)
+		}
+	}
+}
