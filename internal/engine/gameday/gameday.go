@@ -24,7 +24,8 @@ type GameDay struct {
 	Chaos *chaos.Client
 	// State is where the probes read breakers, services' health and
 	// queues: one snapshot (one round trip, no writes) per evaluation
-	// round, whatever the number of probes. The healthy probe judges the
+	// round, whatever the number of probes (breakers_open_where_failing
+	// also reads each started experiment's failed calls). The healthy probe judges the
 	// services it lists, those with a health check now (registered, or
 	// configured in the reader), so a service unregistered since is not
 	// failed on its stale status.
