@@ -45,6 +45,10 @@ func NewSnapshotPart(keys store.Keys, own func(string) Settings, configured []st
 	return &SnapshotPart{keys: keys, own: own, configured: configured, seen: map[string]State{}}
 }
 
+// Own is the settings of a breaker whose settings Redis does not hold:
+// this process' own (the defaults without an engine).
+func (p *SnapshotPart) Own(name string) Settings { return p.own(name) }
+
 // Registered is the set of names the namespace's registry holds.
 type Registered map[string]bool
 

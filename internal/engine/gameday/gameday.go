@@ -24,7 +24,8 @@ type GameDay struct {
 	Chaos *chaos.Client
 	// State is where the probes read breakers, services' health and
 	// queues: one snapshot (one round trip, no writes) per evaluation
-	// round, whatever the number of probes. The healthy probe judges the
+	// round, whatever the number of probes (breakers_open_where_failing
+	// also reads each started experiment's failed calls). The healthy probe judges the
 	// services it lists, those with a health check now (registered, or
 	// configured in the reader), so a service unregistered since is not
 	// failed on its stale status.
@@ -394,11 +395,19 @@ func opened(st breaker.State) bool {
 	return st == breaker.Open || st == breaker.ForcedOpen || st == breaker.HalfOpen
 }
 
-// breakersNamed are the snapshot's breakers with those names (nil: all);
-// a name Redis never heard of is a closed breaker.
+// breakersNamed are the snapshot's breakers with those names; a name
+// Redis never heard of is a closed breaker. Nil names: every breaker Redis
+// knows (the snapshot also lists the config's services whose breaker no
+// call has used yet; they are not judged).
 func breakersNamed(snap *snapshot.Snapshot, names []string) []breaker.Status {
 	if len(names) == 0 {
-		return snap.Breakers
+		out := make([]breaker.Status, 0, len(snap.Breakers))
+		for _, s := range snap.Breakers {
+			if s.Known {
+				out = append(out, s)
+			}
+		}
+		return out
 	}
 	out := make([]breaker.Status, 0, len(names))
 	for _, n := range names {
@@ -453,8 +462,12 @@ func (g *GameDay) openWhereFailing(ctx context.Context, snap *snapshot.Snapshot,
 	}
 	var judged, bad []string
 	for svc, n := range failed {
-		// the threshold in force is the one stored with the breaker
+		// the threshold in force is the one stored with the breaker; a
+		// breaker Redis never heard of would start with this process' own
 		st := breakersNamed(snap, []string{svc})[0]
+		if !st.Known && st.Settings == (breaker.Settings{}) {
+			st.Settings = g.State.BreakerSettings(svc)
+		}
 		if n < int64(st.Settings.WithDefaults().FailureThreshold) {
 			continue
 		}

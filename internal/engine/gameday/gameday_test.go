@@ -371,3 +371,59 @@ func TestProbesOfOneRoundShareOneSnapshot(t *testing.T) {
 		t.Fatalf("one round of %d probes sent %d pipelines and %d lone commands, want 1 and 0", len(probes), p, c)
 	}
 }
+
+// With every service as the target, the breaker probes judge the breakers
+// Redis knows, as they did before they read a snapshot: a service of the
+// config whose breaker no call has used yet is not judged (it is not
+// "closed" against breakers_open).
+func TestBreakerProbesOnEveryServiceSkipBreakersRedisNeverHeardOf(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	b := breaker.New(testredis.Client(t), breaker.Options{Keys: store.Keys{Namespace: e.ns},
+		Settings: func(string) breaker.Settings {
+			return breaker.Settings{FailureThreshold: 1, RecoveryTimeout: time.Hour}
+		}})
+	defer b.Close()
+	if _, err := b.Record(ctx, "svc", false); err != nil {
+		t.Fatal(err)
+	}
+	o := snapshot.Options{Keys: store.Keys{Namespace: e.ns}, Breaker: b.SnapshotPart([]string{"idle"})}
+	gd := &GameDay{Chaos: e.c, State: snapshot.NewReader(testredis.Client(t), o), Targets: []string{"*"}}
+	if ok, detail := gd.probe(ctx, Probe{Type: "breakers_open"}); !ok || detail != "1 breakers" {
+		t.Fatalf("breakers_open on every service, svc open and idle never used: %v %q, want held on 1 breaker", ok, detail)
+	}
+	if ok, detail := gd.probe(ctx, Probe{Type: "breakers_closed"}); ok || detail != "svc open" {
+		t.Fatalf("breakers_closed on every service: %v %q, want svc alone judged open", ok, detail)
+	}
+	// named, a breaker Redis never heard of is closed
+	if ok, detail := gd.probe(ctx, Probe{Type: "breakers_open", Services: []string{"svc", "idle"}}); ok || detail != "idle closed" {
+		t.Fatalf("breakers_open on svc and idle: %v %q, want idle judged closed", ok, detail)
+	}
+}
+
+// breakers_open_where_failing compares a service's failed calls with the
+// failure threshold in force: for a breaker Redis never heard of, the one
+// it would start with (this process' own settings), not the defaults.
+func TestOpenWhereFailingUsesOwnThresholdForABreakerRedisNeverHeardOf(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	rdb := testredis.Client(t)
+	keys := store.Keys{Namespace: e.ns}
+	if err := rdb.HSet(ctx, keys.ChaosImpact("x1"), "errors", 7).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		threshold int
+		ok        bool
+		detail    string
+	}{{10, true, notJudged}, {6, false, "svc closed after 7 failed calls"}} {
+		b := breaker.New(rdb, breaker.Options{Keys: keys,
+			Settings: func(string) breaker.Settings { return breaker.Settings{FailureThreshold: tc.threshold} }})
+		gd := &GameDay{Chaos: e.c, State: e.reader(t, b), Targets: []string{"svc"}, started: map[string][]string{"x1": {"svc"}}}
+		ok, detail := gd.probe(ctx, Probe{Type: "breakers_open_where_failing"})
+		b.Close()
+		if ok != tc.ok || detail != tc.detail {
+			t.Errorf("7 failed calls, own threshold %d, svc unknown to Redis: %v %q, want %v %q", tc.threshold, ok, detail, tc.ok, tc.detail)
+		}
+	}
+}

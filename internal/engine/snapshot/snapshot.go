@@ -165,6 +165,10 @@ func NewReader(rdb redis.UniversalClient, o Options) *Reader {
 	}}
 }
 
+// BreakerSettings are the settings a breaker Redis never heard of would
+// start with: this process' own (Options.Breaker), else the defaults.
+func (r *Reader) BreakerSettings(name string) breaker.Settings { return r.breaker.Own(name) }
+
 // maxRounds bounds the follow-ups: the second reads names new to the
 // cache, the third the services of experiments met for the first time.
 const maxRounds = 3
