@@ -18,6 +18,7 @@ import (
 	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/testredis"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestMain(m *testing.M) {
@@ -430,7 +431,13 @@ func TestAProbeTheCallerCancelledIsNotRecorded(t *testing.T) {
 	t.Cleanup(srv.Close)
 	rdb := testredis.Client(t)
 	keys := store.Keys{Namespace: testredis.Namespace(t)}
-	c := New(rdb, Options{Keys: keys})
+	// the checker's own client counts what it is asked to send: a
+	// cancelled probe must not even try to record (a record script run
+	// on a dead context fails before the wire, which hid the difference)
+	crdb := testredis.Client(t)
+	var sent atomic.Int64
+	crdb.AddHook(sendCounter{&sent})
+	c := New(crdb, Options{Keys: keys})
 	chk := Check{Name: "svc", URL: srv.URL, Interval: time.Second, Timeout: time.Minute}.WithDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -439,6 +446,9 @@ func TestAProbeTheCallerCancelledIsNotRecorded(t *testing.T) {
 	}()
 	if _, err := c.Check(ctx, chk); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Check after the caller cancelled: err %v, want context.Canceled", err)
+	}
+	if n := sent.Load(); n != 0 {
+		t.Fatalf("a probe its caller cancelled still sent %d commands to record it", n)
 	}
 	n, err := rdb.Exists(context.Background(), keys.Health("svc"), keys.HealthRecent("svc"), keys.HealthHours("svc")).Result()
 	if err != nil {
@@ -453,5 +463,22 @@ func TestAProbeTheCallerCancelledIsNotRecorded(t *testing.T) {
 	r, err := c.Check(context.Background(), chk)
 	if err != nil || r.Healthy || !strings.Contains(r.Error, "timed out") {
 		t.Fatalf("a probe that timed out: %+v, %v", r, err)
+	}
+}
+
+// sendCounter counts the commands a client is asked to send.
+type sendCounter struct{ n *atomic.Int64 }
+
+func (h sendCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h sendCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (h sendCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
 	}
 }
