@@ -35,8 +35,12 @@ func endedUnswept(t *testing.T, c *Client) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testredis.Eventually(t, 10*time.Second, "the experiment's key expires", func() bool {
-		return c.rdb.Exists(ctx, c.keys.ChaosExperiment(x.ID)).Val() == 0
+	// ended on both clocks: its key gone, and Redis' TIME past its end
+	// (the sweep's rule). On real Redis the first implies the second; the
+	// miniredis fallback expires keys in 5 ms steps that can run ahead of
+	// its TIME.
+	testredis.Eventually(t, 10*time.Second, "the experiment's key expires and Redis' clock passes its end", func() bool {
+		return c.rdb.Exists(ctx, c.keys.ChaosExperiment(x.ID)).Val() == 0 && c.rdb.Time(ctx).Val().UnixMilli() > x.EndMs
 	})
 	return x.ID
 }

@@ -296,8 +296,10 @@ func TestAStopReportsAnExperimentThatEndedAsExpiredNotStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	// its key expires in Redis; no reader has swept the index since
-	testredis.Eventually(t, 10*time.Second, "the short experiment's key expires", func() bool {
-		return rdb.Exists(ctx, keys.ChaosExperiment(short.ID)).Val() == 0
+	// ended on both clocks (miniredis expires keys in 5 ms steps that can
+	// run ahead of its TIME, which the sweep goes by)
+	testredis.Eventually(t, 10*time.Second, "the short experiment's key expires and Redis' clock passes its end", func() bool {
+		return rdb.Exists(ctx, keys.ChaosExperiment(short.ID)).Val() == 0 && rdb.Time(ctx).Val().UnixMilli() > short.EndMs
 	})
 	if one, err := e.c.Stop(ctx, short.ID, "too late"); err != nil || len(one.Stopped) != 0 {
 		t.Fatalf("stop of an experiment that ended: %+v %v, want nothing stopped", one, err)
@@ -330,7 +332,11 @@ func expiredInIndex(t *testing.T, c *chaos.Client, rdb redis.UniversalClient, ke
 	if err != nil {
 		t.Fatal(err)
 	}
-	testredis.Eventually(t, 10*time.Second, "the experiment's key expires", func() bool { return rdb.Exists(ctx, keys.ChaosExperiment(x.ID)).Val() == 0 })
+	// ended on both clocks (miniredis expires keys in 5 ms steps that can
+	// run ahead of its TIME, which the sweep goes by)
+	testredis.Eventually(t, 10*time.Second, "the experiment's key expires and Redis' clock passes its end", func() bool {
+		return rdb.Exists(ctx, keys.ChaosExperiment(x.ID)).Val() == 0 && rdb.Time(ctx).Val().UnixMilli() > x.EndMs
+	})
 	return x.ID
 }
 
