@@ -1,10 +1,8 @@
 package cmdutil
 
 import (
-	"context"
 	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/haderos/haderctl/internal/config"
 	"github.com/haderos/haderctl/internal/engine/store"
@@ -27,26 +25,6 @@ func newTestFactory(t *testing.T, loads *int, ns string) *Factory {
 			return ""
 		}})
 	})
-}
-
-func subscribers(t *testing.T, channel string) int64 {
-	t.Helper()
-	n, err := testredis.Client(t).PubSubNumSub(context.Background(), channel).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n[channel]
-}
-
-func waitSubscribers(t *testing.T, channel string, want int64, why string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for got := subscribers(t, channel); got != want; got = subscribers(t, channel) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d subscribers, want %d", why, got, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // A command that needs nothing (version, --help) reads no config and
@@ -76,9 +54,9 @@ func TestAccessorsShareOneSystemAndCloseEndsItsWork(t *testing.T) {
 		t.Fatalf("accessors do not share one system (config loaded %d times)", loads)
 	}
 	channel := store.Keys{Namespace: ns}.ChaosChannel()
-	waitSubscribers(t, channel, 1, "the data plane runs once used")
+	testredis.WaitSubscribers(t, channel, 1, "the data plane runs once used")
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitSubscribers(t, channel, 0, "Close ends the data plane")
+	testredis.WaitSubscribers(t, channel, 0, "Close ends the data plane")
 }

@@ -24,28 +24,6 @@ func options(t *testing.T) engine.Options {
 	return engine.Options{Redis: store.Options{URL: testredis.URL(t)}, Namespace: testredis.Namespace(t), Environment: "development"}
 }
 
-// subscribers counts the clients subscribed to a channel.
-func subscribers(t *testing.T, channel string) int64 {
-	t.Helper()
-	n, err := testredis.Client(t).PubSubNumSub(context.Background(), channel).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n[channel]
-}
-
-// waitSubscribers polls until the channel has want subscribers.
-func waitSubscribers(t *testing.T, channel string, want int64, why string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for got := subscribers(t, channel); got != want; got = subscribers(t, channel) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d subscribers of %s, want %d", why, got, channel, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestCloseIsIdempotentAndClosesTheClient(t *testing.T) {
 	s, err := engine.Open(context.Background(), options(t))
 	if err != nil {
@@ -80,21 +58,21 @@ func TestDataPlaneIsLazyAndEndsWithTheContext(t *testing.T) {
 	}
 	defer s.Close()
 	_ = s.Transport(true) // building the transport starts nothing either
-	if n := subscribers(t, channel); n != 0 {
+	if n := testredis.Subscribers(t, channel); n != 0 {
 		t.Fatalf("opening the engine subscribed %d clients to the chaos channel before any use", n)
 	}
 	if s.Faults() == nil {
 		t.Fatal("no data plane")
 	}
-	waitSubscribers(t, channel, 1, "the data plane listens once used")
+	testredis.WaitSubscribers(t, channel, 1, "the data plane listens once used")
 	breakers := store.Keys{Namespace: o.Namespace}.BreakerChannel()
 	if _, err := s.Breakers.Allow(context.Background(), "shop"); err != nil {
 		t.Fatal(err)
 	}
-	waitSubscribers(t, breakers, 1, "the breakers listen once used")
+	testredis.WaitSubscribers(t, breakers, 1, "the breakers listen once used")
 	cancel()
-	waitSubscribers(t, channel, 0, "the data plane stops when the opener's context ends")
-	waitSubscribers(t, breakers, 0, "the breakers' listener stops when the opener's context ends")
+	testredis.WaitSubscribers(t, channel, 0, "the data plane stops when the opener's context ends")
+	testredis.WaitSubscribers(t, breakers, 0, "the breakers' listener stops when the opener's context ends")
 	if s.Context().Err() == nil {
 		t.Fatal("the system's context ends with the opener's")
 	}
@@ -108,9 +86,9 @@ func TestCloseStopsTheDataPlane(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Faults()
-	waitSubscribers(t, channel, 1, "the data plane listens once used")
+	testredis.WaitSubscribers(t, channel, 1, "the data plane listens once used")
 	s.Close()
-	waitSubscribers(t, channel, 0, "Close stops the data plane")
+	testredis.WaitSubscribers(t, channel, 0, "Close stops the data plane")
 }
 
 // Close waits for the data plane, whose last impact counts (made since

@@ -1,6 +1,7 @@
 package testredis
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -14,6 +15,29 @@ func Eventually(tb testing.TB, within time.Duration, what string, cond func() bo
 	for !cond() {
 		if time.Now().After(deadline) {
 			tb.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Subscribers is how many clients of the test Redis subscribe to channel.
+func Subscribers(tb testing.TB, channel string) int64 {
+	tb.Helper()
+	n, err := Client(tb).PubSubNumSub(context.Background(), channel).Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n[channel]
+}
+
+// WaitSubscribers polls until channel has want subscribers (a listener
+// started or stopped), failing the test with why otherwise.
+func WaitSubscribers(tb testing.TB, channel string, want int64, why string) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for got := Subscribers(tb, channel); got != want; got = Subscribers(tb, channel) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s: %d subscribers of %s, want %d", why, got, channel, want)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
