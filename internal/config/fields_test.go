@@ -50,8 +50,8 @@ services:
 func TestNeverAndUnknownFieldsInEngineSectionsAreRefused(t *testing.T) {
 	dir := t.TempDir()
 	for file, want := range map[string]string{
-		"breaker: {recovery_timeout: never}":        "breaker.recovery_timeout: never is not allowed",
-		"queue: {retention: -1s}":                   "queue.retention: never is not allowed",
+		"breaker: {recovery_timeout: never}":        "breaker.recovery_timeout: never (or a negative duration, read as never) is not allowed",
+		"queue: {retention: -1s}":                   "queue.retention: never (or a negative duration, read as never) is not allowed",
 		"breaker: {retries: 3}":                     `line 1: unknown field "retries"`,
 		"chaos: {max_per_hour: 1.5}":                `chaos.max_per_hour (line 1): "1.5" is not a whole number`,
 		"services: [{name: a, breaker: {x: 1}}]":    `unknown field "x"`,

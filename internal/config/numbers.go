@@ -120,7 +120,7 @@ func checkDuration(field string, set bool, v, lo, hi time.Duration) error {
 	case !set:
 		return nil
 	case v < 0:
-		return errorf("%s: never is not allowed: it must be a duration of at least %s", field, lo)
+		return errorf("%s: never (or a negative duration, read as never) is not allowed: it must be a duration of at least %s", field, lo)
 	case v > hi:
 		return errorf("%s: %s is too large: at most %s", field, v, hi)
 	case v == 0 && lo > 0:
