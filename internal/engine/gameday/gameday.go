@@ -412,11 +412,9 @@ func breakersNamed(snap *snapshot.Snapshot, names []string) []breaker.Status {
 	out := make([]breaker.Status, 0, len(names))
 	for _, n := range names {
 		st := breaker.Status{Name: n, State: breaker.Closed}
-		for _, s := range snap.Breakers {
-			if s.Name == n {
-				st = s
-				break
-			}
+		// the snapshot lists breakers sorted by name
+		if i, ok := slices.BinarySearchFunc(snap.Breakers, n, func(s breaker.Status, n string) int { return strings.Compare(s.Name, n) }); ok {
+			st = snap.Breakers[i]
 		}
 		out = append(out, st)
 	}
