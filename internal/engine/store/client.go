@@ -62,8 +62,12 @@ func Open(o Options) (redis.UniversalClient, error) {
 	uo.DisableIdentity = true
 	// Redis 7.0 refuses CLIENT MAINT_NOTIFICATIONS: asking costs a round trip per connection.
 	uo.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	watch := watchClientCert(uo.TLSConfig)
 	rdb := redis.NewUniversalClient(uo)
 	rdb.AddHook(&commandHook{rdb: rdb})
+	if watch != nil {
+		rdb.AddHook(watch)
+	}
 	return rdb, nil
 }
 

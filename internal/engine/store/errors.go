@@ -120,12 +120,16 @@ func refusal(err error, addr string) (why string, ok bool) {
 	if strings.Contains(msg, "all sentinels specified in configuration are unreachable") && errors.Is(err, redis.Nil) {
 		return fmt.Sprintf("no Sentinel knows a master named %q (check ?master= in the URL)", masterName(addr)), true
 	}
+	var certRequired *certRequiredError
+	if errors.As(err, &certRequired) {
+		return certRequiredWhy, true
+	}
 	var reply redis.Error
 	if !errors.As(err, &reply) || errors.Is(err, redis.Nil) {
 		// TLS alerts from the server come as plain errors.
 		switch {
 		case strings.Contains(msg, "tls: certificate required"):
-			return "it requires a TLS client certificate: set tls_cert_file and tls_key_file", true
+			return certRequiredWhy, true
 		case strings.Contains(msg, "tls: unknown certificate authority"), strings.Contains(msg, "tls: bad certificate"):
 			return "it does not trust haderctl's TLS client certificate (tls_cert_file)", true
 		}
