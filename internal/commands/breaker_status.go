@@ -123,8 +123,6 @@ func breakerStatusRun(ctx context.Context, opts *BreakerStatusOptions) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := f.RedisContext(ctx)
-	defer cancel()
 	filter := snapshot.Filter{Parts: snapshot.Breakers, Names: opts.Names, Limit: opts.Limit}
 	// seen holds only the plain names asked for: a fleet of any size is
 	// not held
@@ -149,7 +147,9 @@ func breakerStatusRun(ctx context.Context, opts *BreakerStatusOptions) error {
 		}
 	}
 	if f.JSON() {
-		// streamed: only the names and the alerts are held
+		// streamed: only the names and the alerts are held. A fleet of any
+		// size takes as many pages as it needs: the timeout bounds each
+		// read and write of a page (the client's), not the whole stream.
 		defer streamGC()()
 		stream := snapshot.NewMonitoringStream(f.IO.Out)
 		first, err := reader.EachBreaker(ctx, filter, snapshot.DefaultPage, func(s breaker.Status, now time.Time) error {
@@ -163,6 +163,8 @@ func breakerStatusRun(ctx context.Context, opts *BreakerStatusOptions) error {
 			return err
 		}
 	} else {
+		ctx, cancel := f.RedisContext(ctx)
+		defer cancel()
 		snap, err := reader.Snapshot(ctx, filter)
 		if err != nil {
 			return breakerReadError(ctx, f, e, err)
