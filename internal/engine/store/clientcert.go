@@ -12,36 +12,60 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// certRequiredWhy is what a server that demands a TLS client certificate
-// (tls-auth-clients yes) is refusing us for.
-const certRequiredWhy = "it requires a TLS client certificate: set tls_cert_file and tls_key_file"
+// What a server that demands a TLS client certificate (tls-auth-clients
+// yes) is refusing us for: none sent, or one it does not trust.
+const (
+	certRequiredWhy  = "it requires a TLS client certificate: set tls_cert_file and tls_key_file"
+	certUntrustedWhy = "it does not trust haderctl's TLS client certificate (tls_cert_file)"
+)
 
-// certRequiredError is a connection the server closed before it ever
-// answered, after asking for a TLS client certificate haderctl did not
-// have. With TLS 1.3 the client's handshake ends before the server judges
-// the certificate, so its "certificate required" alert can be lost when
-// the server closes at once (the client then reads EOF or a reset).
-type certRequiredError struct{ err error }
+// certRefusedError is a connection the server closed before it ever
+// answered, after asking for a TLS client certificate. With TLS 1.3 the
+// client's handshake ends before the server judges the certificate, so
+// its alert ("certificate required", "unknown certificate authority") can
+// be lost when the server closes at once: the client reads EOF or a reset.
+type certRefusedError struct {
+	sent bool // haderctl sent a certificate (so it was not trusted)
+	err  error
+}
 
-func (e *certRequiredError) Error() string {
+func (e *certRefusedError) Error() string {
 	return "tls: the server asked for a client certificate and closed the connection: " + e.err.Error()
 }
 
-// certWatch tells a server's certificate request from a plain closed
-// connection: a client without a certificate records that the server
-// asked (and sends none, as Go does by default), and a connection that
-// then closes before its first reply is a certRequiredError.
-type certWatch struct{ asked atomic.Bool }
+func (e *certRefusedError) why() string {
+	if e.sent {
+		return certUntrustedWhy
+	}
+	return certRequiredWhy
+}
 
-// watchClientCert installs the watch in a TLS config without a client
-// certificate; nil when there is nothing to watch.
+// certWatch tells a server's certificate request from a plain closed
+// connection: the client records that the server asked (and answers as
+// crypto/tls would: with its certificate, or none), and a connection that
+// then closes before its first reply is a certRefusedError.
+type certWatch struct {
+	asked, sent atomic.Bool
+}
+
+// watchClientCert installs the watch in a TLS config (nil: not TLS, or a
+// certificate callback of its own).
 func watchClientCert(tc *tls.Config) *certWatch {
-	if tc == nil || len(tc.Certificates) > 0 || tc.GetClientCertificate != nil {
+	if tc == nil || tc.GetClientCertificate != nil {
 		return nil
 	}
 	w := &certWatch{}
-	tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	certs := tc.Certificates
+	tc.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		w.asked.Store(true)
+		// crypto/tls' own choice: the first certificate the request
+		// supports, else none
+		for i := range certs {
+			if cri.SupportsCertificate(&certs[i]) == nil {
+				w.sent.Store(true)
+				return &certs[i], nil
+			}
+		}
 		return &tls.Certificate{}, nil
 	}
 	return w
@@ -78,7 +102,7 @@ func (c *certConn) Read(b []byte) (int, error) {
 	}
 	if err != nil && n == 0 && !c.answered && c.w.asked.Load() &&
 		(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
-		return 0, &certRequiredError{err: err}
+		return 0, &certRefusedError{sent: c.w.sent.Load(), err: err}
 	}
 	return n, err
 }

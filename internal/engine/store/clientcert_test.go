@@ -19,8 +19,8 @@ func TestAConnectionClosedAfterACertificateRequestIsThatRefusal(t *testing.T) {
 	if w == nil || tc.GetClientCertificate == nil {
 		t.Fatal("no watch installed in a config without a client certificate")
 	}
-	if watchClientCert(&tls.Config{Certificates: []tls.Certificate{{}}}) != nil {
-		t.Fatal("a watch installed where a certificate is set")
+	if watchClientCert(&tls.Config{GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return nil, nil }}) != nil {
+		t.Fatal("a watch replaced a certificate callback of the caller's")
 	}
 	read := func(reply string) error {
 		client, server := net.Pipe()
@@ -51,6 +51,11 @@ func TestAConnectionClosedAfterACertificateRequestIsThatRefusal(t *testing.T) {
 	}
 	if IsUnavailable(err) {
 		t.Fatal("the certificate refusal is not an outage")
+	}
+	// a certificate was sent: then it is the one the server did not trust
+	w.sent.Store(true)
+	if why, ok := refusal(read(""), "rediss://127.0.0.1:6380"); !ok || why != certUntrustedWhy {
+		t.Fatalf("closed before any reply after a certificate was sent: (%q, %v), want the untrusted-certificate refusal", why, ok)
 	}
 	if err := read("+OK\r\n"); !errors.Is(err, io.EOF) || strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("closed after a reply: %v, want a plain EOF", err)

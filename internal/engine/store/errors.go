@@ -120,9 +120,9 @@ func refusal(err error, addr string) (why string, ok bool) {
 	if strings.Contains(msg, "all sentinels specified in configuration are unreachable") && errors.Is(err, redis.Nil) {
 		return fmt.Sprintf("no Sentinel knows a master named %q (check ?master= in the URL)", masterName(addr)), true
 	}
-	var certRequired *certRequiredError
-	if errors.As(err, &certRequired) {
-		return certRequiredWhy, true
+	var certRefused *certRefusedError
+	if errors.As(err, &certRefused) {
+		return certRefused.why(), true
 	}
 	var reply redis.Error
 	if !errors.As(err, &reply) || errors.Is(err, redis.Nil) {
@@ -131,7 +131,7 @@ func refusal(err error, addr string) (why string, ok bool) {
 		case strings.Contains(msg, "tls: certificate required"):
 			return certRequiredWhy, true
 		case strings.Contains(msg, "tls: unknown certificate authority"), strings.Contains(msg, "tls: bad certificate"):
-			return "it does not trust haderctl's TLS client certificate (tls_cert_file)", true
+			return certUntrustedWhy, true
 		}
 		return "", false
 	}
