@@ -55,7 +55,8 @@ func (e *Engine) Configure(ctx context.Context, name string, change Settings, re
 		return strconv.FormatInt(max(d.Milliseconds(), 1), 10)
 	}
 	r, err := e.run(ctx, configureScript, name, n(change.FailureThreshold), n(change.SuccessThreshold),
-		ms(change.RecoveryTimeout), n(change.MaxProbes), ms(change.ProbeLease), reason, action)
+		ms(change.RecoveryTimeout), n(change.MaxProbes), ms(change.ProbeLease), n(change.MinReporters),
+		ms(change.ReporterWindow), reason, action)
 	if err != nil {
 		return ConfigureResult{}, err
 	}
@@ -119,5 +120,7 @@ func Plan(current Settings, stored bool, want Settings) []Change {
 	add("recovery_timeout", current.RecoveryTimeout, want.RecoveryTimeout)
 	add("max_probes", current.MaxProbes, want.MaxProbes)
 	add("probe_lease", current.ProbeLease, want.ProbeLease)
+	add("min_reporters", current.MinReporters, want.MinReporters)
+	add("reporter_window", current.ReporterWindow, want.ReporterWindow)
 	return out
 }

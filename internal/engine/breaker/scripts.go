@@ -2,14 +2,15 @@ package breaker
 
 import "github.com/redis/go-redis/v9"
 
-// Every breaker script takes the same three keys, all under the breaker's
+// Every breaker script takes the same four keys, all under the breaker's
 // hash tag so they share one Cluster slot:
 //
 //	KEYS[1] the breaker HASH      <ns>:breaker:{name}
 //	KEYS[2] the probes ZSET       <ns>:breaker:{name}:probes
 //	KEYS[3] the events STREAM     <ns>:breaker:{name}:events
+//	KEYS[4] the reporters ZSET    <ns>:breaker:{name}:reporters
 //
-// and the same first ten arguments:
+// and the same first thirteen arguments:
 //
 //	ARGV[1]  clock override in Unix ms, "" = Redis TIME (tests inject a clock)
 //	ARGV[2]  failure threshold        ARGV[3] success threshold
@@ -17,25 +18,34 @@ import "github.com/redis/go-redis/v9"
 //	ARGV[6]  probe lease (ms)         ARGV[7] who: JSON {"host","pid","user"}
 //	ARGV[8]  pub/sub channel          ARGV[9] event stream cap (approximate)
 //	ARGV[10] breaker name
+//	ARGV[11] min reporters            ARGV[12] reporter window (ms)
+//	ARGV[13] reporter: this process' id among the breaker's failure reporters
 //
-// ARGV[2..6] are the caller's own settings, and only a seed: a breaker runs
-// with the settings stored in its hash (failure_threshold,
-// success_threshold, recovery_timeout_ms, max_probes, probe_lease_ms). A
+// ARGV[2..6] and ARGV[11..12] are the caller's own settings, and only a
+// seed: a breaker runs with the settings stored in its hash
+// (failure_threshold, success_threshold, recovery_timeout_ms, max_probes,
+// probe_lease_ms, min_reporters, reporter_window_ms). A
 // field that is not stored (a new breaker, or one an older haderctl wrote)
 // takes the caller's value, and the script's next write stores it. Only the
 // configure script changes a stored setting.
+//
+// The reporters set is touched only when min_reporters is above 1, so with
+// it off the scripts issue the same commands as before it existed (and a
+// transition's DEL of it is a no-op).
 //
 // Each returns the flat reply described at reply() below. A hash that does
 // not hold a valid breaker makes acquire, record and configure fail with an
 // error starting "CORRUPT"; the operator scripts (set) repair it.
 const prelude = `
 local NAME = ARGV[10]
-local SETTINGS = {'failure_threshold', 'success_threshold', 'recovery_timeout_ms', 'max_probes', 'probe_lease_ms'}
+local SETTINGS = {'failure_threshold', 'success_threshold', 'recovery_timeout_ms', 'max_probes', 'probe_lease_ms',
+  'min_reporters', 'reporter_window_ms'}
 local OWN = {failure_threshold=tonumber(ARGV[2]), success_threshold=tonumber(ARGV[3]),
-  recovery_timeout_ms=tonumber(ARGV[4]), max_probes=tonumber(ARGV[5]), probe_lease_ms=tonumber(ARGV[6])}
+  recovery_timeout_ms=tonumber(ARGV[4]), max_probes=tonumber(ARGV[5]), probe_lease_ms=tonumber(ARGV[6]),
+  min_reporters=tonumber(ARGV[11]), reporter_window_ms=tonumber(ARGV[12])}
 -- upper bounds of the settings (Settings.Validate has the same)
 local MAX_SETTING = {failure_threshold=2147483647, success_threshold=2147483647, max_probes=2147483647,
-  recovery_timeout_ms=604800000, probe_lease_ms=604800000}
+  recovery_timeout_ms=604800000, probe_lease_ms=604800000, min_reporters=2147483647, reporter_window_ms=604800000}
 -- an opened_at more than this far ahead of the clock was not written by a
 -- script (it would keep the breaker open for good); other times only show
 local FUTURE_MS = 3600000
@@ -126,7 +136,22 @@ local function save(st)
     'changed_at', fmt(st.changed_at),
     'failure_threshold', fmt(st.cfg.failure_threshold), 'success_threshold', fmt(st.cfg.success_threshold),
     'recovery_timeout_ms', fmt(st.cfg.recovery_timeout_ms), 'max_probes', fmt(st.cfg.max_probes),
-    'probe_lease_ms', fmt(st.cfg.probe_lease_ms))
+    'probe_lease_ms', fmt(st.cfg.probe_lease_ms), 'min_reporters', fmt(st.cfg.min_reporters),
+    'reporter_window_ms', fmt(st.cfg.reporter_window_ms))
+end
+
+-- report_failure adds this process to the reporters of a failure at now,
+-- drops those whose last failure is older than the window, and returns
+-- how many distinct processes are left; nil when the key holds another
+-- type. Only called with min_reporters above 1.
+local function report_failure(st, now)
+  local t = redis.call('TYPE', KEYS[4])['ok']
+  if t ~= 'none' and t ~= 'zset' then return nil end
+  local window = st.cfg.reporter_window_ms
+  redis.call('ZADD', KEYS[4], now, ARGV[13])
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. fmt(now - window))
+  redis.call('PEXPIRE', KEYS[4], window)
+  return redis.call('ZCARD', KEYS[4])
 end
 
 -- EVENTS are the events this script call appended, for its reply.
@@ -166,17 +191,20 @@ local function transition(st, to, reason, now)
     st.failures = 0
     st.successes = 0
   end
-  redis.call('DEL', KEYS[2])
+  redis.call('DEL', KEYS[2], KEYS[4])
 end
 
 -- reply: {verdict, state, generation, failures, successes, wait_ms,
 --         opened_at, last_failure, now, events_json,
 --         failure_threshold, success_threshold, recovery_timeout_ms,
---         max_probes, probe_lease_ms}
+--         max_probes, probe_lease_ms, min_reporters, reporter_window_ms,
+--         reporters}
 -- verdict is allow, probe, reject, ok, stale or unchanged; wait_ms is the
 -- time until the next probe may be admitted (-1: not until an operator
 -- acts); events_json is a JSON array of the events this call appended ("",
--- none); the last five are the settings the breaker runs with.
+-- none); then the seven settings the breaker runs with; reporters is the
+-- count of distinct failure reporters this call saw (0 when it did not
+-- look: min_reporters off, or no failure recorded).
 local function reply(verdict, st, wait, now)
   local evs = ''
   if #EVENTS > 0 then evs = cjson.encode(EVENTS) end
@@ -184,11 +212,11 @@ local function reply(verdict, st, wait, now)
   return {verdict, st.state, fmt(st.generation), fmt(st.failures), fmt(st.successes), fmt(wait),
     fmt(st.opened_at), fmt(st.last_failure), fmt(now), evs,
     fmt(c.failure_threshold), fmt(c.success_threshold), fmt(c.recovery_timeout_ms), fmt(c.max_probes),
-    fmt(c.probe_lease_ms)}
+    fmt(c.probe_lease_ms), fmt(c.min_reporters), fmt(c.reporter_window_ms), fmt(st.reporters or 0)}
 end
 `
 
-// acquireScript asks to make a call. ARGV[11] is the probe token to lease
+// acquireScript asks to make a call. ARGV[14] is the probe token to lease
 // if the breaker is HALF_OPEN. Verdicts: allow (CLOSED or DISABLED: the
 // caller reports only what can change something), probe (a HALF_OPEN slot
 // is leased to the token), reject (OPEN, FORCED_OPEN, or no probe slot).
@@ -228,26 +256,34 @@ if inflight + st.successes >= max_probes(cfg) then
   end
   return reply('reject', st, wait, now)
 end
-redis.call('ZADD', KEYS[2], now + cfg.probe_lease_ms, ARGV[11])
+redis.call('ZADD', KEYS[2], now + cfg.probe_lease_ms, ARGV[14])
 redis.call('PEXPIRE', KEYS[2], cfg.probe_lease_ms * 2)
 return reply('probe', st, 0, now)
 `)
 
-// recordScript reports the outcome of a call. ARGV[11] is success, failure
-// or release (give a probe slot back without an outcome); ARGV[12] the
+// recordScript reports the outcome of a call. ARGV[14] is success, failure
+// or release (give a probe slot back without an outcome); ARGV[15] the
 // generation the call was admitted in ("" for an untracked report, e.g.
-// from another language's service or the CLI); ARGV[13] the probe token
+// from another language's service or the CLI); ARGV[16] the probe token
 // ("" if none). A result from an older generation is discarded: stale.
 // An untracked outcome on an OPEN breaker past its recovery time is a
 // probe's: the breaker goes HALF_OPEN and the outcome counts there (a
 // success towards closing, a failure reopens it).
+//
+// With min_reporters above 1 a failure on a CLOSED breaker also records
+// ARGV[13] in the reporters set, and the breaker opens only when the
+// failures meet the threshold and at least min_reporters distinct
+// processes failed within the window; otherwise the failures keep
+// counting. A success that clears the failures clears the reporters too:
+// they are those of the current run of failures. A failing probe reopens
+// a HALF_OPEN breaker whatever the reporters.
 var recordScript = redis.NewScript(prelude + `
 local now = now_ms()
 local st, bad = load(false, now)
 if not st then return redis.error_reply('CORRUPT ' .. bad) end
 local cfg = st.cfg
-local outcome, token = ARGV[11], ARGV[13]
-if ARGV[12] ~= '' and tonumber(ARGV[12]) ~= st.generation then
+local outcome, token = ARGV[14], ARGV[16]
+if ARGV[15] ~= '' and tonumber(ARGV[15]) ~= st.generation then
   if token ~= '' then redis.call('ZREM', KEYS[2], token) end
   return reply('stale', st, 0, now)
 end
@@ -255,7 +291,7 @@ if outcome == 'release' then
   if token ~= '' then redis.call('ZREM', KEYS[2], token) end
   return reply('ok', st, 0, now)
 end
-if ARGV[12] == '' and st.state == 'open' and now >= st.opened_at + cfg.recovery_timeout_ms then
+if ARGV[15] == '' and st.state == 'open' and now >= st.opened_at + cfg.recovery_timeout_ms then
   transition(st, 'half_open', 'recovery timeout elapsed', now)
 end
 if outcome == 'failure' then
@@ -266,7 +302,14 @@ if outcome == 'failure' then
     transition(st, 'open', 'probe failed', now)
   else
     st.successes = 0
-    if st.state == 'closed' and st.failures >= cfg.failure_threshold then
+    if st.state == 'closed' and cfg.min_reporters > 1 then
+      st.reporters = report_failure(st, now)
+      if not st.reporters then return redis.error_reply('CORRUPT the reporters key is not a sorted set') end
+      if st.failures >= cfg.failure_threshold and st.reporters >= cfg.min_reporters then
+        transition(st, 'open', fmt(st.failures) .. ' consecutive failures from ' .. fmt(st.reporters) ..
+          ' processes (min reporters ' .. fmt(cfg.min_reporters) .. ')', now)
+      end
+    elseif st.state == 'closed' and st.failures >= cfg.failure_threshold then
       transition(st, 'open', fmt(st.failures) .. ' consecutive failures', now)
     end
   end
@@ -275,6 +318,7 @@ else
   if st.state == 'closed' and st.failures == 0 then return reply('ok', st, 0, now) end
   st.last_success = now
   st.failures = 0
+  if st.state == 'closed' and cfg.min_reporters > 1 then redis.call('DEL', KEYS[4]) end
   if st.state == 'half_open' then
     if token ~= '' then redis.call('ZREM', KEYS[2], token) end
     st.successes = st.successes + 1
@@ -289,43 +333,45 @@ return reply('ok', st, 0, now)
 
 // renewScript extends a live probe's lease while its call is still running,
 // so a long call keeps its slot (the lease is for probes whose process
-// died). ARGV[11] is the probe token. Returns the lease in force in ms if
+// died). ARGV[14] is the probe token. Returns the lease in force in ms if
 // renewed (the renewer ticks every third of it, so a lease lowered by
 // `breaker configure` mid-probe is followed), 0 if the probe is gone (its
 // lease expired or the breaker changed state).
 var renewScript = redis.NewScript(prelude + `
 local now = now_ms()
-if not redis.call('ZSCORE', KEYS[2], ARGV[11]) then return 0 end
+if not redis.call('ZSCORE', KEYS[2], ARGV[14]) then return 0 end
 local ok, v = pcall(redis.call, 'HGET', KEYS[1], 'probe_lease_ms')
 local lease = ok and count(v)
 if not lease or lease < 1 or lease > MAX_SETTING.probe_lease_ms then lease = OWN.probe_lease_ms end
-redis.call('ZADD', KEYS[2], 'XX', now + lease, ARGV[11])
+redis.call('ZADD', KEYS[2], 'XX', now + lease, ARGV[14])
 -- only ever extend the set's expiry: after the lease was lowered, another
 -- probe may still hold a deadline from the longer one
 if redis.call('PTTL', KEYS[2]) < lease * 2 then redis.call('PEXPIRE', KEYS[2], lease * 2) end
 return lease
 `)
 
-// setScript is an operator override. ARGV[11] is the target state (closed,
-// forced_open or disabled), ARGV[12] the reason. It clears the counts,
+// setScript is an operator override. ARGV[14] is the target state (closed,
+// forced_open or disabled), ARGV[15] the reason. It clears the counts,
 // bumps the generation (so results of calls admitted before are discarded)
 // and always records an event, even when the state does not change, so the
 // reason is on record. It repairs a corrupt breaker: a key of the wrong
-// type is deleted, a bad setting takes the caller's value.
+// type is deleted, a bad setting takes the caller's value. The reporters
+// set goes with the transition, whatever its type.
 var setScript = redis.NewScript(prelude + `
 local now = now_ms()
 local st = load(true, now)
-transition(st, ARGV[11], ARGV[12], now)
+transition(st, ARGV[14], ARGV[15], now)
 st.failures, st.successes = 0, 0
 save(st)
 return reply('ok', st, 0, now)
 `)
 
 // configureScript changes the settings a breaker runs with: the audited
-// action behind `breaker configure` and `breaker apply`. ARGV[11..15] are
+// action behind `breaker configure` and `breaker apply`. ARGV[14..20] are
 // the new failure_threshold, success_threshold, recovery_timeout_ms,
-// max_probes and probe_lease_ms ("" leaves one as it is; the caller has
-// checked each is in range), ARGV[16] the reason, ARGV[17] the action
+// max_probes, probe_lease_ms, min_reporters and reporter_window_ms (""
+// leaves one as it is; the caller has checked each is in range), ARGV[21]
+// the reason, ARGV[22] the action
 // (configure or apply). The state, counts and generation stay as they are.
 // Verdicts: ok (the event, with its action and its changes as a JSON array
 // of {field, from, to}, from absent when none was stored, is appended and
@@ -340,7 +386,7 @@ for _, f in ipairs(SETTINGS) do stored[f] = true end
 for _, f in ipairs(st.seeded) do stored[f] = false end
 local changes = {}
 for i, f in ipairs(SETTINGS) do
-  local v = ARGV[10 + i]
+  local v = ARGV[13 + i]
   local n = st.cfg[f]
   if v ~= '' then n = tonumber(v) end
   if n ~= st.cfg[f] or not stored[f] then
@@ -355,10 +401,10 @@ if st.cfg.max_probes < st.cfg.success_threshold then
     fmt(st.cfg.success_threshold) .. '), or the breaker could never close')
 end
 if #changes == 0 then return reply('unchanged', st, 0, now) end
-local ev = event(st, st.state, ARGV[16], st.generation, now)
-ev.action = ARGV[17]
+local ev = event(st, st.state, ARGV[21], st.generation, now)
+ev.action = ARGV[22]
 ev.changes = changes
-append(ev, {'action', ARGV[17], 'changes', cjson.encode(changes)})
+append(ev, {'action', ARGV[22], 'changes', cjson.encode(changes)})
 save(st)
 return reply('ok', st, 0, now)
 `)
