@@ -55,8 +55,8 @@ func (e *Engine) Configure(ctx context.Context, name string, change Settings, re
 		return strconv.FormatInt(max(d.Milliseconds(), 1), 10)
 	}
 	r, err := e.run(ctx, configureScript, name, n(change.FailureThreshold), n(change.SuccessThreshold),
-		ms(change.RecoveryTimeout), n(change.MaxProbes), ms(change.ProbeLease), n(change.MinReporters),
-		ms(change.ReporterWindow), reason, action)
+		ms(change.RecoveryTimeout), n(change.MaxProbes), ms(change.ProbeLease), reason, action,
+		n(change.MinReporters), ms(change.ReporterWindow))
 	if err != nil {
 		return ConfigureResult{}, err
 	}

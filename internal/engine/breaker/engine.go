@@ -69,8 +69,10 @@ type Options struct {
 type Engine struct {
 	rdb  redis.UniversalClient
 	opts Options
-	who  string
-	log  *slog.Logger
+	// who is the scripts' ARGV[7] up to the per-breaker seeds: Who and the
+	// reporter id as JSON, without its closing brace
+	who string
+	log *slog.Logger
 
 	mu    sync.RWMutex
 	cache map[string]*cached
@@ -120,8 +122,11 @@ func New(rdb redis.UniversalClient, opts Options) *Engine {
 	if opts.Reporter == "" {
 		opts.Reporter = fmt.Sprintf("%s/%d/%s", opts.Who.Host, opts.Who.PID, newToken()[:8])
 	}
-	who, _ := json.Marshal(opts.Who)
-	return &Engine{rdb: rdb, opts: opts, who: string(who), log: opts.Logger,
+	who, _ := json.Marshal(struct {
+		Who
+		Reporter string `json:"reporter"`
+	}{opts.Who, opts.Reporter})
+	return &Engine{rdb: rdb, opts: opts, who: strings.TrimSuffix(string(who), "}"), log: opts.Logger,
 		cache: map[string]*cached{}, local: map[string]*localBreaker{},
 		shared: map[string]Settings{}, warned: map[string]Settings{}}
 }
@@ -430,10 +435,12 @@ func (e *Engine) scriptArgs(ctx context.Context, name string, extra ...string) (
 	if e.opts.Clock != nil {
 		clock = strconv.FormatInt(e.opts.Clock().UnixMilli(), 10)
 	}
-	args := make([]any, 0, 13+len(extra))
+	// the newer settings' seeds ride in who (see scripts.go)
+	who := e.who + `,"min_reporters":` + strconv.Itoa(s.MinReporters) +
+		`,"reporter_window_ms":` + strconv.FormatInt(s.ReporterWindow.Milliseconds(), 10) + "}"
+	args := make([]any, 0, 10+len(extra))
 	args = append(args, clock, s.FailureThreshold, s.SuccessThreshold, s.RecoveryTimeout.Milliseconds(),
-		s.MaxProbes, s.ProbeLease.Milliseconds(), e.who, k.BreakerChannel(), e.opts.StreamCap, name,
-		s.MinReporters, s.ReporterWindow.Milliseconds(), e.opts.Reporter)
+		s.MaxProbes, s.ProbeLease.Milliseconds(), who, k.BreakerChannel(), e.opts.StreamCap, name)
 	for _, x := range extra {
 		args = append(args, x)
 	}

@@ -252,3 +252,47 @@ func TestConfigureChangesMinReportersForEveryProcess(t *testing.T) {
 		t.Fatalf("b alone: %s with settings %+v, want closed under min_reporters 2", r.State, r.Settings)
 	}
 }
+
+// A caller written before min_reporters (another language's client on the
+// schema 3 contract: three keys, who without reporter or seeds) still
+// gets its replies, and its failures open on the threshold alone.
+func TestACallerOfTheOlderContractStillWorks(t *testing.T) {
+	a, _, _ := twoProcesses(t, quorum)
+	ctx := context.Background()
+	failTracked(t, a, "svc", 1) // stores min_reporters 2
+	k := a.opts.Keys
+	old := func() []string {
+		raw, err := recordScript.Run(ctx, a.rdb, []string{k.Breaker("svc"), k.BreakerProbes("svc"), k.BreakerEvents("svc")},
+			"", 3, 2, 10000, 2, 30000, `{"host":"py","pid":9,"user":"u"}`, k.BreakerChannel(), 1000, "svc",
+			"failure", "", "").StringSlice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	old()
+	if raw := old(); raw[1] != "open" || raw[15] != "2" {
+		t.Fatalf("the older caller's third failure: state %s, min_reporters %s; want open under the stored 2", raw[1], raw[15])
+	}
+}
+
+// A caller on the new keys that sends no reporter id is known by its host
+// and pid.
+func TestAReporterWithoutAnIDIsItsHostAndPID(t *testing.T) {
+	a, _, _ := twoProcesses(t, quorum)
+	ctx := context.Background()
+	k := a.opts.Keys
+	keys := []string{k.Breaker("svc"), k.BreakerProbes("svc"), k.BreakerEvents("svc"), k.BreakerReporters("svc")}
+	_, err := recordScript.Run(ctx, a.rdb, keys, "", 3, 2, 10000, 2, 30000,
+		`{"host":"py","pid":9,"user":"u","min_reporters":2,"reporter_window_ms":60000}`, k.BreakerChannel(), 1000, "svc",
+		"failure", "", "").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.rdb.ZRange(ctx, k.BreakerReporters("svc"), 0, -1).Val(); len(got) != 1 || got[0] != "py/9" {
+		t.Fatalf("reporters %v, want [py/9]", got)
+	}
+	if v := a.rdb.HGet(ctx, k.Breaker("svc"), "min_reporters").Val(); v != "2" {
+		t.Fatalf("min_reporters seeded from who as %q, want 2", v)
+	}
+}

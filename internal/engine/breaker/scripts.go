@@ -10,28 +10,36 @@ import "github.com/redis/go-redis/v9"
 //	KEYS[3] the events STREAM     <ns>:breaker:{name}:events
 //	KEYS[4] the reporters ZSET    <ns>:breaker:{name}:reporters
 //
-// and the same first thirteen arguments:
+// and the same first ten arguments:
 //
 //	ARGV[1]  clock override in Unix ms, "" = Redis TIME (tests inject a clock)
 //	ARGV[2]  failure threshold        ARGV[3] success threshold
 //	ARGV[4]  recovery timeout (ms)    ARGV[5] max probes
-//	ARGV[6]  probe lease (ms)         ARGV[7] who: JSON {"host","pid","user"}
+//	ARGV[6]  probe lease (ms)         ARGV[7] who: JSON, below
 //	ARGV[8]  pub/sub channel          ARGV[9] event stream cap (approximate)
 //	ARGV[10] breaker name
-//	ARGV[11] min reporters            ARGV[12] reporter window (ms)
-//	ARGV[13] reporter: this process' id among the breaker's failure reporters
 //
-// ARGV[2..6] and ARGV[11..12] are the caller's own settings, and only a
-// seed: a breaker runs with the settings stored in its hash
-// (failure_threshold, success_threshold, recovery_timeout_ms, max_probes,
-// probe_lease_ms, min_reporters, reporter_window_ms). A
+// who is {"host","pid","user"} (recorded in events) and, optional,
+// "reporter" (this process' id among the breaker's failure reporters;
+// absent: "<host>/<pid>"), "min_reporters" and "reporter_window_ms" (the
+// caller's own; absent: 1 and 60000). The newer fields ride in who so the
+// positions of the arguments stay those of schema 3: a caller written
+// before them still works.
+//
+// ARGV[2..6] and who's min_reporters and reporter_window_ms are the
+// caller's own settings, and only a seed: a breaker runs with the settings
+// stored in its hash (failure_threshold, success_threshold,
+// recovery_timeout_ms, max_probes, probe_lease_ms, min_reporters,
+// reporter_window_ms). A
 // field that is not stored (a new breaker, or one an older haderctl wrote)
 // takes the caller's value, and the script's next write stores it. Only the
 // configure script changes a stored setting.
 //
 // The reporters set is touched only when min_reporters is above 1, so with
 // it off the scripts issue the same commands as before it existed (and a
-// transition's DEL of it is a no-op).
+// transition's DEL of it is a no-op). A caller that passes only the first
+// three keys (written before the set existed) is served as then: its
+// failures open on the threshold alone.
 //
 // Each returns the flat reply described at reply() below. A hash that does
 // not hold a valid breaker makes acquire, record and configure fail with an
@@ -41,14 +49,33 @@ local NAME = ARGV[10]
 local SETTINGS = {'failure_threshold', 'success_threshold', 'recovery_timeout_ms', 'max_probes', 'probe_lease_ms',
   'min_reporters', 'reporter_window_ms'}
 local OWN = {failure_threshold=tonumber(ARGV[2]), success_threshold=tonumber(ARGV[3]),
-  recovery_timeout_ms=tonumber(ARGV[4]), max_probes=tonumber(ARGV[5]), probe_lease_ms=tonumber(ARGV[6]),
-  min_reporters=tonumber(ARGV[11]), reporter_window_ms=tonumber(ARGV[12])}
+  recovery_timeout_ms=tonumber(ARGV[4]), max_probes=tonumber(ARGV[5]), probe_lease_ms=tonumber(ARGV[6])}
 -- upper bounds of the settings (Settings.Validate has the same)
 local MAX_SETTING = {failure_threshold=2147483647, success_threshold=2147483647, max_probes=2147483647,
   recovery_timeout_ms=604800000, probe_lease_ms=604800000, min_reporters=2147483647, reporter_window_ms=604800000}
 -- an opened_at more than this far ahead of the clock was not written by a
 -- script (it would keep the breaker open for good); other times only show
 local FUTURE_MS = 3600000
+
+-- who is ARGV[7] decoded, once, and only by a call that needs it (an
+-- event, a seed of the newer settings, a reporter): not on every call
+local WHO
+local function who()
+  if not WHO then WHO = cjson.decode(ARGV[7]) end
+  return WHO
+end
+
+-- own is the caller's own value of a setting: from ARGV[2..6], or, for
+-- the newer ones, from who (a caller that does not send them: the default)
+local OWN_DEFAULT = {min_reporters=1, reporter_window_ms=60000}
+local function own(f)
+  if OWN[f] == nil then
+    local n = tonumber(who()[f])
+    if not n or n < 1 or n > MAX_SETTING[f] or n ~= math.floor(n) then n = OWN_DEFAULT[f] end
+    OWN[f] = n
+  end
+  return OWN[f]
+end
 
 local function now_ms()
   if ARGV[1] ~= '' then return tonumber(ARGV[1]) end
@@ -109,7 +136,7 @@ local function load(lenient, now)
       n = nil
     end
     if n == nil then
-      n = OWN[f]
+      n = own(f)
       table.insert(st.seeded, f)
     end
     st.cfg[f] = n
@@ -143,12 +170,17 @@ end
 -- report_failure adds this process to the reporters of a failure at now,
 -- drops those whose last failure is older than the window, and returns
 -- how many distinct processes are left; nil when the key holds another
--- type. Only called with min_reporters above 1.
+-- type, -1 when the caller passed no reporters key. Only called with
+-- min_reporters above 1.
 local function report_failure(st, now)
+  if not KEYS[4] then return -1 end
   local t = redis.call('TYPE', KEYS[4])['ok']
   if t ~= 'none' and t ~= 'zset' then return nil end
   local window = st.cfg.reporter_window_ms
-  redis.call('ZADD', KEYS[4], now, ARGV[13])
+  local w = who()
+  local id = w.reporter
+  if type(id) ~= 'string' or id == '' then id = tostring(w.host or '') .. '/' .. tostring(w.pid or 0) end
+  redis.call('ZADD', KEYS[4], now, id)
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. fmt(now - window))
   redis.call('PEXPIRE', KEYS[4], window)
   return redis.call('ZCARD', KEYS[4])
@@ -169,10 +201,10 @@ local function append(ev, extra)
 end
 
 local function event(st, to, reason, generation, now)
-  local who = cjson.decode(ARGV[7])
+  local w = who()
   return {name=NAME, from=st.state, to=to, reason=reason, generation=generation,
     failures=st.failures, successes=st.successes, at=now,
-    host=who.host or '', pid=who.pid or 0, user=who.user or ''}
+    host=w.host or '', pid=w.pid or 0, user=w.user or ''}
 end
 
 -- transition moves st to a new state, bumps the generation, appends the
@@ -191,7 +223,8 @@ local function transition(st, to, reason, now)
     st.failures = 0
     st.successes = 0
   end
-  redis.call('DEL', KEYS[2], KEYS[4])
+  redis.call('DEL', KEYS[2])
+  if KEYS[4] then redis.call('DEL', KEYS[4]) end
 end
 
 -- reply: {verdict, state, generation, failures, successes, wait_ms,
@@ -212,11 +245,11 @@ local function reply(verdict, st, wait, now)
   return {verdict, st.state, fmt(st.generation), fmt(st.failures), fmt(st.successes), fmt(wait),
     fmt(st.opened_at), fmt(st.last_failure), fmt(now), evs,
     fmt(c.failure_threshold), fmt(c.success_threshold), fmt(c.recovery_timeout_ms), fmt(c.max_probes),
-    fmt(c.probe_lease_ms), fmt(c.min_reporters), fmt(c.reporter_window_ms), fmt(st.reporters or 0)}
+    fmt(c.probe_lease_ms), fmt(c.min_reporters), fmt(c.reporter_window_ms), fmt(math.max(st.reporters or 0, 0))}
 end
 `
 
-// acquireScript asks to make a call. ARGV[14] is the probe token to lease
+// acquireScript asks to make a call. ARGV[11] is the probe token to lease
 // if the breaker is HALF_OPEN. Verdicts: allow (CLOSED or DISABLED: the
 // caller reports only what can change something), probe (a HALF_OPEN slot
 // is leased to the token), reject (OPEN, FORCED_OPEN, or no probe slot).
@@ -256,22 +289,22 @@ if inflight + st.successes >= max_probes(cfg) then
   end
   return reply('reject', st, wait, now)
 end
-redis.call('ZADD', KEYS[2], now + cfg.probe_lease_ms, ARGV[14])
+redis.call('ZADD', KEYS[2], now + cfg.probe_lease_ms, ARGV[11])
 redis.call('PEXPIRE', KEYS[2], cfg.probe_lease_ms * 2)
 return reply('probe', st, 0, now)
 `)
 
-// recordScript reports the outcome of a call. ARGV[14] is success, failure
-// or release (give a probe slot back without an outcome); ARGV[15] the
+// recordScript reports the outcome of a call. ARGV[11] is success, failure
+// or release (give a probe slot back without an outcome); ARGV[12] the
 // generation the call was admitted in ("" for an untracked report, e.g.
-// from another language's service or the CLI); ARGV[16] the probe token
+// from another language's service or the CLI); ARGV[13] the probe token
 // ("" if none). A result from an older generation is discarded: stale.
 // An untracked outcome on an OPEN breaker past its recovery time is a
 // probe's: the breaker goes HALF_OPEN and the outcome counts there (a
 // success towards closing, a failure reopens it).
 //
 // With min_reporters above 1 a failure on a CLOSED breaker also records
-// ARGV[13] in the reporters set, and the breaker opens only when the
+// who's reporter in the reporters set, and the breaker opens only when the
 // failures meet the threshold and at least min_reporters distinct
 // processes failed within the window; otherwise the failures keep
 // counting. A success that clears the failures clears the reporters too:
@@ -282,8 +315,8 @@ local now = now_ms()
 local st, bad = load(false, now)
 if not st then return redis.error_reply('CORRUPT ' .. bad) end
 local cfg = st.cfg
-local outcome, token = ARGV[14], ARGV[16]
-if ARGV[15] ~= '' and tonumber(ARGV[15]) ~= st.generation then
+local outcome, token = ARGV[11], ARGV[13]
+if ARGV[12] ~= '' and tonumber(ARGV[12]) ~= st.generation then
   if token ~= '' then redis.call('ZREM', KEYS[2], token) end
   return reply('stale', st, 0, now)
 end
@@ -291,7 +324,7 @@ if outcome == 'release' then
   if token ~= '' then redis.call('ZREM', KEYS[2], token) end
   return reply('ok', st, 0, now)
 end
-if ARGV[15] == '' and st.state == 'open' and now >= st.opened_at + cfg.recovery_timeout_ms then
+if ARGV[12] == '' and st.state == 'open' and now >= st.opened_at + cfg.recovery_timeout_ms then
   transition(st, 'half_open', 'recovery timeout elapsed', now)
 end
 if outcome == 'failure' then
@@ -305,7 +338,7 @@ if outcome == 'failure' then
     if st.state == 'closed' and cfg.min_reporters > 1 then
       st.reporters = report_failure(st, now)
       if not st.reporters then return redis.error_reply('CORRUPT the reporters key is not a sorted set') end
-      if st.failures >= cfg.failure_threshold and st.reporters >= cfg.min_reporters then
+      if st.failures >= cfg.failure_threshold and (st.reporters >= cfg.min_reporters or st.reporters < 0) then
         transition(st, 'open', fmt(st.failures) .. ' consecutive failures from ' .. fmt(st.reporters) ..
           ' processes (min reporters ' .. fmt(cfg.min_reporters) .. ')', now)
       end
@@ -318,7 +351,7 @@ else
   if st.state == 'closed' and st.failures == 0 then return reply('ok', st, 0, now) end
   st.last_success = now
   st.failures = 0
-  if st.state == 'closed' and cfg.min_reporters > 1 then redis.call('DEL', KEYS[4]) end
+  if st.state == 'closed' and cfg.min_reporters > 1 and KEYS[4] then redis.call('DEL', KEYS[4]) end
   if st.state == 'half_open' then
     if token ~= '' then redis.call('ZREM', KEYS[2], token) end
     st.successes = st.successes + 1
@@ -333,25 +366,25 @@ return reply('ok', st, 0, now)
 
 // renewScript extends a live probe's lease while its call is still running,
 // so a long call keeps its slot (the lease is for probes whose process
-// died). ARGV[14] is the probe token. Returns the lease in force in ms if
+// died). ARGV[11] is the probe token. Returns the lease in force in ms if
 // renewed (the renewer ticks every third of it, so a lease lowered by
 // `breaker configure` mid-probe is followed), 0 if the probe is gone (its
 // lease expired or the breaker changed state).
 var renewScript = redis.NewScript(prelude + `
 local now = now_ms()
-if not redis.call('ZSCORE', KEYS[2], ARGV[14]) then return 0 end
+if not redis.call('ZSCORE', KEYS[2], ARGV[11]) then return 0 end
 local ok, v = pcall(redis.call, 'HGET', KEYS[1], 'probe_lease_ms')
 local lease = ok and count(v)
 if not lease or lease < 1 or lease > MAX_SETTING.probe_lease_ms then lease = OWN.probe_lease_ms end
-redis.call('ZADD', KEYS[2], 'XX', now + lease, ARGV[14])
+redis.call('ZADD', KEYS[2], 'XX', now + lease, ARGV[11])
 -- only ever extend the set's expiry: after the lease was lowered, another
 -- probe may still hold a deadline from the longer one
 if redis.call('PTTL', KEYS[2]) < lease * 2 then redis.call('PEXPIRE', KEYS[2], lease * 2) end
 return lease
 `)
 
-// setScript is an operator override. ARGV[14] is the target state (closed,
-// forced_open or disabled), ARGV[15] the reason. It clears the counts,
+// setScript is an operator override. ARGV[11] is the target state (closed,
+// forced_open or disabled), ARGV[12] the reason. It clears the counts,
 // bumps the generation (so results of calls admitted before are discarded)
 // and always records an event, even when the state does not change, so the
 // reason is on record. It repairs a corrupt breaker: a key of the wrong
@@ -360,18 +393,18 @@ return lease
 var setScript = redis.NewScript(prelude + `
 local now = now_ms()
 local st = load(true, now)
-transition(st, ARGV[14], ARGV[15], now)
+transition(st, ARGV[11], ARGV[12], now)
 st.failures, st.successes = 0, 0
 save(st)
 return reply('ok', st, 0, now)
 `)
 
 // configureScript changes the settings a breaker runs with: the audited
-// action behind `breaker configure` and `breaker apply`. ARGV[14..20] are
+// action behind `breaker configure` and `breaker apply`. ARGV[11..15] are
 // the new failure_threshold, success_threshold, recovery_timeout_ms,
-// max_probes, probe_lease_ms, min_reporters and reporter_window_ms (""
-// leaves one as it is; the caller has checked each is in range), ARGV[21]
-// the reason, ARGV[22] the action
+// max_probes and probe_lease_ms, ARGV[18..19] the new min_reporters and
+// reporter_window_ms ("" or absent leaves one as it is; the caller has
+// checked each is in range), ARGV[16] the reason, ARGV[17] the action
 // (configure or apply). The state, counts and generation stay as they are.
 // Verdicts: ok (the event, with its action and its changes as a JSON array
 // of {field, from, to}, from absent when none was stored, is appended and
@@ -381,12 +414,14 @@ var configureScript = redis.NewScript(prelude + `
 local now = now_ms()
 local st, bad = load(false, now)
 if not st then return redis.error_reply('CORRUPT ' .. bad) end
+-- the argument of each of SETTINGS: the newer two come after the action
+local CONFIGURE_ARGV = {11, 12, 13, 14, 15, 18, 19}
 local stored = {}
 for _, f in ipairs(SETTINGS) do stored[f] = true end
 for _, f in ipairs(st.seeded) do stored[f] = false end
 local changes = {}
 for i, f in ipairs(SETTINGS) do
-  local v = ARGV[13 + i]
+  local v = ARGV[CONFIGURE_ARGV[i]] or ''
   local n = st.cfg[f]
   if v ~= '' then n = tonumber(v) end
   if n ~= st.cfg[f] or not stored[f] then
@@ -401,10 +436,10 @@ if st.cfg.max_probes < st.cfg.success_threshold then
     fmt(st.cfg.success_threshold) .. '), or the breaker could never close')
 end
 if #changes == 0 then return reply('unchanged', st, 0, now) end
-local ev = event(st, st.state, ARGV[21], st.generation, now)
-ev.action = ARGV[22]
+local ev = event(st, st.state, ARGV[16], st.generation, now)
+ev.action = ARGV[17]
 ev.changes = changes
-append(ev, {'action', ARGV[22], 'changes', cjson.encode(changes)})
+append(ev, {'action', ARGV[17], 'changes', cjson.encode(changes)})
 save(st)
 return reply('ok', st, 0, now)
 `)
