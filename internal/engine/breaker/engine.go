@@ -6,6 +6,7 @@
 //	                    │ miss, HALF_OPEN, OPEN past its recovery time
 //	                    ▼
 //	                 acquire.lua ──▶ Redis hash + probes zset + events stream
+//	                                 (+ reporters zset, with min_reporters > 1)
 //	caller ──done(ok)──▶ record.lua (failures always; successes only when
 //	                    they can change something)
 //	transitions ──PUBLISH──▶ every engine's cache; a 1 s re-read backstops it
