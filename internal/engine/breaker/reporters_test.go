@@ -271,8 +271,9 @@ func TestACallerOfTheOlderContractStillWorks(t *testing.T) {
 		return raw
 	}
 	old()
-	if raw := old(); raw[1] != "open" || raw[15] != "2" {
-		t.Fatalf("the older caller's third failure: state %s, min_reporters %s; want open under the stored 2", raw[1], raw[15])
+	if raw := old(); raw[1] != "open" || raw[15] != "2" || !strings.Contains(raw[9], `"reason":"3 consecutive failures"`) {
+		t.Fatalf("the older caller's third failure: state %s, min_reporters %s, events %s; want open on the threshold alone under the stored 2",
+			raw[1], raw[15], raw[9])
 	}
 }
 

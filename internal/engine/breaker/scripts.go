@@ -170,10 +170,8 @@ end
 -- report_failure adds this process to the reporters of a failure at now,
 -- drops those whose last failure is older than the window, and returns
 -- how many distinct processes are left; nil when the key holds another
--- type, -1 when the caller passed no reporters key. Only called with
--- min_reporters above 1.
+-- type. Only called with min_reporters above 1 and the key passed.
 local function report_failure(st, now)
-  if not KEYS[4] then return -1 end
   local t = redis.call('TYPE', KEYS[4])['ok']
   if t ~= 'none' and t ~= 'zset' then return nil end
   local window = st.cfg.reporter_window_ms
@@ -245,7 +243,7 @@ local function reply(verdict, st, wait, now)
   return {verdict, st.state, fmt(st.generation), fmt(st.failures), fmt(st.successes), fmt(wait),
     fmt(st.opened_at), fmt(st.last_failure), fmt(now), evs,
     fmt(c.failure_threshold), fmt(c.success_threshold), fmt(c.recovery_timeout_ms), fmt(c.max_probes),
-    fmt(c.probe_lease_ms), fmt(c.min_reporters), fmt(c.reporter_window_ms), fmt(math.max(st.reporters or 0, 0))}
+    fmt(c.probe_lease_ms), fmt(c.min_reporters), fmt(c.reporter_window_ms), fmt(st.reporters or 0)}
 end
 `
 
@@ -335,10 +333,10 @@ if outcome == 'failure' then
     transition(st, 'open', 'probe failed', now)
   else
     st.successes = 0
-    if st.state == 'closed' and cfg.min_reporters > 1 then
+    if st.state == 'closed' and cfg.min_reporters > 1 and KEYS[4] then
       st.reporters = report_failure(st, now)
       if not st.reporters then return redis.error_reply('CORRUPT the reporters key is not a sorted set') end
-      if st.failures >= cfg.failure_threshold and (st.reporters >= cfg.min_reporters or st.reporters < 0) then
+      if st.failures >= cfg.failure_threshold and st.reporters >= cfg.min_reporters then
         transition(st, 'open', fmt(st.failures) .. ' consecutive failures from ' .. fmt(st.reporters) ..
           ' processes (min reporters ' .. fmt(cfg.min_reporters) .. ')', now)
       end
