@@ -105,10 +105,26 @@ func decodeChanges(raw []byte) []Change {
 // breaker running with current (stored: whether current is stored or this
 // process' own), in Configure's order and form.
 func Plan(current Settings, stored bool, want Settings) []Change {
+	return plan(current, func(string) bool { return stored }, want)
+}
+
+// Plan is Plan for a breaker as read: a hash an older haderctl wrote has
+// the first five settings stored but not min_reporters and
+// reporter_window, which Configure then stores (and lists as changes).
+func (st Status) Plan(want Settings) []Change {
+	return plan(st.Settings, func(field string) bool {
+		if field == "min_reporters" || field == "reporter_window" {
+			return st.reportersStored
+		}
+		return st.SettingsStored
+	}, want)
+}
+
+func plan(current Settings, storedField func(string) bool, want Settings) []Change {
 	out := []Change{}
 	add := func(field string, from, to any) {
 		c := Change{Field: field, From: fmt.Sprint(from), To: fmt.Sprint(to)}
-		if !stored {
+		if !storedField(field) {
 			c.From = ""
 		} else if c.From == c.To {
 			return

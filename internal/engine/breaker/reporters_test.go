@@ -297,3 +297,38 @@ func TestAReporterWithoutAnIDIsItsHostAndPID(t *testing.T) {
 		t.Fatalf("min_reporters seeded from who as %q, want 2", v)
 	}
 }
+
+// A hash an older haderctl wrote has the first five settings but not the
+// reporters ones: the dry-run plan lists those as unset, as Configure does.
+func TestPlanOfAnOlderHashListsTheReportersSettingsAsUnset(t *testing.T) {
+	want := Settings{MinReporters: 2}.WithDefaults()
+	want.RedisUnavailable = ""
+	e := newTestEngine(t, Options{Settings: fixed(want)})
+	ctx := context.Background()
+	e.rdb.HSet(ctx, e.opts.Keys.Breaker("svc"), "name", "svc", "state", "closed", "failures", "0", "successes", "0",
+		"generation", "1", "opened_at", "0", "last_failure", "0", "last_success", "0", "changed_at", "1",
+		"failure_threshold", "3", "success_threshold", "2", "recovery_timeout_ms", "120000", "max_probes", "2",
+		"probe_lease_ms", "30000")
+	sts, _, err := e.Snapshot(ctx, []string{"svc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	show := func(cs []Change) string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.String())
+		}
+		return strings.Join(out, ", ")
+	}
+	const unset = "min_reporters (unset) → 2, reporter_window (unset) → 1m0s"
+	if got := show(sts[0].Plan(want)); !sts[0].SettingsStored || got != unset {
+		t.Fatalf("plan %q (settings stored %v), want %q", got, sts[0].SettingsStored, unset)
+	}
+	res, err := e.Configure(ctx, "svc", want, "apply", ActionApply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := show(res.Changes); got != unset {
+		t.Fatalf("configure changed %q, want what the plan said: %q", got, unset)
+	}
+}

@@ -48,6 +48,9 @@ type Status struct {
 	// store).
 	Settings       Settings `json:"settings"`
 	SettingsStored bool     `json:"settings_stored"`
+	// reportersStored is whether min_reporters and reporter_window are
+	// stored too (for Plan).
+	reportersStored bool
 	// Events are the latest transitions, oldest first, when the read asked
 	// for them (snapshot.Filter.Events).
 	Events []Event `json:"events,omitempty"`
@@ -266,6 +269,7 @@ func parseFields(name string, h fields, herr error, own Settings, now time.Time)
 	// take the caller's (the next write stores it)
 	setting("min_reporters", MaxThreshold, func(n int64) { st.Settings.MinReporters = int(n) })
 	setting("reporter_window_ms", maxMs, func(n int64) { st.Settings.ReporterWindow = durationMs(n) })
+	st.reportersStored = stored == 7
 	if st.State == Open {
 		wait := st.OpenedAt.Add(st.Settings.RecoveryTimeout).Sub(now)
 		if wait > 0 {
