@@ -96,7 +96,7 @@ func breakerApplyRun(ctx context.Context, opts *BreakerApplyOptions) error {
 			}
 			w := want(st.Name)
 			results = append(results, configureOutput{Name: st.Name, Settings: newSettingsJSON(w),
-				Changes: breaker.Plan(st.Settings, st.SettingsStored, w), DryRun: true})
+				Changes: st.Plan(w), DryRun: true})
 		}
 		return renderConfigure(f, results)
 	}

@@ -24,10 +24,10 @@ type BreakerConfigureOptions struct {
 // NewCmdBreakerConfigure builds `haderctl breaker configure`.
 func NewCmdBreakerConfigure(f *cmdutil.Factory, runF func(*BreakerConfigureOptions) error) *cobra.Command {
 	opts := &BreakerConfigureOptions{F: f}
-	var failures, successes, probes int
-	var recovery, lease time.Duration
+	var failures, successes, probes, reporters int
+	var recovery, lease, window time.Duration
 	cmd := &cobra.Command{
-		Use:   "configure NAME [--failure-threshold N] [--recovery-timeout D] [--success-threshold N] [--max-probes N] [--probe-lease D] --reason TEXT",
+		Use:   "configure NAME [--failure-threshold N] [--recovery-timeout D] [--success-threshold N] [--max-probes N] [--probe-lease D] [--min-reporters N] [--reporter-window D] --reason TEXT",
 		Short: "Change the settings a breaker runs with, for every process (audited)",
 		Long: `Change the settings a breaker runs with. They live with the breaker in Redis,
 so every process follows them at once, whatever its own config says (a
@@ -37,10 +37,17 @@ made it and --reason. State and counts are untouched; a half-open breaker
 whose successes already meet a lowered success threshold closes at its
 next call.
 
+--min-reporters N (above 1) keeps a closed breaker from opening until N
+distinct processes have reported a failure within --reporter-window (60s
+by default), so one gateway with a bad path cannot open it for all; 1
+turns it off. Upgrade every process first: an older haderctl opens on the
+failure threshold alone.
+
 To write the config file's per-service settings instead, use
 'haderctl breaker apply'.`,
 		Example: `  haderctl breaker configure shopify --recovery-timeout 30s --reason 'Shopify recovers fast'
-  haderctl breaker configure erp --success-threshold 3 --max-probes 3 --reason 'flaky ERP'`,
+  haderctl breaker configure erp --success-threshold 3 --max-probes 3 --reason 'flaky ERP'
+  haderctl breaker configure aramex --min-reporters 2 --reason 'one bad gateway must not open it for all'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return cmdutil.UsageErrorf("configure takes one breaker name, e.g. `haderctl breaker configure shopify --recovery-timeout 30s --reason TEXT`")
@@ -60,6 +67,8 @@ To write the config file's per-service settings instead, use
 				{"max-probes", "max_probes", probes >= 1},
 				{"recovery-timeout", "recovery_timeout", recovery >= time.Millisecond},
 				{"probe-lease", "probe_lease", lease >= time.Millisecond},
+				{"min-reporters", "min_reporters", reporters >= 1},
+				{"reporter-window", "reporter_window", window >= time.Millisecond},
 			} {
 				if !fl.Changed(x.flag) {
 					continue
@@ -67,20 +76,20 @@ To write the config file's per-service settings instead, use
 				given++
 				if !x.ok {
 					v := fl.Lookup(x.flag).Value.String()
-					if strings.HasSuffix(x.field, "threshold") || x.field == "max_probes" {
+					if strings.HasSuffix(x.field, "threshold") || x.field == "max_probes" || x.field == "min_reporters" {
 						return cmdutil.UsageErrorf("--%s (%s) must be at least 1, not %s", x.flag, x.field, v)
 					}
 					return cmdutil.UsageErrorf("--%s (%s) must be at least 1ms, not %s", x.flag, x.field, v)
 				}
 			}
 			if given == 0 {
-				return cmdutil.UsageErrorf("configure needs at least one setting: --failure-threshold, --recovery-timeout, --success-threshold, --max-probes or --probe-lease")
+				return cmdutil.UsageErrorf("configure needs at least one setting: --failure-threshold, --recovery-timeout, --success-threshold, --max-probes, --probe-lease, --min-reporters or --reporter-window")
 			}
 			if opts.Reason == "" {
 				return cmdutil.UsageErrorf("configure needs --reason TEXT: it is recorded in the event stream")
 			}
 			opts.Change = breaker.Settings{FailureThreshold: failures, SuccessThreshold: successes,
-				RecoveryTimeout: recovery, MaxProbes: probes, ProbeLease: lease}
+				RecoveryTimeout: recovery, MaxProbes: probes, ProbeLease: lease, MinReporters: reporters, ReporterWindow: window}
 			if err := opts.Change.ValidateChange(); err != nil {
 				return cmdutil.UsageErrorf("%s", err)
 			}
@@ -96,6 +105,8 @@ To write the config file's per-service settings instead, use
 	fl.IntVar(&successes, "success-threshold", 0, "consecutive probe successes that close a half-open breaker")
 	fl.IntVar(&probes, "max-probes", 0, "probes admitted in one half-open period, across all processes")
 	fl.DurationVar(&lease, "probe-lease", 0, "how long a probe holds its slot without reporting back")
+	fl.IntVar(&reporters, "min-reporters", 0, "distinct processes whose failures it takes to open the breaker (1: off)")
+	fl.DurationVar(&window, "reporter-window", 0, "how recent a process' last failure must be to count towards --min-reporters")
 	fl.StringVar(&opts.Reason, "reason", "", "why (recorded in the event stream; required)")
 	return cmd
 }
@@ -182,14 +193,23 @@ type settingsJSON struct {
 	RecoveryTimeout  string `json:"recovery_timeout"`
 	MaxProbes        int    `json:"max_probes"`
 	ProbeLease       string `json:"probe_lease"`
+	MinReporters     int    `json:"min_reporters"`
+	ReporterWindow   string `json:"reporter_window"`
 }
 
 func newSettingsJSON(s breaker.Settings) settingsJSON {
 	return settingsJSON{FailureThreshold: s.FailureThreshold, SuccessThreshold: s.SuccessThreshold,
-		RecoveryTimeout: s.RecoveryTimeout.String(), MaxProbes: s.MaxProbes, ProbeLease: s.ProbeLease.String()}
+		RecoveryTimeout: s.RecoveryTimeout.String(), MaxProbes: s.MaxProbes, ProbeLease: s.ProbeLease.String(),
+		MinReporters: s.MinReporters, ReporterWindow: s.ReporterWindow.String()}
 }
 
+// String names the reporters quorum only when one is asked for, so the
+// common case reads as it did before min_reporters existed.
 func (s settingsJSON) String() string {
-	return fmt.Sprintf("failures %d, recovery %s, successes %d, probes %d, lease %s",
+	out := fmt.Sprintf("failures %d, recovery %s, successes %d, probes %d, lease %s",
 		s.FailureThreshold, s.RecoveryTimeout, s.SuccessThreshold, s.MaxProbes, s.ProbeLease)
+	if s.MinReporters > 1 {
+		out += fmt.Sprintf(", reporters %d within %s", s.MinReporters, s.ReporterWindow)
+	}
+	return out
 }

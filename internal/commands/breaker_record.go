@@ -85,6 +85,10 @@ func breakerRecordRun(ctx context.Context, opts *BreakerRecordOptions) error {
 	if r.State == breaker.HalfOpen {
 		line += fmt.Sprintf(", probe successes %d/%d", r.Successes, r.Settings.SuccessThreshold)
 	}
+	if r.State == breaker.Closed && r.Reporters > 0 {
+		// why a failure at the threshold left it closed
+		line += fmt.Sprintf(", reporters %d/%d", r.Reporters, r.Settings.MinReporters)
+	}
 	if r.Transition != nil {
 		line += fmt.Sprintf(" (%s → %s: %s)", r.Transition.From, r.Transition.To, r.Transition.Reason)
 	}

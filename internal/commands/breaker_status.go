@@ -262,6 +262,17 @@ func quoteAll(names []string) string {
 	return strings.Join(q, ", ")
 }
 
+// reporters is the REPORTERS cell: the processes that reported a failure
+// within the window over min_reporters, "-" where no quorum is asked
+// (min_reporters 1) or nothing is known (Redis down, or not closed: the
+// set is cleared on every transition).
+func reporters(s breaker.Status) string {
+	if s.Settings.MinReporters <= 1 || s.State != breaker.Closed || s.InMemory {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d", s.Reporters, s.Settings.MinReporters)
+}
+
 // renderBreakerStatus prints the statuses; withSettings adds the settings
 // each breaker runs with (recovery timeout, max probes, probe lease; the
 // thresholds are the denominators of FAILURES and SUCCESSES).
@@ -269,7 +280,7 @@ func renderBreakerStatus(f *cmdutil.Factory, statuses []breaker.Status, now time
 	if f.JSON() {
 		return cmdutil.WriteJSON(f.IO.Out, snapshot.MonitoringOf(statuses, now))
 	}
-	header := []string{"NAME", "STATE", "FAILURES", "SUCCESSES", "LAST FAILURE", "HALF-OPEN", "IN-MEMORY"}
+	header := []string{"NAME", "STATE", "FAILURES", "SUCCESSES", "REPORTERS", "LAST FAILURE", "HALF-OPEN", "IN-MEMORY"}
 	if withSettings {
 		header = append(header, "RECOVERY", "PROBES", "LEASE")
 	}
@@ -294,7 +305,7 @@ func renderBreakerStatus(f *cmdutil.Factory, statuses []breaker.Status, now time
 		row := []string{s.Name, cmdutil.Colored(string(s.State), stateColor(s.State)),
 			fmt.Sprintf("%d/%d", s.Failures, s.Settings.FailureThreshold),
 			fmt.Sprintf("%d/%d", s.Successes, s.Settings.SuccessThreshold),
-			ago(s.LastFailure, now), halfOpen, inMemory}
+			reporters(s), ago(s.LastFailure, now), halfOpen, inMemory}
 		if withSettings {
 			row = append(row, s.Settings.RecoveryTimeout.String(), strconv.Itoa(s.Settings.MaxProbes), s.Settings.ProbeLease.String())
 		}

@@ -39,8 +39,8 @@ func keys(m map[string]any) []string {
 	return out
 }
 
-// The seed's monitoring shape, plus each breaker's settings in force (the
-// one addition: a consumer of the seed's shape ignores it).
+// The seed's monitoring shape, plus each breaker's settings in force and
+// its reporters (the additions: a consumer of the seed's shape ignores them).
 func TestStatusJSONIsTheSeedMonitoringShapePlusSettings(t *testing.T) {
 	ns := testredis.Namespace(t)
 	run(t, ns, "breaker", "record", "aramex", "failure")
@@ -60,7 +60,7 @@ func TestStatusJSONIsTheSeedMonitoringShapePlusSettings(t *testing.T) {
 	}
 	cbs := doc["circuit_breakers"].(map[string]any)
 	aramex := cbs["aramex"].(map[string]any)
-	want := "failure_count,last_failure_time,settings,settings_stored,should_attempt_reset,state,success_count,time_since_last_failure"
+	want := "failure_count,last_failure_time,reporters,settings,settings_stored,should_attempt_reset,state,success_count,time_since_last_failure"
 	if got := strings.Join(keys(aramex), ","); got != want {
 		t.Fatalf("breaker keys %s, want %s", got, want)
 	}
@@ -68,7 +68,7 @@ func TestStatusJSONIsTheSeedMonitoringShapePlusSettings(t *testing.T) {
 		t.Fatalf("aramex %v", aramex)
 	}
 	settings := aramex["settings"].(map[string]any)
-	if got := strings.Join(keys(settings), ","); got != "failure_threshold,max_probes,probe_lease,recovery_timeout,success_threshold" ||
+	if got := strings.Join(keys(settings), ","); got != "failure_threshold,max_probes,min_reporters,probe_lease,recovery_timeout,reporter_window,success_threshold" ||
 		settings["failure_threshold"] != 3.0 || settings["recovery_timeout"] != "2m0s" || aramex["settings_stored"] != true {
 		t.Fatalf("aramex settings %v (stored %v)", settings, aramex["settings_stored"])
 	}

@@ -95,6 +95,12 @@ func checkBreaker(w written, section string, b breaker.Settings) error {
 	if field, set = f("probe_lease"); err == nil {
 		err = checkDuration(field, set, b.ProbeLease, time.Millisecond, MaxBreakerDuration)
 	}
+	if field, set = f("min_reporters"); err == nil {
+		err = checkInt(field, set, b.MinReporters, 1, breaker.MaxThreshold)
+	}
+	if field, set = f("reporter_window"); err == nil {
+		err = checkDuration(field, set, b.ReporterWindow, time.Millisecond, MaxBreakerDuration)
+	}
 	return err
 }
 

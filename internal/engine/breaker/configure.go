@@ -55,7 +55,8 @@ func (e *Engine) Configure(ctx context.Context, name string, change Settings, re
 		return strconv.FormatInt(max(d.Milliseconds(), 1), 10)
 	}
 	r, err := e.run(ctx, configureScript, name, n(change.FailureThreshold), n(change.SuccessThreshold),
-		ms(change.RecoveryTimeout), n(change.MaxProbes), ms(change.ProbeLease), reason, action)
+		ms(change.RecoveryTimeout), n(change.MaxProbes), ms(change.ProbeLease), reason, action,
+		n(change.MinReporters), ms(change.ReporterWindow))
 	if err != nil {
 		return ConfigureResult{}, err
 	}
@@ -104,10 +105,26 @@ func decodeChanges(raw []byte) []Change {
 // breaker running with current (stored: whether current is stored or this
 // process' own), in Configure's order and form.
 func Plan(current Settings, stored bool, want Settings) []Change {
+	return plan(current, func(string) bool { return stored }, want)
+}
+
+// Plan is Plan for a breaker as read: a hash an older haderctl wrote has
+// the first five settings stored but not min_reporters and
+// reporter_window, which Configure then stores (and lists as changes).
+func (st Status) Plan(want Settings) []Change {
+	return plan(st.Settings, func(field string) bool {
+		if field == "min_reporters" || field == "reporter_window" {
+			return st.reportersStored
+		}
+		return st.SettingsStored
+	}, want)
+}
+
+func plan(current Settings, storedField func(string) bool, want Settings) []Change {
 	out := []Change{}
 	add := func(field string, from, to any) {
 		c := Change{Field: field, From: fmt.Sprint(from), To: fmt.Sprint(to)}
-		if !stored {
+		if !storedField(field) {
 			c.From = ""
 		} else if c.From == c.To {
 			return
@@ -119,5 +136,7 @@ func Plan(current Settings, stored bool, want Settings) []Change {
 	add("recovery_timeout", current.RecoveryTimeout, want.RecoveryTimeout)
 	add("max_probes", current.MaxProbes, want.MaxProbes)
 	add("probe_lease", current.ProbeLease, want.ProbeLease)
+	add("min_reporters", current.MinReporters, want.MinReporters)
+	add("reporter_window", current.ReporterWindow, want.ReporterWindow)
 	return out
 }

@@ -6,6 +6,7 @@
 //	                    │ miss, HALF_OPEN, OPEN past its recovery time
 //	                    ▼
 //	                 acquire.lua ──▶ Redis hash + probes zset + events stream
+//	                                 (+ reporters zset, with min_reporters > 1)
 //	caller ──done(ok)──▶ record.lua (failures always; successes only when
 //	                    they can change something)
 //	transitions ──PUBLISH──▶ every engine's cache; a 1 s re-read backstops it
@@ -43,6 +44,11 @@ type Options struct {
 	Settings func(name string) Settings
 	// Who is recorded in events; the zero value means ThisProcess().
 	Who Who
+	// Reporter identifies this engine among the processes that report a
+	// breaker's failures (Settings.MinReporters counts distinct ones); the
+	// zero value means "<host>/<pid>/<random>" from Who, so two engines
+	// never share one by accident, and a restarted process is a new one.
+	Reporter string
 	// OnTransition is called, in the process whose script made it, for
 	// every transition that process made (alerts hook in here).
 	OnTransition func(Event)
@@ -64,8 +70,10 @@ type Options struct {
 type Engine struct {
 	rdb  redis.UniversalClient
 	opts Options
-	who  string
-	log  *slog.Logger
+	// who is the scripts' ARGV[7] up to the per-breaker seeds: Who and the
+	// reporter id as JSON, without its closing brace
+	who string
+	log *slog.Logger
 
 	mu    sync.RWMutex
 	cache map[string]*cached
@@ -112,8 +120,14 @@ func New(rdb redis.UniversalClient, opts Options) *Engine {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	who, _ := json.Marshal(opts.Who)
-	return &Engine{rdb: rdb, opts: opts, who: string(who), log: opts.Logger,
+	if opts.Reporter == "" {
+		opts.Reporter = fmt.Sprintf("%s/%d/%s", opts.Who.Host, opts.Who.PID, newToken()[:8])
+	}
+	who, _ := json.Marshal(struct {
+		Who
+		Reporter string `json:"reporter"`
+	}{opts.Who, opts.Reporter})
+	return &Engine{rdb: rdb, opts: opts, who: strings.TrimSuffix(string(who), "}"), log: opts.Logger,
 		cache: map[string]*cached{}, local: map[string]*localBreaker{},
 		shared: map[string]Settings{}, warned: map[string]Settings{}}
 }
@@ -297,6 +311,11 @@ type Result struct {
 	Transition *Event `json:"transition"`
 	// Settings are those the breaker runs with (stored in Redis).
 	Settings Settings `json:"settings"`
+	// Reporters is how many distinct processes have reported a failure
+	// within the reporter window, as this call saw it: counted only when
+	// it recorded a failure on a CLOSED breaker whose min_reporters is
+	// above 1, else 0.
+	Reporters int64 `json:"reporters"`
 }
 
 // Record reports an outcome not tied to an admission (an untracked report,
@@ -355,14 +374,15 @@ type scriptReply struct {
 	lastFailure int64
 	now         int64
 	// events are those the script appended, in order; event the last.
-	events   []Event
-	event    *Event
-	settings Settings
+	events    []Event
+	event     *Event
+	settings  Settings
+	reporters int64
 }
 
 func (r scriptReply) result() Result {
 	return Result{State: r.state, Generation: r.generation, Failures: r.failures, Successes: r.successes,
-		Counted: r.verdict != "stale", Transition: r.event, Settings: r.settings}
+		Counted: r.verdict != "stale", Transition: r.event, Settings: r.settings, Reporters: r.reporters}
 }
 
 // run calls a breaker script with the common arguments, registers the name,
@@ -416,13 +436,16 @@ func (e *Engine) scriptArgs(ctx context.Context, name string, extra ...string) (
 	if e.opts.Clock != nil {
 		clock = strconv.FormatInt(e.opts.Clock().UnixMilli(), 10)
 	}
+	// the newer settings' seeds ride in who (see scripts.go)
+	who := e.who + `,"min_reporters":` + strconv.Itoa(s.MinReporters) +
+		`,"reporter_window_ms":` + strconv.FormatInt(s.ReporterWindow.Milliseconds(), 10) + "}"
 	args := make([]any, 0, 10+len(extra))
 	args = append(args, clock, s.FailureThreshold, s.SuccessThreshold, s.RecoveryTimeout.Milliseconds(),
-		s.MaxProbes, s.ProbeLease.Milliseconds(), e.who, k.BreakerChannel(), e.opts.StreamCap, name)
+		s.MaxProbes, s.ProbeLease.Milliseconds(), who, k.BreakerChannel(), e.opts.StreamCap, name)
 	for _, x := range extra {
 		args = append(args, x)
 	}
-	keys := []string{k.Breaker(name), k.BreakerProbes(name), k.BreakerEvents(name)}
+	keys := []string{k.Breaker(name), k.BreakerProbes(name), k.BreakerEvents(name), k.BreakerReporters(name)}
 	if _, seen := e.registered.Load(name); !seen {
 		pipe := e.rdb.Pipeline()
 		pipe.SetNX(ctx, k.Schema(), store.SchemaVersion, 0)
@@ -476,14 +499,16 @@ func (e *Engine) keepProbe(name, token string) (stop func()) {
 }
 
 func decodeReply(raw []string) (scriptReply, error) {
-	if len(raw) != 15 {
+	if len(raw) != 18 {
 		return scriptReply{}, fmt.Errorf("unexpected script reply of %d fields", len(raw))
 	}
 	n := func(i int) int64 { v, _ := strconv.ParseInt(raw[i], 10, 64); return v }
 	r := scriptReply{verdict: raw[0], state: State(raw[1]), generation: n(2), failures: n(3), successes: n(4),
 		wait: durationMs(n(5)), openedAt: n(6), lastFailure: n(7), now: n(8),
 		settings: Settings{FailureThreshold: int(n(10)), SuccessThreshold: int(n(11)),
-			RecoveryTimeout: durationMs(n(12)), MaxProbes: int(n(13)), ProbeLease: durationMs(n(14))}}
+			RecoveryTimeout: durationMs(n(12)), MaxProbes: int(n(13)), ProbeLease: durationMs(n(14)),
+			MinReporters: int(n(15)), ReporterWindow: durationMs(n(16))},
+		reporters: n(17)}
 	if n(5) < 0 {
 		r.wait = -1
 	}

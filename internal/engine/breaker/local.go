@@ -10,6 +10,8 @@ import (
 // localBreaker is the in-memory breaker a process falls back to while Redis
 // is unreachable. It follows the same rules as the Lua scripts, for one
 // process only; its state is dropped when Redis is back (Redis is the truth).
+// MinReporters does not apply: one process is the only reporter there is,
+// and a quorum of one would be the threshold alone anyway.
 type localBreaker struct {
 	mu         sync.Mutex
 	settings   Settings

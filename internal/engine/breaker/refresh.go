@@ -146,4 +146,5 @@ func (e *Engine) refresh(ctx context.Context) {
 
 // refreshFields are the hash fields the re-read needs.
 var refreshFields = []string{"state", "generation", "failures", "opened_at",
-	"failure_threshold", "success_threshold", "recovery_timeout_ms", "max_probes", "probe_lease_ms"}
+	"failure_threshold", "success_threshold", "recovery_timeout_ms", "max_probes", "probe_lease_ms",
+	"min_reporters", "reporter_window_ms"}

@@ -2,43 +2,80 @@ package breaker
 
 import "github.com/redis/go-redis/v9"
 
-// Every breaker script takes the same three keys, all under the breaker's
+// Every breaker script takes the same four keys, all under the breaker's
 // hash tag so they share one Cluster slot:
 //
 //	KEYS[1] the breaker HASH      <ns>:breaker:{name}
 //	KEYS[2] the probes ZSET       <ns>:breaker:{name}:probes
 //	KEYS[3] the events STREAM     <ns>:breaker:{name}:events
+//	KEYS[4] the reporters ZSET    <ns>:breaker:{name}:reporters
 //
 // and the same first ten arguments:
 //
 //	ARGV[1]  clock override in Unix ms, "" = Redis TIME (tests inject a clock)
 //	ARGV[2]  failure threshold        ARGV[3] success threshold
 //	ARGV[4]  recovery timeout (ms)    ARGV[5] max probes
-//	ARGV[6]  probe lease (ms)         ARGV[7] who: JSON {"host","pid","user"}
+//	ARGV[6]  probe lease (ms)         ARGV[7] who: JSON, below
 //	ARGV[8]  pub/sub channel          ARGV[9] event stream cap (approximate)
 //	ARGV[10] breaker name
 //
-// ARGV[2..6] are the caller's own settings, and only a seed: a breaker runs
-// with the settings stored in its hash (failure_threshold,
-// success_threshold, recovery_timeout_ms, max_probes, probe_lease_ms). A
+// who is {"host","pid","user"} (recorded in events) and, optional,
+// "reporter" (this process' id among the breaker's failure reporters;
+// absent: "<host>/<pid>"), "min_reporters" and "reporter_window_ms" (the
+// caller's own; absent: 1 and 60000). The newer fields ride in who so the
+// positions of the arguments stay those of schema 3: a caller written
+// before them still works.
+//
+// ARGV[2..6] and who's min_reporters and reporter_window_ms are the
+// caller's own settings, and only a seed: a breaker runs with the settings
+// stored in its hash (failure_threshold, success_threshold,
+// recovery_timeout_ms, max_probes, probe_lease_ms, min_reporters,
+// reporter_window_ms). A
 // field that is not stored (a new breaker, or one an older haderctl wrote)
 // takes the caller's value, and the script's next write stores it. Only the
 // configure script changes a stored setting.
+//
+// The reporters set is touched only when min_reporters is above 1, so with
+// it off the scripts issue the same commands as before it existed (and a
+// transition's DEL of it is a no-op). A caller that passes only the first
+// three keys (written before the set existed) is served as then: its
+// failures open on the threshold alone.
 //
 // Each returns the flat reply described at reply() below. A hash that does
 // not hold a valid breaker makes acquire, record and configure fail with an
 // error starting "CORRUPT"; the operator scripts (set) repair it.
 const prelude = `
 local NAME = ARGV[10]
-local SETTINGS = {'failure_threshold', 'success_threshold', 'recovery_timeout_ms', 'max_probes', 'probe_lease_ms'}
+local SETTINGS = {'failure_threshold', 'success_threshold', 'recovery_timeout_ms', 'max_probes', 'probe_lease_ms',
+  'min_reporters', 'reporter_window_ms'}
 local OWN = {failure_threshold=tonumber(ARGV[2]), success_threshold=tonumber(ARGV[3]),
   recovery_timeout_ms=tonumber(ARGV[4]), max_probes=tonumber(ARGV[5]), probe_lease_ms=tonumber(ARGV[6])}
 -- upper bounds of the settings (Settings.Validate has the same)
 local MAX_SETTING = {failure_threshold=2147483647, success_threshold=2147483647, max_probes=2147483647,
-  recovery_timeout_ms=604800000, probe_lease_ms=604800000}
+  recovery_timeout_ms=604800000, probe_lease_ms=604800000, min_reporters=2147483647, reporter_window_ms=604800000}
 -- an opened_at more than this far ahead of the clock was not written by a
 -- script (it would keep the breaker open for good); other times only show
 local FUTURE_MS = 3600000
+
+-- who is ARGV[7] decoded, once, and only by a call that needs it (an
+-- event, a seed of the newer settings, a reporter): not on every call
+local WHO
+local function who()
+  if not WHO then WHO = cjson.decode(ARGV[7]) end
+  return WHO
+end
+
+-- own is the caller's own value of a setting: from ARGV[2..6], or, for
+-- the newer ones, from who (a caller that does not send them: the default)
+local OWN_DEFAULT = {min_reporters=1, reporter_window_ms=60000}
+local function own(f)
+  if OWN[f] == nil then
+    local n = tonumber(who()[f])
+    if not n or n < 1 or n > MAX_SETTING[f] or n ~= math.floor(n) then n = OWN_DEFAULT[f] end
+    OWN[f] = n
+  end
+  return OWN[f]
+end
 
 local function now_ms()
   if ARGV[1] ~= '' then return tonumber(ARGV[1]) end
@@ -99,7 +136,7 @@ local function load(lenient, now)
       n = nil
     end
     if n == nil then
-      n = OWN[f]
+      n = own(f)
       table.insert(st.seeded, f)
     end
     st.cfg[f] = n
@@ -126,7 +163,25 @@ local function save(st)
     'changed_at', fmt(st.changed_at),
     'failure_threshold', fmt(st.cfg.failure_threshold), 'success_threshold', fmt(st.cfg.success_threshold),
     'recovery_timeout_ms', fmt(st.cfg.recovery_timeout_ms), 'max_probes', fmt(st.cfg.max_probes),
-    'probe_lease_ms', fmt(st.cfg.probe_lease_ms))
+    'probe_lease_ms', fmt(st.cfg.probe_lease_ms), 'min_reporters', fmt(st.cfg.min_reporters),
+    'reporter_window_ms', fmt(st.cfg.reporter_window_ms))
+end
+
+-- report_failure adds this process to the reporters of a failure at now,
+-- drops those whose last failure is older than the window, and returns
+-- how many distinct processes are left; nil when the key holds another
+-- type. Only called with min_reporters above 1 and the key passed.
+local function report_failure(st, now)
+  local t = redis.call('TYPE', KEYS[4])['ok']
+  if t ~= 'none' and t ~= 'zset' then return nil end
+  local window = st.cfg.reporter_window_ms
+  local w = who()
+  local id = w.reporter
+  if type(id) ~= 'string' or id == '' then id = tostring(w.host or '') .. '/' .. tostring(w.pid or 0) end
+  redis.call('ZADD', KEYS[4], now, id)
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. fmt(now - window))
+  redis.call('PEXPIRE', KEYS[4], window)
+  return redis.call('ZCARD', KEYS[4])
 end
 
 -- EVENTS are the events this script call appended, for its reply.
@@ -144,10 +199,10 @@ local function append(ev, extra)
 end
 
 local function event(st, to, reason, generation, now)
-  local who = cjson.decode(ARGV[7])
+  local w = who()
   return {name=NAME, from=st.state, to=to, reason=reason, generation=generation,
     failures=st.failures, successes=st.successes, at=now,
-    host=who.host or '', pid=who.pid or 0, user=who.user or ''}
+    host=w.host or '', pid=w.pid or 0, user=w.user or ''}
 end
 
 -- transition moves st to a new state, bumps the generation, appends the
@@ -167,16 +222,20 @@ local function transition(st, to, reason, now)
     st.successes = 0
   end
   redis.call('DEL', KEYS[2])
+  if KEYS[4] then redis.call('DEL', KEYS[4]) end
 end
 
 -- reply: {verdict, state, generation, failures, successes, wait_ms,
 --         opened_at, last_failure, now, events_json,
 --         failure_threshold, success_threshold, recovery_timeout_ms,
---         max_probes, probe_lease_ms}
+--         max_probes, probe_lease_ms, min_reporters, reporter_window_ms,
+--         reporters}
 -- verdict is allow, probe, reject, ok, stale or unchanged; wait_ms is the
 -- time until the next probe may be admitted (-1: not until an operator
 -- acts); events_json is a JSON array of the events this call appended ("",
--- none); the last five are the settings the breaker runs with.
+-- none); then the seven settings the breaker runs with; reporters is the
+-- count of distinct failure reporters this call saw (0 when it did not
+-- look: min_reporters off, or no failure recorded).
 local function reply(verdict, st, wait, now)
   local evs = ''
   if #EVENTS > 0 then evs = cjson.encode(EVENTS) end
@@ -184,7 +243,7 @@ local function reply(verdict, st, wait, now)
   return {verdict, st.state, fmt(st.generation), fmt(st.failures), fmt(st.successes), fmt(wait),
     fmt(st.opened_at), fmt(st.last_failure), fmt(now), evs,
     fmt(c.failure_threshold), fmt(c.success_threshold), fmt(c.recovery_timeout_ms), fmt(c.max_probes),
-    fmt(c.probe_lease_ms)}
+    fmt(c.probe_lease_ms), fmt(c.min_reporters), fmt(c.reporter_window_ms), fmt(st.reporters or 0)}
 end
 `
 
@@ -241,6 +300,14 @@ return reply('probe', st, 0, now)
 // An untracked outcome on an OPEN breaker past its recovery time is a
 // probe's: the breaker goes HALF_OPEN and the outcome counts there (a
 // success towards closing, a failure reopens it).
+//
+// With min_reporters above 1 a failure on a CLOSED breaker also records
+// who's reporter in the reporters set, and the breaker opens only when the
+// failures meet the threshold and at least min_reporters distinct
+// processes failed within the window; otherwise the failures keep
+// counting. A success that clears the failures clears the reporters too:
+// they are those of the current run of failures. A failing probe reopens
+// a HALF_OPEN breaker whatever the reporters.
 var recordScript = redis.NewScript(prelude + `
 local now = now_ms()
 local st, bad = load(false, now)
@@ -266,7 +333,14 @@ if outcome == 'failure' then
     transition(st, 'open', 'probe failed', now)
   else
     st.successes = 0
-    if st.state == 'closed' and st.failures >= cfg.failure_threshold then
+    if st.state == 'closed' and cfg.min_reporters > 1 and KEYS[4] then
+      st.reporters = report_failure(st, now)
+      if not st.reporters then return redis.error_reply('CORRUPT the reporters key is not a sorted set') end
+      if st.failures >= cfg.failure_threshold and st.reporters >= cfg.min_reporters then
+        transition(st, 'open', fmt(st.failures) .. ' consecutive failures from ' .. fmt(st.reporters) ..
+          ' processes (min reporters ' .. fmt(cfg.min_reporters) .. ')', now)
+      end
+    elseif st.state == 'closed' and st.failures >= cfg.failure_threshold then
       transition(st, 'open', fmt(st.failures) .. ' consecutive failures', now)
     end
   end
@@ -275,6 +349,7 @@ else
   if st.state == 'closed' and st.failures == 0 then return reply('ok', st, 0, now) end
   st.last_success = now
   st.failures = 0
+  if st.state == 'closed' and cfg.min_reporters > 1 and KEYS[4] then redis.call('DEL', KEYS[4]) end
   if st.state == 'half_open' then
     if token ~= '' then redis.call('ZREM', KEYS[2], token) end
     st.successes = st.successes + 1
@@ -311,7 +386,8 @@ return lease
 // bumps the generation (so results of calls admitted before are discarded)
 // and always records an event, even when the state does not change, so the
 // reason is on record. It repairs a corrupt breaker: a key of the wrong
-// type is deleted, a bad setting takes the caller's value.
+// type is deleted, a bad setting takes the caller's value. The reporters
+// set goes with the transition, whatever its type.
 var setScript = redis.NewScript(prelude + `
 local now = now_ms()
 local st = load(true, now)
@@ -324,7 +400,8 @@ return reply('ok', st, 0, now)
 // configureScript changes the settings a breaker runs with: the audited
 // action behind `breaker configure` and `breaker apply`. ARGV[11..15] are
 // the new failure_threshold, success_threshold, recovery_timeout_ms,
-// max_probes and probe_lease_ms ("" leaves one as it is; the caller has
+// max_probes and probe_lease_ms, ARGV[18..19] the new min_reporters and
+// reporter_window_ms ("" or absent leaves one as it is; the caller has
 // checked each is in range), ARGV[16] the reason, ARGV[17] the action
 // (configure or apply). The state, counts and generation stay as they are.
 // Verdicts: ok (the event, with its action and its changes as a JSON array
@@ -335,12 +412,14 @@ var configureScript = redis.NewScript(prelude + `
 local now = now_ms()
 local st, bad = load(false, now)
 if not st then return redis.error_reply('CORRUPT ' .. bad) end
+-- the argument of each of SETTINGS: the newer two come after the action
+local CONFIGURE_ARGV = {11, 12, 13, 14, 15, 18, 19}
 local stored = {}
 for _, f in ipairs(SETTINGS) do stored[f] = true end
 for _, f in ipairs(st.seeded) do stored[f] = false end
 local changes = {}
 for i, f in ipairs(SETTINGS) do
-  local v = ARGV[10 + i]
+  local v = ARGV[CONFIGURE_ARGV[i]] or ''
   local n = st.cfg[f]
   if v ~= '' then n = tonumber(v) end
   if n ~= st.cfg[f] or not stored[f] then

@@ -25,6 +25,16 @@ type Settings struct {
 	// "allow" (zero value) keeps a local in-memory breaker per service
 	// (fail-open); "deny" refuses every call (fail-closed).
 	RedisUnavailable string `json:"redis_unavailable" yaml:"redis_unavailable,omitempty"`
+	// MinReporters is how many distinct processes must have reported a
+	// failure within ReporterWindow before a CLOSED breaker opens, so one
+	// process with a bad network path cannot open it for every process.
+	// Zero means 1: off, the failure threshold alone opens it. It does not
+	// apply to a half-open probe's failure (one decisive call), nor to the
+	// in-memory breakers used while Redis is unreachable (one process).
+	MinReporters int `json:"min_reporters" yaml:"min_reporters,omitempty"`
+	// ReporterWindow is how recent a process' last failure must be for it
+	// to count towards MinReporters. Zero means 60 s.
+	ReporterWindow time.Duration `json:"reporter_window" yaml:"reporter_window,omitempty"`
 }
 
 // Defaults from the HaderOS seed.
@@ -33,6 +43,10 @@ const (
 	DefaultSuccessThreshold = 2
 	DefaultRecoveryTimeout  = 120 * time.Second
 	DefaultProbeLease       = 30 * time.Second
+	// DefaultReporterWindow is fixed rather than the recovery timeout: how
+	// long a failure says something about a process' path to a service
+	// does not depend on how long an open breaker waits.
+	DefaultReporterWindow = 60 * time.Second
 )
 
 // Bounds on the settings: a larger value is a typo, and would overflow
@@ -62,6 +76,12 @@ func (s Settings) WithDefaults() Settings {
 	if s.RedisUnavailable == "" {
 		s.RedisUnavailable = "allow"
 	}
+	if s.MinReporters == 0 {
+		s.MinReporters = 1
+	}
+	if s.ReporterWindow == 0 {
+		s.ReporterWindow = DefaultReporterWindow
+	}
 	return s
 }
 
@@ -84,6 +104,12 @@ func (s Settings) Merge(over Settings) Settings {
 	}
 	if over.RedisUnavailable != "" {
 		s.RedisUnavailable = over.RedisUnavailable
+	}
+	if over.MinReporters != 0 {
+		s.MinReporters = over.MinReporters
+	}
+	if over.ReporterWindow != 0 {
+		s.ReporterWindow = over.ReporterWindow
 	}
 	return s
 }
@@ -143,6 +169,8 @@ func (s Settings) validateFields(zeroOK bool) error {
 		duration("recovery_timeout", s.RecoveryTimeout),
 		count("max_probes", s.MaxProbes),
 		duration("probe_lease", s.ProbeLease),
+		count("min_reporters", s.MinReporters),
+		duration("reporter_window", s.ReporterWindow),
 	} {
 		if err != nil {
 			return err
@@ -166,5 +194,7 @@ func (s Settings) Diff(other Settings) []string {
 	add("recovery_timeout", s.RecoveryTimeout, other.RecoveryTimeout)
 	add("max_probes", s.MaxProbes, other.MaxProbes)
 	add("probe_lease", s.ProbeLease, other.ProbeLease)
+	add("min_reporters", s.MinReporters, other.MinReporters)
+	add("reporter_window", s.ReporterWindow, other.ReporterWindow)
 	return out
 }

@@ -28,6 +28,10 @@ type SnapshotPart struct {
 	// them in a follow-up (one more round trip, on that transition only).
 	mu   sync.Mutex
 	seen map[string]State
+	// tracked are the names last seen with min_reporters above 1: only
+	// theirs is the reporters set read (found so otherwise, a name is read
+	// again with it, as for the leases).
+	tracked map[string]bool
 }
 
 // SnapshotPart returns the engine's snapshot part: settings not stored in
@@ -42,7 +46,8 @@ func NewSnapshotPart(keys store.Keys, own func(string) Settings, configured []st
 	if own == nil {
 		own = func(string) Settings { return Settings{}.WithDefaults() }
 	}
-	return &SnapshotPart{keys: keys, own: own, configured: configured, seen: map[string]State{}}
+	return &SnapshotPart{keys: keys, own: own, configured: configured, seen: map[string]State{},
+		tracked: map[string]bool{}}
 }
 
 // Own is the settings of a breaker whose settings Redis does not hold:
@@ -75,6 +80,7 @@ func (p *SnapshotPart) QueueHead(ctx context.Context, pipe redis.Pipeliner, _ in
 		for n := range p.seen {
 			if !p.listed(reg, n) {
 				delete(p.seen, n)
+				delete(p.tracked, n)
 			}
 		}
 		p.mu.Unlock()
@@ -88,15 +94,16 @@ func (p *SnapshotPart) listed(reg Registered, n string) bool {
 }
 
 // QueueNames queues each breaker's hash, its probe leases unless it was
-// last seen in a state other than half-open, and, with events > 0, its
-// latest events. A breaker found half-open without its leases read is
-// named for a re-read.
+// last seen in a state other than half-open, its reporters unless it was
+// last seen with min_reporters off, and, with events > 0, its latest
+// events. A breaker found half-open without its leases read, or with
+// min_reporters on without its reporters read, is named for a re-read.
 func (p *SnapshotPart) QueueNames(ctx context.Context, pipe redis.Pipeliner, names []string, events int64) func(time.Time, Registered) ([]Status, []string, error) {
 	reads := make([]statusRead, len(names))
 	p.mu.Lock()
 	for i, n := range names {
 		last, ok := p.seen[n]
-		reads[i] = queueStatusRead(ctx, pipe, p.keys, n, !ok || last == HalfOpen, events)
+		reads[i] = queueStatusRead(ctx, pipe, p.keys, n, !ok || last == HalfOpen, !ok || p.tracked[n], events)
 	}
 	p.mu.Unlock()
 	return func(now time.Time, reg Registered) ([]Status, []string, error) {
@@ -109,7 +116,8 @@ func (p *SnapshotPart) QueueNames(ctx context.Context, pipe redis.Pipeliner, nam
 			}
 			st.Known = st.Known || reg[n]
 			out[i] = st
-			if st.State == HalfOpen && reads[i].probes == nil {
+			if (st.State == HalfOpen && reads[i].probes == nil) ||
+				(st.Settings.MinReporters > 1 && reads[i].reporters == nil) {
 				again = append(again, n)
 			}
 		}
@@ -119,6 +127,7 @@ func (p *SnapshotPart) QueueNames(ctx context.Context, pipe redis.Pipeliner, nam
 			// registry is not remembered (the reader drops it too)
 			if p.listed(reg, n) {
 				p.seen[n] = out[i].State
+				p.tracked[n] = out[i].Settings.MinReporters > 1
 			}
 		}
 		p.mu.Unlock()
@@ -134,10 +143,12 @@ type statusRead struct {
 	hash *redis.StringSliceCmd
 	// probes is nil when the leases were not read
 	probes *redis.ZSliceCmd
-	events *redis.XMessageSliceCmd
+	// reporters is nil when the reporters were not read
+	reporters *redis.ZSliceCmd
+	events    *redis.XMessageSliceCmd
 }
 
-func queueStatusRead(ctx context.Context, pipe redis.Pipeliner, k store.Keys, name string, withProbes bool, events int64) statusRead {
+func queueStatusRead(ctx context.Context, pipe redis.Pipeliner, k store.Keys, name string, withProbes, withReporters bool, events int64) statusRead {
 	// commands built by hand, with the field names boxed once: a snapshot
 	// of a large fleet is mostly these two per breaker
 	key := k.Breaker(name)
@@ -152,6 +163,12 @@ func queueStatusRead(ctx context.Context, pipe redis.Pipeliner, k store.Keys, na
 		// needs no second round trip
 		r.probes = redis.NewZSliceCmd(ctx, "zrange", k.BreakerProbes(name), "0", "-1", "withscores")
 		_ = pipe.Process(ctx, r.probes)
+	}
+	if withReporters {
+		// one member per process that failed within the window: as few
+		// as the leases, and counted against the same TIME
+		r.reporters = redis.NewZSliceCmd(ctx, "zrange", k.BreakerReporters(name), "0", "-1", "withscores")
+		_ = pipe.Process(ctx, r.reporters)
 	}
 	if events > 0 {
 		r.events = pipe.XRevRangeN(ctx, k.BreakerEvents(name), "+", "-", events)
@@ -186,6 +203,25 @@ func (r statusRead) decode(name string, own Settings, now time.Time) (Status, er
 		for _, z := range probes {
 			if z.Score >= nowMs {
 				st.ProbesInFlight++
+			}
+		}
+	}
+	if r.reporters != nil {
+		reporters, err := r.reporters.Result()
+		if err != nil && !wrongType(err) {
+			return Status{}, fmt.Errorf("breaker %s: reporters %s unreadable: %w", name, r.reporters.Args()[1], err)
+		}
+		if err != nil {
+			st.corrupt("the reporters key is not a sorted set")
+		}
+		if st.State == Closed && st.Settings.MinReporters > 1 {
+			// the scripts trim the set only when they write: count those
+			// within the window as it stands now
+			since := float64(now.Add(-st.Settings.ReporterWindow).UnixMilli())
+			for _, z := range reporters {
+				if z.Score >= since {
+					st.Reporters++
+				}
 			}
 		}
 	}
@@ -236,7 +272,7 @@ func (p *SnapshotPart) Page(ctx context.Context, rdb redis.UniversalClient, name
 	// every page reads the leases: a paged read keeps no state per name
 	reads := make([]statusRead, len(names))
 	for i, n := range names {
-		reads[i] = queueStatusRead(ctx, pipe, p.keys, n, true, 0)
+		reads[i] = queueStatusRead(ctx, pipe, p.keys, n, true, true, 0)
 	}
 	if cmds, err := pipe.Exec(ctx); err != nil && (!isDataError(err) || !anyFailed(cmds)) {
 		// a data error is one command's; an error no command carries is

@@ -27,6 +27,10 @@ type Status struct {
 	ChangedAt   time.Time `json:"changed_at"`
 	// ProbesInFlight counts the half-open probes whose lease is live.
 	ProbesInFlight int64 `json:"probes_in_flight"`
+	// Reporters counts the distinct processes whose last failure is within
+	// the reporter window, of a CLOSED breaker whose min_reporters is above
+	// 1 (only then are reporters tracked); 0 otherwise.
+	Reporters int64 `json:"reporters"`
 	// UntilHalfOpen is the time until an OPEN breaker admits probes; zero
 	// when it already would, or when it is not OPEN.
 	UntilHalfOpen time.Duration `json:"until_half_open"`
@@ -39,9 +43,14 @@ type Status struct {
 	InMemory bool `json:"in_memory"`
 	// Settings are those the breaker runs with: stored with it in Redis,
 	// or, for a field not stored yet, this process' own (the next write
-	// stores them: SettingsStored is false until then).
+	// stores them: SettingsStored is false until then; it does not wait
+	// for min_reporters and reporter_window, which older versions did not
+	// store).
 	Settings       Settings `json:"settings"`
 	SettingsStored bool     `json:"settings_stored"`
+	// reportersStored is whether min_reporters and reporter_window are
+	// stored too (for Plan).
+	reportersStored bool
 	// Events are the latest transitions, oldest first, when the read asked
 	// for them (snapshot.Filter.Events).
 	Events []Event `json:"events,omitempty"`
@@ -95,7 +104,7 @@ func (e *Engine) Snapshot(ctx context.Context, names []string) ([]Status, time.T
 	reads := make([]statusRead, len(names))
 	members := make([]*redis.BoolCmd, len(names))
 	for i, n := range names {
-		reads[i] = queueStatusRead(ctx, pipe, k, n, true, 0)
+		reads[i] = queueStatusRead(ctx, pipe, k, n, true, true, 0)
 		members[i] = pipe.SIsMember(ctx, k.Breakers(), n)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !isDataError(err) {
@@ -138,7 +147,8 @@ const futureBound = time.Hour
 // statusFields are the hash fields a status reads, in the order of
 // fieldIndex: reading only them (HMGET) costs half the strings of HGETALL.
 var statusFields = []string{"state", "failures", "successes", "generation", "opened_at", "last_failure", "last_success",
-	"changed_at", "failure_threshold", "success_threshold", "recovery_timeout_ms", "max_probes", "probe_lease_ms"}
+	"changed_at", "failure_threshold", "success_threshold", "recovery_timeout_ms", "max_probes", "probe_lease_ms",
+	"min_reporters", "reporter_window_ms"}
 
 var fieldIndex = func() map[string]int {
 	m := make(map[string]int, len(statusFields))
@@ -254,6 +264,12 @@ func parseFields(name string, h fields, herr error, own Settings, now time.Time)
 	setting("max_probes", MaxThreshold, func(n int64) { st.Settings.MaxProbes = int(n) })
 	setting("probe_lease_ms", maxMs, func(n int64) { st.Settings.ProbeLease = durationMs(n) })
 	st.SettingsStored = stored == 5
+	// added later: a hash an older haderctl wrote lacks them and still
+	// counts as stored; a missing one is this process' own, as the scripts
+	// take the caller's (the next write stores it)
+	setting("min_reporters", MaxThreshold, func(n int64) { st.Settings.MinReporters = int(n) })
+	setting("reporter_window_ms", maxMs, func(n int64) { st.Settings.ReporterWindow = durationMs(n) })
+	st.reportersStored = stored == 7
 	if st.State == Open {
 		wait := st.OpenedAt.Add(st.Settings.RecoveryTimeout).Sub(now)
 		if wait > 0 {

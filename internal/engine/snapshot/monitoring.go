@@ -26,6 +26,9 @@ type MonitoringBreaker struct {
 	// process runs with its own until the breaker's next write seeds them).
 	Settings       MonitoringSettings `json:"settings"`
 	SettingsStored bool               `json:"settings_stored"`
+	// Reporters counts the processes that reported a failure within the
+	// reporter window (tracked only with settings.min_reporters above 1).
+	Reporters int64 `json:"reporters"`
 }
 
 // MonitoringSettings are a breaker's settings, durations in Go form as the
@@ -36,6 +39,8 @@ type MonitoringSettings struct {
 	RecoveryTimeout  string `json:"recovery_timeout"`
 	MaxProbes        int    `json:"max_probes"`
 	ProbeLease       string `json:"probe_lease"`
+	MinReporters     int    `json:"min_reporters"`
+	ReporterWindow   string `json:"reporter_window"`
 }
 
 // MonitoringAlert is an alert for an open, forced-open or corrupt breaker.
@@ -77,9 +82,10 @@ func MonitoringOf(statuses []breaker.Status, now time.Time) MonitoringReport {
 func MonitoringEntry(s breaker.Status, now time.Time) (MonitoringBreaker, *MonitoringAlert) {
 	set := s.Settings
 	b := MonitoringBreaker{State: s.State, FailureCount: s.Failures, SuccessCount: s.Successes,
-		ShouldAttemptReset: s.ShouldAttemptReset, SettingsStored: s.SettingsStored,
+		ShouldAttemptReset: s.ShouldAttemptReset, SettingsStored: s.SettingsStored, Reporters: s.Reporters,
 		Settings: MonitoringSettings{FailureThreshold: set.FailureThreshold, SuccessThreshold: set.SuccessThreshold,
-			RecoveryTimeout: set.RecoveryTimeout.String(), MaxProbes: set.MaxProbes, ProbeLease: set.ProbeLease.String()}}
+			RecoveryTimeout: set.RecoveryTimeout.String(), MaxProbes: set.MaxProbes, ProbeLease: set.ProbeLease.String(),
+			MinReporters: set.MinReporters, ReporterWindow: set.ReporterWindow.String()}}
 	if !s.LastFailure.IsZero() {
 		at := float64(s.LastFailure.UnixMilli()) / 1000
 		b.LastFailureTime = &at

@@ -18,7 +18,8 @@
 // cold one-shot read makes two (three when it meets a chaos experiment for
 // the first time: the experiment names the services whose baseline calls
 // its impact is compared with), and a refresh that finds a breaker newly
-// half-open reads it again with its probe leases. go-redis splits a
+// half-open reads it again with its probe leases (one newly given a
+// min_reporters above 1, with its reporters). go-redis splits a
 // pipeline per Cluster node; that is still one Exec.
 package snapshot
 

@@ -33,6 +33,13 @@ func (k Keys) BreakerProbes(name string) string { return k.Breaker(name) + ":pro
 // BreakerEvents is a STREAM (capped) of the breaker's transitions.
 func (k Keys) BreakerEvents(name string) string { return k.Breaker(name) + ":events" }
 
+// BreakerReporters is a ZSET of the processes that reported the breaker's
+// current run of failures: member a process' reporter id, score the Redis
+// time in Unix ms of its last failure. Written only with min_reporters
+// above 1; trimmed to the reporter window on every write, which is also
+// its TTL.
+func (k Keys) BreakerReporters(name string) string { return k.Breaker(name) + ":reporters" }
+
 // BreakerChannel is the pub/sub channel every breaker transition is
 // published on, as JSON (the same fields as an event stream entry).
 func (k Keys) BreakerChannel() string { return k.Namespace + ":breaker:transitions" }
@@ -217,7 +224,7 @@ func TypeOf(key string) string {
 			return "stream"
 		}
 	case strings.HasSuffix(part, ":breaker:"):
-		return map[string]string{"": "hash", ":probes": "zset", ":events": "stream"}[suffix]
+		return map[string]string{"": "hash", ":probes": "zset", ":events": "stream", ":reporters": "zset"}[suffix]
 	case strings.HasSuffix(part, ":queue:"):
 		return map[string]string{"": "hash", ":ready": "zset", ":delayed": "zset", ":leased": "zset", ":dead": "zset",
 			":ops": "hash", ":lease": "hash", ":errors": "hash", ":done": "list"}[suffix]

@@ -26,6 +26,7 @@ var keyCases = []keyCase{
 	{"Breakers", "", "hader:breakers", "set", ""},
 	{"Breaker", "shopify", "hader:breaker:{shopify}", "hash", "shopify"},
 	{"BreakerProbes", "shopify", "hader:breaker:{shopify}:probes", "zset", "shopify"},
+	{"BreakerReporters", "shopify", "hader:breaker:{shopify}:reporters", "zset", "shopify"},
 	{"BreakerEvents", "shopify", "hader:breaker:{shopify}:events", "stream", "shopify"},
 	{"BreakerChannel", "", "hader:breaker:transitions", "", ""},
 
