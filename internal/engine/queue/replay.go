@@ -44,7 +44,7 @@ func NewHTTPReplayer(rt http.RoundTripper, timeout time.Duration, services func(
 
 // Handle replays op's request: its method, URL (a path is joined to the
 // service's base URL), the service's headers then the operation's own, and
-// the operation's data as the body. The service's headers go only to the
+// the request's raw body, or else the operation's data, as the body. The service's headers go only to the
 // service: an absolute URL on another origin gets the operation's headers
 // alone. 2xx/3xx is done; 5xx, 429, 408 and transport errors retry; any
 // other 4xx is dead at once (the request itself is wrong, retrying cannot
@@ -74,7 +74,11 @@ func (r *HTTPReplayer) Handle(ctx context.Context, op *Operation) Outcome {
 	for k, v := range op.Request.Headers {
 		req.SetHeader(k, v)
 	}
-	if op.Request.Method != http.MethodHead && len(op.Data) > 0 && string(op.Data) != "null" {
+	if op.Request.Method != http.MethodHead && len(op.Request.Body) > 0 {
+		// a raw body (a form, bytes) goes as stored, with the stored
+		// Content-Type (resty sniffs one only when none was stored)
+		req.SetBody(op.Request.Body).SetContentLength(true)
+	} else if op.Request.Method != http.MethodHead && len(op.Data) > 0 && string(op.Data) != "null" {
 		// A known length: some services refuse a chunked body.
 		req.SetBody([]byte(op.Data)).SetContentLength(true)
 		if req.Header.Get("Content-Type") == "" {
