@@ -65,7 +65,7 @@ func (t *Ticket) Queue(w http.ResponseWriter, service, target, lastErr string) e
 	wr := t.wr
 	q := wr.queueOf(t.route)
 	req, data := storedRequest(t.r, t.body, target, wr.keepsCredentials(t.route))
-	why := redact.URLsIn(redact.Scrub(lastErr, redact.HeaderSecrets(req.Headers)...))
+	why := redact.URLsIn(redact.Scrub(lastErr, clientSecrets(t.r.Header)...))
 	op := &queue.Operation{ID: t.key, Queue: q, Operation: t.r.Method + " " + t.route, Service: service,
 		Data: data, Error: why, Request: req}
 	if err := wr.queues.Check(op); err != nil {
@@ -100,6 +100,25 @@ func (t *Ticket) Queue(w http.ResponseWriter, service, target, lastErr string) e
 			Header: map[string][]string{"Content-Type": {"application/json"}, "Location": {loc}, HeaderOperationID: {op.ID}}}
 	}
 	return nil
+}
+
+// clientSecrets are the values of the client's secret headers, kept or
+// not: an upstream's error may echo them. The Idempotency-Key is no
+// secret: it is the operation id the answer names.
+func clientSecrets(h http.Header) []string {
+	flat := make(map[string]string, len(h))
+	for k, vs := range h {
+		if http.CanonicalHeaderKey(k) != HeaderIdempotencyKey {
+			flat[k] = strings.Join(vs, ", ")
+		}
+	}
+	out := redact.HeaderSecrets(flat)
+	for k, vs := range h {
+		if redact.IsSecretName(k) && len(vs) > 1 && http.CanonicalHeaderKey(k) != HeaderIdempotencyKey {
+			out = append(out, vs...)
+		}
+	}
+	return out
 }
 
 // indexTTL outlives an operation's likely life: its attempts, then the
