@@ -237,3 +237,16 @@ func TestOnlyTheStatusOfALargeAnswerIsKept(t *testing.T) {
 		t.Fatalf("retry: %d %q, want the status alone", a.code, a.body)
 	}
 }
+
+func TestAReadIsNeverQueued(t *testing.T) {
+	e := newEnv(t)
+	g := &gateway{wr: e.writer(t, Options{})}
+	g.down.Store(true)
+	gw := serve(t, g)
+	if a := send(t, "GET", gw.URL+"/rates", "", nil, nil); a.code != http.StatusServiceUnavailable {
+		t.Fatalf("GET while down: %d %s, want the gateway's 503", a.code, a.body)
+	}
+	if n := e.rdb.SCard(context.Background(), e.keys.Queues()).Val(); n != 0 {
+		t.Fatalf("%d queues used after a read", n)
+	}
+}

@@ -62,6 +62,9 @@ type Accepted struct {
 // is the Idempotency-Key or a new one, and lastErr is kept redacted.
 // On an error nothing is written to w: the gateway answers.
 func (t *Ticket) Queue(w http.ResponseWriter, service, target, lastErr string) error {
+	if isRead(t.r.Method) {
+		return &queue.InputError{Msg: t.r.Method + " is a read: reads are never queued"}
+	}
 	wr := t.wr
 	q := wr.queueOf(t.route)
 	req, data := storedRequest(t.r, t.body, target, wr.keepsCredentials(t.route))
@@ -100,6 +103,16 @@ func (t *Ticket) Queue(w http.ResponseWriter, service, target, lastErr string) e
 			Header: map[string][]string{"Content-Type": {"application/json"}, "Location": {loc}, HeaderOperationID: {op.ID}}}
 	}
 	return nil
+}
+
+// isRead reports the methods that are never queued, whatever a route
+// calls a write: replaying a read later answers no one.
+func isRead(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
 }
 
 // clientSecrets are the values of the client's secret headers, kept or
