@@ -140,3 +140,13 @@ func stats(t *testing.T, e *env, q string) queue.Stats {
 	}
 	return s[0]
 }
+
+// writeTicket is package gateway's WriteTicket, copied: a Ticket must
+// satisfy it for the gateway to take it.
+type writeTicket interface {
+	Wrap(w http.ResponseWriter) http.ResponseWriter
+	Queue(w http.ResponseWriter, service, target, lastErr string) error
+	Finish()
+}
+
+var _ writeTicket = (*Ticket)(nil)
