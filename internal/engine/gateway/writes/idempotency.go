@@ -138,6 +138,8 @@ func (wr *Writer) claim(w http.ResponseWriter, ctx context.Context, t *Ticket) (
 			return false
 		}
 		if err != nil {
+			// proxying unclaimed could run the write twice: the client retries
+			w.Header().Set("Retry-After", "1")
 			writeError(w, http.StatusServiceUnavailable, "the Idempotency-Key cannot be checked: Redis is unavailable", "")
 			wr.o.Logger.Warn("gateway: an Idempotency-Key could not be claimed", "err", err)
 			return true

@@ -9,6 +9,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/haderos/haderctl/internal/engine/queue"
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/haderos/haderctl/internal/testredis"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestIdempotencyKeyTakesTheQuotedAndTheBareForm(t *testing.T) {
@@ -248,5 +253,24 @@ func TestAReadIsNeverQueued(t *testing.T) {
 	}
 	if n := e.rdb.SCard(context.Background(), e.keys.Queues()).Val(); n != 0 {
 		t.Fatalf("%d queues used after a read", n)
+	}
+}
+
+// TestAKeyThatCannotBeCheckedIs503: with Redis unreachable a keyed write
+// is not proxied unclaimed (it could then run twice); a write without a
+// key goes on.
+func TestAKeyThatCannotBeCheckedIs503(t *testing.T) {
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	t.Cleanup(func() { down.Close() })
+	keys := store.Keys{Namespace: testredis.Namespace(t)}
+	wr := New(down, queue.New(down, keys, queue.Settings{}), Options{Keys: keys})
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/book", nil)
+	r.Header.Set(HeaderIdempotencyKey, "k-1")
+	if _, done := wr.Begin(w, r, nil, "orders"); !done || w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("Begin with Redis down: done %v, %d %v %s", done, w.Code, w.Header(), w.Body)
+	}
+	if _, done := wr.Begin(httptest.NewRecorder(), httptest.NewRequest("POST", "/book", nil), nil, "orders"); done {
+		t.Fatal("a write without a key was stopped while Redis is down")
 	}
 }
