@@ -74,6 +74,10 @@ func showable(o *queue.Operation, show bool) {
 		r := *o.Request
 		r.Headers = redact.Headers(r.Headers)
 		r.URL = redact.HTTPURL(r.URL)
+		if len(r.Body) > 0 {
+			// a raw body cannot be vouched for field by field
+			r.Body = []byte(redact.Mask)
+		}
 		o.Request = &r
 	}
 }

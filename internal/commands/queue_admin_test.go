@@ -2,13 +2,16 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/haderos/haderctl/internal/config"
+	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/iostreams"
+	"github.com/haderos/haderctl/internal/redact"
 	"github.com/haderos/haderctl/internal/testredis"
 )
 
@@ -94,5 +97,21 @@ func TestDrainProgressBarIsDrawnOnlyWhenStderrIsATerminal(t *testing.T) {
 	}
 	if n := strings.Count(out.String(), `"outcome":"completed"`); n != 2 {
 		t.Fatalf("stdout %q, want 2 NDJSON outcomes", out)
+	}
+}
+
+// A raw request body (a form the gateway queued) cannot be redacted field
+// by field: inspect and list mask it whole unless --show-secrets.
+func TestShowableMasksARawRequestBody(t *testing.T) {
+	o := &queue.Operation{Data: json.RawMessage("null"),
+		Request: &queue.Request{Method: "POST", URL: "/f", Body: []byte("password=hunter2")}}
+	showable(o, false)
+	if string(o.Request.Body) != redact.Mask {
+		t.Fatalf("raw body shown as %q", o.Request.Body)
+	}
+	kept := &queue.Operation{Request: &queue.Request{Method: "POST", URL: "/f", Body: []byte("a=1")}}
+	showable(kept, true)
+	if string(kept.Request.Body) != "a=1" {
+		t.Fatalf("--show-secrets changed the body to %q", kept.Request.Body)
 	}
 }

@@ -180,8 +180,12 @@ func (s Settings) Check(o *Operation) error {
 	if len(o.Data) == 0 {
 		o.Data = json.RawMessage("null")
 	}
-	if len(o.Data) > s.MaxDataBytes {
-		return &InputError{fmt.Sprintf("operation %s: data is %d bytes, over the %d-byte limit (queue.max_data_bytes)", o.ID, len(o.Data), s.MaxDataBytes)}
+	n := len(o.Data)
+	if raw := o.Request.bodyLen(); raw > 0 {
+		n = raw // the data is null then (below), and not counted
+	}
+	if n > s.MaxDataBytes {
+		return &InputError{fmt.Sprintf("operation %s: data is %d bytes, over the %d-byte limit (queue.max_data_bytes)", o.ID, n, s.MaxDataBytes)}
 	}
 	if !json.Valid(o.Data) {
 		return &InputError{fmt.Sprintf("operation %s: data is not valid JSON", o.ID)}
@@ -210,8 +214,19 @@ func (s Settings) Check(o *Operation) error {
 		if o.Request.URL == "" {
 			return &InputError{fmt.Sprintf("operation %s: a request needs a path or URL (--path)", o.ID)}
 		}
+		if len(o.Request.Body) > 0 && string(o.Data) != "null" {
+			return &InputError{fmt.Sprintf("operation %s: a raw request body and data cannot both be given", o.ID)}
+		}
 	}
 	return nil
+}
+
+// bodyLen is the length of a raw body, 0 for none (or no request).
+func (r *Request) bodyLen() int {
+	if r == nil {
+		return 0
+	}
+	return len(r.Body)
 }
 
 // Check is the client's Settings().Check.

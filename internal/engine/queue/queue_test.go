@@ -111,6 +111,10 @@ func TestCheckRefusesBadInput(t *testing.T) {
 		`invalid queue name "a b"`:   {Queue: "a b", Operation: "op", Service: "s"},
 		"an operation name is req":   {Queue: "q", Service: "s"},
 		`invalid operation id "x y"`: {ID: "x y", Queue: "q", Operation: "op", Service: "s"},
+		"data is 17 bytes, over": {Queue: "q", Operation: "op", Service: "s",
+			Request: &Request{Method: "POST", URL: "/f", Body: []byte("a=0123456789abcde")}},
+		"a raw request body and data cannot both": {Queue: "q", Operation: "op", Service: "s", Data: json.RawMessage(`1`),
+			Request: &Request{Method: "POST", URL: "/f", Body: []byte("a=1")}},
 	}
 	for want, o := range cases {
 		err := c.Check(o)

@@ -39,12 +39,23 @@ func NewHTTPReplayer(rt http.RoundTripper, timeout time.Duration, services func(
 	// A GET may have been stored with a body: it is replayed as stored.
 	c := resty.New().SetTransport(rt).SetTimeout(timeout).SetRedirectPolicy(resty.NoRedirectPolicy()).SetAllowGetMethodPayload(true)
 	c.SetLogger(quietLogger{})
+	c.SetPreRequestHook(func(_ *resty.Client, r *http.Request) error {
+		if r.Context().Value(noAcceptKey{}) != nil {
+			r.Header.Del("Accept")
+		}
+		return nil
+	})
 	return &HTTPReplayer{Client: c, Services: services}
 }
 
+// noAcceptKey marks a replay whose stored request has no Accept header:
+// resty would add one (a copy of a JSON Content-Type), and a replay sends
+// the headers as stored.
+type noAcceptKey struct{}
+
 // Handle replays op's request: its method, URL (a path is joined to the
 // service's base URL), the service's headers then the operation's own, and
-// the operation's data as the body. The service's headers go only to the
+// the request's raw body, or else the operation's data, as the body. The service's headers go only to the
 // service: an absolute URL on another origin gets the operation's headers
 // alone. 2xx/3xx is done; 5xx, 429, 408 and transport errors retry; any
 // other 4xx is dead at once (the request itself is wrong, retrying cannot
@@ -65,7 +76,7 @@ func (r *HTTPReplayer) Handle(ctx context.Context, op *Operation) Outcome {
 		}
 		target = strings.TrimSuffix(svc.BaseURL, "/") + "/" + strings.TrimPrefix(target, "/")
 	}
-	req := r.Client.R().SetContext(transport.WithService(ctx, op.Service))
+	req := r.Client.R()
 	if toService {
 		for k, v := range svc.Headers {
 			req.SetHeader(k, v)
@@ -74,7 +85,16 @@ func (r *HTTPReplayer) Handle(ctx context.Context, op *Operation) Outcome {
 	for k, v := range op.Request.Headers {
 		req.SetHeader(k, v)
 	}
-	if op.Request.Method != http.MethodHead && len(op.Data) > 0 && string(op.Data) != "null" {
+	rctx := transport.WithService(ctx, op.Service)
+	if req.Header.Get("Accept") == "" {
+		rctx = context.WithValue(rctx, noAcceptKey{}, true)
+	}
+	req.SetContext(rctx)
+	if op.Request.Method != http.MethodHead && len(op.Request.Body) > 0 {
+		// a raw body (a form, bytes) goes as stored, with the stored
+		// Content-Type (resty sniffs one only when none was stored)
+		req.SetBody(op.Request.Body).SetContentLength(true)
+	} else if op.Request.Method != http.MethodHead && len(op.Data) > 0 && string(op.Data) != "null" {
 		// A known length: some services refuse a chunked body.
 		req.SetBody([]byte(op.Data)).SetContentLength(true)
 		if req.Header.Get("Content-Type") == "" {

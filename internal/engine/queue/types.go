@@ -48,13 +48,17 @@ func ParsePriority(s string) (Priority, error) {
 	return p, nil
 }
 
-// Request is how an operation is replayed over HTTP. Body is the
-// operation's data.
+// Request is how an operation is replayed over HTTP. The body is the
+// operation's data, unless Body is set.
 type Request struct {
 	Method string `json:"method"`
 	// URL is absolute, or a path relative to the service's base URL.
 	URL     string            `json:"url"`
 	Headers map[string]string `json:"headers,omitempty"`
+	// Body, when not empty, is the body replayed byte for byte instead of
+	// the data (base64 in the meta line): a body that is not JSON, such
+	// as a form or an image a gateway queued. The data is then null.
+	Body []byte `json:"body,omitempty"`
 }
 
 // Operation is one failed operation kept for replay.

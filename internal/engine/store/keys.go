@@ -189,6 +189,26 @@ func (k Keys) ChaosChannel() string { return k.Namespace + ":chaos:changed" }
 // no experiment touched (last hour). Fields: calls, errors, latency_us.
 func (k Keys) ChaosImpact(key string) string { return k.Namespace + ":{chaos}:impact:" + key }
 
+// Gateway keys are one per Idempotency-Key or operation id, each its own
+// hash tag: no script takes two of them, and a tag of its own spreads
+// them over a Cluster's slots.
+
+// GatewayIdempotency is a STRING holding one Idempotency-Key's record as
+// JSON (fingerprint, state, owner, the answer kept for a retry), with a
+// TTL: the in-flight bound while the first request runs, then how long
+// the answer is kept (docs/gateway.md, Queued writes).
+func (k Keys) GatewayIdempotency(key string) string {
+	return k.Namespace + ":gateway:idem:{" + key + "}"
+}
+
+// GatewayOperation is a STRING naming the queue that holds an operation
+// the gateway queued, so GET /api/v1/integrations/queue/operations/{id}
+// finds it in one read; its TTL outlasts the operation's likely life, and
+// a reader that misses it looks through every queue.
+func (k Keys) GatewayOperation(id string) string {
+	return k.Namespace + ":gateway:op:{" + id + "}"
+}
+
 // TypeOf is the Redis type the engine keeps at a key these builders make
 // ("string", "hash", "list", "set", "zset", "stream"), or "" for a key
 // that is not one of them. Error messages use it to name the key that
@@ -228,6 +248,8 @@ func TypeOf(key string) string {
 	case strings.HasSuffix(part, ":queue:"):
 		return map[string]string{"": "hash", ":ready": "zset", ":delayed": "zset", ":leased": "zset", ":dead": "zset",
 			":ops": "hash", ":lease": "hash", ":errors": "hash", ":done": "list"}[suffix]
+	case strings.HasSuffix(part, ":gateway:idem:"), strings.HasSuffix(part, ":gateway:op:"):
+		return map[string]string{"": "string"}[suffix]
 	case strings.HasSuffix(part, ":health:"):
 		return map[string]string{"": "hash", ":slot": "string", ":hours": "hash", ":recent": "list", ":alerts": "stream"}[suffix]
 	}

@@ -56,6 +56,9 @@ var keyCases = []keyCase{
 	{"ChaosChannel", "", "hader:chaos:changed", "", ""},
 	{"ChaosImpact", "exp-42", "hader:{chaos}:impact:exp-42", "hash", "chaos"},
 	{"ChaosImpact", "baseline:shopify", "hader:{chaos}:impact:baseline:shopify", "hash", "chaos"},
+
+	{"GatewayIdempotency", "order-7:try", "hader:gateway:idem:{order-7:try}", "string", "order-7:try"},
+	{"GatewayOperation", "op-00ff", "hader:gateway:op:{op-00ff}", "string", "op-00ff"},
 }
 
 // build calls the builder c names on k.

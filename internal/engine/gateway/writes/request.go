@@ -1,0 +1,81 @@
+package writes
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/haderos/haderctl/internal/engine/queue"
+)
+
+// hopByHopHeaders are RFC 9110 §7.6.1's connection-specific headers (and
+// the older ones proxies still strip): they belong to the client's
+// connection to the gateway, not to the request.
+var hopByHopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// hopByHop is the set of header names to drop from h: the fixed ones and
+// those its Connection header names.
+func hopByHop(h http.Header) map[string]bool {
+	drop := make(map[string]bool, len(hopByHopHeaders)+2)
+	for _, k := range hopByHopHeaders {
+		drop[k] = true
+	}
+	for _, v := range h.Values("Connection") {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				drop[http.CanonicalHeaderKey(name)] = true
+			}
+		}
+	}
+	return drop
+}
+
+// notStored are request headers a queued write never keeps: the body's
+// framing (the replay frames it anew) and Expect, whose 100-continue the
+// gateway already answered.
+var notStored = map[string]bool{"Host": true, "Content-Length": true, "Expect": true}
+
+// credentialHeaders are dropped unless the route keeps credentials: a
+// replay authenticates with the service's configured headers, and a
+// client's session should not sit in Redis for days.
+var credentialHeaders = map[string]bool{"Authorization": true, "Proxy-Authorization": true, "Cookie": true}
+
+// storedRequest is the request as it is queued: its method, target (the
+// path and query under the service's base URL), its headers but for the
+// hop-by-hop ones, Host, Content-Length, Expect and (unless
+// keepCredentials) the credentials, and its body. Repeated headers are
+// joined into one, as RFC 9110 §5.3 allows: with ", ", or "; " for
+// Cookie (RFC 6265 §5.4). A body that is JSON, other than a bare null,
+// is the operation's data, byte for byte (`queue inspect` shows it); any
+// other body is the request's raw body and the data is null.
+func storedRequest(r *http.Request, body []byte, target string, keepCredentials bool) (*queue.Request, json.RawMessage) {
+	drop := hopByHop(r.Header)
+	headers := make(map[string]string, len(r.Header))
+	for k, vs := range r.Header {
+		ck := http.CanonicalHeaderKey(k)
+		if drop[ck] || notStored[ck] || (credentialHeaders[ck] && !keepCredentials) || len(vs) == 0 {
+			continue
+		}
+		sep := ", "
+		if ck == "Cookie" {
+			sep = "; "
+		}
+		if prev, ok := headers[ck]; ok { // k and its canonical form both present
+			vs = append([]string{prev}, vs...)
+		}
+		headers[ck] = strings.Join(vs, sep)
+	}
+	req := &queue.Request{Method: r.Method, URL: target, Headers: headers}
+	if len(headers) == 0 {
+		req.Headers = nil
+	}
+	switch {
+	case len(body) == 0:
+		return req, json.RawMessage("null")
+	case json.Valid(body) && strings.TrimSpace(string(body)) != "null":
+		return req, json.RawMessage(body)
+	}
+	req.Body = body
+	return req, json.RawMessage("null")
+}
