@@ -95,22 +95,7 @@ func healthStatusRun(ctx context.Context, opts *HealthStatusOptions) error {
 		}
 	}
 	if f.JSON() {
-		out := struct {
-			Services  map[string]health.Status `json:"services"`
-			Alerts    []health.Status          `json:"open_alerts"`
-			History   []health.AlertEvent      `json:"alert_history"`
-			Timestamp string                   `json:"timestamp"`
-		}{Services: map[string]health.Status{}, Alerts: []health.Status{}, History: []health.AlertEvent{}, Timestamp: now.UTC().Format(time.RFC3339Nano)}
-		for _, s := range sts {
-			// fired, reminders and resolutions, as recorded in Redis
-			out.History = append(out.History, s.AlertHistory...)
-			s.AlertHistory = nil
-			out.Services[s.Service] = s
-			if s.AlertOpen {
-				out.Alerts = append(out.Alerts, s)
-			}
-		}
-		if err := cmdutil.WriteJSON(f.IO.Out, out); err != nil {
+		if err := cmdutil.WriteJSON(f.IO.Out, snapshot.HealthDocument(snap)); err != nil {
 			return err
 		}
 	} else if err := renderHealthStatus(f, sts, now); err != nil {
