@@ -23,9 +23,6 @@ type HealthStatusOptions struct {
 	Limit int
 }
 
-// alertHistoryPerService is how many alert events -o json shows per service.
-const alertHistoryPerService = 10
-
 // NewCmdHealthStatus builds `haderctl health status`.
 func NewCmdHealthStatus(f *cmdutil.Factory, runF func(*HealthStatusOptions) error) *cobra.Command {
 	opts := &HealthStatusOptions{F: f}
@@ -66,7 +63,7 @@ func healthStatusRun(ctx context.Context, opts *HealthStatusOptions) error {
 		return err
 	}
 	// -o json shows the recent results (sparklines) as it always has
-	reader, err := statusReader(f, func(o *snapshot.Options) { o.HealthSamples = 60 })
+	reader, err := statusReader(f, func(o *snapshot.Options) { o.HealthSamples = snapshot.StatusHealthSamples })
 	if err != nil {
 		return err
 	}
@@ -74,7 +71,7 @@ func healthStatusRun(ctx context.Context, opts *HealthStatusOptions) error {
 	defer cancel()
 	filter := snapshot.Filter{Parts: snapshot.Health, Names: opts.Names, Limit: opts.Limit}
 	if f.JSON() {
-		filter.Events = alertHistoryPerService
+		filter.Events = snapshot.StatusAlertHistory
 	}
 	snap, err := reader.Snapshot(ctx, filter)
 	if err != nil {

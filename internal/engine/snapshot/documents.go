@@ -13,6 +13,15 @@ import (
 // script reading `haderctl health status -o json` and a dashboard reading
 // /api/v1/integrations/monitoring/health see the same bytes.
 
+// What the health document shows, for the command and the endpoint
+// alike: a reader built with Options.HealthSamples = StatusHealthSamples
+// (the sparklines' recent results) and a filter with Events =
+// StatusAlertHistory (alert events per service).
+const (
+	StatusHealthSamples = 60
+	StatusAlertHistory  = 10
+)
+
 // HealthReport is `haderctl health status -o json`.
 type HealthReport struct {
 	Services map[string]health.Status `json:"services"`
