@@ -27,6 +27,15 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testredis.Main(m)) }
 
+// Metrics implements the gateway's hook (internal/engine/gateway's
+// Metrics interface, restated here so this package does not import the
+// proxy).
+var _ interface {
+	Request(route, provider string, code int, d time.Duration)
+	Fallback(route, from, to string)
+	Call(breaker, kind string, d time.Duration)
+} = (*metrics.Metrics)(nil)
+
 func open(t *testing.T, ns string, services ...string) *engine.System {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
