@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/snapshot"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -50,6 +51,10 @@ type Route struct {
 	Providers []string
 }
 
+// injectedKinds are the faults that act on a request (cpu and memory act
+// on a host, through the agent).
+var injectedKinds = []string{chaos.Latency, chaos.Error, chaos.Abort, chaos.Timeout}
+
 // Options build a Metrics.
 type Options struct {
 	// Reader is read once per scrape for the state in Redis; nil exports
@@ -63,8 +68,9 @@ type Options struct {
 	// series from the first scrape. `metrics serve` makes none and leaves
 	// the family to the processes that do.
 	Calls bool
-	// Routes are the configured routes (the gateway's), listed before
-	// their first request.
+	// Routes are the configured routes (the gateway's): each route's
+	// duration and fallback series, and each provider's faults injected,
+	// are listed before the first request.
 	Routes []Route
 	// Logger receives scrape errors (never a secret: errors name the
 	// redacted Redis URL at most); nil discards them.
@@ -113,6 +119,9 @@ func New(o Options) *Metrics {
 	for _, r := range o.Routes {
 		for i, p := range r.Providers {
 			m.durations.WithLabelValues(r.Name, p)
+			for _, k := range injectedKinds {
+				m.faults.WithLabelValues(p, k)
+			}
 			if i > 0 {
 				m.fallbacks.WithLabelValues(r.Name, r.Providers[i-1], p)
 			}

@@ -239,6 +239,7 @@ func TestEveryFamilyIsScrapedWithTheStateSetUpInRedis(t *testing.T) {
 	}
 	want(t, f, "haderos_chaos_active_experiments", gauge, L{}, 1)
 	want(t, f, "haderos_chaos_faults_injected_total", counter, L{"service": "smsa", "kind": "error"}, 1)
+	want(t, f, "haderos_chaos_faults_injected_total", counter, L{"service": "aramex", "kind": "latency"}, 0)
 	if f["go_goroutines"] == nil || f["process_start_time_seconds"] == nil {
 		t.Error("the Go and process collectors are not registered")
 	}
