@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -174,5 +175,23 @@ func TestMetricsServeOffLoopbackNeedsTheToken(t *testing.T) {
 	cmd.SetErr(s.ErrOut)
 	if err := cmd.Execute(); err != nil || got == nil || got.Token != "tok" || got.Listen != "0.0.0.0:9464" {
 		t.Fatalf("with the token: %v, options %+v", err, got)
+	}
+}
+
+func TestMetricsServeWithRedisUnreachableExits3(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	env := map[string]string{"REDIS_URL": "redis://:pw-secret@" + dead + "/0", "HADERCTL_NAMESPACE": testredis.Namespace(t)}
+	src := config.Sources{Dir: t.TempDir(), Getenv: func(k string) string { return env[k] }}
+	s, _, _, errOut := iostreams.Test()
+	if code := Run(context.Background(), s, []string{"metrics", "serve", "--listen", "127.0.0.1:0"}, src); code != 3 {
+		t.Fatalf("exit %d, want 3: %s", code, errOut)
+	}
+	if strings.Contains(errOut.String(), "pw-secret") {
+		t.Fatalf("the Redis password leaked: %s", errOut)
 	}
 }
