@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
@@ -66,8 +67,12 @@ type stateCollector struct {
 	// following is set once transitions are being counted (a scrape
 	// lists them only then: zeros from a process that does not listen
 	// would read as "no transitions").
-	following chan struct{}
+	following     chan struct{}
+	followingOnce sync.Once
 }
+
+// markFollowing says transitions are being counted from now on.
+func (c *stateCollector) markFollowing() { c.followingOnce.Do(func() { close(c.following) }) }
 
 func newStateCollector(o Options) *stateCollector {
 	return &stateCollector{reader: o.Reader, timeout: o.ScrapeTimeout, log: o.Logger, listCalls: o.Calls,

@@ -22,7 +22,7 @@ const followRetry = time.Second
 // breaker tripped by another gateway counts here too. It subscribes in
 // the background, again after followRetry while Redis is unreachable; the
 // channel it returns is closed once the first subscription is live. Call
-// it once. A transition published while no subscription was live is not
+// it once: each call counts every transition again. A transition published while no subscription was live is not
 // counted (pub/sub keeps no backlog): the counter is this process' view
 // since it started, which Prometheus' rate() and increase() handle.
 func (m *Metrics) FollowTransitions(ctx context.Context, src TransitionSource) <-chan struct{} {
@@ -34,7 +34,7 @@ func (m *Metrics) FollowTransitions(ctx context.Context, src TransitionSource) <
 			go func() {
 				select {
 				case <-live:
-					once.Do(func() { close(m.state.following); close(ready) })
+					once.Do(func() { m.state.markFollowing(); close(ready) })
 				case <-ended:
 				}
 			}()
