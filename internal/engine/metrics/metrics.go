@@ -149,8 +149,24 @@ func (m *Metrics) Handler() http.Handler {
 // Request observes one request the gateway answered (provider "" when
 // none answered). It implements the gateway's Metrics hook.
 func (m *Metrics) Request(route, provider string, code int, d time.Duration) {
-	m.requests.WithLabelValues(route, provider, strconv.Itoa(code)).Inc()
+	m.requests.WithLabelValues(route, provider, codeLabel(code)).Inc()
 	m.durations.WithLabelValues(route, provider).Observe(d.Seconds())
+}
+
+// codeLabels are the status codes as label values, made once: a
+// request's hook then allocates nothing.
+var codeLabels = func() (t [600]string) {
+	for c := range t {
+		t[c] = strconv.Itoa(c)
+	}
+	return t
+}()
+
+func codeLabel(code int) string {
+	if code >= 0 && code < len(codeLabels) {
+		return codeLabels[code]
+	}
+	return strconv.Itoa(code)
 }
 
 // Fallback observes a request passed from provider from to provider to.
