@@ -3,12 +3,10 @@ package commands
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/haderos/haderctl/internal/cmdutil"
-	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/snapshot"
 	"github.com/spf13/cobra"
 )
@@ -62,21 +60,9 @@ func chaosStatusRun(ctx context.Context, opts *ChaosStatusOptions) error {
 	for _, p := range st.Problems {
 		fmt.Fprintf(f.IO.ErrOut, "haderctl: chaos %s\n", p)
 	}
-	// running and scheduled, by end: the control plane's index order
-	exps := append(append([]chaos.ExperimentStatus{}, st.Active...), st.Scheduled...)
-	sort.SliceStable(exps, func(i, j int) bool { return exps[i].EndMs < exps[j].EndMs })
+	exps := snapshot.ChaosExperiments(st)
 	if f.JSON() {
-		active := make([]chaos.Experiment, len(exps))
-		impact := make(map[string]chaos.Impact, len(exps))
-		for i, e := range exps {
-			active[i], impact[e.ID] = e.Experiment, e.Impact
-		}
-		return cmdutil.WriteJSON(f.IO.Out, struct {
-			chaos.State
-			Active   []chaos.Experiment      `json:"active_experiments"`
-			Impact   map[string]chaos.Impact `json:"impact"`
-			Problems []string                `json:"problems,omitempty"`
-		}{st.State, active, impact, st.Problems})
+		return cmdutil.WriteJSON(f.IO.Out, snapshot.ChaosDocument(snap))
 	}
 	yes := map[bool]string{true: "yes", false: "no"}
 	fmt.Fprintf(f.IO.Out, "enabled:      %s\n", yes[st.Enabled])

@@ -23,9 +23,6 @@ type HealthStatusOptions struct {
 	Limit int
 }
 
-// alertHistoryPerService is how many alert events -o json shows per service.
-const alertHistoryPerService = 10
-
 // NewCmdHealthStatus builds `haderctl health status`.
 func NewCmdHealthStatus(f *cmdutil.Factory, runF func(*HealthStatusOptions) error) *cobra.Command {
 	opts := &HealthStatusOptions{F: f}
@@ -66,7 +63,7 @@ func healthStatusRun(ctx context.Context, opts *HealthStatusOptions) error {
 		return err
 	}
 	// -o json shows the recent results (sparklines) as it always has
-	reader, err := statusReader(f, func(o *snapshot.Options) { o.HealthSamples = 60 })
+	reader, err := statusReader(f, func(o *snapshot.Options) { o.HealthSamples = snapshot.StatusHealthSamples })
 	if err != nil {
 		return err
 	}
@@ -74,7 +71,7 @@ func healthStatusRun(ctx context.Context, opts *HealthStatusOptions) error {
 	defer cancel()
 	filter := snapshot.Filter{Parts: snapshot.Health, Names: opts.Names, Limit: opts.Limit}
 	if f.JSON() {
-		filter.Events = alertHistoryPerService
+		filter.Events = snapshot.StatusAlertHistory
 	}
 	snap, err := reader.Snapshot(ctx, filter)
 	if err != nil {
@@ -95,22 +92,7 @@ func healthStatusRun(ctx context.Context, opts *HealthStatusOptions) error {
 		}
 	}
 	if f.JSON() {
-		out := struct {
-			Services  map[string]health.Status `json:"services"`
-			Alerts    []health.Status          `json:"open_alerts"`
-			History   []health.AlertEvent      `json:"alert_history"`
-			Timestamp string                   `json:"timestamp"`
-		}{Services: map[string]health.Status{}, Alerts: []health.Status{}, History: []health.AlertEvent{}, Timestamp: now.UTC().Format(time.RFC3339Nano)}
-		for _, s := range sts {
-			// fired, reminders and resolutions, as recorded in Redis
-			out.History = append(out.History, s.AlertHistory...)
-			s.AlertHistory = nil
-			out.Services[s.Service] = s
-			if s.AlertOpen {
-				out.Alerts = append(out.Alerts, s)
-			}
-		}
-		if err := cmdutil.WriteJSON(f.IO.Out, out); err != nil {
+		if err := cmdutil.WriteJSON(f.IO.Out, snapshot.HealthDocument(snap)); err != nil {
 			return err
 		}
 	} else if err := renderHealthStatus(f, sts, now); err != nil {

@@ -142,6 +142,7 @@ Every command works at a terminal (tables, colour), in CI (exit codes,
 		NewCmdQueue(g.factory),
 		NewCmdHealth(g.factory),
 		NewCmdChaos(g.factory),
+		NewCmdMetrics(g.factory, src.Getenv),
 		newHelpTopic("exit-codes", "What haderctl's exit codes mean", exitCodesHelp),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = true

@@ -64,6 +64,8 @@ type Faults struct {
 	wait func(ctx context.Context, d time.Duration) error
 	// done is closed when the goroutine Start began returns.
 	done chan struct{}
+	// onInject, when set, is told of every fault applied (OnInject).
+	onInject atomic.Pointer[func(service, kind string)]
 }
 
 // activeSet is what one re-read armed, immutable once stored: the network
@@ -129,6 +131,20 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// OnInject sets fn to be called with the target service and the kind
+// (latency, error, abort, timeout) each time a fault acts on a request,
+// from the request's goroutine: the gateway counts
+// haderos_chaos_faults_injected_total with it. nil removes it. It costs
+// one atomic load per fault applied and nothing on a request no fault
+// touches.
+func (f *Faults) OnInject(fn func(service, kind string)) {
+	if fn == nil {
+		f.onInject.Store(nil)
+		return
+	}
+	f.onInject.Store(&fn)
 }
 
 // New makes the cache; Run keeps it fresh.
@@ -316,6 +332,9 @@ func (t *Transport) inject(req *http.Request, base http.RoundTripper, set *activ
 		}
 		if t.Faults.roll() >= e.Probability {
 			continue
+		}
+		if fn := t.Faults.onInject.Load(); fn != nil {
+			(*fn)(svc, e.Kind)
 		}
 		switch e.Kind {
 		case chaos.Latency:
