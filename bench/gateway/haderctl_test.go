@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/haderos/haderctl/internal/testredis"
+)
+
+// haderctl runs the binary under test with the benchmark's config.
+type haderctl struct {
+	bin string
+	env []string
+}
+
+// findHaderctl returns the binary to measure: HADERCTL_BIN, else
+// ../../cmd/haderctl built into the benchmark's temporary directory. ok
+// is false, with a note, when that binary has no gateway command.
+func findHaderctl(b *testing.B) (bin string, ok bool) {
+	b.Helper()
+	bin = os.Getenv("HADERCTL_BIN")
+	if bin == "" {
+		bin = filepath.Join(b.TempDir(), "haderctl")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/haderctl")
+		build.Dir = "../.."
+		if out, err := build.CombinedOutput(); err != nil {
+			b.Fatalf("go build ./cmd/haderctl: %v\n%s", err, out)
+		}
+	}
+	if err := exec.Command(bin, "gateway", "--help").Run(); err != nil {
+		b.Logf("gateway: left out: %s has no gateway command (%v); set HADERCTL_BIN to a build that has", bin, err)
+		return bin, false
+	}
+	return bin, true
+}
+
+// gatewayConfig is the config file of the measured gateway: environment
+// "test" so that chaos may act, and one service per upstream, each
+// behind its breaker with the default settings.
+func gatewayConfig(redisURL, namespace string, services map[string]string) string {
+	cfg := fmt.Sprintf(`environment: test
+redis:
+  url: %s
+  namespace: %s
+chaos:
+  allowed_environments: [test]
+services:
+`, redisURL, namespace)
+	for _, name := range []string{"upstream", "slow"} {
+		if u, ok := services[name]; ok {
+			cfg += fmt.Sprintf("  - name: %s\n    base_url: %s\n", name, u)
+		}
+	}
+	return cfg
+}
+
+// startGateway writes the config, turns chaos on (no experiment runs, so
+// the chaos check runs on every request and changes none), starts
+// `haderctl gateway` and waits until it proxies to the upstream.
+func startGateway(b *testing.B, bin string, services map[string]string) (h haderctl, addr string) {
+	b.Helper()
+	dir := b.TempDir()
+	path := filepath.Join(dir, "haderctl.yaml")
+	if err := os.WriteFile(path, []byte(gatewayConfig(testredis.URL(b), testredis.Namespace(b), services)), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	h = haderctl{bin: bin, env: []string{"HADERCTL_CONFIG=" + path, "HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "NO_COLOR=1"}}
+	h.run(b, "chaos", "enable")
+	addr, admin := freeAddr(b), freeAddr(b)
+	client := &http.Client{Timeout: 2 * time.Second}
+	startServing(b, "gateway", bin, h.env, func() bool {
+		return status(client, "http://"+addr+"/upstream/") == http.StatusOK
+	}, "gateway", "--listen", addr, "--admin-listen", admin)
+	return h, addr
+}
+
+// run runs one haderctl command to its end and fails on a non-zero exit.
+func (h haderctl) run(b *testing.B, args ...string) {
+	b.Helper()
+	cmd := exec.Command(h.bin, args...)
+	cmd.Env = append(os.Environ(), h.env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("haderctl %v: %v\n%s", args, err, out)
+	}
+}
+
+// waitStatus polls url until it answers want, for a breaker change made
+// by another process to reach the gateway.
+func waitStatus(b *testing.B, url string, want int) {
+	b.Helper()
+	client := &http.Client{Timeout: 2 * time.Second}
+	testredis.Eventually(b, 10*time.Second, fmt.Sprintf("%s answers %d", url, want), func() bool {
+		return status(client, url) == want
+	})
+}

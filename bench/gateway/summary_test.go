@@ -1,0 +1,144 @@
+package gateway
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// spread is the median of a figure over the rounds, with its range.
+type spread struct{ median, min, max float64 }
+
+func spreadOf(xs []float64) spread {
+	if len(xs) == 0 {
+		return spread{}
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return spread{median: m, min: s[0], max: s[len(s)-1]}
+}
+
+// row is one target's figures over the rounds.
+type row struct {
+	name     string
+	conns    int
+	rps, p50 spread
+	p99      spread
+}
+
+// comparison is a figure computed within each round, then summarized.
+type comparison struct {
+	name   string
+	format string // fmt verb for the median and the range
+	values spread
+	// target, when set, says what the issue asks of this figure.
+	target string
+	met    bool
+}
+
+type summary struct {
+	rounds      int
+	rows        []row
+	comparisons []comparison
+}
+
+func summarize(targets []target, rounds []map[string]load) summary {
+	s := summary{rounds: len(rounds)}
+	per := func(f func(r map[string]load) (float64, bool)) []float64 {
+		var xs []float64
+		for _, r := range rounds {
+			if x, ok := f(r); ok {
+				xs = append(xs, x)
+			}
+		}
+		return xs
+	}
+	for _, tg := range targets {
+		s.rows = append(s.rows, row{
+			name:  tg.name,
+			conns: tg.conns,
+			rps:   spreadOf(per(func(r map[string]load) (float64, bool) { return r[tg.name].RPS, true })),
+			p50:   spreadOf(per(func(r map[string]load) (float64, bool) { return r[tg.name].P50us, true })),
+			p99:   spreadOf(per(func(r map[string]load) (float64, bool) { return r[tg.name].P99us, true })),
+		})
+	}
+	ratio := func(a, b string) func(r map[string]load) (float64, bool) {
+		return func(r map[string]load) (float64, bool) {
+			x, okA := r[a]
+			y, okB := r[b]
+			return x.RPS / y.RPS, okA && okB && y.RPS > 0
+		}
+	}
+	added := func(a, b string) func(r map[string]load) (float64, bool) {
+		return func(r map[string]load) (float64, bool) {
+			x, okA := r[a]
+			y, okB := r[b]
+			return x.P50us - y.P50us, okA && okB
+		}
+	}
+	add := func(c comparison, xs []float64) {
+		if len(xs) == 0 {
+			return
+		}
+		c.values = spreadOf(xs)
+		s.comparisons = append(s.comparisons, c)
+	}
+	for _, peer := range []string{"io.Copy", "toxiproxy"} {
+		add(comparison{name: peer + " / direct, req/s", format: "%.2f×"}, per(ratio(peer, "direct")))
+		add(comparison{name: peer + " − direct, p50", format: "%+.0f µs"}, per(added(peer, "direct")))
+	}
+	add(comparison{name: "gateway / direct, req/s", format: "%.2f×"}, per(ratio("gateway", "direct")))
+	if xs := per(added("gateway", "direct")); len(xs) > 0 {
+		add(comparison{name: "gateway − direct, p50", format: "%+.0f µs", target: "≤ +60 µs", met: spreadOf(xs).median <= 60}, xs)
+	}
+	if xs := per(ratio("gateway", "toxiproxy")); len(xs) > 0 {
+		add(comparison{name: "gateway / toxiproxy, req/s", format: "%.2f×", target: "≥ 1.2×", met: spreadOf(xs).median >= 1.2}, xs)
+	}
+	add(comparison{name: "gateway-10ms / direct-10ms, req/s", format: "%.2f×"}, per(ratio("gateway-10ms", "direct-10ms")))
+	return s
+}
+
+// report puts the medians where benchstat sees them.
+func (s summary) report(b *testing.B) {
+	for _, r := range s.rows {
+		unit := strings.ReplaceAll(r.name, ".", "")
+		b.ReportMetric(r.rps.median, unit+"-req/s")
+		b.ReportMetric(r.p50.median, unit+"-p50-µs")
+	}
+	for _, c := range s.comparisons {
+		if c.target != "" {
+			unit := strings.NewReplacer(" ", "", ",", "-", "/", "per", "−", "minus").Replace(c.name)
+			b.ReportMetric(c.values.median, unit)
+		}
+	}
+}
+
+// markdown is the table for docs/benchmarks.md.
+func (s summary) markdown() string {
+	var w strings.Builder
+	fmt.Fprintf(&w, "%d rounds; medians [min–max]\n\n", s.rounds)
+	w.WriteString("| target | connections | req/s | p50 µs | p99 µs |\n|:---|---:|---:|---:|---:|\n")
+	for _, r := range s.rows {
+		fmt.Fprintf(&w, "| %s | %d | %.0f [%.0f–%.0f] | %.0f [%.0f–%.0f] | %.0f [%.0f–%.0f] |\n",
+			r.name, r.conns, r.rps.median, r.rps.min, r.rps.max, r.p50.median, r.p50.min, r.p50.max,
+			r.p99.median, r.p99.min, r.p99.max)
+	}
+	w.WriteString("\n| within each round | median [min–max] | target |\n|:---|---:|:---|\n")
+	for _, c := range s.comparisons {
+		verdict := ""
+		if c.target != "" {
+			verdict = c.target + ": missed"
+			if c.met {
+				verdict = c.target + ": met"
+			}
+		}
+		f := c.format
+		fmt.Fprintf(&w, "| %s | "+f+" ["+f+" – "+f+"] | %s |\n", c.name, c.values.median, c.values.min, c.values.max, verdict)
+	}
+	return w.String()
+}
