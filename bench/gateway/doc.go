@@ -11,6 +11,7 @@
 //	loadgen ──► direct ─────────────────────────────► upstream
 //	loadgen ──► tcpproxy (io.Copy) ─────────────────► upstream
 //	loadgen ──► toxiproxy-server (no toxics) ───────► upstream
+//	loadgen ──► revproxy (httputil.ReverseProxy) ───► upstream
 //	loadgen ──► haderctl gateway (chaos, breaker) ──► upstream
 //	                     │
 //	                     └── redis-server (testredis)

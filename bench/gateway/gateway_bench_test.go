@@ -40,6 +40,7 @@ func BenchmarkGateway(b *testing.B) {
 	_, fast := start(b, "upstream", t.upstream, nil)
 	_, slow := start(b, "upstream-slow", t.upstream, nil, "-delay", "10ms")
 	_, copier := start(b, "tcpproxy", t.tcpproxy, nil, "-upstream", fast)
+	_, rev := start(b, "revproxy", t.revproxy, nil, "-upstream", "http://"+fast)
 	tox := startToxiproxy(b, fast)
 	var h haderctl
 	var gw string
@@ -49,8 +50,8 @@ func BenchmarkGateway(b *testing.B) {
 	}
 	gwURL := "http://" + gw + "/upstream/"
 
-	// In this order in every round: the four ways to the fast upstream
-	// side by side, then the breaker open, then the slow upstream.
+	// In this order in every round: the ways to the fast upstream side by
+	// side, then the breaker open, then the slow upstream.
 	targets := []target{
 		{name: "direct", url: "http://" + fast + "/", conns: conns, want: http.StatusOK},
 		{name: "io.Copy", url: "http://" + copier + "/", conns: conns, want: http.StatusOK},
@@ -58,6 +59,7 @@ func BenchmarkGateway(b *testing.B) {
 	if tox != "" {
 		targets = append(targets, target{name: "toxiproxy", url: "http://" + tox + "/", conns: conns, want: http.StatusOK})
 	}
+	targets = append(targets, target{name: "ReverseProxy", url: "http://" + rev + "/", conns: conns, want: http.StatusOK})
 	if haveGateway {
 		targets = append(targets,
 			target{name: "gateway", url: gwURL, conns: conns, want: http.StatusOK},
@@ -79,7 +81,7 @@ func BenchmarkGateway(b *testing.B) {
 	// The same targets over one connection: the latency a request pays
 	// with no queue in front of it (at 16 connections on two cores a
 	// closed loop's p50 is mostly waiting for a core).
-	for _, name := range []string{"direct", "io.Copy", "toxiproxy", "gateway"} {
+	for _, name := range []string{"direct", "io.Copy", "toxiproxy", "ReverseProxy", "gateway"} {
 		for _, tg := range targets {
 			if tg.name == name {
 				tg.name, tg.conns = name+"@1", 1

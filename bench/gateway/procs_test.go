@@ -19,7 +19,7 @@ import (
 
 // tools are the helper programs of ../cmd, built once per run.
 type tools struct {
-	loadgen, upstream, tcpproxy string
+	loadgen, upstream, tcpproxy, revproxy string
 }
 
 var built struct {
@@ -29,7 +29,7 @@ var built struct {
 	err   error
 }
 
-// buildTools compiles ../cmd/{loadgen,upstream,tcpproxy} into a
+// buildTools compiles ../cmd/{loadgen,upstream,tcpproxy,revproxy} into a
 // directory removed when the package's benchmarks end (TestMain).
 func buildTools(b *testing.B) tools {
 	b.Helper()
@@ -41,7 +41,7 @@ func buildTools(b *testing.B) tools {
 		}
 		built.dir = dir
 		out, err := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
-			"../cmd/loadgen", "../cmd/upstream", "../cmd/tcpproxy").CombinedOutput()
+			"../cmd/loadgen", "../cmd/upstream", "../cmd/tcpproxy", "../cmd/revproxy").CombinedOutput()
 		if err != nil {
 			built.err = fmt.Errorf("go build ../cmd/...: %v\n%s", err, out)
 			return
@@ -50,6 +50,7 @@ func buildTools(b *testing.B) tools {
 			loadgen:  filepath.Join(dir, "loadgen"),
 			upstream: filepath.Join(dir, "upstream"),
 			tcpproxy: filepath.Join(dir, "tcpproxy"),
+			revproxy: filepath.Join(dir, "revproxy"),
 		}
 	})
 	if built.err != nil {

@@ -95,7 +95,7 @@ func summarize(targets []target, rounds []map[string]load) summary {
 		}
 		s.comparisons = append(s.comparisons, c)
 	}
-	for _, peer := range []string{"io.Copy", "toxiproxy", "gateway"} {
+	for _, peer := range []string{"io.Copy", "toxiproxy", "ReverseProxy", "gateway"} {
 		p50 := comparison{name: peer + " − direct, p50", format: "%+.0f µs"}
 		p50at1 := comparison{name: peer + " − direct, p50 at 1 connection", format: "%+.0f µs"}
 		if peer == "gateway" {
@@ -108,6 +108,8 @@ func summarize(targets []target, rounds []map[string]load) summary {
 	if xs := per(ratio("gateway", "toxiproxy")); len(xs) > 0 {
 		add(comparison{name: "gateway / toxiproxy, req/s", format: "%.2f×", target: "≥ 1.2×"}, xs)
 	}
+	add(comparison{name: "ReverseProxy / toxiproxy, req/s", format: "%.2f×"}, per(ratio("ReverseProxy", "toxiproxy")))
+	add(comparison{name: "gateway / ReverseProxy, req/s", format: "%.2f×"}, per(ratio("gateway", "ReverseProxy")))
 	add(comparison{name: "gateway-10ms / direct-10ms, req/s", format: "%.2f×"}, per(ratio("gateway-10ms", "direct-10ms")))
 	return s
 }

@@ -1,0 +1,55 @@
+// Command revproxy is net/http/httputil's ReverseProxy with nothing
+// added: Rewrite sets the upstream URL and X-Forwarded-*, over a pooled
+// transport sized like the gateway's. In the gateway benchmark it
+// separates what the library costs from what the gateway adds on top
+// (routing, breaker, chaos, logs, metrics).
+//
+//	revproxy -listen 127.0.0.1:0 -upstream http://127.0.0.1:PORT
+//
+// It prints "listening ADDR" and serves until its stdin closes.
+package main
+
+import (
+	"errors"
+	"flag"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/haderos/haderctl/bench/internal/child"
+)
+
+func main() {
+	fs := flag.NewFlagSet("revproxy", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "loopback address to serve on")
+	upstream := fs.String("upstream", "", "the upstream's base URL (http://host:port)")
+	lifetime := child.Lifetime(fs)
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	target, err := url.Parse(*upstream)
+	if err != nil || target.Scheme != "http" || target.Host == "" {
+		child.Usage("revproxy", errors.New("-upstream must be an http://host:port URL"))
+	}
+	l, err := child.Listen(*listen)
+	if err != nil {
+		child.Usage("revproxy", err)
+	}
+	child.ExitWithParent(*lifetime)
+	child.Announce(l)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 256
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+		},
+		Transport: tr,
+	}
+	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.Serve(l); err != nil {
+		os.Exit(1)
+	}
+}
