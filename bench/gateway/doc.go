@@ -12,6 +12,7 @@
 //	loadgen ──► tcpproxy (io.Copy) ─────────────────► upstream
 //	loadgen ──► toxiproxy-server (no toxics) ───────► upstream
 //	loadgen ──► revproxy (httputil.ReverseProxy) ───► upstream
+//	            (and with -transport sync, an experiment)
 //	loadgen ──► haderctl gateway (chaos, breaker) ──► upstream
 //	                     │
 //	                     └── redis-server (testredis)

@@ -41,6 +41,7 @@ func BenchmarkGateway(b *testing.B) {
 	_, slow := start(b, "upstream-slow", t.upstream, nil, "-delay", "10ms")
 	_, copier := start(b, "tcpproxy", t.tcpproxy, nil, "-upstream", fast)
 	_, rev := start(b, "revproxy", t.revproxy, nil, "-upstream", "http://"+fast)
+	_, revSync := start(b, "revproxy-sync", t.revproxy, nil, "-upstream", "http://"+fast, "-transport", "sync")
 	tox := startToxiproxy(b, fast)
 	var h haderctl
 	var gw string
@@ -59,7 +60,9 @@ func BenchmarkGateway(b *testing.B) {
 	if tox != "" {
 		targets = append(targets, target{name: "toxiproxy", url: "http://" + tox + "/", conns: conns, want: http.StatusOK})
 	}
-	targets = append(targets, target{name: "ReverseProxy", url: "http://" + rev + "/", conns: conns, want: http.StatusOK})
+	targets = append(targets,
+		target{name: "ReverseProxy", url: "http://" + rev + "/", conns: conns, want: http.StatusOK},
+		target{name: "ReverseProxy-sync", url: "http://" + revSync + "/", conns: conns, want: http.StatusOK})
 	if haveGateway {
 		targets = append(targets,
 			target{name: "gateway", url: gwURL, conns: conns, want: http.StatusOK},

@@ -4,7 +4,7 @@
 // the gateway benchmark it separates what the library costs from what
 // the gateway adds on top (routing, breaker, chaos, logs, metrics).
 //
-//	revproxy -listen 127.0.0.1:0 -upstream http://127.0.0.1:PORT
+//	revproxy -listen 127.0.0.1:0 -upstream http://127.0.0.1:PORT [-transport sync]
 //
 // It prints "listening ADDR" and serves until its stdin closes.
 package main
@@ -26,6 +26,7 @@ func main() {
 	fs := flag.NewFlagSet("revproxy", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "loopback address to serve on")
 	upstream := fs.String("upstream", "", "the upstream's base URL (http://host:port)")
+	transport := fs.String("transport", "pooled", "pooled: net/http's Transport; sync: the experiment in synctransport.go")
 	lifetime := child.Lifetime(fs)
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
@@ -34,14 +35,21 @@ func main() {
 	if err != nil || target.Scheme != "http" || target.Host == "" {
 		child.Usage("revproxy", errors.New("-upstream must be an http://host:port URL"))
 	}
+	if *transport != "pooled" && *transport != "sync" {
+		child.Usage("revproxy", errors.New("-transport must be pooled or sync"))
+	}
 	l, err := child.Listen(*listen)
 	if err != nil {
 		child.Usage("revproxy", err)
 	}
 	child.ExitWithParent(*lifetime)
 	child.Announce(l)
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 256
+	pooled := http.DefaultTransport.(*http.Transport).Clone()
+	pooled.MaxIdleConns, pooled.MaxIdleConnsPerHost = 1024, 256
+	var tr http.RoundTripper = pooled
+	if *transport == "sync" {
+		tr = &syncTransport{addr: target.Host}
+	}
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
