@@ -44,10 +44,14 @@ func BenchmarkGateway(b *testing.B) {
 	_, revSync := start(b, "revproxy-sync", t.revproxy, nil, "-upstream", "http://"+fast, "-transport", "sync")
 	tox := startToxiproxy(b, fast)
 	var h haderctl
-	var gw string
+	var gw, gwQuiet string
 	bin, haveGateway := findHaderctl(b)
 	if haveGateway {
-		h, gw = startGateway(b, bin, map[string]string{"upstream": "http://" + fast, "slow": "http://" + slow})
+		upstreams := map[string]string{"upstream": "http://" + fast, "slow": "http://" + slow}
+		// The access log goes to a file (the child's stderr), as a
+		// deployment's would; the second gateway says what it costs.
+		h, gw = startGateway(b, "gateway", bin, upstreams)
+		_, gwQuiet = startGateway(b, "gateway-nolog", bin, upstreams, "--access-log", "off")
 	}
 	gwURL := "http://" + gw + "/upstream/"
 
@@ -66,6 +70,7 @@ func BenchmarkGateway(b *testing.B) {
 	if haveGateway {
 		targets = append(targets,
 			target{name: "gateway", url: gwURL, conns: conns, want: http.StatusOK},
+			target{name: "gateway-nolog", url: "http://" + gwQuiet + "/upstream/", conns: conns, want: http.StatusOK},
 			target{name: "gateway-open", url: gwURL, conns: conns, want: http.StatusServiceUnavailable,
 				before: func() {
 					h.run(b, "breaker", "trip", "upstream", "--reason", "bench: fail-fast figure")

@@ -61,8 +61,9 @@ services:
 
 // startGateway writes the config, turns chaos on (no experiment runs, so
 // the chaos check runs on every request and changes none), starts
-// `haderctl gateway` and waits until it proxies to the upstream.
-func startGateway(b *testing.B, bin string, services map[string]string) (h haderctl, addr string) {
+// `haderctl gateway` with flags and waits until it proxies to the
+// upstream. Each gateway gets a namespace of its own.
+func startGateway(b *testing.B, name, bin string, services map[string]string, flags ...string) (h haderctl, addr string) {
 	b.Helper()
 	dir := b.TempDir()
 	path := filepath.Join(dir, "haderctl.yaml")
@@ -73,9 +74,10 @@ func startGateway(b *testing.B, bin string, services map[string]string) (h hader
 	h.run(b, "chaos", "enable")
 	addr, admin := freeAddr(b), freeAddr(b)
 	client := &http.Client{Timeout: 2 * time.Second}
-	startServing(b, "gateway", bin, h.env, func() bool {
+	args := append([]string{"gateway", "--listen", addr, "--admin-listen", admin}, flags...)
+	startServing(b, name, bin, h.env, func() bool {
 		return status(client, "http://"+addr+"/upstream/") == http.StatusOK
-	}, "gateway", "--listen", addr, "--admin-listen", admin)
+	}, args...)
 	return h, addr
 }
 

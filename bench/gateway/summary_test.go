@@ -110,6 +110,8 @@ func summarize(targets []target, rounds []map[string]load) summary {
 	}
 	add(comparison{name: "ReverseProxy / toxiproxy, req/s", format: "%.2f×"}, per(ratio("ReverseProxy", "toxiproxy")))
 	add(comparison{name: "gateway / ReverseProxy, req/s", format: "%.2f×"}, per(ratio("gateway", "ReverseProxy")))
+	add(comparison{name: "gateway-nolog / gateway, req/s", format: "%.2f×"}, per(ratio("gateway-nolog", "gateway")))
+	add(comparison{name: "gateway-nolog / toxiproxy, req/s", format: "%.2f×"}, per(ratio("gateway-nolog", "toxiproxy")))
 	add(comparison{name: "ReverseProxy-sync / ReverseProxy, req/s", format: "%.2f×"}, per(ratio("ReverseProxy-sync", "ReverseProxy")))
 	add(comparison{name: "ReverseProxy-sync / toxiproxy, req/s", format: "%.2f×"}, per(ratio("ReverseProxy-sync", "toxiproxy")))
 	add(comparison{name: "gateway-10ms / direct-10ms, req/s", format: "%.2f×"}, per(ratio("gateway-10ms", "direct-10ms")))
