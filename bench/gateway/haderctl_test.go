@@ -67,10 +67,14 @@ func startGateway(b *testing.B, name, bin string, services map[string]string, fl
 	b.Helper()
 	dir := b.TempDir()
 	path := filepath.Join(dir, "haderctl.yaml")
-	if err := os.WriteFile(path, []byte(gatewayConfig(testredis.URL(b), testredis.Namespace(b), services)), 0o600); err != nil {
+	redisURL, namespace := testredis.URL(b), testredis.Namespace(b)
+	if err := os.WriteFile(path, []byte(gatewayConfig(redisURL, namespace, services)), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	h = haderctl{bin: bin, env: []string{"HADERCTL_CONFIG=" + path, "HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "NO_COLOR=1"}}
+	// The environment outranks the file: the caller's REDIS_URL or
+	// HADERCTL_ENV must not send the gateway elsewhere.
+	h = haderctl{bin: bin, env: []string{"HADERCTL_CONFIG=" + path, "HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "NO_COLOR=1",
+		"REDIS_URL=" + redisURL, "HADERCTL_NAMESPACE=" + namespace, "HADERCTL_ENV=test"}}
 	h.run(b, "chaos", "enable")
 	addr, admin := freeAddr(b), freeAddr(b)
 	client := &http.Client{Timeout: 2 * time.Second}
