@@ -1,6 +1,8 @@
 // Package bench holds the benchmarks that compare haderctl's engine with
 // peer libraries: the shared circuit breaker against sony/gobreaker and the
-// fallback queue against hibiken/asynq. It is a module of its own so that
+// fallback queue against hibiken/asynq. The gateway's comparison with
+// direct access, an io.Copy proxy and Toxiproxy is in ./gateway, with the
+// programs it runs in ./cmd. It is a module of its own so that
 // the peers stay out of the main module's go.mod: `go mod graph` of
 // haderctl lists only what the binary ships.
 //
