@@ -173,6 +173,24 @@ func TestCorruptReportersKeyIsReportedAndRepairedByReset(t *testing.T) {
 	}
 }
 
+// With min_reporters off the scripts never read the reporters key, so a
+// key of the wrong type there does not make status call the breaker
+// corrupt (a cold snapshot reads it, the next ones do not).
+func TestAJunkReportersKeyIsNotCorruptWithMinReportersOff(t *testing.T) {
+	s := quorum
+	s.MinReporters = 1
+	a, _, _ := twoProcesses(t, s)
+	ctx := context.Background()
+	a.rdb.Set(ctx, a.opts.Keys.BreakerReporters("svc"), "junk", 0)
+	if r := mustRecord(t, a, "svc", false, 1); r.State != Closed {
+		t.Fatalf("a failure over a junk reporters key with min_reporters off: %s", r.State)
+	}
+	sts, _, err := a.Snapshot(ctx, []string{"svc"})
+	if err != nil || sts[0].State != Closed || sts[0].Problem != "" {
+		t.Fatalf("status of it: %+v, %v; want closed, no problem", sts, err)
+	}
+}
+
 func TestMinReportersKeepsTheHappyPathFree(t *testing.T) {
 	e := newTestEngine(t, Options{Settings: fixed(quorum)})
 	counter := &commandCounter{}
