@@ -71,6 +71,17 @@ func TestReportersOutsideTheWindowDoNotCount(t *testing.T) {
 	}
 }
 
+// The set cannot outlive its use: every write sets its TTL to the window,
+// so a breaker that stops failing leaves nothing behind.
+func TestTheReportersSetExpiresWithTheWindow(t *testing.T) {
+	a, _, _ := twoProcesses(t, quorum)
+	failTracked(t, a, "svc", 1)
+	ttl := a.rdb.PTTL(context.Background(), a.opts.Keys.BreakerReporters("svc")).Val()
+	if ttl <= 0 || ttl > quorum.ReporterWindow {
+		t.Fatalf("reporters set TTL %v, want within (0, %v]", ttl, quorum.ReporterWindow)
+	}
+}
+
 func TestSuccessClearsTheReportersWithTheFailures(t *testing.T) {
 	a, b, _ := twoProcesses(t, quorum)
 	failTracked(t, a, "svc", 3)
