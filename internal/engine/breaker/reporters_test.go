@@ -71,6 +71,17 @@ func TestReportersOutsideTheWindowDoNotCount(t *testing.T) {
 	}
 }
 
+// The set cannot outlive its use: every write sets its TTL to the window,
+// so a breaker that stops failing leaves nothing behind.
+func TestTheReportersSetExpiresWithTheWindow(t *testing.T) {
+	a, _, _ := twoProcesses(t, quorum)
+	failTracked(t, a, "svc", 1)
+	ttl := a.rdb.PTTL(context.Background(), a.opts.Keys.BreakerReporters("svc")).Val()
+	if ttl <= 0 || ttl > quorum.ReporterWindow {
+		t.Fatalf("reporters set TTL %v, want within (0, %v]", ttl, quorum.ReporterWindow)
+	}
+}
+
 func TestSuccessClearsTheReportersWithTheFailures(t *testing.T) {
 	a, b, _ := twoProcesses(t, quorum)
 	failTracked(t, a, "svc", 3)
@@ -170,6 +181,24 @@ func TestCorruptReportersKeyIsReportedAndRepairedByReset(t *testing.T) {
 	}
 	if r := mustRecord(t, a, "svc", false, 1); r.Reporters != 1 {
 		t.Fatalf("after the reset a failure counted %d reporters, want 1", r.Reporters)
+	}
+}
+
+// With min_reporters off the scripts never read the reporters key, so a
+// key of the wrong type there does not make status call the breaker
+// corrupt (a cold snapshot reads it, the next ones do not).
+func TestAJunkReportersKeyIsNotCorruptWithMinReportersOff(t *testing.T) {
+	s := quorum
+	s.MinReporters = 1
+	a, _, _ := twoProcesses(t, s)
+	ctx := context.Background()
+	a.rdb.Set(ctx, a.opts.Keys.BreakerReporters("svc"), "junk", 0)
+	if r := mustRecord(t, a, "svc", false, 1); r.State != Closed {
+		t.Fatalf("a failure over a junk reporters key with min_reporters off: %s", r.State)
+	}
+	sts, _, err := a.Snapshot(ctx, []string{"svc"})
+	if err != nil || sts[0].State != Closed || sts[0].Problem != "" {
+		t.Fatalf("status of it: %+v, %v; want closed, no problem", sts, err)
 	}
 }
 

@@ -211,7 +211,11 @@ func (r statusRead) decode(name string, own Settings, now time.Time) (Status, er
 		if err != nil && !wrongType(err) {
 			return Status{}, fmt.Errorf("breaker %s: reporters %s unreadable: %w", name, r.reporters.Args()[1], err)
 		}
-		if err != nil {
+		// a key of the wrong type is corrupt only where the scripts refuse
+		// it (a failure with min_reporters on); with it off they never read
+		// the key, and a snapshot that reads it once, cold, must not call a
+		// working breaker corrupt that the next one does not
+		if err != nil && st.Settings.MinReporters > 1 {
 			st.corrupt("the reporters key is not a sorted set")
 		}
 		if st.State == Closed && st.Settings.MinReporters > 1 {
