@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -211,3 +212,20 @@ func newTLSUpstream(t *testing.T, body string) *httptest.Server {
 	t.Cleanup(s.Close)
 	return s
 }
+
+type responseRecorder struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (r *responseRecorder) Header() http.Header  { return r.header }
+func (r *responseRecorder) WriteHeader(code int) { r.code = code }
+func (r *responseRecorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = 200
+	}
+	return r.body.Write(b)
+}
+
+func httptestRequest(path string) *http.Request { return httptest.NewRequest("GET", path, nil) }

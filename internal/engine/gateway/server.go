@@ -64,7 +64,10 @@ func (g *Gateway) ReadyHandler() http.Handler {
 		loaded := g.table.Load() != nil
 		redisUp := g.ready.redisUp.Load()
 		doc := map[string]any{"ready": loaded && redisUp, "config": "loaded", "redis": "ok"}
-		if !redisUp {
+		switch {
+		case !g.ready.checked.Load():
+			doc["redis"] = "not checked yet"
+		case !redisUp:
 			doc["redis"] = "unreachable"
 			doc["breakers"] = "local (not shared) until Redis answers"
 		}
