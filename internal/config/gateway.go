@@ -3,9 +3,14 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
+	"reflect"
+	"strings"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/duration"
 	"github.com/haderos/haderctl/internal/engine/gateway"
+	"gopkg.in/yaml.v3"
 )
 
 // The gateway section decodes into the engine's gateway.Settings, and a
@@ -58,4 +63,40 @@ func (c *Config) validateGateway() error {
 		return errorf("gateway: %s", err)
 	}
 	return nil
+}
+
+// routesFile is the shape of `haderctl gateway --routes FILE`.
+type routesFile struct {
+	Routes []gateway.Route `yaml:"routes"`
+}
+
+// LoadRoutes reads a routes file: a routes: list like gateway.routes.
+// Errors name the file, the field and its line.
+func LoadRoutes(path string) ([]gateway.Route, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, errorf("routes file %s: %s", path, errors.Unwrap(err))
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, errorf("routes file %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var out routesFile
+	if root.Kind != 0 {
+		err = scan(&root, reflect.TypeFor[routesFile](), "", written{})
+		if err == nil {
+			err = root.Decode(&out)
+		}
+	}
+	var fe *duration.NodeError
+	switch {
+	case errors.As(err, &fe):
+		if field := fieldPath(&root, fe.Line, fe.Column); field != "" {
+			return nil, errorf("routes file %s: %s (line %d): %s", path, field, fe.Line, fe.Msg)
+		}
+		return nil, errorf("routes file %s: line %d: %s", path, fe.Line, fe.Msg)
+	case err != nil:
+		return nil, errorf("routes file %s: %s", path, err)
+	}
+	return out.Routes, nil
 }
