@@ -198,6 +198,8 @@ func reload(f *cmdutil.Factory, gw *gateway.Gateway, routes string, logger *slog
 	}
 	if err == nil {
 		err = gw.Reload(gc)
+	} else {
+		gw.ReloadRefused(err)
 	}
 	if err != nil {
 		logger.Error("gateway: reload refused; the running config is kept", "err", err.Error())

@@ -159,9 +159,11 @@ func upstreamTLS(caFile string, given *tls.Config) (*tls.Config, error) {
 // is refused and the old one kept. The CA file is not re-read.
 func (g *Gateway) Reload(c Config) error {
 	if err := c.Validate(); err != nil {
+		g.ReloadRefused(err)
 		return err
 	}
 	g.table.Store(g.compile(c))
+	g.ready.reloadErr.Store(nil)
 	g.startAgents(c)
 	return nil
 }

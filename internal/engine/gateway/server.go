@@ -18,6 +18,15 @@ const ReadyInterval = time.Second
 type Readiness struct {
 	redisUp atomic.Bool
 	checked atomic.Bool
+	// reloadErr is why the last reload was refused ("" once one took).
+	reloadErr atomic.Pointer[string]
+}
+
+// ReloadRefused records a reload refused before it reached Reload (the
+// file did not parse): /readyz shows it until a reload takes.
+func (g *Gateway) ReloadRefused(err error) {
+	msg := err.Error()
+	g.ready.reloadErr.Store(&msg)
 }
 
 // WatchRedis pings Redis every interval until ctx ends, logging each
@@ -73,6 +82,10 @@ func (g *Gateway) ReadyHandler() http.Handler {
 		}
 		if !loaded {
 			doc["config"] = "not loaded"
+		}
+		if msg := g.ready.reloadErr.Load(); msg != nil && *msg != "" {
+			// still ready: the running config is kept
+			doc["last_reload_refused"] = *msg
 		}
 		code := http.StatusOK
 		if !(loaded && redisUp) {
