@@ -38,8 +38,8 @@ import (
 // metrics implements it).
 type Metrics interface {
 	Request(route, provider string, code int, d time.Duration) // provider "" when none answered
-	Fallback(route, from, to string)
-	Call(breaker, kind string, d time.Duration) // kind: "successful", "failed", "not_permitted"
+	Fallback(route, from, to string)                           // from: the route's first provider; to: the one that answered
+	Call(breaker, kind string, d time.Duration)                // kind: "successful", "failed", "not_permitted"
 }
 
 // WriteQueue takes writes that failed on every provider (package
@@ -207,12 +207,4 @@ func (g *Gateway) Close() {
 }
 
 // Services are the names the current configuration proxies to.
-func (g *Gateway) Services() []string {
-	var out []string
-	for _, r := range g.table.Load().routes {
-		if len(r.providers) == 1 && r.name == r.providers[0].name && r.strip {
-			out = append(out, r.name)
-		}
-	}
-	return out
-}
+func (g *Gateway) Services() []string { return g.table.Load().services }

@@ -34,7 +34,7 @@ type fixture struct {
 
 // openSystem opens an engine whose breakers open after one failure and
 // stay open for a minute, so a test decides when they are open.
-func openSystem(t *testing.T, env string) *engine.System {
+func openSystem(t testing.TB, env string) *engine.System {
 	t.Helper()
 	sys, err := engine.Open(context.Background(), engine.Options{Redis: store.Options{URL: testredis.URL(t)},
 		Namespace: testredis.Namespace(t), Environment: env,

@@ -18,6 +18,8 @@ type table struct {
 	routes []*route
 	// faults are the header-fault settings with defaults filled in.
 	faults HeaderFaults
+	// services are the services with a base URL, in config order.
+	services []string
 }
 
 type route struct {
@@ -70,6 +72,7 @@ func (g *Gateway) compile(c Config) *table {
 		}
 		p.proxy = g.newProxy(p)
 		providers[svc.Name] = p
+		t.services = append(t.services, svc.Name)
 		t.routes = append(t.routes, &route{name: svc.Name, prefix: "/" + svc.Name, strip: true, queue: svc.Name,
 			writes: DefaultQueueMethods, providers: []*provider{p}, maxBody: p.maxBody})
 	}
