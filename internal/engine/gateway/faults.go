@@ -99,6 +99,9 @@ func (g *Gateway) headerFaults(w http.ResponseWriter, r *http.Request, t *table)
 		case <-timer.C:
 		case <-r.Context().Done():
 			timer.Stop()
+			if rec, ok := w.(*recorder); ok {
+				rec.gone = true
+			}
 			return viaAuth, true
 		}
 	}

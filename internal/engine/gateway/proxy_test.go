@@ -264,3 +264,20 @@ func TestAConnectionErrorIs502(t *testing.T) {
 		t.Fatalf("gone is %s", st)
 	}
 }
+
+// An encoded slash in a path reaches the provider as it was sent.
+func TestAPathKeepsItsEncoding(t *testing.T) {
+	shop := newUpstream(t, "ok")
+	c := gateway.Config{Services: []gateway.Service{{Name: "shop", BaseURL: shop.URL}},
+		Settings: gateway.Settings{Routes: []gateway.Route{{Prefix: "/files", Providers: []string{"shop"}}}}}
+	f := newFixture(t, c, gateway.Options{})
+	f.do("GET", "/shop/a%2Fb/c", "")
+	f.do("GET", "/files/x%2Fy", "")
+	reqs := shop.requests()
+	if got := reqs[0].URL.EscapedPath(); got != "/a%2Fb/c" {
+		t.Fatalf("stripped: %q", got)
+	}
+	if got := reqs[1].URL.EscapedPath(); got != "/files/x%2Fy" {
+		t.Fatalf("unchanged: %q", got)
+	}
+}

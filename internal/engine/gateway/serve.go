@@ -6,7 +6,9 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
@@ -42,12 +44,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out = ticket.Wrap(rec)
 	}
 	a := &attempt{g: g, client: r.Context(), stripKey: stripKey}
-	a.path, a.rawPath = rt.upstreamPath(r.URL.Path), ""
-	if r.URL.RawPath != "" && rt.strip {
-		if raw := r.URL.EscapedPath(); len(raw) >= len(rt.prefix) {
-			a.rawPath = raw[len(rt.prefix):]
-		}
-	}
+	a.path, a.rawPath = rt.upstreamPath(r.URL.Path), upstreamRawPath(rt, r.URL)
 	var refused []refusal
 	var lastErr error
 	var kept *keptResponse
@@ -120,6 +117,26 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(out, code, map[string]any{"error": "every provider failed", "route": rt.name,
 			"provider": rt.providers[len(rt.providers)-1].name, "detail": lastErr.Error()})
 	}
+}
+
+// upstreamRawPath keeps a path's own encoding (%2F stays %2F) for the
+// provider, the prefix stripped when the route strips it; "" when the
+// path has no special encoding (net/url then encodes Path itself).
+func upstreamRawPath(rt *route, u *url.URL) string {
+	if u.RawPath == "" {
+		return ""
+	}
+	if !rt.strip {
+		return u.RawPath
+	}
+	raw, ok := strings.CutPrefix(u.EscapedPath(), rt.prefix)
+	switch {
+	case !ok:
+		return "" // the prefix is itself encoded differently: let Path decide
+	case raw == "":
+		return "/"
+	}
+	return raw
 }
 
 // refusal is one breaker that did not admit a request.
