@@ -231,11 +231,17 @@ func openAccessLog(where string, stderr io.Writer) (*slog.Logger, func(), error)
 	case "off", "":
 		return nil, func() {}, nil
 	case "stderr", "-":
-		return slog.New(slog.NewJSONHandler(stderr, nil)), func() {}, nil
+		w := gateway.NewLogWriter(stderr, accessLogFlush)
+		return slog.New(slog.NewJSONHandler(w, nil)), w.Close, nil
 	}
 	file, err := os.OpenFile(where, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o640)
 	if err != nil {
 		return nil, nil, cmdutil.UsageErrorf("--access-log: %s", errors.Unwrap(err))
 	}
-	return slog.New(slog.NewJSONHandler(file, nil)), func() { file.Close() }, nil
+	w := gateway.NewLogWriter(file, accessLogFlush)
+	return slog.New(slog.NewJSONHandler(w, nil)), func() { w.Close(); file.Close() }, nil
 }
+
+// accessLogFlush is how long an access log line may wait in the buffer:
+// a write per batch, not per request, keeps the hot path short.
+const accessLogFlush = 200 * time.Millisecond

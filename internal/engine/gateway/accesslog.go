@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"bufio"
+	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -65,4 +68,58 @@ func (g *Gateway) finish(rec *recorder, r *http.Request) {
 		attrs = append(attrs, slog.String("queued", id))
 	}
 	log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// LogWriter buffers access log lines and writes them out every interval
+// (and when the buffer fills, and on Close), so a busy gateway makes a
+// write call per batch, not per request. Lines stay whole: the buffer is
+// only ever written at line ends.
+type LogWriter struct {
+	mu   sync.Mutex
+	buf  *bufio.Writer
+	stop chan struct{}
+	done chan struct{}
+}
+
+// NewLogWriter starts the flusher; Close stops it and flushes.
+func NewLogWriter(w io.Writer, interval time.Duration) *LogWriter {
+	l := &LogWriter{buf: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-t.C:
+				l.Flush()
+			}
+		}
+	}()
+	return l
+}
+
+// Write takes one log record (slog's handlers write one per call).
+func (l *LogWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.buf.Available() < len(p) {
+		_ = l.buf.Flush()
+	}
+	return l.buf.Write(p)
+}
+
+// Flush writes out what is buffered.
+func (l *LogWriter) Flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_ = l.buf.Flush()
+}
+
+// Close stops the flusher and writes out the rest.
+func (l *LogWriter) Close() {
+	close(l.stop)
+	<-l.done
+	l.Flush()
 }

@@ -251,3 +251,25 @@ func TestRedisDownKeepsProxyingAndReadyzSaysSo(t *testing.T) {
 		t.Fatalf("with Redis down: %d", resp.StatusCode)
 	}
 }
+
+// The access log's buffer writes out on its interval and on Close, whole
+// lines only.
+func TestLogWriterFlushesOnItsIntervalAndOnClose(t *testing.T) {
+	var out bytes.Buffer
+	var mu sync.Mutex
+	w := gateway.NewLogWriter(&lockedWriter{w: &out, mu: &mu}, 10*time.Millisecond)
+	log := slog.New(slog.NewJSONHandler(w, nil))
+	log.Info("request", "status", 200)
+	testredis.Eventually(t, 5*time.Second, "the interval flushes the line", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.HasSuffix(out.String(), "\"status\":200}\n")
+	})
+	log.Info("request", "status", 503)
+	w.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(out.String(), "\n"); n != 2 || !strings.Contains(out.String(), `"status":503`) {
+		t.Fatalf("after Close: %q", out.String())
+	}
+}
