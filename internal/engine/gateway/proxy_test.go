@@ -2,7 +2,10 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/pem"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -279,5 +282,28 @@ func TestAPathKeepsItsEncoding(t *testing.T) {
 	}
 	if got := reqs[1].URL.EscapedPath(); got != "/files/x%2Fy" {
 		t.Fatalf("unchanged: %q", got)
+	}
+}
+
+// gateway.ca_file adds the CA of an internal https upstream.
+func TestCAFileTrustsAnInternalUpstream(t *testing.T) {
+	up := newTLSUpstream(t, "internal")
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := gateway.Config{Services: []gateway.Service{{Name: "internal", BaseURL: up.URL}}}
+	untrusting := newFixture(t, c, gateway.Options{})
+	if resp, _ := untrusting.do("GET", "/internal/", ""); resp.StatusCode != 502 {
+		t.Fatalf("an untrusted certificate: %d", resp.StatusCode)
+	}
+	c.Settings.CAFile = ca
+	f := newFixture(t, c, gateway.Options{})
+	if resp, body := f.do("GET", "/internal/", ""); resp.StatusCode != 200 || body != "internal" {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	c.Settings.CAFile = filepath.Join(t.TempDir(), "missing.pem")
+	if _, err := gateway.New(f.sys, c, gateway.Options{}); err == nil || !strings.HasPrefix(err.Error(), "gateway.ca_file: ") {
+		t.Fatalf("a missing CA file: %v", err)
 	}
 }
