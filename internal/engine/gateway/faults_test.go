@@ -137,10 +137,15 @@ func TestAChaosExperimentAppliesPerRequest(t *testing.T) {
 	if _, err := f.sys.Chaos.StopAll(ctx, "test over"); err != nil {
 		t.Fatal(err)
 	}
+	// the breaker is reset only once the data plane has dropped the
+	// experiment: an injected 503 before that would open it again
+	testredis.Eventually(t, 5*time.Second, "stop-all reaches the gateway's data plane", func() bool {
+		return len(f.sys.Faults().Active()) == 0
+	})
 	if _, err := f.sys.Breakers.Reset(ctx, "shop", "test"); err != nil {
 		t.Fatal(err)
 	}
-	testredis.Eventually(t, 5*time.Second, "stop-all clears it", func() bool {
+	testredis.Eventually(t, 5*time.Second, "the gateway sees the breaker reset", func() bool {
 		resp, _ := f.do("GET", "/shop/x", "")
 		return resp.StatusCode == 200
 	})
