@@ -46,7 +46,7 @@ func (h *headerFaults) init(roll func() float64) {
 	}
 }
 
-// Active is how many header faults are in flight (tests, metrics).
+// ActiveHeaderFaults is how many header faults are in flight (tests, metrics).
 func (g *Gateway) ActiveHeaderFaults() int64 { return g.hdr.active.Load() }
 
 func hasFaultHeaders(r *http.Request) bool {

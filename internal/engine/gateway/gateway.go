@@ -98,7 +98,7 @@ type Gateway struct {
 	table   atomic.Pointer[table]
 	chaosOK error // why chaos may not act here, or nil
 	hdr     headerFaults
-	ready   Readiness
+	ready   readiness
 
 	agentsMu sync.Mutex
 	agents   map[string]context.CancelFunc

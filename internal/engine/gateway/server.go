@@ -12,10 +12,10 @@ import (
 // ReadyInterval is how often the gateway pings Redis for /readyz.
 const ReadyInterval = time.Second
 
-// Readiness tracks whether Redis answers: /readyz reads it without a
+// readiness tracks whether Redis answers: /readyz reads it without a
 // round trip, and each change is logged once. While Redis is down the
 // gateway keeps proxying on the breakers' local fallback.
-type Readiness struct {
+type readiness struct {
 	redisUp atomic.Bool
 	checked atomic.Bool
 	// reloadErr is why the last reload was refused ("" once one took).
