@@ -67,6 +67,10 @@ func TestScripts(t *testing.T) {
 			"httpreqs":     cmdHTTPReqs,
 			"httpcount":    cmdHTTPCount,
 			"expandenv":    cmdExpandEnv,
+			"freeport":     cmdFreePort,
+			"httpdo":       cmdHTTPDo,
+			"waithttp":     cmdWaitHTTP,
+			"signal":       cmdSignal,
 		},
 	})
 }

@@ -36,6 +36,11 @@ type Factory struct {
 	Output func() string
 	// Config is the effective configuration.
 	Config func() (*config.Config, error)
+	// LoadConfig reads the configuration again, uncached (a reload on
+	// SIGHUP); Config keeps the first.
+	LoadConfig func() (*config.Config, error)
+	// Getenv reads the environment (the run's, in tests).
+	Getenv func(string) string
 	// System is the opened engine.
 	System func() (*engine.System, error)
 	// Redis is the engine's client of the configured Redis, whose
@@ -66,6 +71,8 @@ type Factory struct {
 func NewFactory(io *iostreams.IOStreams, logger *slog.Logger, output func() string, load func() (*config.Config, error)) *Factory {
 	f := &Factory{IO: io, Logger: logger, Output: output, Now: time.Now}
 	f.Config = sync.OnceValues(load)
+	f.LoadConfig = load
+	f.Getenv = func(string) string { return "" }
 	f.Keys = func() (store.Keys, error) {
 		c, err := f.Config()
 		if err != nil {

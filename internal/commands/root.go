@@ -130,6 +130,7 @@ Every command works at a terminal (tables, colour), in CI (exit codes,
 		return config.Load(f, src)
 	}
 	g.factory = cmdutil.NewFactory(io, logger, func() string { return g.output }, load)
+	g.factory.Getenv = src.Getenv
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 	})
@@ -142,6 +143,7 @@ Every command works at a terminal (tables, colour), in CI (exit codes,
 		NewCmdQueue(g.factory),
 		NewCmdHealth(g.factory),
 		NewCmdChaos(g.factory),
+		NewCmdGateway(g.factory, nil),
 		NewCmdMetrics(g.factory, src.Getenv),
 		newHelpTopic("exit-codes", "What haderctl's exit codes mean", exitCodesHelp),
 	)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/duration"
+	"github.com/haderos/haderctl/internal/engine/gateway"
 	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
@@ -47,6 +48,9 @@ type Config struct {
 	Health Health         `json:"health" yaml:"health"`
 	Alerts Alerts         `json:"alerts" yaml:"alerts"`
 	Chaos  Chaos          `json:"chaos" yaml:"chaos"`
+	// Gateway is `haderctl gateway`'s section: routes, limits, header
+	// faults (docs/configuration.md, "Gateway").
+	Gateway gateway.Settings `json:"gateway" yaml:"gateway"`
 	// Services are the integrated services, in file order.
 	Services []Service `json:"services" yaml:"services"`
 
@@ -151,6 +155,9 @@ type Service struct {
 	Breaker breaker.Settings `json:"breaker,omitzero" yaml:"breaker,omitempty"`
 	// Health are the service's check settings (probing health_url).
 	Health health.CheckSettings `json:"health,omitzero" yaml:"health,omitempty"`
+	// Upstream are the gateway's settings for the service: timeout,
+	// fail_on, max_request_bytes (zero: the gateway section's).
+	gateway.Upstream `yaml:",inline"`
 }
 
 // Error is a configuration problem: exit code 2.
@@ -388,6 +395,9 @@ func (c *Config) validate() error {
 		if s.Fallback != "" && !seen[s.Fallback] {
 			return errorf("service %s: fallback %q is not a listed service", s.Name, s.Fallback)
 		}
+	}
+	if err := c.validateGateway(); err != nil {
+		return err
 	}
 	if err := c.validateHealth(); err != nil {
 		return err

@@ -125,6 +125,13 @@ func (c *Client) auditRefusal(ctx context.Context, id string, why error) {
 		Values: []any{"event", "refused", "id", id, "by", c.Who, "detail", why.Error(), "at", strconv.FormatInt(time.Now().UnixMilli(), 10)}})
 }
 
+// Note appends an entry to the audit stream for an act of chaos made
+// outside the experiments (the gateway's header-driven faults).
+func (c *Client) Note(ctx context.Context, event, target, detail string) error {
+	return c.rdb.XAdd(ctx, &redis.XAddArgs{Stream: c.keys.ChaosAudit(), MaxLen: 10000, Approx: true,
+		Values: []any{"event", event, "id", target, "by", c.Who, "detail", detail, "at", strconv.FormatInt(time.Now().UnixMilli(), 10)}}).Err()
+}
+
 // StopResult is what a stop ended, and the bookkeeping it could not
 // write after. With Warnings the stop is still done: the experiments'
 // keys and index entries are gone, so every data plane injects nothing

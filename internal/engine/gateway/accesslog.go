@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"bufio"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// recorder is the client's ResponseWriter as the gateway answers through
+// it: it remembers the status for the access log and the metrics.
+type recorder struct {
+	http.ResponseWriter
+	start    time.Time
+	status   int
+	route    string
+	provider string
+	fallback bool
+	gone     bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 && code >= 200 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController (ReverseProxy's flushes) reach the
+// server's writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// statusClientClosed is logged for a client that left before an answer
+// (nginx's 499): no status was sent.
+const statusClientClosed = 499
+
+// finish writes the access log entry and the request's metrics. The path
+// is logged without its query (queries may carry secrets), and no header
+// is logged.
+func (g *Gateway) finish(rec *recorder, r *http.Request) {
+	d := time.Since(rec.start)
+	status := rec.status
+	if rec.gone && status == 0 {
+		status = statusClientClosed
+	}
+	if m := g.opts.Metrics; m != nil && rec.route != "" {
+		m.Request(rec.route, rec.provider, status, d)
+	}
+	log := g.opts.AccessLog
+	if log == nil || !log.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", rec.route),
+		slog.String("provider", rec.provider), slog.Int("status", status),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.Bool("fallback", rec.fallback),
+	}
+	if id := rec.Header().Get(HeaderOperationID); id != "" {
+		attrs = append(attrs, slog.String("queued", id))
+	}
+	log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// LogWriter buffers access log lines and writes them out every interval
+// (and when the buffer fills, and on Close), so a busy gateway makes a
+// write call per batch, not per request. Lines stay whole: the buffer is
+// only ever written at line ends.
+type LogWriter struct {
+	mu   sync.Mutex
+	buf  *bufio.Writer
+	stop chan struct{}
+	done chan struct{}
+}
+
+// NewLogWriter starts the flusher; Close stops it and flushes.
+func NewLogWriter(w io.Writer, interval time.Duration) *LogWriter {
+	l := &LogWriter{buf: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-t.C:
+				l.Flush()
+			}
+		}
+	}()
+	return l
+}
+
+// Write takes one log record (slog's handlers write one per call).
+func (l *LogWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.buf.Available() < len(p) {
+		_ = l.buf.Flush()
+	}
+	return l.buf.Write(p)
+}
+
+// Flush writes out what is buffered.
+func (l *LogWriter) Flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_ = l.buf.Flush()
+}
+
+// Close stops the flusher and writes out the rest.
+func (l *LogWriter) Close() {
+	close(l.stop)
+	<-l.done
+	l.Flush()
+}

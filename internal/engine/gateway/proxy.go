@@ -1,0 +1,208 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/chaos/faults"
+	"github.com/haderos/haderctl/internal/engine/transport"
+)
+
+// Response headers saying who answered.
+const (
+	HeaderProvider    = "X-Hader-Provider"
+	HeaderFallback    = "X-Hader-Fallback"
+	HeaderOperationID = "X-Hader-Operation-Id"
+)
+
+type attemptKey struct{}
+
+// attempt is one request's try of one provider: the provider's Rewrite,
+// ModifyResponse and ErrorHandler (shared by every request) find it in
+// the request's context and leave the outcome in it.
+type attempt struct {
+	g        *Gateway
+	p        *provider
+	call     breaker.Call
+	client   context.Context // the client's own: canceled when it leaves
+	path     string
+	rawPath  string
+	stripKey bool // the Authorization header carried the admin token
+	// last passes a failed answer through as it is (no provider, nor the
+	// write queue, comes after).
+	last     bool
+	fallback bool
+	start    time.Time
+
+	outcome outcome
+	err     error
+	kept    *keptResponse
+}
+
+type outcome int
+
+const (
+	pending outcome = iota
+	answered
+	failed
+	gone // the client went away
+)
+
+// errFailedAnswer is ModifyResponse's way to hand a failed answer back to
+// the loop: ReverseProxy then calls ErrorHandler and writes nothing.
+var errFailedAnswer = errors.New("gateway: the provider's answer counts as a failure")
+
+// newProxy builds a provider's ReverseProxy, once per configuration.
+func (g *Gateway) newProxy(p *provider) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			a := pr.In.Context().Value(attemptKey{}).(*attempt)
+			pr.Out.URL.Path, pr.Out.URL.RawPath = a.path, a.rawPath
+			pr.SetURL(p.target)
+			pr.SetXForwarded()
+			for k, v := range p.headers {
+				pr.Out.Header[k] = v
+			}
+			// the gateway's own controls are not the upstream's business
+			for k := range pr.Out.Header {
+				if strings.HasPrefix(k, "X-Hader-") {
+					delete(pr.Out.Header, k)
+				}
+			}
+			if a.stripKey {
+				pr.Out.Header.Del("Authorization")
+			}
+		},
+		Transport:      g.rt,
+		BufferPool:     copyBuffers,
+		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+		ModifyResponse: modifyResponse,
+		ErrorHandler:   errorHandler,
+	}
+}
+
+// modifyResponse runs when a provider's headers arrive: the breaker
+// learns the outcome here, as the engine's transport does.
+func modifyResponse(resp *http.Response) error {
+	a := resp.Request.Context().Value(attemptKey{}).(*attempt)
+	m := a.g.opts.Metrics
+	if a.p.fail.failed(resp.StatusCode) {
+		a.call.Done(false)
+		if m != nil {
+			m.Call(a.p.name, "failed", time.Since(a.start))
+		}
+		if !a.last {
+			a.outcome, a.err, a.kept = failed, &statusError{code: resp.StatusCode}, keep(resp)
+			return errFailedAnswer
+		}
+	} else {
+		a.call.Done(true)
+		if m != nil {
+			m.Call(a.p.name, "successful", time.Since(a.start))
+		}
+	}
+	a.outcome = answered
+	resp.Header.Set(HeaderProvider, a.p.name)
+	if a.fallback {
+		resp.Header.Set(HeaderFallback, "true")
+	}
+	return nil
+}
+
+// errorHandler runs when a provider could not be reached, timed out, or
+// gave a failed answer the loop may better: the gateway answers later.
+func errorHandler(_ http.ResponseWriter, req *http.Request, err error) {
+	a := req.Context().Value(attemptKey{}).(*attempt)
+	if errors.Is(err, errFailedAnswer) {
+		return
+	}
+	if errors.Is(a.client.Err(), context.Canceled) {
+		// the client left: that says nothing about the provider
+		a.call.Release()
+		a.outcome = gone
+		return
+	}
+	a.call.Done(false)
+	if m := a.g.opts.Metrics; m != nil {
+		m.Call(a.p.name, "failed", time.Since(a.start))
+	}
+	if errors.Is(req.Context().Err(), context.DeadlineExceeded) || errors.Is(err, faults.ErrInjectedTimeout) {
+		err = &timeoutError{after: a.p.timeout, err: err}
+	}
+	a.outcome, a.err = failed, err
+}
+
+type statusError struct{ code int }
+
+func (e *statusError) Error() string { return "answered HTTP " + strconv.Itoa(e.code) }
+
+type timeoutError struct {
+	after time.Duration
+	err   error
+}
+
+func (e *timeoutError) Error() string { return "timed out after " + e.after.String() }
+func (e *timeoutError) Unwrap() error { return e.err }
+
+// keptResponse is a failed answer held back while a fallback is tried,
+// answered as it was if none does better. A body larger than keepLimit
+// is not kept (the gateway then answers 502).
+type keptResponse struct {
+	code   int
+	header http.Header
+	body   []byte
+}
+
+const keepLimit = 64 << 10
+
+func keep(resp *http.Response) *keptResponse {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, keepLimit+1))
+	if err != nil || len(body) > keepLimit {
+		return nil
+	}
+	return &keptResponse{code: resp.StatusCode, header: resp.Header, body: body}
+}
+
+// bufferPool lends ReverseProxy its copy buffers, so a request does not
+// allocate 32 KiB.
+type bufferPool struct{ p sync.Pool }
+
+var copyBuffers = &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+
+func (b *bufferPool) Get() []byte { return *b.p.Get().(*[]byte) }
+
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) == 32<<10 {
+		b.p.Put(&buf)
+	}
+}
+
+// try sends the request to one provider admitted by its breaker.
+func (g *Gateway) try(w http.ResponseWriter, r *http.Request, a *attempt, body []byte) {
+	ctx := context.WithValue(r.Context(), attemptKey{}, a)
+	ctx, cancel := context.WithTimeout(transport.WithService(ctx, a.p.name), a.p.timeout)
+	defer cancel()
+	out := r.WithContext(ctx)
+	if body != nil {
+		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		out.GetBody = nil
+	}
+	a.start = time.Now()
+	a.p.proxy.ServeHTTP(w, out)
+	if a.outcome == pending {
+		// ReverseProxy returned without either hook (it cannot, today);
+		// free the breaker's slot rather than hold it
+		a.call.Release()
+		a.outcome = gone
+	}
+}

@@ -1,0 +1,228 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/breaker"
+)
+
+// ServeHTTP proxies one request: see the package doc for the path it takes.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &recorder{ResponseWriter: w, start: time.Now()}
+	defer g.finish(rec, r)
+	t := g.table.Load()
+	rt := t.match(r.URL.Path)
+	if rt == nil {
+		writeJSON(rec, http.StatusNotFound, map[string]any{"error": "no route for this path", "path": r.URL.Path})
+		return
+	}
+	rec.route = rt.name
+	stripKey, done := g.headerFaults(rec, r, t)
+	if done {
+		return
+	}
+	body, ok := readBody(rec, r, rt.maxBody)
+	if !ok {
+		return
+	}
+	var out http.ResponseWriter = rec
+	var ticket WriteTicket
+	if g.opts.Writes != nil && rt.isWrite(r.Method) {
+		var answered bool
+		if ticket, answered = g.opts.Writes.Begin(rec, r, body, rt.queue); answered {
+			return
+		}
+		defer ticket.Finish()
+		out = ticket.Wrap(rec)
+	}
+	a := &attempt{g: g, client: r.Context(), stripKey: stripKey}
+	a.path, a.rawPath = rt.upstreamPath(r.URL.Path), upstreamRawPath(rt, r.URL)
+	var refused []refusal
+	var lastErr error
+	var kept *keptResponse
+	tried := false
+	for i, p := range rt.providers {
+		call, err := g.sys.Breakers.Admit(r.Context(), p.name)
+		if err != nil {
+			if r.Context().Err() != nil {
+				rec.gone = true
+				return
+			}
+			refused = append(refused, refusalOf(p.name, err))
+			if g.opts.Metrics != nil {
+				g.opts.Metrics.Call(p.name, "not_permitted", 0)
+			}
+			continue
+		}
+		tried = true
+		*a = attempt{g: g, p: p, call: call, client: a.client, path: a.path, rawPath: a.rawPath, stripKey: stripKey,
+			last: i == len(rt.providers)-1 && ticket == nil, fallback: i > 0}
+		g.try(out, r, a, body)
+		switch a.outcome {
+		case answered:
+			rec.provider, rec.fallback = p.name, i > 0
+			if i > 0 && g.opts.Metrics != nil {
+				g.opts.Metrics.Fallback(rt.name, rt.providers[0].name, p.name)
+			}
+			return
+		case gone:
+			rec.gone = true
+			return
+		}
+		lastErr = a.err
+		if a.kept != nil {
+			kept, rec.provider = a.kept, p.name
+		}
+	}
+	switch {
+	case ticket != nil:
+		// a write no provider took: kept for replay to the first provider
+		target := a.path
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		why := "no provider admits the request"
+		if lastErr != nil {
+			why = rt.providers[len(rt.providers)-1].name + " " + lastErr.Error()
+		}
+		rec.provider = ""
+		if err := ticket.Queue(out, rt.providers[0].name, target, why); err != nil {
+			g.log.Warn("gateway: a failed write could not be queued", "route", rt.name, "err", err)
+			writeJSON(out, http.StatusServiceUnavailable, map[string]any{"error": "every provider failed and the write could not be queued"})
+		}
+	case !tried:
+		noneAdmits(out, rt, refused)
+	case kept != nil:
+		h := out.Header()
+		for k, v := range kept.header {
+			h[k] = v
+		}
+		h.Set(HeaderProvider, rec.provider)
+		out.WriteHeader(kept.code)
+		_, _ = out.Write(kept.body)
+	default:
+		code := http.StatusBadGateway
+		var te *timeoutError
+		if errors.As(lastErr, &te) {
+			code = http.StatusGatewayTimeout
+		}
+		writeJSON(out, code, map[string]any{"error": "every provider failed", "route": rt.name,
+			"provider": rt.providers[len(rt.providers)-1].name, "detail": lastErr.Error()})
+	}
+}
+
+// upstreamRawPath keeps a path's own encoding (%2F stays %2F) for the
+// provider, the prefix stripped when the route strips it; "" when the
+// path has no special encoding (net/url then encodes Path itself).
+func upstreamRawPath(rt *route, u *url.URL) string {
+	if u.RawPath == "" {
+		return ""
+	}
+	if !rt.strip {
+		return u.RawPath
+	}
+	raw, ok := strings.CutPrefix(u.EscapedPath(), rt.prefix)
+	switch {
+	case !ok:
+		return "" // the prefix is itself encoded differently: let Path decide
+	case raw == "":
+		return "/"
+	}
+	return raw
+}
+
+// refusal is one breaker that did not admit a request.
+type refusal struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+	// RetryAfter is nil when no probe comes until an operator acts.
+	RetryAfter *int64 `json:"retry_after_seconds"`
+	wait       time.Duration
+}
+
+func refusalOf(name string, err error) refusal {
+	var open *breaker.OpenError
+	var corrupt *breaker.CorruptError
+	switch {
+	case errors.As(err, &open):
+		r := refusal{Name: name, State: string(open.State), wait: open.RetryAfter}
+		if open.RetryAfter >= 0 {
+			s := retrySeconds(open.RetryAfter)
+			r.RetryAfter = &s
+		}
+		return r
+	case errors.As(err, &corrupt):
+		return refusal{Name: name, State: string(breaker.Corrupt), wait: -1}
+	}
+	return refusal{Name: name, State: string(breaker.Unknown), wait: -1}
+}
+
+// retrySeconds rounds up, at least 1: a client told 0 would retry at once.
+func retrySeconds(d time.Duration) int64 {
+	return max(1, int64(math.Ceil(d.Seconds())))
+}
+
+// noneAdmits is the fail-fast answer: 503 at once, naming the breakers,
+// with Retry-After the earliest next probe (none when every breaker waits
+// for an operator).
+func noneAdmits(w http.ResponseWriter, rt *route, refused []refusal) {
+	earliest := time.Duration(-1)
+	for _, r := range refused {
+		if r.wait >= 0 && (earliest < 0 || r.wait < earliest) {
+			earliest = r.wait
+		}
+	}
+	if earliest >= 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(earliest), 10))
+	}
+	writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "no provider admits the request", "route": rt.name, "breakers": refused})
+}
+
+// readBody buffers the request body (so a fallback can be sent it again),
+// answering 413 past limit. A request without a body gives nil.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil, true
+	}
+	tooLarge := func() ([]byte, bool) {
+		w.Header().Set("Connection", "close") // the rest of the body is not read
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": "request body too large", "max_request_bytes": limit})
+		return nil, false
+	}
+	if r.ContentLength > limit {
+		return tooLarge()
+	}
+	var body []byte
+	var err error
+	if r.ContentLength > 0 {
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+		if err == nil && int64(len(body)) > limit {
+			return tooLarge()
+		}
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "cannot read the request body"})
+		return nil, false
+	}
+	return body, true
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, _ := json.Marshal(v)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.FormatInt(int64(len(b)+1), 10))
+	w.WriteHeader(code)
+	_, _ = w.Write(append(b, '\n'))
+}
