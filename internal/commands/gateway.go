@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,12 +11,16 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/haderos/haderctl/internal/cmdutil"
 	"github.com/haderos/haderctl/internal/config"
 	"github.com/haderos/haderctl/internal/engine/gateway"
+	"github.com/haderos/haderctl/internal/engine/gateway/admin"
+	"github.com/haderos/haderctl/internal/engine/gateway/writes"
+	"github.com/haderos/haderctl/internal/engine/metrics"
 	"github.com/spf13/cobra"
 )
 
@@ -80,7 +85,7 @@ path without its query, route, provider, status, duration, fallback, queued).`,
 			if opts.Grace < 0 {
 				return cmdutil.UsageErrorf("--grace must not be negative")
 			}
-			if !loopback(opts.AdminListen) && f.Getenv("HADERCTL_ADMIN_TOKEN") == "" {
+			if !loopback(opts.AdminListen) && f.Getenv(admin.TokenEnv) == "" {
 				return cmdutil.UsageErrorf("--admin-listen %s is not a loopback address: set HADERCTL_ADMIN_TOKEN to expose the admin endpoints", opts.AdminListen)
 			}
 			if runF != nil {
@@ -131,8 +136,33 @@ func gatewayRun(ctx context.Context, opts *GatewayOptions) error {
 	}
 	defer closeLog()
 	logger := slog.New(slog.NewJSONHandler(f.IO.ErrOut, nil))
-	gw, err := gateway.New(sys, gc, gateway.Options{Environment: c.Environment, AllowedEnvironments: c.Chaos.AllowedEnvironments,
-		AdminToken: f.Getenv("HADERCTL_ADMIN_TOKEN"), Metrics: opts.Metrics, Writes: opts.Writes, AccessLog: accessLog, Logger: logger})
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	token := f.Getenv(admin.TokenEnv)
+	var gw *gateway.Gateway
+	var ops http.Handler // the queued operations' status endpoint
+	if opts.Writes == nil {
+		w := writes.New(sys.Redis, sys.Queues, writes.Options{Keys: sys.Keys, Logger: logger,
+			InFlightTTL:     max(writes.DefaultInFlightTTL, 2*gc.WorstCase()),
+			KeepCredentials: func(queue string) bool { return gw.KeepsCredentials(queue) }})
+		opts.Writes, ops = writeQueue{w}, w.OperationsHandler()
+	}
+	if opts.Admin == nil || opts.Metrics == nil {
+		m, h, err := monitoring(ctx, f, sys, opts.AdminListen, token, metrics.Options{Calls: true, Routes: metricRoutes(gc)})
+		if err != nil {
+			return err
+		}
+		if ops != nil {
+			h.Handle(writes.OperationsPattern, ops)
+		}
+		opts.Admin = cmp.Or[http.Handler](opts.Admin, h)
+		if opts.Metrics == nil {
+			opts.Metrics = m
+			sys.Faults().OnInject(m.FaultInjected)
+		}
+	}
+	gw, err = gateway.New(sys, gc, gateway.Options{Environment: c.Environment, AllowedEnvironments: c.Chaos.AllowedEnvironments,
+		AdminToken: token, Metrics: opts.Metrics, Writes: opts.Writes, AccessLog: accessLog, Logger: logger})
 	if err != nil {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
 	}
@@ -146,8 +176,6 @@ func gatewayRun(ctx context.Context, opts *GatewayOptions) error {
 		ln.Close()
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("--admin-listen %s: %w", opts.AdminListen, err)}
 	}
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
 	sigs := opts.Signals
 	if sigs == nil {
 		ch := make(chan os.Signal, 1)
@@ -177,7 +205,12 @@ func gatewayRun(ctx context.Context, opts *GatewayOptions) error {
 	}
 	adminErr := make(chan error, 1)
 	go func() { adminErr <- gateway.Serve(ctx, adminLn, gw.AdminHandler(opts.Admin), opts.Grace) }()
-	err = gateway.Serve(ctx, ln, gw, opts.Grace)
+	var front http.Handler = gw
+	if ops != nil {
+		// the 202's Location points here, on the listener the client used
+		front = withOperations{ops: ops, gw: gw}
+	}
+	err = gateway.Serve(ctx, ln, front, opts.Grace)
 	stop()
 	if aerr := <-adminErr; err == nil {
 		err = aerr
@@ -186,6 +219,49 @@ func gatewayRun(ctx context.Context, opts *GatewayOptions) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	return nil
+}
+
+// writeQueue gives the gateway its queued writes: writes.Writer's Begin
+// returns its own ticket type, which the gateway takes as a WriteTicket.
+type writeQueue struct{ w *writes.Writer }
+
+func (q writeQueue) Begin(w http.ResponseWriter, r *http.Request, body []byte, queue string) (gateway.WriteTicket, bool) {
+	t, done := q.w.Begin(w, r, body, queue)
+	if done {
+		return nil, true
+	}
+	return t, false
+}
+
+// withOperations serves the queued operations' status endpoint beside
+// the proxy: one prefix test, not a ServeMux (which would clean and
+// redirect the paths the proxy must forward as they came).
+type withOperations struct {
+	ops http.Handler
+	gw  *gateway.Gateway
+}
+
+func (h withOperations) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, writes.OperationsPath) {
+		h.ops.ServeHTTP(w, r)
+		return
+	}
+	h.gw.ServeHTTP(w, r)
+}
+
+// metricRoutes are the routes the metrics list before any request: every
+// service's own and the configured ones.
+func metricRoutes(gc gateway.Config) []metrics.Route {
+	var out []metrics.Route
+	for _, svc := range gc.Services {
+		if svc.BaseURL != "" {
+			out = append(out, metrics.Route{Name: svc.Name, Providers: []string{svc.Name}})
+		}
+	}
+	for _, r := range gc.Settings.Routes {
+		out = append(out, metrics.Route{Name: cmp.Or(r.Name, r.Prefix), Providers: r.Providers})
+	}
+	return out
 }
 
 // reload re-reads the configuration and swaps it in; a bad one is logged

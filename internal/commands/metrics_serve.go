@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/haderos/haderctl/internal/cmdutil"
+	"github.com/haderos/haderctl/internal/engine"
 	"github.com/haderos/haderctl/internal/engine/gateway/admin"
 	"github.com/haderos/haderctl/internal/engine/metrics"
 	"github.com/haderos/haderctl/internal/engine/snapshot"
@@ -90,15 +91,9 @@ func metricsServeRun(ctx context.Context, opts *MetricsServeOptions) error {
 	if err != nil {
 		return err
 	}
-	// one reader for the monitoring API and the scrapes: it remembers the
-	// names it saw, so each read is one round trip
-	reader := sys.Reader(func(o *snapshot.Options) { o.HealthSamples = snapshot.StatusHealthSamples })
-	m := metrics.New(metrics.Options{Reader: reader, Logger: f.Logger})
-	m.FollowTransitions(ctx, sys.Breakers)
-	h, err := admin.New(admin.Options{Reader: reader, Metrics: m.Handler(), Token: opts.Token,
-		RequireToken: !admin.IsLoopback(opts.Listen), Logger: f.Logger})
+	_, h, err := monitoring(ctx, f, sys, opts.Listen, opts.Token, metrics.Options{})
 	if err != nil {
-		return cmdutil.UsageErrorf("%s", err)
+		return err
 	}
 	h.HandlePublic("GET /livez", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeProbe(w, http.StatusOK, map[string]any{"live": true})
@@ -139,6 +134,24 @@ func metricsServeRun(ctx context.Context, opts *MetricsServeOptions) error {
 		return err
 	}
 	return nil
+}
+
+// monitoring builds the monitoring API and /metrics for an admin listener
+// at listen: one snapshot reader for both (it remembers the names it saw,
+// so each read is one round trip), the breaker transitions followed under
+// ctx. mo gives the metrics' own options (Calls, Routes); a missing token
+// off loopback is a usage error.
+func monitoring(ctx context.Context, f *cmdutil.Factory, sys *engine.System, listen, token string, mo metrics.Options) (*metrics.Metrics, *admin.Handler, error) {
+	reader := sys.Reader(func(o *snapshot.Options) { o.HealthSamples = snapshot.StatusHealthSamples })
+	mo.Reader, mo.Logger = reader, f.Logger
+	m := metrics.New(mo)
+	m.FollowTransitions(ctx, sys.Breakers)
+	h, err := admin.New(admin.Options{Reader: reader, Metrics: m.Handler(), Token: token,
+		RequireToken: !admin.IsLoopback(listen), Logger: f.Logger})
+	if err != nil {
+		return nil, nil, cmdutil.UsageErrorf("%s", err)
+	}
+	return m, h, nil
 }
 
 // unwrapOp drops net's "listen tcp ADDR:" prefix, which the message

@@ -56,7 +56,7 @@ func hasFaultHeaders(r *http.Request) bool {
 // headerFaults applies a request's fault headers, answering it itself
 // when it refuses them (403, 400) or aborts it (done). stripKey says the
 // Authorization header carried the admin token: it is not forwarded.
-func (g *Gateway) headerFaults(w http.ResponseWriter, r *http.Request, t *table) (stripKey, done bool) {
+func (g *Gateway) headerFaults(w http.ResponseWriter, r *http.Request, t *table, rt *route) (stripKey, done bool) {
 	if !hasFaultHeaders(r) {
 		return false, false
 	}
@@ -92,6 +92,7 @@ func (g *Gateway) headerFaults(w http.ResponseWriter, r *http.Request, t *table)
 	abort := f.abort > 0 && g.hdr.roll()*100 < f.abortPct
 	if delay || abort {
 		g.auditFault(r, f, delay, abort)
+		g.countFault(rt, delay, abort)
 	}
 	if delay {
 		timer := time.NewTimer(f.delay)
@@ -111,6 +112,26 @@ func (g *Gateway) headerFaults(w http.ResponseWriter, r *http.Request, t *table)
 		return viaAuth, true
 	}
 	return viaAuth, false
+}
+
+// faultCounter is the optional part of Metrics that counts injected
+// faults (haderos_chaos_faults_injected_total).
+type faultCounter interface{ FaultInjected(service, kind string) }
+
+// countFault counts a header fault under the route's first provider, as
+// the kinds the engine's own experiments have: a delay is latency, an
+// abort (a status answered at the gateway) is error.
+func (g *Gateway) countFault(rt *route, delay, abort bool) {
+	fc, ok := g.opts.Metrics.(faultCounter)
+	if !ok || len(rt.providers) == 0 {
+		return
+	}
+	if delay {
+		fc.FaultInjected(rt.providers[0].name, "latency")
+	}
+	if abort {
+		fc.FaultInjected(rt.providers[0].name, "error")
+	}
 }
 
 // adminToken checks the request's admin token in constant time; viaAuth

@@ -28,6 +28,8 @@ type route struct {
 	strip  bool
 	queue  string
 	writes []string
+	// keepCreds keeps the client's credentials with a queued write.
+	keepCreds bool
 	// providers in order; maxBody is the smallest of theirs, as the one
 	// buffered body must fit every fallback.
 	providers []*provider
@@ -78,7 +80,7 @@ func (g *Gateway) compile(c Config) *table {
 	}
 	for _, r := range s.Routes {
 		rt := &route{name: cmp.Or(r.Name, r.Prefix), prefix: normPrefix(r.Prefix), strip: r.StripPrefix,
-			queue: cmp.Or(r.Queue, r.Name, r.Providers[0]), writes: r.QueueMethods}
+			queue: cmp.Or(r.Queue, r.Name, r.Providers[0]), writes: r.QueueMethods, keepCreds: r.KeepCredentials}
 		if len(rt.writes) == 0 {
 			rt.writes = DefaultQueueMethods
 		}
@@ -120,6 +122,17 @@ func (r *route) upstreamPath(path string) string {
 		return "/"
 	}
 	return rest
+}
+
+// KeepsCredentials reports whether a route whose writes go to queue keeps
+// the client's credentials with them (the write queue asks, by queue).
+func (g *Gateway) KeepsCredentials(queue string) bool {
+	for _, r := range g.table.Load().routes {
+		if r.queue == queue && r.keepCreds {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *route) isWrite(method string) bool { return slices.Contains(r.writes, method) }

@@ -25,7 +25,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.route = rt.name
-	stripKey, done := g.headerFaults(rec, r, t)
+	stripKey, done := g.headerFaults(rec, r, t, rt)
 	if done {
 		return
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -61,6 +62,11 @@ type Route struct {
 	// Queue names the fallback queue of the route's writes (empty: the
 	// route's name, else the first provider's).
 	Queue string `json:"queue,omitempty" yaml:"queue,omitempty"`
+	// KeepCredentials stores the client's Authorization, Proxy-Authorization
+	// and Cookie headers with a queued write, for a replay that needs them
+	// (false: they are dropped; the service's configured headers give the
+	// replay its own credentials). Kept ones are redacted in every output.
+	KeepCredentials bool `json:"keep_credentials,omitempty" yaml:"keep_credentials,omitempty"`
 }
 
 // HeaderFaults are Envoy-style faults a test client asks for with
@@ -272,4 +278,24 @@ func (f *failSet) failed(code int) bool {
 		return true
 	}
 	return slices.Contains(f.codes, code)
+}
+
+// WorstCase is the longest a request can take at the gateway under c: the
+// route whose providers' time limits add up to the most (each provider
+// tried in turn). A request's Idempotency-Key claim must outlive it.
+func (c Config) WorstCase() time.Duration {
+	limit := map[string]time.Duration{}
+	var worst time.Duration
+	for _, svc := range c.Services {
+		limit[svc.Name] = cmp.Or(svc.Timeout, c.Settings.Timeout, DefaultTimeout)
+		worst = max(worst, limit[svc.Name])
+	}
+	for _, r := range c.Settings.Routes {
+		var sum time.Duration
+		for _, p := range r.Providers {
+			sum += limit[p]
+		}
+		worst = max(worst, sum)
+	}
+	return worst
 }
