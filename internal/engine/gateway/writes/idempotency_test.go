@@ -274,3 +274,33 @@ func TestAKeyThatCannotBeCheckedIs503(t *testing.T) {
 		t.Fatal("a write without a key was stopped while Redis is down")
 	}
 }
+
+// TestAReusedKeyWhoseOperationIsStillQueuedIs422: once the key's record
+// has expired, the key may be used again; a different write under it,
+// while the queue still holds the first one's operation, would be
+// dropped as a duplicate push. It is refused, and the queued one stays.
+func TestAReusedKeyWhoseOperationIsStillQueuedIs422(t *testing.T) {
+	e := newEnv(t)
+	g := &gateway{wr: e.writer(t, Options{}), lastErr: "HTTP 503"}
+	g.down.Store(true)
+	gw := serve(t, g)
+	if a := send(t, "POST", gw.URL+"/rates", "ship-10", []byte(`{"awb":"1"}`), nil); a.code != http.StatusAccepted {
+		t.Fatalf("first: %d %s", a.code, a.body)
+	}
+	if err := e.rdb.Del(context.Background(), e.keys.GatewayIdempotency("ship-10")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct{ path, body string }{{"/rates", `{"awb":"2"}`}, {"/rates?to=JED", `{"awb":"1"}`}} {
+		a := send(t, "POST", gw.URL+r.path, "ship-10", []byte(r.body), nil)
+		if a.code != http.StatusUnprocessableEntity || a.json(t)["id"] != "ship-10" {
+			t.Fatalf("another write %s %s under the reused key: %d %s, want 422", r.path, r.body, a.code, a.body)
+		}
+		if err := e.rdb.Del(context.Background(), e.keys.GatewayIdempotency("ship-10")).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	op, err := e.qc.Inspect(context.Background(), "shipping", "ship-10")
+	if err != nil || op == nil || string(op.Data) != `{"awb":"1"}` {
+		t.Fatalf("the queued operation: %+v %v, want the first write's", op, err)
+	}
+}

@@ -1,6 +1,7 @@
 package writes
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -60,6 +61,8 @@ type Accepted struct {
 // Queue stores the request for replay and answers w with 202 Accepted.
 // The request is kept as received (see storedRequest), its operation id
 // is the Idempotency-Key or a new one, and lastErr is kept redacted.
+// A key whose operation the queue still holds for another request (its
+// record expired, the key was reused) is answered 422, with a nil error.
 // On an error nothing is written to w: the gateway answers.
 func (t *Ticket) Queue(w http.ResponseWriter, service, target, lastErr string) error {
 	if isRead(t.r.Method) {
@@ -83,6 +86,21 @@ func (t *Ticket) Queue(w http.ResponseWriter, service, target, lastErr string) e
 	if len(res) != 1 {
 		return errors.New("the queue answered no result for the push")
 	}
+	duplicate := res[0].Status == "duplicate"
+	if duplicate && t.key != "" {
+		// the key's record expired (or was never kept) while the queue
+		// still holds its operation: a different request under the key
+		// would be dropped by the push, so it is refused instead
+		held, err := wr.queues.Inspect(ctx, q, op.ID)
+		if err != nil {
+			return err
+		}
+		if held != nil && !sameWrite(held, op) {
+			writeError(w, http.StatusUnprocessableEntity,
+				"the Idempotency-Key names an operation already queued for another request (method, path, query or body differ)", t.key)
+			return nil
+		}
+	}
 	// the index is a shortcut for the status endpoint: without it, it
 	// looks through every queue
 	if err := wr.rdb.Set(ctx, wr.o.Keys.GatewayOperation(op.ID), q, wr.indexTTL()).Err(); err != nil {
@@ -90,7 +108,7 @@ func (t *Ticket) Queue(w http.ResponseWriter, service, target, lastErr string) e
 	}
 	loc := OperationsPath + op.ID
 	body, _ := json.Marshal(Accepted{Status: "queued", OperationID: op.ID, Queue: q, Location: loc, Error: why,
-		Duplicate: res[0].Status == "duplicate"})
+		Duplicate: duplicate})
 	body = append(body, '\n')
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -103,6 +121,21 @@ func (t *Ticket) Queue(w http.ResponseWriter, service, target, lastErr string) e
 			Header: map[string][]string{"Content-Type": {"application/json"}, "Location": {loc}, HeaderOperationID: {op.ID}}}
 	}
 	return nil
+}
+
+// sameWrite reports whether the queue's operation held under a key is
+// the write now pushed under it again: the same method and route, target
+// and body. A completed operation keeps no request (nor does a corrupt
+// one readably): it cannot be told apart and counts as the same.
+func sameWrite(held, op *queue.Operation) bool {
+	switch {
+	case held.State == "completed" || held.State == "corrupt":
+		return true
+	case held.Request == nil || op.Request == nil:
+		return false
+	}
+	return held.Operation == op.Operation && held.Request.Method == op.Request.Method && held.Request.URL == op.Request.URL &&
+		bytes.Equal(held.Data, op.Data) && bytes.Equal(held.Request.Body, op.Request.Body)
 }
 
 // isRead reports the methods that are never queued, whatever a route
