@@ -304,3 +304,36 @@ func TestAReusedKeyWhoseOperationIsStillQueuedIs422(t *testing.T) {
 		t.Fatalf("the queued operation: %+v %v, want the first write's", op, err)
 	}
 }
+
+// TestARetryLaterAnswerIsNotKept: a provider's 429 (or 408, 425) asks the
+// client to retry; kept for the key, it would answer every retry for a
+// day. The key is freed and the retry reaches the provider.
+func TestARetryLaterAnswerIsNotKept(t *testing.T) {
+	e := newEnv(t)
+	var calls atomic.Int32
+	upstream := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte("booked"))
+	}))
+	gw := serve(t, &gateway{wr: e.writer(t, Options{}), upstream: upstream.URL})
+	if a := send(t, "POST", gw.URL+"/book", "slow-1", []byte("x=1"), nil); a.code != http.StatusTooManyRequests {
+		t.Fatalf("first: %d %s, want the provider's 429", a.code, a.body)
+	}
+	a := send(t, "POST", gw.URL+"/book", "slow-1", []byte("x=1"), nil)
+	if a.code != http.StatusCreated || a.header.Get(HeaderReplayed) != "" || calls.Load() != 2 {
+		t.Fatalf("retry: %d %v %q after %d calls, want the provider's 201", a.code, a.header, a.body, calls.Load())
+	}
+	if a := send(t, "POST", gw.URL+"/book", "slow-1", []byte("x=1"), nil); a.code != http.StatusCreated || a.header.Get(HeaderReplayed) != "true" {
+		t.Fatalf("second retry: %d %v, want the 201 replayed", a.code, a.header)
+	}
+	for code, kept := range map[int]bool{200: true, 302: true, 400: true, 404: true, 408: false, 425: false, 429: false, 500: false, 503: false} {
+		if keptStatus(code) != kept {
+			t.Errorf("keptStatus(%d) = %v, want %v", code, !kept, kept)
+		}
+	}
+}

@@ -175,18 +175,30 @@ func (wr *Writer) indexTTL() time.Duration {
 }
 
 // Finish keeps the answer for the key: the 202 of a queued write, or an
-// answer below 500 given through Wrap. A request that got no answer (the
-// client went away) or a 5xx (the gateway's own, e.g. the queue was
-// unreachable) frees the key, so a retry is handled afresh.
+// answer below 500 given through Wrap (keptStatus). A request that got no
+// answer (the client went away), a 5xx (the gateway's own, e.g. the queue
+// was unreachable) or a "retry later" 408, 425 or 429 frees the key, so a
+// retry is handled afresh.
 func (t *Ticket) Finish() {
 	if t.key == "" {
 		return
 	}
 	rec := t.queued
-	if rec == nil && t.capture != nil && t.capture.status >= 200 && t.capture.status < 500 {
+	if rec == nil && t.capture != nil && keptStatus(t.capture.status) {
 		rec = t.capture.record()
 	}
 	t.wr.settle(t.r.Context(), t, rec)
+}
+
+// keptStatus is an answer kept for its key: a 2xx, 3xx or 4xx, but not
+// a 408, 425 or 429, which ask the client to retry later (kept, they
+// would answer every retry for a day), nor a 5xx.
+func keptStatus(code int) bool {
+	switch code {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return false
+	}
+	return code >= 200 && code < 500
 }
 
 // capture passes an answer through while keeping its status, headers and
