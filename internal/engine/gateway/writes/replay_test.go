@@ -117,13 +117,16 @@ func TestCredentialsAreKeptOnlyWhereTheRouteSaysSo(t *testing.T) {
 	r.Header["Authorization"] = []string{"Bearer t0k"}
 	r.Header["Cookie"] = []string{"a=1", "b=2"}
 	r.Header["Keep-Alive"] = []string{"timeout=5"}
+	r.Header["Proxy-Authorization"] = []string{"Basic cHJveHk="}
 	r.Header["Content-Length"] = []string{"0"}
 	kept, _ := storedRequest(r, nil, "/x", true)
 	if kept.Headers["Authorization"] != "Bearer t0k" || kept.Headers["Cookie"] != "a=1; b=2" {
 		t.Fatalf("with credentials kept: %v", kept.Headers)
 	}
-	if _, ok := kept.Headers["Keep-Alive"]; ok {
-		t.Fatalf("a hop-by-hop header was stored: %v", kept.Headers)
+	for _, hop := range []string{"Keep-Alive", "Proxy-Authorization"} {
+		if _, ok := kept.Headers[hop]; ok {
+			t.Fatalf("the hop-by-hop %s was stored: %v", hop, kept.Headers)
+		}
 	}
 	dropped, _ := storedRequest(r, nil, "/x", false)
 	if len(dropped.Headers) != 0 {

@@ -9,10 +9,13 @@ import (
 )
 
 // hopByHopHeaders are RFC 9110 §7.6.1's connection-specific headers (and
-// the older ones proxies still strip): they belong to the client's
-// connection to the gateway, not to the request.
+// the older ones proxies still strip, as httputil.ReverseProxy does):
+// they belong to the client's connection to the gateway, not to the
+// request. Proxy-Authorization is the client's credential for the
+// gateway as its proxy (RFC 9110 §11.7.2): the live proxy never forwards
+// it, so a replay never sends it, whatever a route keeps.
 var hopByHopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
-	"Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 // hopByHop is the set of header names to drop from h: the fixed ones and
 // those its Connection header names.
@@ -39,7 +42,7 @@ var notStored = map[string]bool{"Host": true, "Content-Length": true, "Expect": 
 // credentialHeaders are dropped unless the route keeps credentials: a
 // replay authenticates with the service's configured headers, and a
 // client's session should not sit in Redis for days.
-var credentialHeaders = map[string]bool{"Authorization": true, "Proxy-Authorization": true, "Cookie": true}
+var credentialHeaders = map[string]bool{"Authorization": true, "Cookie": true}
 
 // storedRequest is the request as it is queued: its method, target (the
 // path and query under the service's base URL), its headers but for the
