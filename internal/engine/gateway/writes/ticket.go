@@ -167,11 +167,14 @@ func clientSecrets(h http.Header) []string {
 	return out
 }
 
-// indexTTL outlives an operation's likely life: its attempts, then the
-// dead set's age cap, then the completed ids' retention.
+// indexTTL outlives the life of an operation that is replayed: its
+// attempts, then the completed ids' retention (34 h by default). It does
+// not wait out the dead set's age cap (90 days): the index is a hint, one
+// key per queued write with no cap on their number, and a dead
+// operation's status is still found by looking through the queues.
 func (wr *Writer) indexTTL() time.Duration {
 	s := wr.queues.Settings()
-	return s.DeadMaxAge + s.Retention + time.Duration(s.MaxAttempts)*s.BackoffCap
+	return s.Retention + time.Duration(s.MaxAttempts)*s.BackoffCap
 }
 
 // Finish keeps the answer for the key: the 202 of a queued write, or an
