@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/chaos/faults"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/testredis"
@@ -335,5 +336,28 @@ func TestARetryLaterAnswerIsNotKept(t *testing.T) {
 		if keptStatus(code) != kept {
 			t.Errorf("keptStatus(%d) = %v, want %v", code, !kept, kept)
 		}
+	}
+}
+
+// TestAnAnswerAChaosExperimentMadeUpIsNotKept: an error experiment's
+// answer (say a 400 injected on a game day) never reached the service;
+// kept for the key, it would stand for the write after the experiment.
+func TestAnAnswerAChaosExperimentMadeUpIsNotKept(t *testing.T) {
+	e := newEnv(t)
+	var calls atomic.Int32
+	upstream := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set(faults.HeaderExperiment, "exp-1")
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	gw := serve(t, &gateway{wr: e.writer(t, Options{}), upstream: upstream.URL})
+	if a := send(t, "POST", gw.URL+"/book", "chaos-1", []byte("x=1"), nil); a.code != http.StatusBadRequest {
+		t.Fatalf("first: %d %s, want the injected 400", a.code, a.body)
+	}
+	if a := send(t, "POST", gw.URL+"/book", "chaos-1", []byte("x=1"), nil); a.code != http.StatusCreated || a.header.Get(HeaderReplayed) != "" {
+		t.Fatalf("retry: %d %v, want the provider's own 201", a.code, a.header)
 	}
 }

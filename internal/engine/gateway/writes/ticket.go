@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/chaos/faults"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/redact"
 )
@@ -180,14 +181,17 @@ func (wr *Writer) indexTTL() time.Duration {
 // Finish keeps the answer for the key: the 202 of a queued write, or an
 // answer below 500 given through Wrap (keptStatus). A request that got no
 // answer (the client went away), a 5xx (the gateway's own, e.g. the queue
-// was unreachable) or a "retry later" 408, 425 or 429 frees the key, so a
+// was unreachable), a "retry later" 408, 425 or 429, or an answer a chaos
+// error experiment made up (faults.HeaderExperiment) frees the key, so a
 // retry is handled afresh.
 func (t *Ticket) Finish() {
 	if t.key == "" {
 		return
 	}
 	rec := t.queued
-	if rec == nil && t.capture != nil && keptStatus(t.capture.status) {
+	if rec == nil && t.capture != nil && keptStatus(t.capture.status) && t.capture.header[faults.HeaderExperiment] == nil {
+		// an answer a chaos experiment made up is not the service's:
+		// kept, it would stand for the write after the experiment ended
 		rec = t.capture.record()
 	}
 	t.wr.settle(t.r.Context(), t, rec)
