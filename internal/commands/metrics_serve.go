@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/haderos/haderctl/internal/cmdutil"
@@ -70,7 +71,7 @@ and without the variable it refuses to start (exit 2).`,
 				return cmdutil.UsageErrorf("invalid --listen %q: use HOST:PORT, such as %s", opts.Listen, DefaultMetricsListen)
 			}
 			if getenv != nil {
-				opts.Token = getenv(admin.TokenEnv)
+				opts.Token = strings.TrimSpace(getenv(admin.TokenEnv))
 			}
 			if !admin.IsLoopback(opts.Listen) && opts.Token == "" {
 				return cmdutil.UsageErrorf("--listen %s is not loopback: set %s to a bearer token, or listen on 127.0.0.1", opts.Listen, admin.TokenEnv)

@@ -270,6 +270,10 @@ func (e *AbortError) Error() string {
 // Unwrap makes it an ECONNRESET.
 func (e *AbortError) Unwrap() error { return syscall.ECONNRESET }
 
+// HeaderExperiment names, on an answer an error experiment made up, the
+// experiment that made it: no service gave that answer.
+const HeaderExperiment = "X-Haderctl-Chaos"
+
 // ErrInjectedTimeout is returned when a timeout experiment outlives the
 // caller's patience or its own end.
 var ErrInjectedTimeout = errors.New("chaos: injected timeout")
@@ -351,7 +355,7 @@ func (t *Transport) inject(req *http.Request, base http.RoundTripper, set *activ
 			body := fmt.Sprintf("chaos: injected HTTP %d by experiment %s\n", e.Status, e.ID)
 			return &http.Response{StatusCode: e.Status, Status: strconv.Itoa(e.Status) + " " + http.StatusText(e.Status),
 				Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: req, ContentLength: int64(len(body)),
-				Header: http.Header{"X-Haderctl-Chaos": {e.ID}, "Content-Type": {"text/plain"}},
+				Header: http.Header{HeaderExperiment: {e.ID}, "Content-Type": {"text/plain"}},
 				Body:   io.NopCloser(strings.NewReader(body))}, a.counts, nil
 		case chaos.Abort:
 			return nil, a.counts, &AbortError{Experiment: e.ID}

@@ -84,8 +84,13 @@ const (
 	PathMetrics         = "/metrics"
 )
 
-// New builds the handler; it refuses RequireToken without a Token.
+// New builds the handler; it refuses RequireToken without a Token (one
+// of white space alone is none).
 func New(o Options) (*Handler, error) {
+	// the presented token is trimmed (authorized), so the configured one
+	// is too: a secret file's trailing newline would otherwise refuse
+	// every request
+	o.Token = strings.TrimSpace(o.Token)
 	if o.RequireToken && o.Token == "" {
 		return nil, ErrTokenRequired
 	}

@@ -275,3 +275,21 @@ func TestARedisThatCannotBeReadIs503NamingTheCause(t *testing.T) {
 		}
 	}
 }
+
+// A token read from a secret file often ends in a newline: it is the
+// token without it, and white space alone is no token.
+func TestTheConfiguredTokenIsTrimmed(t *testing.T) {
+	if _, err := admin.New(admin.Options{Token: " \n", RequireToken: true}); !errors.Is(err, admin.ErrTokenRequired) {
+		t.Fatalf("a blank token off loopback: %v, want a refusal", err)
+	}
+	h, err := admin.New(admin.Options{Token: "s3cret\n", RequireToken: true,
+		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "# metrics\n") })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	if resp, body := get(t, srv.URL+admin.PathMetrics, "s3cret"); resp.StatusCode != 200 {
+		t.Fatalf("the token without its newline: %d %s", resp.StatusCode, body)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/chaos/faults"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/testredis"
@@ -272,5 +273,91 @@ func TestAKeyThatCannotBeCheckedIs503(t *testing.T) {
 	}
 	if _, done := wr.Begin(httptest.NewRecorder(), httptest.NewRequest("POST", "/book", nil), nil, "orders"); done {
 		t.Fatal("a write without a key was stopped while Redis is down")
+	}
+}
+
+// TestAReusedKeyWhoseOperationIsStillQueuedIs422: once the key's record
+// has expired, the key may be used again; a different write under it,
+// while the queue still holds the first one's operation, would be
+// dropped as a duplicate push. It is refused, and the queued one stays.
+func TestAReusedKeyWhoseOperationIsStillQueuedIs422(t *testing.T) {
+	e := newEnv(t)
+	g := &gateway{wr: e.writer(t, Options{}), lastErr: "HTTP 503"}
+	g.down.Store(true)
+	gw := serve(t, g)
+	if a := send(t, "POST", gw.URL+"/rates", "ship-10", []byte(`{"awb":"1"}`), nil); a.code != http.StatusAccepted {
+		t.Fatalf("first: %d %s", a.code, a.body)
+	}
+	if err := e.rdb.Del(context.Background(), e.keys.GatewayIdempotency("ship-10")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct{ path, body string }{{"/rates", `{"awb":"2"}`}, {"/rates?to=JED", `{"awb":"1"}`}} {
+		a := send(t, "POST", gw.URL+r.path, "ship-10", []byte(r.body), nil)
+		if a.code != http.StatusUnprocessableEntity || a.json(t)["id"] != "ship-10" {
+			t.Fatalf("another write %s %s under the reused key: %d %s, want 422", r.path, r.body, a.code, a.body)
+		}
+		if err := e.rdb.Del(context.Background(), e.keys.GatewayIdempotency("ship-10")).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	op, err := e.qc.Inspect(context.Background(), "shipping", "ship-10")
+	if err != nil || op == nil || string(op.Data) != `{"awb":"1"}` {
+		t.Fatalf("the queued operation: %+v %v, want the first write's", op, err)
+	}
+}
+
+// TestARetryLaterAnswerIsNotKept: a provider's 429 (or 408, 425) asks the
+// client to retry; kept for the key, it would answer every retry for a
+// day. The key is freed and the retry reaches the provider.
+func TestARetryLaterAnswerIsNotKept(t *testing.T) {
+	e := newEnv(t)
+	var calls atomic.Int32
+	upstream := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte("booked"))
+	}))
+	gw := serve(t, &gateway{wr: e.writer(t, Options{}), upstream: upstream.URL})
+	if a := send(t, "POST", gw.URL+"/book", "slow-1", []byte("x=1"), nil); a.code != http.StatusTooManyRequests {
+		t.Fatalf("first: %d %s, want the provider's 429", a.code, a.body)
+	}
+	a := send(t, "POST", gw.URL+"/book", "slow-1", []byte("x=1"), nil)
+	if a.code != http.StatusCreated || a.header.Get(HeaderReplayed) != "" || calls.Load() != 2 {
+		t.Fatalf("retry: %d %v %q after %d calls, want the provider's 201", a.code, a.header, a.body, calls.Load())
+	}
+	if a := send(t, "POST", gw.URL+"/book", "slow-1", []byte("x=1"), nil); a.code != http.StatusCreated || a.header.Get(HeaderReplayed) != "true" {
+		t.Fatalf("second retry: %d %v, want the 201 replayed", a.code, a.header)
+	}
+	for code, kept := range map[int]bool{200: true, 302: true, 400: true, 404: true, 408: false, 425: false, 429: false, 500: false, 503: false} {
+		if keptStatus(code) != kept {
+			t.Errorf("keptStatus(%d) = %v, want %v", code, !kept, kept)
+		}
+	}
+}
+
+// TestAnAnswerAChaosExperimentMadeUpIsNotKept: an error experiment's
+// answer (say a 400 injected on a game day) never reached the service;
+// kept for the key, it would stand for the write after the experiment.
+func TestAnAnswerAChaosExperimentMadeUpIsNotKept(t *testing.T) {
+	e := newEnv(t)
+	var calls atomic.Int32
+	upstream := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set(faults.HeaderExperiment, "exp-1")
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	gw := serve(t, &gateway{wr: e.writer(t, Options{}), upstream: upstream.URL})
+	if a := send(t, "POST", gw.URL+"/book", "chaos-1", []byte("x=1"), nil); a.code != http.StatusBadRequest {
+		t.Fatalf("first: %d %s, want the injected 400", a.code, a.body)
+	}
+	if a := send(t, "POST", gw.URL+"/book", "chaos-1", []byte("x=1"), nil); a.code != http.StatusCreated || a.header.Get(HeaderReplayed) != "" {
+		t.Fatalf("retry: %d %v, want the provider's own 201", a.code, a.header)
 	}
 }

@@ -82,3 +82,21 @@ func TestTheStatusEndpointShowsAQueuedOperationWithSecretsRedacted(t *testing.T)
 		}
 	}
 }
+
+// TestTheOperationIndexHasABoundedTTL: one index key per queued write,
+// kept for a replayed operation's life, not the dead set's 90 days.
+func TestTheOperationIndexHasABoundedTTL(t *testing.T) {
+	e := newEnv(t)
+	g := &gateway{wr: e.writer(t, Options{})}
+	g.down.Store(true)
+	gw := serve(t, g)
+	a := send(t, "POST", gw.URL+"/rates", "", []byte(`{}`), nil)
+	if a.code != http.StatusAccepted {
+		t.Fatalf("%d %s", a.code, a.body)
+	}
+	ttl := e.rdb.TTL(context.Background(), e.keys.GatewayOperation(a.header.Get(HeaderOperationID))).Val()
+	s := e.qc.Settings()
+	if max := s.Retention + time.Duration(s.MaxAttempts)*s.BackoffCap; ttl <= 0 || ttl > max {
+		t.Fatalf("index TTL %v, want within (0, %v]", ttl, max)
+	}
+}

@@ -23,7 +23,8 @@ type received struct {
 // TestAQueuedWriteIsReplayedByteForByteByADrain stores writes through the
 // package (JSON, a form, binary bytes) and replays them with a real queue
 // drain: the upstream gets the client's method, path, raw query, headers
-// (less the hop-by-hop ones and the credentials) and body bytes.
+// (less the hop-by-hop ones and the credentials; the forwarding headers
+// the gateway's, as the live proxy sends them) and body bytes.
 func TestAQueuedWriteIsReplayedByteForByteByADrain(t *testing.T) {
 	e := newEnv(t)
 	g := &gateway{wr: e.writer(t, Options{})}
@@ -59,6 +60,11 @@ func TestAQueuedWriteIsReplayedByteForByteByADrain(t *testing.T) {
 				"Connection":          {"X-Hop"},
 				"X-Hop":               {"only for this connection"},
 				"Proxy-Authorization": {"Basic cHJveHk="},
+				// forged by the client: the gateway says who it is
+				"X-Forwarded-For":   {"10.9.9.9"},
+				"X-Forwarded-Host":  {"forged.example"},
+				"X-Forwarded-Proto": {"https"},
+				"Forwarded":         {"for=10.9.9.9"},
 			}
 			if c.contentType != "" {
 				h.Set("Content-Type", c.contentType)
@@ -89,7 +95,9 @@ func TestAQueuedWriteIsReplayedByteForByteByADrain(t *testing.T) {
 				t.Fatalf("replayed body %q, want %q", r.body, c.body)
 			}
 			want := map[string]string{"User-Agent": "shop-client/1.0", "X-Multi": "one, two", "X-Request-Id": "r-" + c.name,
-				"Accept-Encoding": "gzip"} // the test's Go client sent it
+				"Accept-Encoding": "gzip", // the test's Go client sent it
+				// what the live proxy sets (SetXForwarded)
+				"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": strings.TrimPrefix(gw.URL, "http://"), "X-Forwarded-Proto": "http"}
 			if c.contentType != "" {
 				want["Content-Type"] = c.contentType
 			}
@@ -117,15 +125,20 @@ func TestCredentialsAreKeptOnlyWhereTheRouteSaysSo(t *testing.T) {
 	r.Header["Authorization"] = []string{"Bearer t0k"}
 	r.Header["Cookie"] = []string{"a=1", "b=2"}
 	r.Header["Keep-Alive"] = []string{"timeout=5"}
+	r.Header["Proxy-Authorization"] = []string{"Basic cHJveHk="}
 	r.Header["Content-Length"] = []string{"0"}
 	kept, _ := storedRequest(r, nil, "/x", true)
 	if kept.Headers["Authorization"] != "Bearer t0k" || kept.Headers["Cookie"] != "a=1; b=2" {
 		t.Fatalf("with credentials kept: %v", kept.Headers)
 	}
-	if _, ok := kept.Headers["Keep-Alive"]; ok {
-		t.Fatalf("a hop-by-hop header was stored: %v", kept.Headers)
+	for _, hop := range []string{"Keep-Alive", "Proxy-Authorization"} {
+		if _, ok := kept.Headers[hop]; ok {
+			t.Fatalf("the hop-by-hop %s was stored: %v", hop, kept.Headers)
+		}
 	}
 	dropped, _ := storedRequest(r, nil, "/x", false)
+	delete(dropped.Headers, "X-Forwarded-Host")
+	delete(dropped.Headers, "X-Forwarded-Proto")
 	if len(dropped.Headers) != 0 {
 		t.Fatalf("by default credentials are dropped, stored %v", dropped.Headers)
 	}

@@ -1,12 +1,14 @@
 package writes
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/chaos/faults"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/redact"
 )
@@ -60,6 +62,8 @@ type Accepted struct {
 // Queue stores the request for replay and answers w with 202 Accepted.
 // The request is kept as received (see storedRequest), its operation id
 // is the Idempotency-Key or a new one, and lastErr is kept redacted.
+// A key whose operation the queue still holds for another request (its
+// record expired, the key was reused) is answered 422, with a nil error.
 // On an error nothing is written to w: the gateway answers.
 func (t *Ticket) Queue(w http.ResponseWriter, service, target, lastErr string) error {
 	if isRead(t.r.Method) {
@@ -83,6 +87,21 @@ func (t *Ticket) Queue(w http.ResponseWriter, service, target, lastErr string) e
 	if len(res) != 1 {
 		return errors.New("the queue answered no result for the push")
 	}
+	duplicate := res[0].Status == "duplicate"
+	if duplicate && t.key != "" {
+		// the key's record expired (or was never kept) while the queue
+		// still holds its operation: a different request under the key
+		// would be dropped by the push, so it is refused instead
+		held, err := wr.queues.Inspect(ctx, q, op.ID)
+		if err != nil {
+			return err
+		}
+		if held != nil && !sameWrite(held, op) {
+			writeError(w, http.StatusUnprocessableEntity,
+				"the Idempotency-Key names an operation already queued for another request (method, path, query or body differ)", t.key)
+			return nil
+		}
+	}
 	// the index is a shortcut for the status endpoint: without it, it
 	// looks through every queue
 	if err := wr.rdb.Set(ctx, wr.o.Keys.GatewayOperation(op.ID), q, wr.indexTTL()).Err(); err != nil {
@@ -90,7 +109,7 @@ func (t *Ticket) Queue(w http.ResponseWriter, service, target, lastErr string) e
 	}
 	loc := OperationsPath + op.ID
 	body, _ := json.Marshal(Accepted{Status: "queued", OperationID: op.ID, Queue: q, Location: loc, Error: why,
-		Duplicate: res[0].Status == "duplicate"})
+		Duplicate: duplicate})
 	body = append(body, '\n')
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -103,6 +122,21 @@ func (t *Ticket) Queue(w http.ResponseWriter, service, target, lastErr string) e
 			Header: map[string][]string{"Content-Type": {"application/json"}, "Location": {loc}, HeaderOperationID: {op.ID}}}
 	}
 	return nil
+}
+
+// sameWrite reports whether the queue's operation held under a key is
+// the write now pushed under it again: the same method and route, target
+// and body. A completed operation keeps no request (nor does a corrupt
+// one readably): it cannot be told apart and counts as the same.
+func sameWrite(held, op *queue.Operation) bool {
+	switch {
+	case held.State == "completed" || held.State == "corrupt":
+		return true
+	case held.Request == nil || op.Request == nil:
+		return false
+	}
+	return held.Operation == op.Operation && held.Request.Method == op.Request.Method && held.Request.URL == op.Request.URL &&
+		bytes.Equal(held.Data, op.Data) && bytes.Equal(held.Request.Body, op.Request.Body)
 }
 
 // isRead reports the methods that are never queued, whatever a route
@@ -134,26 +168,44 @@ func clientSecrets(h http.Header) []string {
 	return out
 }
 
-// indexTTL outlives an operation's likely life: its attempts, then the
-// dead set's age cap, then the completed ids' retention.
+// indexTTL outlives the life of an operation that is replayed: its
+// attempts, then the completed ids' retention (34 h by default). It does
+// not wait out the dead set's age cap (90 days): the index is a hint, one
+// key per queued write with no cap on their number, and a dead
+// operation's status is still found by looking through the queues.
 func (wr *Writer) indexTTL() time.Duration {
 	s := wr.queues.Settings()
-	return s.DeadMaxAge + s.Retention + time.Duration(s.MaxAttempts)*s.BackoffCap
+	return s.Retention + time.Duration(s.MaxAttempts)*s.BackoffCap
 }
 
 // Finish keeps the answer for the key: the 202 of a queued write, or an
-// answer below 500 given through Wrap. A request that got no answer (the
-// client went away) or a 5xx (the gateway's own, e.g. the queue was
-// unreachable) frees the key, so a retry is handled afresh.
+// answer below 500 given through Wrap (keptStatus). A request that got no
+// answer (the client went away), a 5xx (the gateway's own, e.g. the queue
+// was unreachable), a "retry later" 408, 425 or 429, or an answer a chaos
+// error experiment made up (faults.HeaderExperiment) frees the key, so a
+// retry is handled afresh.
 func (t *Ticket) Finish() {
 	if t.key == "" {
 		return
 	}
 	rec := t.queued
-	if rec == nil && t.capture != nil && t.capture.status >= 200 && t.capture.status < 500 {
+	if rec == nil && t.capture != nil && keptStatus(t.capture.status) && t.capture.header[faults.HeaderExperiment] == nil {
+		// an answer a chaos experiment made up is not the service's:
+		// kept, it would stand for the write after the experiment ended
 		rec = t.capture.record()
 	}
 	t.wr.settle(t.r.Context(), t, rec)
+}
+
+// keptStatus is an answer kept for its key: a 2xx, 3xx or 4xx, but not
+// a 408, 425 or 429, which ask the client to retry later (kept, they
+// would answer every retry for a day), nor a 5xx.
+func keptStatus(code int) bool {
+	switch code {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return false
+	}
+	return code >= 200 && code < 500
 }
 
 // capture passes an answer through while keeping its status, headers and

@@ -61,9 +61,10 @@ type Options struct {
 	// argument is the queue's name itself.
 	Queue func(route string) string
 	// KeepCredentials, when it says true for a route, stores the client's
-	// Authorization, Proxy-Authorization and Cookie headers with its queued
-	// writes. nil (the default) drops them: the service's configured
-	// headers authenticate the replay.
+	// Authorization and Cookie headers with its queued writes
+	// (Proxy-Authorization is hop-by-hop: never stored). nil (the
+	// default) drops them: the service's configured headers authenticate
+	// the replay.
 	KeepCredentials func(route string) bool
 	// InFlightTTL bounds how long a key stays claimed by a request that
 	// has not finished (a gateway that died frees it then); default 5 min.
