@@ -96,6 +96,24 @@ func TestAWriteFailedEverywhereIsQueued(t *testing.T) {
 	}
 }
 
+// A queued write keeps its path as the client encoded it: the drain must
+// send riyadh%2Fnorth, not riyadh/north (another resource).
+func TestAQueuedWriteKeepsThePathsEncoding(t *testing.T) {
+	aramex, smsa := newUpstream(t, "a"), newUpstream(t, "s")
+	aramex.set(500)
+	smsa.set(500)
+	q := &fakeQueue{}
+	f := newFixture(t, shipping(aramex.URL, smsa.URL), gateway.Options{Writes: q})
+	if resp, _ := f.do("POST", "/api/v1/integrations/shipping/zones/riyadh%2Fnorth?x=1", "z"); resp.StatusCode != 202 {
+		t.Fatalf("%d", resp.StatusCode)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.queued) != 1 || !strings.HasPrefix(q.queued[0], "aramex /api/v1/integrations/shipping/zones/riyadh%2Fnorth?x=1 | ") {
+		t.Fatalf("queued %q", q.queued)
+	}
+}
+
 type lockedWriter struct {
 	w  *bytes.Buffer
 	mu *sync.Mutex

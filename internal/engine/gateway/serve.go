@@ -86,6 +86,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case ticket != nil:
 		// a write no provider took: kept for replay to the first provider
 		target := a.path
+		if a.rawPath != "" {
+			target = a.rawPath // as the client encoded it: %2F stays %2F
+		}
 		if r.URL.RawQuery != "" {
 			target += "?" + r.URL.RawQuery
 		}
