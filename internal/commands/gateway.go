@@ -85,7 +85,7 @@ path without its query, route, provider, status, duration, fallback, queued).`,
 			if opts.Grace < 0 {
 				return cmdutil.UsageErrorf("--grace must not be negative")
 			}
-			if !loopback(opts.AdminListen) && f.Getenv(admin.TokenEnv) == "" {
+			if !admin.IsLoopback(opts.AdminListen) && f.Getenv(admin.TokenEnv) == "" {
 				return cmdutil.UsageErrorf("--admin-listen %s is not a loopback address: set HADERCTL_ADMIN_TOKEN to expose the admin endpoints", opts.AdminListen)
 			}
 			if runF != nil {
@@ -101,19 +101,6 @@ path without its query, route, provider, status, duration, fallback, queued).`,
 	fl.DurationVar(&opts.Grace, "grace", 10*time.Second, "how long requests in flight may take to finish on SIGTERM")
 	fl.StringVar(&opts.AccessLog, "access-log", "stderr", `where the access log goes: stderr, off, or a file`)
 	return cmd
-}
-
-// loopback reports whether addr listens on loopback only.
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func gatewayRun(ctx context.Context, opts *GatewayOptions) error {

@@ -19,7 +19,6 @@
 package metrics
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -34,9 +33,7 @@ import (
 )
 
 // Snapshotter reads the engine's state; *snapshot.Reader is one.
-type Snapshotter interface {
-	Snapshot(ctx context.Context, f snapshot.Filter) (*snapshot.Snapshot, error)
-}
+type Snapshotter = snapshot.Source
 
 // DefaultScrapeTimeout bounds a scrape's snapshot when Options leave it
 // zero: under Prometheus' default scrape timeout (10 s), so a slow Redis

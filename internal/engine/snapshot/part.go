@@ -264,3 +264,9 @@ func dedupe(names []string) []string {
 	}
 	return out
 }
+
+// Source reads the engine's state in one snapshot; *Reader is one. The
+// monitoring API and the metrics take it, so tests can hand them a fake.
+type Source interface {
+	Snapshot(ctx context.Context, f Filter) (*Snapshot, error)
+}

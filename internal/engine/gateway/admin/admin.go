@@ -35,9 +35,7 @@ import (
 // Snapshotter reads the engine's state; *snapshot.Reader is one. Build
 // it with Options.HealthSamples = snapshot.StatusHealthSamples so the
 // health document matches the command's.
-type Snapshotter interface {
-	Snapshot(ctx context.Context, f snapshot.Filter) (*snapshot.Snapshot, error)
-}
+type Snapshotter = snapshot.Source
 
 // DefaultTimeout bounds a request's snapshot when Options leave it zero.
 const DefaultTimeout = 5 * time.Second
