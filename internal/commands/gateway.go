@@ -113,6 +113,7 @@ func loopback(addr string) bool {
 
 func gatewayRun(ctx context.Context, opts *GatewayOptions) error {
 	f := opts.F
+	setGatewayGC(f.Getenv)
 	c, err := f.Config()
 	if err != nil {
 		return err
