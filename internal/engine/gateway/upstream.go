@@ -174,17 +174,21 @@ func (t *upstreamTransport) exchange(ctx context.Context, c *upstreamConn, req *
 		}
 		return nil, err
 	}
-	if err := req.Write(c.bw); err != nil {
-		return fail(err)
+	writeErr := req.Write(c.bw)
+	if writeErr == nil {
+		writeErr = c.bw.Flush()
 	}
-	if err := c.bw.Flush(); err != nil {
-		return fail(err)
+	if writeErr != nil && (ctx.Err() != nil || c.written == 0) {
+		return fail(writeErr)
 	}
 	var resp *http.Response
 	for {
 		var err error
 		resp, err = http.ReadResponse(c.br, req)
 		if err != nil {
+			if writeErr != nil {
+				err = writeErr
+			}
 			return fail(err)
 		}
 		// 1xx informational answers (103 Early Hints) come before the
@@ -193,7 +197,9 @@ func (t *upstreamTransport) exchange(ctx context.Context, c *upstreamConn, req *
 			break
 		}
 	}
-	keep := !resp.Close && !req.Close
+	// a server may answer before it has read the whole body (413) and
+	// close: its answer is the one to pass on, but the connection is done
+	keep := !resp.Close && !req.Close && writeErr == nil
 	b := &upstreamBody{t: t, c: c, ctx: ctx, stop: stop, keep: keep}
 	if resp.Body == http.NoBody || resp.Body == nil {
 		b.release(true)

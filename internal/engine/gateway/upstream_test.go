@@ -434,3 +434,39 @@ func TestUpstreamLeavesHTTPSToNetHTTP(t *testing.T) {
 		t.Fatalf("the https request went through the synchronous pool (%d idle)", n)
 	}
 }
+
+// A server that refuses a large body without reading it answers and
+// closes: that answer reaches the caller, not the failed write.
+func TestUpstreamPassesOnAnAnswerGivenBeforeTheBodyWasRead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large")
+		// close the sending side, drain a while, as net/http's server does
+		// before it closes (a close with unread data would reset)
+		c.(*net.TCPConn).CloseWrite()
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		io.CopyN(io.Discard, c, 64<<10)
+	}()
+	tr := newTestUpstream(t)
+	body := strings.NewReader(strings.Repeat("x", 32<<20))
+	code, _, got, err := roundTrip(t, tr, context.Background(), "POST", "http://"+ln.Addr().String()+"/", body)
+	if err != nil || code != http.StatusRequestEntityTooLarge || got != "too large" {
+		t.Fatalf("a 413 before the body was read: %d %q %v", code, got, err)
+	}
+	if n := tr.idleCount(); n != 0 {
+		t.Fatalf("the connection was pooled after a failed write (%d idle)", n)
+	}
+}
