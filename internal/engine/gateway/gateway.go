@@ -193,8 +193,9 @@ func (g *Gateway) startAgents(c Config) {
 	}
 }
 
-// Close stops the chaos agents and closes idle upstream connections; the
-// engine is the caller's to close.
+// Close stops the chaos agents and closes upstream connections (idle
+// ones now, those of requests still finishing when they end); the engine
+// is the caller's to close.
 func (g *Gateway) Close() {
 	g.agentsMu.Lock()
 	for _, cancel := range g.agents {
@@ -203,7 +204,7 @@ func (g *Gateway) Close() {
 	g.agents = nil
 	g.agentsMu.Unlock()
 	g.agentsWG.Wait()
-	g.base.CloseIdleConnections()
+	g.base.Close()
 }
 
 // Services are the names the current configuration proxies to.

@@ -357,9 +357,16 @@ func (t *upstreamTransport) put(c *upstreamConn) {
 }
 
 // CloseIdleConnections closes every pooled connection (and the
-// fallback's).
-func (t *upstreamTransport) CloseIdleConnections() {
+// fallback's); connections still in use are pooled again when they end.
+func (t *upstreamTransport) CloseIdleConnections() { t.closeIdle(false) }
+
+// Close closes the idle connections and every one that ends later: for
+// a gateway that is done, whose last requests may still be finishing.
+func (t *upstreamTransport) Close() { t.closeIdle(true) }
+
+func (t *upstreamTransport) closeIdle(forGood bool) {
 	t.mu.Lock()
+	t.closed = t.closed || forGood
 	var idle []*upstreamConn
 	for _, h := range t.hosts {
 		idle = append(idle, h.idle...)

@@ -470,3 +470,19 @@ func TestUpstreamPassesOnAnAnswerGivenBeforeTheBodyWasRead(t *testing.T) {
 		t.Fatalf("the connection was pooled after a failed write (%d idle)", n)
 	}
 }
+
+func TestUpstreamClosedPoolsNothingMore(t *testing.T) {
+	up := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	tr := newTestUpstream(t)
+	req, _ := http.NewRequest("GET", up.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Close() // while the answer is still being read
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if n := tr.idleCount(); n != 0 {
+		t.Fatalf("a connection that ended after Close was pooled (%d idle)", n)
+	}
+}
