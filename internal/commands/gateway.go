@@ -105,6 +105,7 @@ path without its query, route, provider, status, duration, fallback, queued).`,
 
 func gatewayRun(ctx context.Context, opts *GatewayOptions) error {
 	f := opts.F
+	setGatewayGC(f.Getenv)
 	c, err := f.Config()
 	if err != nil {
 		return err
@@ -295,14 +296,14 @@ func openAccessLog(where string, stderr io.Writer) (*slog.Logger, func(), error)
 		return nil, func() {}, nil
 	case "stderr", "-":
 		w := gateway.NewLogWriter(stderr, accessLogFlush)
-		return slog.New(slog.NewJSONHandler(w, nil)), w.Close, nil
+		return gateway.NewAccessLogger(w), w.Close, nil
 	}
 	file, err := os.OpenFile(where, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o640)
 	if err != nil {
 		return nil, nil, cmdutil.UsageErrorf("--access-log: %s", errors.Unwrap(err))
 	}
 	w := gateway.NewLogWriter(file, accessLogFlush)
-	return slog.New(slog.NewJSONHandler(w, nil)), func() { w.Close(); file.Close() }, nil
+	return gateway.NewAccessLogger(w), func() { w.Close(); file.Close() }, nil
 }
 
 // accessLogFlush is how long an access log line may wait in the buffer:

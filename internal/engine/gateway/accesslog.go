@@ -59,15 +59,26 @@ func (g *Gateway) finish(rec *recorder, r *http.Request) {
 	if log == nil || !log.Enabled(r.Context(), slog.LevelInfo) {
 		return
 	}
+	e := accessEntry{time: time.Now(), method: r.Method, path: r.URL.Path, route: rec.route, provider: rec.provider,
+		status: status, duration: d, fallback: rec.fallback, queued: rec.Header().Get(HeaderOperationID)}
+	if h, ok := log.Handler().(*accessLogHandler); ok {
+		h.write(&e)
+		return
+	}
+	log.LogAttrs(r.Context(), slog.LevelInfo, "request", e.attrs()...)
+}
+
+// attrs are the entry as slog attributes, for any other handler.
+func (e *accessEntry) attrs() []slog.Attr {
 	attrs := []slog.Attr{
-		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", rec.route),
-		slog.String("provider", rec.provider), slog.Int("status", status),
-		slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.Bool("fallback", rec.fallback),
+		slog.String("method", e.method), slog.String("path", e.path), slog.String("route", e.route),
+		slog.String("provider", e.provider), slog.Int("status", e.status),
+		slog.Float64("duration_ms", float64(e.duration.Microseconds())/1000), slog.Bool("fallback", e.fallback),
 	}
-	if id := rec.Header().Get(HeaderOperationID); id != "" {
-		attrs = append(attrs, slog.String("queued", id))
+	if e.queued != "" {
+		attrs = append(attrs, slog.String("queued", e.queued))
 	}
-	log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	return attrs
 }
 
 // LogWriter buffers access log lines and writes them out every interval

@@ -7,7 +7,7 @@
 //	client ─► Gateway.ServeHTTP: route (longest prefix) ─► header faults?
 //	          ─► body buffered (≤ max_request_bytes) ─► WriteQueue.Begin (writes)
 //	          for each provider:  breaker.Admit ──refused──► next
-//	                              ReverseProxy ─► chaos faults ─► net/http (pooled)
+//	                              ReverseProxy ─► chaos faults ─► upstreamTransport (pooled)
 //	                              failed (fail_on, timeout, conn) ──► next
 //	          none admitted: 503 + Retry-After; all failed: last answer,
 //	          502/504, or the write queued (202)
@@ -93,7 +93,7 @@ type Gateway struct {
 	opts    Options
 	log     *slog.Logger
 	faults  *faults.Faults
-	base    *http.Transport
+	base    *upstreamTransport
 	rt      http.RoundTripper // faults over base
 	table   atomic.Pointer[table]
 	chaosOK error // why chaos may not act here, or nil
@@ -121,13 +121,13 @@ func New(sys *engine.System, c Config, o Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := http.DefaultTransport.(*http.Transport).Clone()
+	std := http.DefaultTransport.(*http.Transport).Clone()
 	// One pool for every upstream, sized for many keep-alive clients.
-	base.MaxIdleConns = 1024
-	base.MaxIdleConnsPerHost = 256
-	base.TLSClientConfig = tc
-	g.base = base
-	g.rt = &faults.Transport{Base: base, Faults: g.faults}
+	std.MaxIdleConns = 1024
+	std.MaxIdleConnsPerHost = 256
+	std.TLSClientConfig = tc
+	g.base = newUpstreamTransport(std, std.MaxIdleConnsPerHost)
+	g.rt = &faults.Transport{Base: g.base, Faults: g.faults}
 	g.table.Store(g.compile(c))
 	g.startAgents(c)
 	return g, nil
@@ -193,8 +193,9 @@ func (g *Gateway) startAgents(c Config) {
 	}
 }
 
-// Close stops the chaos agents and closes idle upstream connections; the
-// engine is the caller's to close.
+// Close stops the chaos agents and closes upstream connections (idle
+// ones now, those of requests still finishing when they end); the engine
+// is the caller's to close.
 func (g *Gateway) Close() {
 	g.agentsMu.Lock()
 	for _, cancel := range g.agents {
@@ -203,7 +204,7 @@ func (g *Gateway) Close() {
 	g.agents = nil
 	g.agentsMu.Unlock()
 	g.agentsWG.Wait()
-	g.base.CloseIdleConnections()
+	g.base.Close()
 }
 
 // Services are the names the current configuration proxies to.

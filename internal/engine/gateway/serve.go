@@ -186,7 +186,16 @@ func noneAdmits(w http.ResponseWriter, rt *route, refused []refusal) {
 	if earliest >= 0 {
 		w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(earliest), 10))
 	}
-	writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "no provider admits the request", "route": rt.name, "breakers": refused})
+	writeJSON(w, http.StatusServiceUnavailable, noneAdmitsBody{Breakers: refused, Error: "no provider admits the request", Route: rt.name})
+}
+
+// noneAdmitsBody is the fail-fast answer's body: a struct, not a map, as
+// it is the one body written at full load (an open breaker); its fields
+// are in the order a map's keys were encoded.
+type noneAdmitsBody struct {
+	Breakers []refusal `json:"breakers"`
+	Error    string    `json:"error"`
+	Route    string    `json:"route"`
 }
 
 // readBody buffers the request body (so a fallback can be sent it again),

@@ -1,0 +1,380 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// upstreamTransport is the gateway's base transport: it writes a request
+// and reads its response on the calling goroutine, over a pool of
+// keep-alive HTTP/1.1 connections per upstream address. net/http's
+// Transport hands each request to a per-connection writeLoop goroutine
+// and the response back from a readLoop goroutine; for a proxy answering
+// small responses those two handoffs were about a third of its CPU (see
+// docs/benchmarks.md). Anything this transport does not do itself goes
+// to fallback, a net/http Transport: https upstreams, requests through an
+// HTTP proxy from the environment, Upgrade and Expect: 100-continue.
+//
+// A connection goes back to the pool only when its response body was
+// read to its end and neither side asked to close; a request's context
+// bounds every read and write (context.AfterFunc sets a past deadline on
+// the connection), and a connection whose deadline fired is never reused.
+type upstreamTransport struct {
+	fallback *http.Transport
+	dialer   net.Dialer
+	// maxIdle caps the idle connections kept per address.
+	maxIdle int
+	// idleTimeout drops a connection idle longer (servers close theirs).
+	idleTimeout time.Duration
+	// now is the clock of the idle bookkeeping (tests move it).
+	now func() time.Time
+
+	mu     sync.Mutex
+	hosts  map[string]*upstreamHost
+	closed bool
+}
+
+// upstreamHost is one upstream address' pool.
+type upstreamHost struct {
+	addr string
+	// viaProxy: the environment's HTTP proxy covers this address, so its
+	// requests go to the fallback transport (decided once per address).
+	viaProxy bool
+	idle     []*upstreamConn // most recently used last
+}
+
+type upstreamConn struct {
+	conn   net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	host   *upstreamHost
+	idleAt time.Time
+	// written and read count one exchange's bytes on the connection: a
+	// reused connection that took nothing, or gave nothing back, had
+	// been closed by the server.
+	written, read int64
+}
+
+func (c *upstreamConn) Write(p []byte) (int, error) {
+	n, err := c.conn.Write(p)
+	c.written += int64(n)
+	return n, err
+}
+
+func (c *upstreamConn) Read(p []byte) (int, error) {
+	n, err := c.conn.Read(p)
+	c.read += int64(n)
+	return n, err
+}
+
+// idleCheckAfter: a connection idle at least this long is checked for a
+// close from the server before it is used (one non-blocking peek), so a
+// server's keep-alive timeout (uvicorn's is 5 s) does not fail a request.
+const idleCheckAfter = 100 * time.Millisecond
+
+func newUpstreamTransport(fallback *http.Transport, maxIdle int) *upstreamTransport {
+	return &upstreamTransport{
+		fallback:    fallback,
+		dialer:      net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
+		maxIdle:     maxIdle,
+		idleTimeout: cmpDuration(fallback.IdleConnTimeout, 90*time.Second),
+		now:         time.Now,
+		hosts:       map[string]*upstreamHost{},
+	}
+}
+
+func cmpDuration(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "http" || req.Header.Get("Upgrade") != "" || req.Header.Get("Expect") != "" {
+		return t.fallback.RoundTrip(req)
+	}
+	h := t.host(req)
+	if h.viaProxy {
+		return t.fallback.RoundTrip(req)
+	}
+	ctx := req.Context()
+	c, reused, err := t.get(ctx, h)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	resp, err := t.exchange(ctx, c, req)
+	if err != nil && reused && ctx.Err() == nil && canResend(req) && (c.written == 0 || c.read == 0 && idempotent(req)) {
+		// the pooled connection had died (the server closed it while it
+		// was idle): once more on a fresh one, as net/http does
+		if c, err = t.dial(ctx, h); err != nil {
+			return nil, err
+		}
+		if req.GetBody != nil {
+			if req.Body, err = req.GetBody(); err != nil {
+				c.conn.Close()
+				return nil, err
+			}
+		}
+		resp, err = t.exchange(ctx, c, req)
+	}
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	return resp, nil
+}
+
+// canResend says a request can be written again: it has no body, or one
+// GetBody rebuilds (Request.Write consumes and closes the first).
+func canResend(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+// idempotent says a request may reach the server twice, as net/http
+// decides: an idempotent method or an Idempotency-Key.
+func idempotent(req *http.Request) bool {
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, key := req.Header["Idempotency-Key"]
+	_, xkey := req.Header["X-Idempotency-Key"]
+	return key || xkey
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// exchange writes req on c and reads the response head. The returned
+// response's body owns c: it gives it back to the pool or closes it.
+func (t *upstreamTransport) exchange(ctx context.Context, c *upstreamConn, req *http.Request) (*http.Response, error) {
+	c.written, c.read = 0, 0
+	stop := context.AfterFunc(ctx, func() {
+		// unblocks this goroutine's read or write at once
+		_ = c.conn.SetDeadline(aLongTimeAgo)
+	})
+	fail := func(err error) (*http.Response, error) {
+		stop()
+		c.conn.Close()
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		return nil, err
+	}
+	writeErr := req.Write(c.bw)
+	if writeErr == nil {
+		writeErr = c.bw.Flush()
+	}
+	if writeErr != nil && (ctx.Err() != nil || c.written == 0) {
+		return fail(writeErr)
+	}
+	var resp *http.Response
+	for {
+		var err error
+		resp, err = http.ReadResponse(c.br, req)
+		if err != nil {
+			if writeErr != nil {
+				err = writeErr
+			}
+			return fail(err)
+		}
+		// 1xx informational answers (103 Early Hints) come before the
+		// real one; 101 is an upgrade, which goes to the fallback
+		if resp.StatusCode < 100 || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+	}
+	// a server may answer before it has read the whole body (413) and
+	// close: its answer is the one to pass on, but the connection is done
+	keep := !resp.Close && !req.Close && writeErr == nil
+	b := &upstreamBody{t: t, c: c, ctx: ctx, stop: stop, keep: keep}
+	if resp.Body == http.NoBody || resp.Body == nil {
+		b.release(true)
+		return resp, nil
+	}
+	b.body = resp.Body
+	resp.Body = b
+	return resp, nil
+}
+
+// aLongTimeAgo is a deadline in the past: it fails a blocked I/O call.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// upstreamBody is a response body that gives its connection back to the
+// pool when it is read to its end, and closes it when it is closed early.
+type upstreamBody struct {
+	body io.ReadCloser
+	t    *upstreamTransport
+	c    *upstreamConn
+	ctx  context.Context
+	stop func() bool
+	keep bool
+	eof  bool
+	done bool // the connection was released
+}
+
+func (b *upstreamBody) Read(p []byte) (int, error) {
+	switch {
+	case b.eof:
+		return 0, io.EOF
+	case b.done:
+		return 0, errBodyClosed
+	}
+	n, err := b.body.Read(p)
+	if err == io.EOF {
+		b.eof = true
+		b.release(true)
+	} else if err != nil {
+		b.release(false)
+		if ctxErr := b.ctx.Err(); ctxErr != nil {
+			// the request's context ended: say so, not "i/o timeout"
+			err = errors.Join(ctxErr, err)
+		}
+	}
+	return n, err
+}
+
+var errBodyClosed = errors.New("gateway: read on a closed upstream body")
+
+func (b *upstreamBody) Close() error {
+	if !b.done {
+		// not read to its end: the rest is unread on the wire, so the
+		// connection cannot carry another request
+		b.release(false)
+	}
+	return nil
+}
+
+// release ends the body's hold on its connection: back to the pool when
+// it was read to its end, can be kept and no deadline fired; closed else.
+func (b *upstreamBody) release(atEOF bool) {
+	if b.done {
+		return
+	}
+	b.done = true
+	fired := !b.stop()
+	if atEOF && b.keep && !fired && b.c.br.Buffered() == 0 {
+		b.t.put(b.c)
+		return
+	}
+	b.c.conn.Close()
+}
+
+// host finds or makes the pool of req's address.
+func (t *upstreamTransport) host(req *http.Request) *upstreamHost {
+	addr := canonicalAddr(req.URL)
+	t.mu.Lock()
+	h := t.hosts[addr]
+	t.mu.Unlock()
+	if h != nil {
+		return h
+	}
+	h = &upstreamHost{addr: addr}
+	if t.fallback.Proxy != nil {
+		if u, err := t.fallback.Proxy(req); err != nil || u != nil {
+			h.viaProxy = true
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old := t.hosts[addr]; old != nil {
+		return old
+	}
+	t.hosts[addr] = h
+	return h
+}
+
+func canonicalAddr(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// get takes the most recently used idle connection that is still open,
+// or dials one; reused says it had carried a request before.
+func (t *upstreamTransport) get(ctx context.Context, h *upstreamHost) (c *upstreamConn, reused bool, err error) {
+	now := t.now()
+	for {
+		t.mu.Lock()
+		n := len(h.idle)
+		if n == 0 {
+			t.mu.Unlock()
+			break
+		}
+		c = h.idle[n-1]
+		h.idle[n-1] = nil
+		h.idle = h.idle[:n-1]
+		t.mu.Unlock()
+		idle := now.Sub(c.idleAt)
+		if idle >= t.idleTimeout || idle >= idleCheckAfter && !connAlive(c.conn) {
+			c.conn.Close()
+			continue
+		}
+		return c, true, nil
+	}
+	c, err = t.dial(ctx, h)
+	return c, false, err
+}
+
+func (t *upstreamTransport) dial(ctx context.Context, h *upstreamHost) (*upstreamConn, error) {
+	conn, err := t.dialer.DialContext(ctx, "tcp", h.addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &upstreamConn{conn: conn, host: h}
+	c.br, c.bw = bufio.NewReaderSize(c, 4<<10), bufio.NewWriterSize(c, 4<<10)
+	return c, nil
+}
+
+// put keeps c for the next request to its address, unless the pool is
+// full or closed.
+func (t *upstreamTransport) put(c *upstreamConn) {
+	c.idleAt = t.now()
+	t.mu.Lock()
+	h := c.host
+	if t.closed || len(h.idle) >= t.maxIdle {
+		t.mu.Unlock()
+		c.conn.Close()
+		return
+	}
+	h.idle = append(h.idle, c)
+	t.mu.Unlock()
+}
+
+// CloseIdleConnections closes every pooled connection (and the
+// fallback's); connections still in use are pooled again when they end.
+func (t *upstreamTransport) CloseIdleConnections() { t.closeIdle(false) }
+
+// Close closes the idle connections and every one that ends later: for
+// a gateway that is done, whose last requests may still be finishing.
+func (t *upstreamTransport) Close() { t.closeIdle(true) }
+
+func (t *upstreamTransport) closeIdle(forGood bool) {
+	t.mu.Lock()
+	t.closed = t.closed || forGood
+	var idle []*upstreamConn
+	for _, h := range t.hosts {
+		idle = append(idle, h.idle...)
+		h.idle = nil
+	}
+	t.mu.Unlock()
+	for _, c := range idle {
+		c.conn.Close()
+	}
+	t.fallback.CloseIdleConnections()
+}
