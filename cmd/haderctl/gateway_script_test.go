@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,35 +34,111 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // httpdo METHOD URL [BODY [HEADER:VALUE...]]: makes one request and prints
-// the status, the X-Hader-* and Retry-After headers (sorted), then the body.
+// the status, the Idempotent-Replayed, Location, Retry-After and X-Hader-*
+// headers (sorted), then the body. With ! the request must fail to get an
+// answer (nothing listens): the error is printed instead.
 func cmdHTTPDo(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 {
+	if len(args) < 2 {
 		ts.Fatalf("usage: httpdo METHOD URL [BODY [HEADER:VALUE...]]")
 	}
+	out, err := httpDo(args)
+	if neg {
+		if err == nil {
+			ts.Fatalf("httpdo %s %s got an answer:\n%s", args[0], args[1], out)
+		}
+		fmt.Fprintln(ts.Stdout(), err)
+		return
+	}
+	ts.Check(err)
+	fmt.Fprint(ts.Stdout(), out)
+}
+
+// httpDo makes httpdo's request and renders its answer.
+func httpDo(args []string) (string, error) {
 	var body io.Reader
 	if len(args) > 2 && args[2] != "" {
 		body = strings.NewReader(args[2])
 	}
 	req, err := http.NewRequest(args[0], args[1], body)
-	ts.Check(err)
+	if err != nil {
+		return "", err
+	}
 	for _, h := range args[min(3, len(args)):] {
 		k, v, _ := strings.Cut(h, ":")
 		req.Header.Set(k, strings.TrimSpace(v))
 	}
 	c := &http.Client{Timeout: 10 * time.Second}
 	resp, err := c.Do(req)
-	ts.Check(err)
+	if err != nil {
+		return "", err
+	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	ts.Check(err)
+	if err != nil {
+		return "", err
+	}
 	var lines []string
 	for k := range resp.Header {
-		if strings.HasPrefix(k, "X-Hader-") || k == "Retry-After" {
+		if strings.HasPrefix(k, "X-Hader-") || k == "Retry-After" || k == "Location" || k == "Idempotent-Replayed" {
 			lines = append(lines, k+": "+resp.Header.Get(k))
 		}
 	}
 	slices.Sort(lines)
-	fmt.Fprintf(ts.Stdout(), "%d\n%s\n\n%s", resp.StatusCode, strings.Join(lines, "\n"), b)
+	return fmt.Sprintf("%d\n%s\n\n%s", resp.StatusCode, strings.Join(lines, "\n"), b), nil
+}
+
+// inFlight is a request httpstart began: done closes when out/err are set.
+type inFlight struct {
+	done chan struct{}
+	out  string
+	err  error
+}
+
+// startedRequests is per script, keyed by $WORK, then by the request's name.
+var startedRequests sync.Map
+
+func requestsOf(ts *testscript.TestScript) *sync.Map {
+	v, _ := startedRequests.LoadOrStore(ts.Getenv("WORK"), &sync.Map{})
+	return v.(*sync.Map)
+}
+
+// httpstart NAME METHOD URL [BODY [HEADER:VALUE...]]: begins httpdo's
+// request in the background, so the script can act while it is in flight
+// (a second request with its key, a SIGTERM); httpwait NAME reads its answer.
+func cmdHTTPStart(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: httpstart NAME METHOD URL [BODY [HEADER:VALUE...]]")
+	}
+	r := &inFlight{done: make(chan struct{})}
+	if _, dup := requestsOf(ts).LoadOrStore(args[0], r); dup {
+		ts.Fatalf("httpstart: a request named %s was already started", args[0])
+	}
+	go func() {
+		defer close(r.done)
+		r.out, r.err = httpDo(args[1:])
+	}()
+	// a script must not end with the request still running
+	ts.Defer(func() { <-r.done })
+}
+
+// httpwait NAME: waits (10s at most) for the request httpstart NAME began
+// and prints its answer as httpdo does.
+func cmdHTTPWait(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: httpwait NAME")
+	}
+	v, ok := requestsOf(ts).Load(args[0])
+	if !ok {
+		ts.Fatalf("httpwait: no request %s: begin it with httpstart %s", args[0], args[0])
+	}
+	r := v.(*inFlight)
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+		ts.Fatalf("waited 10s for the request %s", args[0])
+	}
+	ts.Check(r.err)
+	fmt.Fprint(ts.Stdout(), r.out)
 }
 
 // waithttp URL CODE [REGEXP]: polls URL until it answers CODE (with a

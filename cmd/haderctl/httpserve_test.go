@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -116,9 +115,10 @@ func cmdHTTPReqs(ts *testscript.TestScript, neg bool, args []string) {
 	svc := servicesOf(ts).get(ts, args[0])
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
+	enc := json.NewEncoder(ts.Stdout())
+	enc.SetEscapeHTML(false) // a query's & reads as sent
 	for _, r := range svc.reqs {
-		b, _ := json.Marshal(r)
-		fmt.Fprintln(ts.Stdout(), string(b))
+		ts.Check(enc.Encode(r))
 	}
 }
 
@@ -136,4 +136,20 @@ func cmdHTTPCount(ts *testscript.TestScript, neg bool, args []string) {
 	if (got == want) == neg {
 		ts.Fatalf("%s received %d requests, want %s%d", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
 	}
+}
+
+// waitcount NAME N: waits until NAME has received N requests (10s at most):
+// a request started with httpstart has reached it.
+func cmdWaitCount(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitcount NAME N")
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	svc := servicesOf(ts).get(ts, args[0])
+	poll(ts, args[0]+" receiving "+args[1]+" requests", func() bool {
+		svc.mu.Lock()
+		defer svc.mu.Unlock()
+		return len(svc.reqs) >= want
+	})
 }

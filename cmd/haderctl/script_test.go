@@ -66,11 +66,14 @@ func TestScripts(t *testing.T) {
 			"httpset":      cmdHTTPSet,
 			"httpreqs":     cmdHTTPReqs,
 			"httpcount":    cmdHTTPCount,
+			"waitcount":    cmdWaitCount,
 			"expandenv":    cmdExpandEnv,
 			"freeport":     cmdFreePort,
 			"httpdo":       cmdHTTPDo,
 			"waithttp":     cmdWaitHTTP,
 			"signal":       cmdSignal,
+			"httpstart":    cmdHTTPStart,
+			"httpwait":     cmdHTTPWait,
 		},
 	})
 }
