@@ -22,7 +22,8 @@ import (
 // The gateway scripts' commands: a free address to listen on, and an HTTP
 // client whose answer the script reads like curl -i's.
 
-// freeport VAR: sets VAR to a loopback HOST:PORT nothing listens on.
+// freeport VAR: sets VAR to a loopback HOST:PORT nothing listens on, and
+// VAR_PORT to its port alone (to listen on 0.0.0.0:$VAR_PORT, off loopback).
 func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: freeport VAR")
@@ -30,6 +31,7 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	ts.Check(err)
 	ts.Setenv(args[0], l.Addr().String())
+	ts.Setenv(args[0]+"_PORT", strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
 	ts.Check(l.Close())
 }
 

@@ -74,6 +74,9 @@ func TestScripts(t *testing.T) {
 			"signal":       cmdSignal,
 			"httpstart":    cmdHTTPStart,
 			"httpwait":     cmdHTTPWait,
+			"promcheck":    cmdPromCheck,
+			"promvalue":    cmdPromValue,
+			"jsonkeys":     cmdJSONKeys,
 		},
 	})
 }
