@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -145,10 +146,23 @@ func cmdHTTPWait(ts *testscript.TestScript, neg bool, args []string) {
 
 // waithttp URL CODE [REGEXP]: polls URL until it answers CODE (with a
 // body matching REGEXP): a gateway started in the background listens, a
-// reload took or was refused.
+// reload took or was refused. CODE "refused" waits until nothing accepts
+// connections there any more (a stopping gateway closed its listener).
 func cmdWaitHTTP(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 || len(args) > 3 {
-		ts.Fatalf("usage: waithttp URL CODE [REGEXP]")
+	if neg || len(args) < 2 || len(args) > 3 || (args[1] == "refused" && len(args) == 3) {
+		ts.Fatalf("usage: waithttp URL CODE [REGEXP] | waithttp URL refused")
+	}
+	c := &http.Client{Timeout: 2 * time.Second}
+	if args[1] == "refused" {
+		poll(ts, args[0]+" refusing connections", func() bool {
+			resp, err := c.Get(args[0])
+			if err == nil {
+				resp.Body.Close()
+				return false
+			}
+			return errors.Is(err, syscall.ECONNREFUSED)
+		})
+		return
 	}
 	want, err := strconv.Atoi(args[1])
 	ts.Check(err)
@@ -157,7 +171,6 @@ func cmdWaitHTTP(ts *testscript.TestScript, neg bool, args []string) {
 		re, err = regexp.Compile(args[2])
 		ts.Check(err)
 	}
-	c := &http.Client{Timeout: 2 * time.Second}
 	poll(ts, args[0]+" answering "+strings.Join(args[1:], " "), func() bool {
 		resp, err := c.Get(args[0])
 		if err != nil {
