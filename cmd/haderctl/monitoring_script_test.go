@@ -21,11 +21,20 @@ import (
 // The monitoring scripts' commands: /metrics read as Prometheus reads it
 // (the text parser, not regexps over the text), and a JSON document's shape.
 
-// scrape GETs url (the admin listener's /metrics, no token) and parses it
-// with Prometheus' own text parser: a body it cannot parse is an error.
-func scrape(url string) (map[string]*dto.MetricFamily, error) {
+// scrape GETs url (the admin listener's /metrics) with the headers given
+// as HEADER:VALUE and parses it with Prometheus' own text parser: a body it
+// cannot parse is an error.
+func scrape(url string, headers []string) (map[string]*dto.MetricFamily, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(k, strings.TrimSpace(v))
+	}
 	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +52,7 @@ func cmdPromCheck(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
 		ts.Fatalf("usage: promcheck URL FAMILY...")
 	}
-	families, err := scrape(args[0])
+	families, err := scrape(args[0], nil)
 	ts.Check(err)
 	var missing []string
 	for _, name := range args[1:] {
@@ -61,13 +70,14 @@ func cmdPromCheck(ts *testscript.TestScript, neg bool, args []string) {
 var promSeries = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?$`)
 var promLabel = regexp.MustCompile(`^\s*([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"\s*$`)
 
-// promvalue URL 'family{label="v",...}' VALUE: scrapes URL until one series
+// promvalue URL 'family{label="v",...}' VALUE [HEADER:VALUE...]: scrapes URL
+// (with the headers: a token) until one series
 // of the family with those labels has VALUE (a gauge's or counter's value,
 // a histogram's count), 10s at most: what Redis holds is read per scrape,
 // and a count may trail the answer that made it by a moment.
 func cmdPromValue(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 3 {
-		ts.Fatalf("usage: promvalue URL 'family{label=\"value\",...}' VALUE")
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: promvalue URL 'family{label=\"value\",...}' VALUE [HEADER:VALUE...]")
 	}
 	m := promSeries.FindStringSubmatch(args[1])
 	if m == nil {
@@ -87,7 +97,7 @@ func cmdPromValue(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got, err := seriesValueAt(args[0], m[1], want)
+		got, err := seriesValueAt(args[0], args[3:], m[1], want)
 		if err == nil && got == value {
 			break
 		}
@@ -102,10 +112,10 @@ func cmdPromValue(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprintf(ts.Stdout(), "%s %s\n", args[1], args[2])
 }
 
-// seriesValueAt scrapes url and returns the value of the first series of
+// seriesValueAt scrapes url (sending headers) and returns the value of the first series of
 // family with the labels want.
-func seriesValueAt(url, family string, want map[string]string) (float64, error) {
-	families, err := scrape(url)
+func seriesValueAt(url string, headers []string, family string, want map[string]string) (float64, error) {
+	families, err := scrape(url, headers)
 	if err != nil {
 		return 0, err
 	}
