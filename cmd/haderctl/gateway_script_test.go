@@ -36,15 +36,22 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(l.Close())
 }
 
-// httpdo METHOD URL [BODY [HEADER:VALUE...]]: makes one request and prints
-// the status, the Idempotent-Replayed, Location, Retry-After and X-Hader-*
-// headers (sorted), then the body. With ! the request must fail to get an
-// answer (nothing listens): the error is printed instead.
+// httpdo [-timeout D] METHOD URL [BODY [HEADER:VALUE...]]: makes one
+// request and prints the status, the Idempotent-Replayed, Location,
+// Retry-After and X-Hader-* headers (sorted), then the body. With ! the
+// request must get no answer (nothing listens, or none within -timeout, a
+// client giving up; 10s by default): the error is printed instead.
 func cmdHTTPDo(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) < 2 {
-		ts.Fatalf("usage: httpdo METHOD URL [BODY [HEADER:VALUE...]]")
+	timeout := 10 * time.Second
+	if len(args) > 1 && args[0] == "-timeout" {
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		timeout, args = d, args[2:]
 	}
-	out, err := httpDo(args)
+	if len(args) < 2 {
+		ts.Fatalf("usage: httpdo [-timeout D] METHOD URL [BODY [HEADER:VALUE...]]")
+	}
+	out, err := httpDo(args, timeout)
 	if neg {
 		if err == nil {
 			ts.Fatalf("httpdo %s %s got an answer:\n%s", args[0], args[1], out)
@@ -56,8 +63,9 @@ func cmdHTTPDo(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprint(ts.Stdout(), out)
 }
 
-// httpDo makes httpdo's request and renders its answer.
-func httpDo(args []string) (string, error) {
+// httpDo makes httpdo's request, giving up after timeout, and renders its
+// answer.
+func httpDo(args []string, timeout time.Duration) (string, error) {
 	var body io.Reader
 	if len(args) > 2 && args[2] != "" {
 		body = strings.NewReader(args[2])
@@ -70,7 +78,7 @@ func httpDo(args []string) (string, error) {
 		k, v, _ := strings.Cut(h, ":")
 		req.Header.Set(k, strings.TrimSpace(v))
 	}
-	c := &http.Client{Timeout: 10 * time.Second}
+	c := &http.Client{Timeout: timeout}
 	resp, err := c.Do(req)
 	if err != nil {
 		return "", err
@@ -118,7 +126,7 @@ func cmdHTTPStart(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	go func() {
 		defer close(r.done)
-		r.out, r.err = httpDo(args[1:])
+		r.out, r.err = httpDo(args[1:], 10*time.Second)
 	}()
 	// a script must not end with the request still running
 	ts.Defer(func() { <-r.done })
