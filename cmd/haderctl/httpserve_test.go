@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,15 +48,21 @@ func (s *fakeServices) get(ts *testscript.TestScript, name string) *fakeService 
 	return svc
 }
 
-// httpserve NAME: starts a loopback HTTP service for the rest of the
-// script and exports its base URL as $NAME_URL (upper-cased). It answers
-// 200 "ok" until httpset changes that.
+// httpserve [-tls] NAME: starts a loopback HTTP service for the rest of
+// the script and exports its base URL as $NAME_URL (upper-cased). It
+// answers 200 "ok" until httpset changes that. With -tls it serves HTTPS
+// with a certificate of its own, written as PEM to $WORK/NAME-ca.pem
+// (exported as $NAME_CA) for a client to trust.
 func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
+	useTLS := len(args) == 2 && args[0] == "-tls"
+	if useTLS {
+		args = args[1:]
+	}
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: httpserve NAME")
+		ts.Fatalf("usage: httpserve [-tls] NAME")
 	}
 	svc := &fakeService{status: 200, body: "ok"}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		h := map[string]string{}
 		for k := range r.Header {
@@ -74,6 +82,15 @@ func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
 		w.WriteHeader(status)
 		io.WriteString(w, body)
 	}))
+	if useTLS {
+		srv.StartTLS()
+		ca := ts.MkAbs(args[0] + "-ca.pem")
+		pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+		ts.Check(os.WriteFile(ca, pemBytes, 0o644))
+		ts.Setenv(strings.ToUpper(args[0])+"_CA", ca)
+	} else {
+		srv.Start()
+	}
 	ts.Defer(srv.Close)
 	s := servicesOf(ts)
 	s.mu.Lock()
