@@ -204,6 +204,13 @@ func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 	if runtime.GOOS != "linux" {
 		ts.Fatalf("signal reads /proc: Linux only (guard the script with [!linux] skip)")
 	}
+	ts.Check(syscall.Kill(childWith(ts, args[1]), sig))
+}
+
+// childWith returns the id of this test's child process whose command line
+// holds marker (a gateway's --listen address), failing the script if none
+// does. Linux only: it reads /proc.
+func childWith(ts *testscript.TestScript, marker string) int {
 	dirs, err := os.ReadDir("/proc")
 	ts.Check(err)
 	for _, d := range dirs {
@@ -212,13 +219,13 @@ func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 			continue
 		}
 		cmdline, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
-		if err != nil || !slices.Contains(strings.Split(string(cmdline), "\x00"), args[1]) || parentOf(pid) != os.Getpid() {
+		if err != nil || !slices.Contains(strings.Split(string(cmdline), "\x00"), marker) || parentOf(pid) != os.Getpid() {
 			continue
 		}
-		ts.Check(syscall.Kill(pid, sig))
-		return
+		return pid
 	}
-	ts.Fatalf("signal: no child process runs with %s", args[1])
+	ts.Fatalf("no child process runs with %s", marker)
+	return 0
 }
 
 // parentOf reads a process' parent id from /proc/PID/stat.

@@ -82,6 +82,8 @@ func TestScripts(t *testing.T) {
 			"promcheck":    cmdPromCheck,
 			"promvalue":    cmdPromValue,
 			"jsonkeys":     cmdJSONKeys,
+			"rss":          cmdRSS,
+			"waitrss":      cmdWaitRSS,
 		},
 	})
 }
