@@ -71,10 +71,10 @@ var promSeries = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?$`)
 var promLabel = regexp.MustCompile(`^\s*([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"\s*$`)
 
 // promvalue URL 'family{label="v",...}' VALUE [HEADER:VALUE...]: scrapes URL
-// (with the headers: a token) until one series
-// of the family with those labels has VALUE (a gauge's or counter's value,
-// a histogram's count), 10s at most: what Redis holds is read per scrape,
-// and a count may trail the answer that made it by a moment.
+// (sending the headers: a token) until the family's first series with those
+// labels has VALUE (a gauge's or counter's value, a histogram's count), 10s
+// at most: what Redis holds is read per scrape, and a count may trail the
+// answer that made it by a moment. Name enough labels to pick one series.
 func cmdPromValue(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 3 {
 		ts.Fatalf("usage: promvalue URL 'family{label=\"value\",...}' VALUE [HEADER:VALUE...]")
@@ -112,8 +112,8 @@ func cmdPromValue(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprintf(ts.Stdout(), "%s %s\n", args[1], args[2])
 }
 
-// seriesValueAt scrapes url (sending headers) and returns the value of the first series of
-// family with the labels want.
+// seriesValueAt scrapes url (sending headers) and returns the value of the
+// family's first series with the labels want.
 func seriesValueAt(url string, headers []string, family string, want map[string]string) (float64, error) {
 	families, err := scrape(url, headers)
 	if err != nil {
