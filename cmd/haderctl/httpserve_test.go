@@ -2,10 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,15 +48,21 @@ func (s *fakeServices) get(ts *testscript.TestScript, name string) *fakeService 
 	return svc
 }
 
-// httpserve NAME: starts a loopback HTTP service for the rest of the
-// script and exports its base URL as $NAME_URL (upper-cased). It answers
-// 200 "ok" until httpset changes that.
+// httpserve [-tls] NAME: starts a loopback HTTP service for the rest of
+// the script and exports its base URL as $NAME_URL (upper-cased). It
+// answers 200 "ok" until httpset changes that. With -tls it serves HTTPS
+// with a certificate of its own, written as PEM to $WORK/NAME-ca.pem
+// (exported as $NAME_CA) for a client to trust.
 func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
+	useTLS := len(args) == 2 && args[0] == "-tls"
+	if useTLS {
+		args = args[1:]
+	}
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: httpserve NAME")
+		ts.Fatalf("usage: httpserve [-tls] NAME")
 	}
 	svc := &fakeService{status: 200, body: "ok"}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		h := map[string]string{}
 		for k := range r.Header {
@@ -75,6 +82,15 @@ func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
 		w.WriteHeader(status)
 		io.WriteString(w, body)
 	}))
+	if useTLS {
+		srv.StartTLS()
+		ca := ts.MkAbs(args[0] + "-ca.pem")
+		pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+		ts.Check(os.WriteFile(ca, pemBytes, 0o644))
+		ts.Setenv(strings.ToUpper(args[0])+"_CA", ca)
+	} else {
+		srv.Start()
+	}
 	ts.Defer(srv.Close)
 	s := servicesOf(ts)
 	s.mu.Lock()
@@ -116,9 +132,10 @@ func cmdHTTPReqs(ts *testscript.TestScript, neg bool, args []string) {
 	svc := servicesOf(ts).get(ts, args[0])
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
+	enc := json.NewEncoder(ts.Stdout())
+	enc.SetEscapeHTML(false) // a query's & reads as sent
 	for _, r := range svc.reqs {
-		b, _ := json.Marshal(r)
-		fmt.Fprintln(ts.Stdout(), string(b))
+		ts.Check(enc.Encode(r))
 	}
 }
 
@@ -136,4 +153,20 @@ func cmdHTTPCount(ts *testscript.TestScript, neg bool, args []string) {
 	if (got == want) == neg {
 		ts.Fatalf("%s received %d requests, want %s%d", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
 	}
+}
+
+// waitcount NAME N: waits until NAME has received N requests (10s at most):
+// a request started with httpstart has reached it.
+func cmdWaitCount(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitcount NAME N")
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	svc := servicesOf(ts).get(ts, args[0])
+	poll(ts, args[0]+" receiving "+args[1]+" requests", func() bool {
+		svc.mu.Lock()
+		defer svc.mu.Unlock()
+		return len(svc.reqs) >= want
+	})
 }

@@ -36,6 +36,11 @@ func TestMain(m *testing.M) {
 //	$REDIS_URL        the test Redis
 //	$NS               the script's namespace (also HADERCTL_NAMESPACE)
 //	$DEAD_REDIS_URL   a URL, with a password, where nothing listens
+//
+// The commands beyond testscript's own are in Cmds below; those of the
+// gateway scripts (loopback upstreams, an HTTP client, /metrics read with
+// Prometheus' parser) are in httpserve_test.go, gateway_script_test.go and
+// monitoring_script_test.go, each documented with its usage.
 func TestScripts(t *testing.T) {
 	url := testredis.URL(t)
 	testscript.Run(t, testscript.Params{
@@ -66,11 +71,19 @@ func TestScripts(t *testing.T) {
 			"httpset":      cmdHTTPSet,
 			"httpreqs":     cmdHTTPReqs,
 			"httpcount":    cmdHTTPCount,
+			"waitcount":    cmdWaitCount,
 			"expandenv":    cmdExpandEnv,
 			"freeport":     cmdFreePort,
 			"httpdo":       cmdHTTPDo,
 			"waithttp":     cmdWaitHTTP,
 			"signal":       cmdSignal,
+			"httpstart":    cmdHTTPStart,
+			"httpwait":     cmdHTTPWait,
+			"promcheck":    cmdPromCheck,
+			"promvalue":    cmdPromValue,
+			"jsonkeys":     cmdJSONKeys,
+			"rss":          cmdRSS,
+			"waitrss":      cmdWaitRSS,
 		},
 	})
 }
