@@ -59,7 +59,7 @@ func (g *Gateway) finish(rec *recorder, r *http.Request) {
 	if log == nil || !log.Enabled(r.Context(), slog.LevelInfo) {
 		return
 	}
-	e := accessEntry{time: time.Now(), method: r.Method, path: r.URL.Path, route: rec.route, provider: rec.provider,
+	e := accessEntry{time: time.Now(), method: r.Method, path: r.URL.EscapedPath(), route: rec.route, provider: rec.provider,
 		status: status, duration: d, fallback: rec.fallback, queued: rec.Header().Get(HeaderOperationID)}
 	if h, ok := log.Handler().(*accessLogHandler); ok {
 		h.write(&e)

@@ -103,7 +103,10 @@ func TestAQueuedWriteKeepsThePathsEncoding(t *testing.T) {
 	aramex.set(500)
 	smsa.set(500)
 	q := &fakeQueue{}
-	f := newFixture(t, shipping(aramex.URL, smsa.URL), gateway.Options{Writes: q})
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	f := newFixture(t, shipping(aramex.URL, smsa.URL), gateway.Options{Writes: q,
+		AccessLog: slog.New(slog.NewJSONHandler(&lockedWriter{w: &logs, mu: &logMu}, nil))})
 	if resp, _ := f.do("POST", "/api/v1/integrations/shipping/zones/riyadh%2Fnorth?x=1", "z"); resp.StatusCode != 202 {
 		t.Fatalf("%d", resp.StatusCode)
 	}
@@ -111,6 +114,12 @@ func TestAQueuedWriteKeepsThePathsEncoding(t *testing.T) {
 	defer q.mu.Unlock()
 	if len(q.queued) != 1 || !strings.HasPrefix(q.queued[0], "aramex /api/v1/integrations/shipping/zones/riyadh%2Fnorth?x=1 | ") {
 		t.Fatalf("queued %q", q.queued)
+	}
+	// the access log names the resource the client asked for, too
+	logMu.Lock()
+	defer logMu.Unlock()
+	if !strings.Contains(logs.String(), `"path":"/api/v1/integrations/shipping/zones/riyadh%2Fnorth"`) {
+		t.Fatalf("access log %s", logs.String())
 	}
 }
 
