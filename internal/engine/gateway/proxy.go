@@ -43,6 +43,9 @@ type attempt struct {
 	last     bool
 	fallback bool
 	start    time.Time
+	// rewritten says ReverseProxy got as far as Rewrite: an error before
+	// it is the client's request, not the provider's doing.
+	rewritten bool
 
 	outcome outcome
 	err     error
@@ -56,6 +59,9 @@ const (
 	answered
 	failed
 	gone // the client went away
+	// refusedRequest: ReverseProxy refused the client's request itself
+	// (an invalid Upgrade) before it reached any provider
+	refusedRequest
 )
 
 // errFailedAnswer is ModifyResponse's way to hand a failed answer back to
@@ -67,6 +73,7 @@ func (g *Gateway) newProxy(p *provider) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			a := pr.In.Context().Value(attemptKey{}).(*attempt)
+			a.rewritten = true
 			pr.Out.URL.Path, pr.Out.URL.RawPath = a.path, a.rawPath
 			pr.SetURL(p.target)
 			pr.SetXForwarded()
@@ -124,6 +131,13 @@ func modifyResponse(resp *http.Response) error {
 func errorHandler(_ http.ResponseWriter, req *http.Request, err error) {
 	a := req.Context().Value(attemptKey{}).(*attempt)
 	if errors.Is(err, errFailedAnswer) {
+		return
+	}
+	if !a.rewritten {
+		// the client's own bad request: no provider would do better, and
+		// its breaker must not count it
+		a.call.Release()
+		a.outcome, a.err = refusedRequest, err
 		return
 	}
 	if errors.Is(a.client.Err(), context.Canceled) {

@@ -76,6 +76,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case gone:
 			rec.gone = true
 			return
+		case refusedRequest:
+			writeJSON(out, http.StatusBadRequest, map[string]any{"error": "invalid request", "detail": a.err.Error()})
+			return
 		}
 		lastErr = a.err
 		if a.kept != nil {

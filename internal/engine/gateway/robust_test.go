@@ -1,0 +1,59 @@
+package gateway_test
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/engine/gateway"
+)
+
+// rawRequest sends req as written over a new connection and reads the
+// answer (net/http's client would refuse to send a malformed request).
+func rawRequest(t *testing.T, f *fixture, req string) *http.Response {
+	t.Helper()
+	conn, err := net.Dial("tcp", f.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// A client's malformed Upgrade is the client's fault: 400, and no
+// provider's breaker hears of it (one such request used to open them all).
+func TestAnInvalidUpgradeIs400AndNoProviderFailure(t *testing.T) {
+	aramex, smsa := newUpstream(t, "aramex-rate"), newUpstream(t, "smsa-rate")
+	f := newFixture(t, shipping(aramex.URL, smsa.URL), gateway.Options{})
+	resp := rawRequest(t, f, "GET /api/v1/integrations/shipping/rates HTTP/1.1\r\nHost: x\r\n"+
+		"Connection: Upgrade\r\nUpgrade: \xe9\r\n\r\n")
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("%d %v", resp.StatusCode, resp.Header)
+	}
+	_, _, calls := f.metrics.snapshot()
+	if len(calls) != 0 {
+		t.Fatalf("the request was counted on a provider: %v", calls)
+	}
+	for _, name := range []string{"aramex", "smsa"} {
+		if st := f.state(name); st == breaker.Open {
+			t.Fatalf("%s's breaker opened on the client's bad request", name)
+		}
+	}
+	if len(aramex.requests())+len(smsa.requests()) != 0 {
+		t.Fatal("the request reached a provider")
+	}
+	if r, body := f.do("GET", "/api/v1/integrations/shipping/rates", ""); r.StatusCode != 200 || !strings.Contains(body, "aramex") {
+		t.Fatalf("the first provider answers still: %d %q", r.StatusCode, body)
+	}
+}
