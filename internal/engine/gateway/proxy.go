@@ -128,9 +128,18 @@ func modifyResponse(resp *http.Response) error {
 
 // errorHandler runs when a provider could not be reached, timed out, or
 // gave a failed answer the loop may better: the gateway answers later.
-func errorHandler(_ http.ResponseWriter, req *http.Request, err error) {
+func errorHandler(w http.ResponseWriter, req *http.Request, err error) {
 	a := req.Context().Value(attemptKey{}).(*attempt)
 	if errors.Is(err, errFailedAnswer) {
+		return
+	}
+	if a.outcome == answered {
+		// a 101 the provider answered (its outcome is recorded) that
+		// ReverseProxy then could not switch to: the provider did answer,
+		// so neither another outcome nor another provider
+		if !afterHijack(err) {
+			writeJSON(w, http.StatusBadGateway, map[string]any{"error": "the provider's protocol switch failed", "provider": a.p.name})
+		}
 		return
 	}
 	if !a.rewritten {
@@ -154,6 +163,13 @@ func errorHandler(_ http.ResponseWriter, req *http.Request, err error) {
 		err = &timeoutError{after: a.p.timeout, err: err}
 	}
 	a.outcome, a.err = failed, err
+}
+
+// afterHijack says ReverseProxy's error came once it had taken the
+// client's connection for a protocol switch: nothing can be answered.
+func afterHijack(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "response write: ") || strings.HasPrefix(msg, "response flush: ")
 }
 
 type statusError struct{ code int }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -55,5 +57,33 @@ func TestAnInvalidUpgradeIs400AndNoProviderFailure(t *testing.T) {
 	}
 	if r, body := f.do("GET", "/api/v1/integrations/shipping/rates", ""); r.StatusCode != 200 || !strings.Contains(body, "aramex") {
 		t.Fatalf("the first provider answers still: %d %q", r.StatusCode, body)
+	}
+}
+
+// A provider's 101 that ReverseProxy cannot switch to (another protocol
+// than the client asked for) is that provider's answer: one outcome,
+// 502, and no fallback.
+func TestAFailedProtocolSwitchIsOneOutcomeAndNoFallback(t *testing.T) {
+	aramex := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: other\r\n\r\n")
+		brw.Flush()
+	}))
+	t.Cleanup(aramex.Close)
+	smsa := newUpstream(t, "smsa-rate")
+	f := newFixture(t, shipping(aramex.URL, smsa.URL), gateway.Options{})
+	resp, body := f.do("GET", "/api/v1/integrations/shipping/ws", "", "Connection", "Upgrade", "Upgrade", "websocket")
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	if n := len(smsa.requests()); n != 0 {
+		t.Fatalf("the fallback was tried %d times after aramex answered", n)
+	}
+	if _, _, calls := f.metrics.snapshot(); !slices.Equal(calls, []string{"aramex successful"}) {
+		t.Fatalf("outcomes: %v", calls)
 	}
 }
