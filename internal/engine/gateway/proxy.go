@@ -227,12 +227,15 @@ func (g *Gateway) try(w http.ResponseWriter, r *http.Request, a *attempt, body [
 		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 		out.GetBody = nil
 	}
+	// ReverseProxy returning (or panicking) without either hook must not
+	// keep the breaker's slot: a half-open probe's lease would be renewed
+	// for ever
+	defer func() {
+		if a.outcome == pending {
+			a.call.Release()
+			a.outcome = gone
+		}
+	}()
 	a.start = time.Now()
 	a.p.proxy.ServeHTTP(w, out)
-	if a.outcome == pending {
-		// ReverseProxy returned without either hook (it cannot, today);
-		// free the breaker's slot rather than hold it
-		a.call.Release()
-		a.outcome = gone
-	}
 }
