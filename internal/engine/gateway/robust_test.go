@@ -87,3 +87,26 @@ func TestAFailedProtocolSwitchIsOneOutcomeAndNoFallback(t *testing.T) {
 		t.Fatalf("outcomes: %v", calls)
 	}
 }
+
+// A path with a "." or ".." segment, encoded or not, is refused before
+// routing: forwarded as is it would reach what the route does not name.
+func TestADotSegmentPathIs400(t *testing.T) {
+	aramex, smsa := newUpstream(t, "a"), newUpstream(t, "s")
+	f := newFixture(t, shipping(aramex.URL, smsa.URL), gateway.Options{})
+	for _, path := range []string{
+		"/api/v1/integrations/shipping/../../admin",
+		"/api/v1/integrations/shipping/%2e%2e/%2E%2E/admin",
+		"/api/v1/integrations/shipping/./rates",
+	} {
+		resp := rawRequest(t, f, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("%s: %d", path, resp.StatusCode)
+		}
+	}
+	if n := len(aramex.requests()); n != 0 {
+		t.Fatalf("%d dot-segment requests were forwarded", n)
+	}
+	if resp, _ := f.do("GET", "/api/v1/integrations/shipping/rates..json", ""); resp.StatusCode != 200 {
+		t.Fatalf("a name with dots is not a dot segment: %d", resp.StatusCode)
+	}
+}

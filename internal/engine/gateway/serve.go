@@ -18,6 +18,12 @@ import (
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, start: time.Now()}
 	defer g.finish(rec, r)
+	if hasDotSegment(r.URL.Path) {
+		// routed by prefix and forwarded as is, /api/../admin would reach
+		// what no route names
+		writeJSON(rec, http.StatusBadRequest, map[string]any{"error": "the path has a . or .. segment"})
+		return
+	}
 	t := g.table.Load()
 	rt := t.match(r.URL.Path)
 	if rt == nil {
@@ -123,6 +129,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(out, code, map[string]any{"error": "every provider failed", "route": rt.name,
 			"provider": rt.providers[len(rt.providers)-1].name, "detail": lastErr.Error()})
 	}
+}
+
+// hasDotSegment says a path (decoded: %2e%2e is "..") has a "." or ".."
+// segment.
+func hasDotSegment(path string) bool {
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // upstreamRawPath keeps a path's own encoding (%2F stays %2F) for the
