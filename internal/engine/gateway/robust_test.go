@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/gateway"
@@ -108,5 +109,35 @@ func TestADotSegmentPathIs400(t *testing.T) {
 	}
 	if resp, _ := f.do("GET", "/api/v1/integrations/shipping/rates..json", ""); resp.StatusCode != 200 {
 		t.Fatalf("a name with dots is not a dot segment: %d", resp.StatusCode)
+	}
+}
+
+// A client that announces a large body and does not send it is answered
+// 408 once the route's timeout has passed, not held (with its buffer)
+// for ever.
+func TestABodyNotSentInTimeIs408(t *testing.T) {
+	shop := newUpstream(t, "ok")
+	f := newFixture(t, gateway.Config{Services: []gateway.Service{{Name: "shop", BaseURL: shop.URL, Upstream: gateway.Upstream{Timeout: 200 * time.Millisecond}}}}, gateway.Options{})
+	conn, err := net.Dial("tcp", f.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// the answer is expected well within this; without a body deadline
+	// none comes at all
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := conn.Write([]byte("POST /shop/x HTTP/1.1\r\nHost: x\r\nContent-Length: 10485760\r\n\r\nhello")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a body that never comes: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("%d", resp.StatusCode)
+	}
+	if n := len(shop.requests()); n != 0 {
+		t.Fatal("the unfinished request was forwarded")
 	}
 }

@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -35,7 +37,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if done {
 		return
 	}
-	body, ok := readBody(rec, r, rt.maxBody)
+	body, ok := readBody(rec, r, rt.maxBody, bodyTimeout(rt))
 	if !ok {
 		return
 	}
@@ -209,9 +211,21 @@ func noneAdmits(w http.ResponseWriter, rt *route, refused []refusal) {
 	writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "no provider admits the request", "route": rt.name, "breakers": refused})
 }
 
+// bodyTimeout is how long a client has to send a route's request body:
+// its slowest provider's timeout.
+func bodyTimeout(rt *route) time.Duration {
+	var d time.Duration
+	for _, p := range rt.providers {
+		d = max(d, p.timeout)
+	}
+	return d
+}
+
 // readBody buffers the request body (so a fallback can be sent it again),
-// answering 413 past limit. A request without a body gives nil.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+// answering 413 past limit, 408 when it is not sent within timeout. The
+// buffer grows as bytes arrive: a client announcing a large body and
+// sending none holds no memory. A request without a body gives nil.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) ([]byte, bool) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil, true
 	}
@@ -223,22 +237,24 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool
 	if r.ContentLength > limit {
 		return tooLarge()
 	}
-	var body []byte
-	var err error
-	if r.ContentLength > 0 {
-		body = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(r.Body, body)
-	} else {
-		body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
-		if err == nil && int64(len(body)) > limit {
-			return tooLarge()
-		}
+	rc := http.NewResponseController(w)
+	if timeout > 0 && rc.SetReadDeadline(time.Now().Add(timeout)) == nil {
+		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
 	}
-	if err != nil {
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.Header().Set("Connection", "close")
+		writeJSON(w, http.StatusRequestTimeout, map[string]any{"error": "the request body was not sent in time", "timeout": timeout.String()})
+		return nil, false
+	case err != nil:
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "cannot read the request body"})
 		return nil, false
+	case int64(buf.Len()) > limit:
+		return tooLarge()
 	}
-	return body, true
+	return buf.Bytes(), true
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
