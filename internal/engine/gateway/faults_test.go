@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -148,5 +149,33 @@ func TestAChaosExperimentAppliesPerRequest(t *testing.T) {
 	testredis.Eventually(t, 5*time.Second, "the gateway sees the breaker reset", func() bool {
 		resp, _ := f.do("GET", "/shop/x", "")
 		return resp.StatusCode == 200
+	})
+}
+
+// Faults held back by the audit's rate limit are written by a trailing
+// entry: the entries' counts add up to every fault that acted.
+func TestEveryHeaderFaultIsCountedInSomeAuditEntry(t *testing.T) {
+	shop := newUpstream(t, "ok")
+	f := newFixture(t, faultsOn(shop.URL), gateway.Options{AdminToken: token})
+	for range 3 {
+		if resp, _ := f.do("GET", "/shop/x", "", gateway.HeaderFaultAbort, "418", gateway.HeaderAdminToken, token); resp.StatusCode != 418 {
+			t.Fatalf("%d", resp.StatusCode)
+		}
+	}
+	testredis.Eventually(t, 10*time.Second, "the audit counts 3 header faults", func() bool {
+		entries, err := f.sys.Chaos.Audit(context.Background(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for _, e := range entries {
+			var n int
+			if _, rest, ok := strings.Cut(e.Detail, "; "); e.Event == "header_fault" && ok {
+				if _, err := fmt.Sscanf(rest, "%d header fault(s)", &n); err == nil {
+					total += n
+				}
+			}
+		}
+		return total == 3
 	})
 }

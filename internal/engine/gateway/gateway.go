@@ -229,6 +229,7 @@ func (g *Gateway) Close() {
 	g.closed = true
 	g.stopAgent()
 	g.agentsMu.Unlock()
+	g.hdr.stop()
 	g.base.CloseIdleConnections()
 }
 
