@@ -102,6 +102,9 @@ type Gateway struct {
 	chaosOK error // why chaos may not act here, or nil
 	hdr     headerFaults
 	ready   readiness
+	// admitErrs: breaker name → *atomic.Int64, when its admit error was
+	// last logged
+	admitErrs sync.Map
 
 	agentsMu sync.Mutex
 	closed   bool

@@ -2,16 +2,23 @@ package gateway_test
 
 import (
 	"bufio"
+	"context"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine"
 	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/gateway"
+	"github.com/haderos/haderctl/internal/engine/store"
+	"github.com/haderos/haderctl/internal/testredis"
 )
 
 // rawRequest sends req as written over a new connection and reads the
@@ -139,5 +146,58 @@ func TestABodyNotSentInTimeIs408(t *testing.T) {
 	}
 	if n := len(shop.requests()); n != 0 {
 		t.Fatal("the unfinished request was forwarded")
+	}
+}
+
+// syncBuffer is a log destination a test reads while the gateway writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// A breaker whose state cannot be known (here its settings are invalid)
+// is not a silent 503: the refusal says why and the gateway logs it, once
+// for a burst.
+func TestAnAdmitErrorIsLoggedAndNamedInTheRefusal(t *testing.T) {
+	sys, err := engine.Open(context.Background(), engine.Options{Redis: store.Options{URL: testredis.URL(t)},
+		Namespace: testredis.Namespace(t), Environment: "development",
+		BreakerSettings: func(string) breaker.Settings {
+			return breaker.Settings{SuccessThreshold: 3, MaxProbes: 1}.WithDefaults() // never able to close
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sys.Close() })
+	shop := newUpstream(t, "ok")
+	var logs syncBuffer
+	gw, err := gateway.New(sys, gateway.Config{Services: []gateway.Service{{Name: "shop", BaseURL: shop.URL}}},
+		gateway.Options{Environment: "development", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gw.Close)
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+	for range 2 {
+		resp, err := http.Get(srv.URL + "/shop/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), `"error":"breaker shop: max_probes (1) must be at least success_threshold (3)`) {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+	}
+	if n := strings.Count(logs.String(), "state is unknown"); n != 1 {
+		t.Fatalf("%d log lines for two requests:\n%s", n, logs.String())
 	}
 }

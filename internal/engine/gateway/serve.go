@@ -11,9 +11,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/redact"
 )
 
 // ServeHTTP proxies one request: see the package doc for the path it takes.
@@ -64,7 +66,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				rec.gone = true
 				return
 			}
-			refused = append(refused, refusalOf(p.name, err))
+			ref := refusalOf(p.name, err)
+			if ref.Error != "" {
+				g.logAdmitError(p.name, err)
+			}
+			refused = append(refused, ref)
 			if g.opts.Metrics != nil {
 				g.opts.Metrics.Call(p.name, "not_permitted", 0)
 			}
@@ -170,7 +176,10 @@ type refusal struct {
 	State string `json:"state"`
 	// RetryAfter is nil when no probe comes until an operator acts.
 	RetryAfter *int64 `json:"retry_after_seconds"`
-	wait       time.Duration
+	// Error is why the breaker's state is unknown (invalid settings, a
+	// Redis script error): not a refusal by the breaker, but a fault here.
+	Error string `json:"error,omitempty"`
+	wait  time.Duration
 }
 
 func refusalOf(name string, err error) refusal {
@@ -187,7 +196,23 @@ func refusalOf(name string, err error) refusal {
 	case errors.As(err, &corrupt):
 		return refusal{Name: name, State: string(breaker.Corrupt), wait: -1}
 	}
-	return refusal{Name: name, State: string(breaker.Unknown), wait: -1}
+	return refusal{Name: name, State: string(breaker.Unknown), wait: -1, Error: redact.URLsIn(err.Error())}
+}
+
+// admitErrorLogEvery bounds the log lines for one breaker's admit errors.
+const admitErrorLogEvery = 10 * time.Second
+
+// logAdmitError logs an Admit error that is no breaker's refusal, at most
+// once per admitErrorLogEvery per breaker: every request hits it.
+func (g *Gateway) logAdmitError(name string, err error) {
+	now := time.Now().UnixNano()
+	v, _ := g.admitErrs.LoadOrStore(name, new(atomic.Int64))
+	last := v.(*atomic.Int64)
+	prev := last.Load()
+	if prev != 0 && now-prev < int64(admitErrorLogEvery) || !last.CompareAndSwap(prev, now) {
+		return
+	}
+	g.log.Error("gateway: the breaker's state is unknown; its provider is skipped", "breaker", name, "err", redact.URLsIn(err.Error()))
 }
 
 // retrySeconds rounds up, at least 1: a client told 0 would retry at once.
