@@ -201,3 +201,26 @@ func TestAnAdmitErrorIsLoggedAndNamedInTheRefusal(t *testing.T) {
 		t.Fatalf("%d log lines for two requests:\n%s", n, logs.String())
 	}
 }
+
+// The 502 names the provider that failed, not the route's last one when
+// that one's breaker did not admit.
+func TestThe502NamesTheProviderThatFailed(t *testing.T) {
+	aramex, smsa := newUpstream(t, ""), newUpstream(t, "s")
+	aramex.Close()
+	f := newFixture(t, shipping(aramex.URL, smsa.URL), gateway.Options{})
+	ctx := context.Background()
+	if _, err := f.sys.Breakers.Trip(ctx, "smsa", "test"); err != nil {
+		t.Fatal(err)
+	}
+	testredis.Eventually(t, 5*time.Second, "smsa's breaker refuses", func() bool {
+		call, err := f.sys.Breakers.Admit(ctx, "smsa")
+		if err == nil {
+			call.Release()
+		}
+		return err != nil
+	})
+	resp, body := f.do("GET", "/api/v1/integrations/shipping/rates", "")
+	if resp.StatusCode != http.StatusBadGateway || decode(t, body)["provider"] != "aramex" {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}

@@ -57,6 +57,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.path, a.rawPath = rt.upstreamPath(r.URL.Path), upstreamRawPath(rt, r.URL)
 	var refused []refusal
 	var lastErr error
+	var lastName string // the provider lastErr is of
 	var kept *keptResponse
 	tried := false
 	for i, p := range rt.providers {
@@ -94,7 +95,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeJSON(out, http.StatusBadRequest, map[string]any{"error": "invalid request", "detail": a.err.Error()})
 			return
 		}
-		lastErr = a.err
+		lastErr, lastName = a.err, p.name
 		if a.kept != nil {
 			kept, rec.provider = a.kept, p.name
 		}
@@ -111,7 +112,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		why := "no provider admits the request"
 		if lastErr != nil {
-			why = rt.providers[len(rt.providers)-1].name + " " + lastErr.Error()
+			why = lastName + " " + lastErr.Error()
 		}
 		rec.provider = ""
 		if err := ticket.Queue(out, rt.providers[0].name, target, why); err != nil {
@@ -135,7 +136,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			code = http.StatusGatewayTimeout
 		}
 		writeJSON(out, code, map[string]any{"error": "every provider failed", "route": rt.name,
-			"provider": rt.providers[len(rt.providers)-1].name, "detail": lastErr.Error()})
+			"provider": lastName, "detail": lastErr.Error()})
 	}
 }
 
