@@ -179,3 +179,19 @@ func TestEveryHeaderFaultIsCountedInSomeAuditEntry(t *testing.T) {
 		return total == 3
 	})
 }
+
+// The admin token in the client's Authorization is not forwarded, but the
+// service's own configured Authorization is.
+func TestStrippingTheAdminTokenKeepsTheServicesAuthorization(t *testing.T) {
+	shop := newUpstream(t, "ok")
+	c := faultsOn(shop.URL)
+	c.Services[0].Headers = map[string]string{"Authorization": "Bearer shop-key"}
+	f := newFixture(t, c, gateway.Options{AdminToken: token})
+	resp, _ := f.do("GET", "/shop/x", "", gateway.HeaderFaultAbort, "418", gateway.HeaderFaultAbortPercentage, "0", "Authorization", "Bearer "+token)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d", resp.StatusCode)
+	}
+	if got := shop.requests()[0].Header.Get("Authorization"); got != "Bearer shop-key" {
+		t.Fatalf("the upstream got Authorization %q", got)
+	}
+}

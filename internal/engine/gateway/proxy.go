@@ -77,6 +77,11 @@ func (g *Gateway) newProxy(p *provider) *httputil.ReverseProxy {
 			pr.Out.URL.Path, pr.Out.URL.RawPath = a.path, a.rawPath
 			pr.SetURL(p.target)
 			pr.SetXForwarded()
+			// the client's admin token goes before the service's own
+			// headers come, which may have an Authorization of their own
+			if a.stripKey {
+				pr.Out.Header.Del("Authorization")
+			}
 			for k, v := range p.headers {
 				pr.Out.Header[k] = v
 			}
@@ -85,9 +90,6 @@ func (g *Gateway) newProxy(p *provider) *httputil.ReverseProxy {
 				if strings.HasPrefix(k, "X-Hader-") {
 					delete(pr.Out.Header, k)
 				}
-			}
-			if a.stripKey {
-				pr.Out.Header.Del("Authorization")
 			}
 		},
 		Transport:      g.rt,
