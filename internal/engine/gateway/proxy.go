@@ -104,6 +104,11 @@ func (g *Gateway) newProxy(p *provider) *httputil.ReverseProxy {
 // learns the outcome here, as the engine's transport does.
 func modifyResponse(resp *http.Response) error {
 	a := resp.Request.Context().Value(attemptKey{}).(*attempt)
+	// the gateway's own answer headers are not the upstream's to give
+	// (kept answers included): they would say a fallback answered, or
+	// name a queued operation in the access log
+	resp.Header.Del(HeaderFallback)
+	resp.Header.Del(HeaderOperationID)
 	m := a.g.opts.Metrics
 	if a.p.fail.failed(resp.StatusCode) {
 		a.call.Done(false)

@@ -224,3 +224,22 @@ func TestThe502NamesTheProviderThatFailed(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 }
+
+// An upstream cannot answer with the gateway's own headers.
+func TestAnUpstreamCannotSpoofTheGatewaysHeaders(t *testing.T) {
+	spoof := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(gateway.HeaderFallback, "true")
+		w.Header().Set(gateway.HeaderOperationID, "op-spoofed")
+		if r.URL.Query().Has("fail") {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	t.Cleanup(spoof.Close)
+	f := newFixture(t, gateway.Config{Services: []gateway.Service{{Name: "shop", BaseURL: spoof.URL}}}, gateway.Options{})
+	for _, path := range []string{"/shop/x", "/shop/x?fail"} {
+		resp, _ := f.do("GET", path, "")
+		if resp.Header.Get(gateway.HeaderFallback) != "" || resp.Header.Get(gateway.HeaderOperationID) != "" {
+			t.Fatalf("%s: %d %v", path, resp.StatusCode, resp.Header)
+		}
+	}
+}
