@@ -243,3 +243,31 @@ func TestAnUpstreamCannotSpoofTheGatewaysHeaders(t *testing.T) {
 		}
 	}
 }
+
+// A failed answer kept from a fallback provider says it is a fallback's.
+func TestAKeptAnswerFromAFallbackIsMarked(t *testing.T) {
+	aramex, smsa, dhl := newUpstream(t, "a"), newUpstream(t, "s-down"), newUpstream(t, "d")
+	smsa.set(http.StatusServiceUnavailable)
+	c := shipping(aramex.URL, smsa.URL)
+	c.Services = append(c.Services, gateway.Service{Name: "dhl", BaseURL: dhl.URL})
+	c.Settings.Routes[0].Providers = []string{"aramex", "smsa", "dhl"}
+	f := newFixture(t, c, gateway.Options{})
+	ctx := context.Background()
+	for _, name := range []string{"aramex", "dhl"} {
+		if _, err := f.sys.Breakers.Trip(ctx, name, "test"); err != nil {
+			t.Fatal(err)
+		}
+		testredis.Eventually(t, 5*time.Second, name+"'s breaker refuses", func() bool {
+			call, err := f.sys.Breakers.Admit(ctx, name)
+			if err == nil {
+				call.Release()
+			}
+			return err != nil
+		})
+	}
+	resp, body := f.do("GET", "/api/v1/integrations/shipping/rates", "")
+	if resp.StatusCode != http.StatusServiceUnavailable || body != "s-down" || resp.Header.Get(gateway.HeaderProvider) != "smsa" ||
+		resp.Header.Get(gateway.HeaderFallback) != "true" {
+		t.Fatalf("%d %q %v", resp.StatusCode, body, resp.Header)
+	}
+}

@@ -59,6 +59,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var lastErr error
 	var lastName string // the provider lastErr is of
 	var kept *keptResponse
+	keptFallback := false
 	tried := false
 	for i, p := range rt.providers {
 		call, err := g.sys.Breakers.Admit(r.Context(), p.name)
@@ -97,7 +98,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		lastErr, lastName = a.err, p.name
 		if a.kept != nil {
-			kept, rec.provider = a.kept, p.name
+			kept, rec.provider, keptFallback = a.kept, p.name, i > 0
 		}
 	}
 	switch {
@@ -127,6 +128,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h[k] = v
 		}
 		h.Set(HeaderProvider, rec.provider)
+		if keptFallback {
+			h.Set(HeaderFallback, "true")
+			rec.fallback = true
+		}
 		out.WriteHeader(kept.code)
 		_, _ = out.Write(kept.body)
 	default:
