@@ -83,7 +83,7 @@ func (g *Gateway) headerFaults(w http.ResponseWriter, r *http.Request, t *table,
 		return refuse("they are off (gateway.header_faults.enabled)")
 	case g.chaosOK != nil:
 		return refuse(g.chaosOK.Error())
-	case g.opts.AdminToken == "":
+	case strings.TrimSpace(g.opts.AdminToken) == "":
 		return refuse("no admin token is configured (HADERCTL_ADMIN_TOKEN)")
 	}
 	ok, viaAuth := g.adminToken(r)
@@ -148,15 +148,17 @@ func (g *Gateway) countFault(rt *route, delay, abort bool) {
 	}
 }
 
-// adminToken checks the request's admin token in constant time; viaAuth
-// says it came in the Authorization header.
+// adminToken checks the request's admin token in constant time, as
+// package admin does (the configured token trimmed, the Bearer scheme in
+// any case); viaAuth says it came in the Authorization header.
 func (g *Gateway) adminToken(r *http.Request) (ok, viaAuth bool) {
-	want := []byte(g.opts.AdminToken)
+	want := []byte(strings.TrimSpace(g.opts.AdminToken))
 	if tok := r.Header.Get(HeaderAdminToken); tok != "" {
-		return subtle.ConstantTimeCompare([]byte(tok), want) == 1, false
+		return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), want) == 1, false
 	}
-	if auth, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); found {
-		ok = subtle.ConstantTimeCompare([]byte(strings.TrimSpace(auth)), want) == 1
+	scheme, cred, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	if found && strings.EqualFold(scheme, "Bearer") {
+		ok = subtle.ConstantTimeCompare([]byte(strings.TrimSpace(cred)), want) == 1
 		return ok, ok
 	}
 	return false, false

@@ -195,3 +195,19 @@ func TestStrippingTheAdminTokenKeepsTheServicesAuthorization(t *testing.T) {
 		t.Fatalf("the upstream got Authorization %q", got)
 	}
 }
+
+// The token is checked as the admin listener checks it: the configured
+// one trimmed (an env file's newline), the scheme in any case.
+func TestTheAdminTokenIsCheckedAsTheAdminListenerDoes(t *testing.T) {
+	shop := newUpstream(t, "ok")
+	f := newFixture(t, faultsOn(shop.URL), gateway.Options{AdminToken: token + "\n"})
+	for _, auth := range []string{"Bearer " + token, "bearer " + token, "BEARER  " + token} {
+		resp, body := f.do("GET", "/shop/x", "", gateway.HeaderFaultAbort, "418", "Authorization", auth)
+		if resp.StatusCode != 418 {
+			t.Fatalf("%q: %d %q", strings.Replace(auth, token, "TOKEN", 1), resp.StatusCode, body)
+		}
+	}
+	if resp, _ := f.do("GET", "/shop/x", "", gateway.HeaderFaultAbort, "418", gateway.HeaderAdminToken, token); resp.StatusCode != 418 {
+		t.Fatalf("X-Hader-Admin-Token: %d", resp.StatusCode)
+	}
+}
