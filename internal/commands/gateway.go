@@ -114,6 +114,15 @@ func gatewayRun(ctx context.Context, opts *GatewayOptions) error {
 	if err != nil {
 		return err
 	}
+	// signals are ours before the engine opens (which may take a while):
+	// a SIGHUP then is a reload, not the end of the process
+	sigs := opts.Signals
+	if sigs == nil {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
+		defer signal.Stop(ch)
+		sigs = ch
+	}
 	sys, err := f.System()
 	if err != nil {
 		return err
@@ -164,13 +173,6 @@ func gatewayRun(ctx context.Context, opts *GatewayOptions) error {
 		ln.Close()
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("--admin-listen %s: %w", opts.AdminListen, err)}
 	}
-	sigs := opts.Signals
-	if sigs == nil {
-		ch := make(chan os.Signal, 1)
-		signal.Notify(ch, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
-		defer signal.Stop(ch)
-		sigs = ch
-	}
 	go gw.WatchRedis(ctx, gateway.ReadyInterval)
 	go func() {
 		for {
@@ -181,6 +183,11 @@ func gatewayRun(ctx context.Context, opts *GatewayOptions) error {
 				if s != syscall.SIGHUP {
 					logger.Info("gateway: stopping; requests in flight may finish", "signal", s.String(), "grace", opts.Grace.String())
 					stop()
+					if opts.Signals == nil {
+						// a second SIGTERM or Ctrl-C kills at once rather
+						// than wait out --grace
+						signal.Reset(syscall.SIGTERM, os.Interrupt)
+					}
 					return
 				}
 				reload(f, gw, opts.Routes, logger)

@@ -204,6 +204,13 @@ func (s *System) Agent(service string) *agent.Agent {
 		s.opts.ChaosLimits.WithDefaults(), s.opts.Logger)
 }
 
+// AgentForServices is one chaos agent for a process that serves several
+// services (the gateway): each experiment counts once within the limits.
+func (s *System) AgentForServices(services []string) *agent.Agent {
+	return agent.NewForServices(s.Redis, s.Keys, services, s.opts.Environment, s.opts.AllowedEnvironments,
+		s.opts.ChaosLimits.WithDefaults(), s.opts.Logger)
+}
+
 // Transport is the engine's transport for calls to services (requests
 // marked with transport.WithService): with guarded, the service's breaker
 // on the outside, then the chaos faults active for the service (when this

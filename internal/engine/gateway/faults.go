@@ -36,7 +36,21 @@ type headerFaults struct {
 	mu         sync.Mutex
 	lastAudit  time.Time
 	unaudited  int64
+	heldBack   string      // the last fault not yet in an entry
+	flush      *time.Timer // writes the held-back faults' entry; nil when none is due
+	closed     bool
 	auditsSent atomic.Int64
+}
+
+// stop cancels a pending trailing entry (Close).
+func (h *headerFaults) stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	if h.flush != nil {
+		h.flush.Stop()
+		h.flush = nil
+	}
 }
 
 func (h *headerFaults) init(roll func() float64) {
@@ -69,7 +83,7 @@ func (g *Gateway) headerFaults(w http.ResponseWriter, r *http.Request, t *table,
 		return refuse("they are off (gateway.header_faults.enabled)")
 	case g.chaosOK != nil:
 		return refuse(g.chaosOK.Error())
-	case g.opts.AdminToken == "":
+	case strings.TrimSpace(g.opts.AdminToken) == "":
 		return refuse("no admin token is configured (HADERCTL_ADMIN_TOKEN)")
 	}
 	ok, viaAuth := g.adminToken(r)
@@ -134,15 +148,17 @@ func (g *Gateway) countFault(rt *route, delay, abort bool) {
 	}
 }
 
-// adminToken checks the request's admin token in constant time; viaAuth
-// says it came in the Authorization header.
+// adminToken checks the request's admin token in constant time, as
+// package admin does (the configured token trimmed, the Bearer scheme in
+// any case); viaAuth says it came in the Authorization header.
 func (g *Gateway) adminToken(r *http.Request) (ok, viaAuth bool) {
-	want := []byte(g.opts.AdminToken)
+	want := []byte(strings.TrimSpace(g.opts.AdminToken))
 	if tok := r.Header.Get(HeaderAdminToken); tok != "" {
-		return subtle.ConstantTimeCompare([]byte(tok), want) == 1, false
+		return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), want) == 1, false
 	}
-	if auth, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); found {
-		ok = subtle.ConstantTimeCompare([]byte(strings.TrimSpace(auth)), want) == 1
+	scheme, cred, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	if found && strings.EqualFold(scheme, "Bearer") {
+		ok = subtle.ConstantTimeCompare([]byte(strings.TrimSpace(cred)), want) == 1
 		return ok, ok
 	}
 	return false, false
@@ -188,19 +204,10 @@ func parseFault(h http.Header, maxDelay time.Duration) (fault, error) {
 
 // auditFault writes a header fault into the chaos audit stream: at most
 // one entry per auditEvery, carrying how many faults acted since the last,
-// so a load test does not flood the stream. It never delays the request.
+// so a load test does not flood the stream. A fault held back is written
+// by a trailing entry when the interval ends, so every fault is counted.
+// It never delays the request.
 func (g *Gateway) auditFault(r *http.Request, f fault, delay, abort bool) {
-	h := &g.hdr
-	h.mu.Lock()
-	h.unaudited++
-	now := time.Now()
-	if !h.lastAudit.IsZero() && now.Sub(h.lastAudit) < auditEvery {
-		h.mu.Unlock()
-		return
-	}
-	n := h.unaudited
-	h.unaudited, h.lastAudit = 0, now
-	h.mu.Unlock()
 	var what []string
 	if abort {
 		what = append(what, fmt.Sprintf("abort %d", f.abort))
@@ -208,10 +215,43 @@ func (g *Gateway) auditFault(r *http.Request, f fault, delay, abort bool) {
 	if delay {
 		what = append(what, fmt.Sprintf("delay %s", f.delay))
 	}
-	detail := fmt.Sprintf("%s %s: %s; %d header fault(s) since the last entry", r.Method, r.URL.Path, strings.Join(what, ", "), n)
+	desc := fmt.Sprintf("%s %s: %s", r.Method, r.URL.Path, strings.Join(what, ", "))
+	h := &g.hdr
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.unaudited++
+	now := time.Now()
+	if wait := auditEvery - now.Sub(h.lastAudit); !h.lastAudit.IsZero() && wait > 0 {
+		h.heldBack = desc
+		if h.flush == nil && !h.closed {
+			h.flush = time.AfterFunc(wait, g.flushAudit)
+		}
+		return
+	}
+	g.noteFaultsLocked(desc, now)
+}
+
+// flushAudit writes the entry for the faults held back since the last.
+func (g *Gateway) flushAudit() {
+	h := &g.hdr
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.flush = nil
+	if h.closed || h.unaudited == 0 {
+		return
+	}
+	g.noteFaultsLocked(h.heldBack, time.Now())
+}
+
+// noteFaultsLocked writes one entry for the faults not yet audited, desc
+// the last of them; g.hdr.mu is held.
+func (g *Gateway) noteFaultsLocked(desc string, now time.Time) {
+	h := &g.hdr
+	detail := fmt.Sprintf("%s; %d header fault(s) since the last entry", desc, h.unaudited)
+	h.unaudited, h.lastAudit, h.heldBack = 0, now, ""
 	h.auditsSent.Add(1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(g.sys.Context()), 2*time.Second)
 		defer cancel()
 		if err := g.sys.Chaos.Note(ctx, "header_fault", "gateway", detail); err != nil {
 			g.log.Warn("gateway: a header fault could not be audited", "err", err)

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -149,4 +150,64 @@ func TestAChaosExperimentAppliesPerRequest(t *testing.T) {
 		resp, _ := f.do("GET", "/shop/x", "")
 		return resp.StatusCode == 200
 	})
+}
+
+// Faults held back by the audit's rate limit are written by a trailing
+// entry: the entries' counts add up to every fault that acted.
+func TestEveryHeaderFaultIsCountedInSomeAuditEntry(t *testing.T) {
+	shop := newUpstream(t, "ok")
+	f := newFixture(t, faultsOn(shop.URL), gateway.Options{AdminToken: token})
+	for range 3 {
+		if resp, _ := f.do("GET", "/shop/x", "", gateway.HeaderFaultAbort, "418", gateway.HeaderAdminToken, token); resp.StatusCode != 418 {
+			t.Fatalf("%d", resp.StatusCode)
+		}
+	}
+	testredis.Eventually(t, 10*time.Second, "the audit counts 3 header faults", func() bool {
+		entries, err := f.sys.Chaos.Audit(context.Background(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for _, e := range entries {
+			var n int
+			if _, rest, ok := strings.Cut(e.Detail, "; "); e.Event == "header_fault" && ok {
+				if _, err := fmt.Sscanf(rest, "%d header fault(s)", &n); err == nil {
+					total += n
+				}
+			}
+		}
+		return total == 3
+	})
+}
+
+// The admin token in the client's Authorization is not forwarded, but the
+// service's own configured Authorization is.
+func TestStrippingTheAdminTokenKeepsTheServicesAuthorization(t *testing.T) {
+	shop := newUpstream(t, "ok")
+	c := faultsOn(shop.URL)
+	c.Services[0].Headers = map[string]string{"Authorization": "Bearer shop-key"}
+	f := newFixture(t, c, gateway.Options{AdminToken: token})
+	resp, _ := f.do("GET", "/shop/x", "", gateway.HeaderFaultAbort, "418", gateway.HeaderFaultAbortPercentage, "0", "Authorization", "Bearer "+token)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d", resp.StatusCode)
+	}
+	if got := shop.requests()[0].Header.Get("Authorization"); got != "Bearer shop-key" {
+		t.Fatalf("the upstream got Authorization %q", got)
+	}
+}
+
+// The token is checked as the admin listener checks it: the configured
+// one trimmed (an env file's newline), the scheme in any case.
+func TestTheAdminTokenIsCheckedAsTheAdminListenerDoes(t *testing.T) {
+	shop := newUpstream(t, "ok")
+	f := newFixture(t, faultsOn(shop.URL), gateway.Options{AdminToken: token + "\n"})
+	for _, auth := range []string{"Bearer " + token, "bearer " + token, "BEARER  " + token} {
+		resp, body := f.do("GET", "/shop/x", "", gateway.HeaderFaultAbort, "418", "Authorization", auth)
+		if resp.StatusCode != 418 {
+			t.Fatalf("%q: %d %q", strings.Replace(auth, token, "TOKEN", 1), resp.StatusCode, body)
+		}
+	}
+	if resp, _ := f.do("GET", "/shop/x", "", gateway.HeaderFaultAbort, "418", gateway.HeaderAdminToken, token); resp.StatusCode != 418 {
+		t.Fatalf("X-Hader-Admin-Token: %d", resp.StatusCode)
+	}
 }

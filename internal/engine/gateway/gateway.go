@@ -25,12 +25,15 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine"
 	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/chaos/agent"
 	"github.com/haderos/haderctl/internal/engine/chaos/faults"
 )
 
@@ -99,10 +102,21 @@ type Gateway struct {
 	chaosOK error // why chaos may not act here, or nil
 	hdr     headerFaults
 	ready   readiness
+	// admitErrs: breaker name → *atomic.Int64, when its admit error was
+	// last logged
+	admitErrs sync.Map
 
 	agentsMu sync.Mutex
-	agents   map[string]context.CancelFunc
-	agentsWG sync.WaitGroup
+	closed   bool
+	agent    *runningAgent // nil when no service is served
+}
+
+// runningAgent is the gateway's chaos agent and the services it is for.
+type runningAgent struct {
+	a        *agent.Agent
+	services string // sorted, joined by ","
+	stop     context.CancelFunc
+	done     chan struct{}
 }
 
 // New builds a gateway over an opened engine. c must be valid
@@ -114,7 +128,7 @@ func New(sys *engine.System, c Config, o Options) (*Gateway, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{sys: sys, opts: o, log: o.Logger, faults: sys.Faults(), agents: map[string]context.CancelFunc{},
+	g := &Gateway{sys: sys, opts: o, log: o.Logger, faults: sys.Faults(),
 		chaosOK: chaos.EnvironmentAllowed(o.Environment, o.AllowedEnvironments)}
 	g.hdr.init(o.Roll)
 	tc, err := upstreamTLS(c.Settings.CAFile, o.TLS)
@@ -168,42 +182,58 @@ func (g *Gateway) Reload(c Config) error {
 	return nil
 }
 
-// startAgents runs a chaos agent (CPU/memory experiments) for each
-// service this gateway serves and has none yet.
+// startAgents runs one chaos agent (CPU/memory experiments) for the
+// services this gateway serves: one process, so an experiment on "*" or
+// on several of them counts once within chaos' limits. When the set
+// changes the agent is replaced, so a removed service's experiments stop.
 func (g *Gateway) startAgents(c Config) {
+	var names []string
+	for _, svc := range c.Services {
+		if svc.BaseURL != "" {
+			names = append(names, svc.Name)
+		}
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
 	g.agentsMu.Lock()
 	defer g.agentsMu.Unlock()
-	if g.agents == nil {
-		return // closed
+	if g.closed || (g.agent != nil && g.agent.services == strings.Join(names, ",")) {
+		return
 	}
-	for _, svc := range c.Services {
-		if svc.BaseURL == "" || g.agents[svc.Name] != nil {
-			continue
+	g.stopAgent()
+	if len(names) == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(g.sys.Context())
+	ra := &runningAgent{a: g.sys.AgentForServices(names), services: strings.Join(names, ","), stop: cancel, done: make(chan struct{})}
+	g.agent = ra
+	go func() {
+		defer close(ra.done)
+		if err := ra.a.Run(ctx); err != nil && ctx.Err() == nil {
+			g.log.Warn("chaos agent stopped", "services", ra.services, "err", err)
 		}
-		ctx, cancel := context.WithCancel(g.sys.Context())
-		g.agents[svc.Name] = cancel
-		a := g.sys.Agent(svc.Name)
-		g.agentsWG.Add(1)
-		go func() {
-			defer g.agentsWG.Done()
-			if err := a.Run(ctx); err != nil && ctx.Err() == nil {
-				g.log.Warn("chaos agent stopped", "service", svc.Name, "err", err)
-			}
-		}()
+	}()
+}
+
+// stopAgent stops the agent and waits until it has released what it
+// held; agentsMu is held.
+func (g *Gateway) stopAgent() {
+	if g.agent != nil {
+		g.agent.stop()
+		<-g.agent.done
+		g.agent = nil
 	}
 }
 
-// Close stops the chaos agents and closes upstream connections (idle
+// Close stops the chaos agent and closes upstream connections (idle
 // ones now, those of requests still finishing when they end); the engine
 // is the caller's to close.
 func (g *Gateway) Close() {
 	g.agentsMu.Lock()
-	for _, cancel := range g.agents {
-		cancel()
-	}
-	g.agents = nil
+	g.closed = true
+	g.stopAgent()
 	g.agentsMu.Unlock()
-	g.agentsWG.Wait()
+	g.hdr.stop()
 	g.base.Close()
 }
 

@@ -43,6 +43,9 @@ type attempt struct {
 	last     bool
 	fallback bool
 	start    time.Time
+	// rewritten says ReverseProxy got as far as Rewrite: an error before
+	// it is the client's request, not the provider's doing.
+	rewritten bool
 
 	outcome outcome
 	err     error
@@ -56,6 +59,9 @@ const (
 	answered
 	failed
 	gone // the client went away
+	// refusedRequest: ReverseProxy refused the client's request itself
+	// (an invalid Upgrade) before it reached any provider
+	refusedRequest
 )
 
 // errFailedAnswer is ModifyResponse's way to hand a failed answer back to
@@ -67,9 +73,15 @@ func (g *Gateway) newProxy(p *provider) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			a := pr.In.Context().Value(attemptKey{}).(*attempt)
+			a.rewritten = true
 			pr.Out.URL.Path, pr.Out.URL.RawPath = a.path, a.rawPath
 			pr.SetURL(p.target)
 			pr.SetXForwarded()
+			// the client's admin token goes before the service's own
+			// headers come, which may have an Authorization of their own
+			if a.stripKey {
+				pr.Out.Header.Del("Authorization")
+			}
 			for k, v := range p.headers {
 				pr.Out.Header[k] = v
 			}
@@ -78,9 +90,6 @@ func (g *Gateway) newProxy(p *provider) *httputil.ReverseProxy {
 				if strings.HasPrefix(k, "X-Hader-") {
 					delete(pr.Out.Header, k)
 				}
-			}
-			if a.stripKey {
-				pr.Out.Header.Del("Authorization")
 			}
 		},
 		Transport:      g.rt,
@@ -95,6 +104,11 @@ func (g *Gateway) newProxy(p *provider) *httputil.ReverseProxy {
 // learns the outcome here, as the engine's transport does.
 func modifyResponse(resp *http.Response) error {
 	a := resp.Request.Context().Value(attemptKey{}).(*attempt)
+	// the gateway's own answer headers are not the upstream's to give
+	// (kept answers included): they would say a fallback answered, or
+	// name a queued operation in the access log
+	resp.Header.Del(HeaderFallback)
+	resp.Header.Del(HeaderOperationID)
 	m := a.g.opts.Metrics
 	if a.p.fail.failed(resp.StatusCode) {
 		a.call.Done(false)
@@ -121,9 +135,25 @@ func modifyResponse(resp *http.Response) error {
 
 // errorHandler runs when a provider could not be reached, timed out, or
 // gave a failed answer the loop may better: the gateway answers later.
-func errorHandler(_ http.ResponseWriter, req *http.Request, err error) {
+func errorHandler(w http.ResponseWriter, req *http.Request, err error) {
 	a := req.Context().Value(attemptKey{}).(*attempt)
 	if errors.Is(err, errFailedAnswer) {
+		return
+	}
+	if a.outcome == answered {
+		// a 101 the provider answered (its outcome is recorded) that
+		// ReverseProxy then could not switch to: the provider did answer,
+		// so neither another outcome nor another provider
+		if !afterHijack(err) {
+			writeJSON(w, http.StatusBadGateway, map[string]any{"error": "the provider's protocol switch failed", "provider": a.p.name})
+		}
+		return
+	}
+	if !a.rewritten {
+		// the client's own bad request: no provider would do better, and
+		// its breaker must not count it
+		a.call.Release()
+		a.outcome, a.err = refusedRequest, err
 		return
 	}
 	if errors.Is(a.client.Err(), context.Canceled) {
@@ -140,6 +170,13 @@ func errorHandler(_ http.ResponseWriter, req *http.Request, err error) {
 		err = &timeoutError{after: a.p.timeout, err: err}
 	}
 	a.outcome, a.err = failed, err
+}
+
+// afterHijack says ReverseProxy's error came once it had taken the
+// client's connection for a protocol switch: nothing can be answered.
+func afterHijack(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "response write: ") || strings.HasPrefix(msg, "response flush: ")
 }
 
 type statusError struct{ code int }
@@ -197,12 +234,15 @@ func (g *Gateway) try(w http.ResponseWriter, r *http.Request, a *attempt, body [
 		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 		out.GetBody = nil
 	}
+	// ReverseProxy returning (or panicking) without either hook must not
+	// keep the breaker's slot: a half-open probe's lease would be renewed
+	// for ever
+	defer func() {
+		if a.outcome == pending {
+			a.call.Release()
+			a.outcome = gone
+		}
+	}()
 	a.start = time.Now()
 	a.p.proxy.ServeHTTP(w, out)
-	if a.outcome == pending {
-		// ReverseProxy returned without either hook (it cannot, today);
-		// free the breaker's slot rather than hold it
-		a.call.Release()
-		a.outcome = gone
-	}
 }

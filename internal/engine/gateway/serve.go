@@ -1,23 +1,33 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
+	"github.com/haderos/haderctl/internal/redact"
 )
 
 // ServeHTTP proxies one request: see the package doc for the path it takes.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, start: time.Now()}
 	defer g.finish(rec, r)
+	if hasDotSegment(r.URL.Path) {
+		// routed by prefix and forwarded as is, /api/../admin would reach
+		// what no route names
+		writeJSON(rec, http.StatusBadRequest, map[string]any{"error": "the path has a . or .. segment"})
+		return
+	}
 	t := g.table.Load()
 	rt := t.match(r.URL.Path)
 	if rt == nil {
@@ -29,7 +39,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if done {
 		return
 	}
-	body, ok := readBody(rec, r, rt.maxBody)
+	body, ok := readBody(rec, r, rt.maxBody, bodyTimeout(rt))
 	if !ok {
 		return
 	}
@@ -47,7 +57,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.path, a.rawPath = rt.upstreamPath(r.URL.Path), upstreamRawPath(rt, r.URL)
 	var refused []refusal
 	var lastErr error
+	var lastName string // the provider lastErr is of
 	var kept *keptResponse
+	keptFallback := false
 	tried := false
 	for i, p := range rt.providers {
 		call, err := g.sys.Breakers.Admit(r.Context(), p.name)
@@ -56,7 +68,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				rec.gone = true
 				return
 			}
-			refused = append(refused, refusalOf(p.name, err))
+			ref := refusalOf(p.name, err)
+			if ref.Error != "" {
+				g.logAdmitError(p.name, err)
+			}
+			refused = append(refused, ref)
 			if g.opts.Metrics != nil {
 				g.opts.Metrics.Call(p.name, "not_permitted", 0)
 			}
@@ -76,10 +92,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case gone:
 			rec.gone = true
 			return
+		case refusedRequest:
+			writeJSON(out, http.StatusBadRequest, map[string]any{"error": "invalid request", "detail": a.err.Error()})
+			return
 		}
-		lastErr = a.err
+		lastErr, lastName = a.err, p.name
 		if a.kept != nil {
-			kept, rec.provider = a.kept, p.name
+			kept, rec.provider, keptFallback = a.kept, p.name, i > 0
 		}
 	}
 	switch {
@@ -94,7 +113,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		why := "no provider admits the request"
 		if lastErr != nil {
-			why = rt.providers[len(rt.providers)-1].name + " " + lastErr.Error()
+			why = lastName + " " + lastErr.Error()
 		}
 		rec.provider = ""
 		if err := ticket.Queue(out, rt.providers[0].name, target, why); err != nil {
@@ -109,6 +128,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h[k] = v
 		}
 		h.Set(HeaderProvider, rec.provider)
+		if keptFallback {
+			h.Set(HeaderFallback, "true")
+			rec.fallback = true
+		}
 		out.WriteHeader(kept.code)
 		_, _ = out.Write(kept.body)
 	default:
@@ -118,8 +141,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			code = http.StatusGatewayTimeout
 		}
 		writeJSON(out, code, map[string]any{"error": "every provider failed", "route": rt.name,
-			"provider": rt.providers[len(rt.providers)-1].name, "detail": lastErr.Error()})
+			"provider": lastName, "detail": lastErr.Error()})
 	}
+}
+
+// hasDotSegment says a path (decoded: %2e%2e is "..") has a "." or ".."
+// segment.
+func hasDotSegment(path string) bool {
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // upstreamRawPath keeps a path's own encoding (%2F stays %2F) for the
@@ -148,7 +182,10 @@ type refusal struct {
 	State string `json:"state"`
 	// RetryAfter is nil when no probe comes until an operator acts.
 	RetryAfter *int64 `json:"retry_after_seconds"`
-	wait       time.Duration
+	// Error is why the breaker's state is unknown (invalid settings, a
+	// Redis script error): not a refusal by the breaker, but a fault here.
+	Error string `json:"error,omitempty"`
+	wait  time.Duration
 }
 
 func refusalOf(name string, err error) refusal {
@@ -165,7 +202,23 @@ func refusalOf(name string, err error) refusal {
 	case errors.As(err, &corrupt):
 		return refusal{Name: name, State: string(breaker.Corrupt), wait: -1}
 	}
-	return refusal{Name: name, State: string(breaker.Unknown), wait: -1}
+	return refusal{Name: name, State: string(breaker.Unknown), wait: -1, Error: redact.URLsIn(err.Error())}
+}
+
+// admitErrorLogEvery bounds the log lines for one breaker's admit errors.
+const admitErrorLogEvery = 10 * time.Second
+
+// logAdmitError logs an Admit error that is no breaker's refusal, at most
+// once per admitErrorLogEvery per breaker: every request hits it.
+func (g *Gateway) logAdmitError(name string, err error) {
+	now := time.Now().UnixNano()
+	v, _ := g.admitErrs.LoadOrStore(name, new(atomic.Int64))
+	last := v.(*atomic.Int64)
+	prev := last.Load()
+	if prev != 0 && now-prev < int64(admitErrorLogEvery) || !last.CompareAndSwap(prev, now) {
+		return
+	}
+	g.log.Error("gateway: the breaker's state is unknown; its provider is skipped", "breaker", name, "err", redact.URLsIn(err.Error()))
 }
 
 // retrySeconds rounds up, at least 1: a client told 0 would retry at once.
@@ -198,9 +251,21 @@ type noneAdmitsBody struct {
 	Route    string    `json:"route"`
 }
 
+// bodyTimeout is how long a client has to send a route's request body:
+// its slowest provider's timeout.
+func bodyTimeout(rt *route) time.Duration {
+	var d time.Duration
+	for _, p := range rt.providers {
+		d = max(d, p.timeout)
+	}
+	return d
+}
+
 // readBody buffers the request body (so a fallback can be sent it again),
-// answering 413 past limit. A request without a body gives nil.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+// answering 413 past limit, 408 when it is not sent within timeout. The
+// buffer grows as bytes arrive: a client announcing a large body and
+// sending none holds no memory. A request without a body gives nil.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) ([]byte, bool) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil, true
 	}
@@ -212,22 +277,24 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool
 	if r.ContentLength > limit {
 		return tooLarge()
 	}
-	var body []byte
-	var err error
-	if r.ContentLength > 0 {
-		body = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(r.Body, body)
-	} else {
-		body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
-		if err == nil && int64(len(body)) > limit {
-			return tooLarge()
-		}
+	rc := http.NewResponseController(w)
+	if timeout > 0 && rc.SetReadDeadline(time.Now().Add(timeout)) == nil {
+		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
 	}
-	if err != nil {
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.Header().Set("Connection", "close")
+		writeJSON(w, http.StatusRequestTimeout, map[string]any{"error": "the request body was not sent in time", "timeout": timeout.String()})
+		return nil, false
+	case err != nil:
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "cannot read the request body"})
 		return nil, false
+	case int64(buf.Len()) > limit:
+		return tooLarge()
 	}
-	return body, true
+	return buf.Bytes(), true
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -27,7 +28,8 @@ import (
 type Agent struct {
 	rdb     redis.UniversalClient
 	keys    store.Keys
-	service string
+	service string   // State's name: the service, or the set's names joined by ","
+	targets []string // an experiment applies when it targets any of them
 	limits  chaos.Limits
 	allowed bool
 	log     *slog.Logger
@@ -58,10 +60,19 @@ type State struct {
 
 // New makes an agent for service.
 func New(rdb redis.UniversalClient, keys store.Keys, service, environment string, allowed []string, limits chaos.Limits, log *slog.Logger) *Agent {
+	return NewForServices(rdb, keys, []string{service}, environment, allowed, limits, log)
+}
+
+// NewForServices makes one agent for a process that is several services
+// at once (the gateway): an experiment counts once when it targets any
+// of them, so the process as a whole stays within the limits. Its
+// State's Service is the names joined by ",".
+func NewForServices(rdb redis.UniversalClient, keys store.Keys, services []string, environment string, allowed []string, limits chaos.Limits, log *slog.Logger) *Agent {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Agent{rdb: rdb, keys: keys, service: service, limits: limits.WithDefaults(),
+	service := strings.Join(services, ",")
+	return &Agent{rdb: rdb, keys: keys, service: service, targets: slices.Clone(services), limits: limits.WithDefaults(),
 		allowed: chaos.EnvironmentAllowed(environment, allowed) == nil, log: log, state: State{Service: service, Experiments: []string{}},
 		burner:  func(ctx context.Context, share float64) { burnCore(ctx, share, systemClock{}) },
 		refresh: time.Second}
@@ -109,7 +120,7 @@ func (a *Agent) want(ctx context.Context) State {
 		return st
 	}
 	for _, e := range read.Experiments {
-		if (e.Kind != chaos.CPU && e.Kind != chaos.Memory) || !e.Targets(a.service) || e.StartMs > read.Now.UnixMilli() {
+		if (e.Kind != chaos.CPU && e.Kind != chaos.Memory) || !slices.ContainsFunc(a.targets, e.Targets) || e.StartMs > read.Now.UnixMilli() {
 			continue
 		}
 		st.Cores += e.Cores

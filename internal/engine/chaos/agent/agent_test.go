@@ -229,3 +229,36 @@ func TestBurnCoreSpinsForItsShareOfEachPeriodAndSleepsTheRest(t *testing.T) {
 		t.Fatalf("a whole core slept %v (cancelled: %v)", clk.sleeps, ctx.Err())
 	}
 }
+
+// One agent for several services (the gateway) counts an experiment once
+// when it targets any of them: on "*" or on two of them, 64 MB is 64 MB.
+func TestAnAgentForServicesCountsEachExperimentOnce(t *testing.T) {
+	e := setup(t)
+	limits := chaos.Limits{MaxCores: 2, MaxMemoryMB: 512}
+	c := chaos.New(testredis.Client(t), chaos.Options{Keys: store.Keys{Namespace: e.ns}, Environment: "test", Limits: limits})
+	a := NewForServices(testredis.Client(t), store.Keys{Namespace: e.ns}, []string{"aramex", "smsa"}, "test", nil, limits, nil)
+	a.burner = (&burners{}).burn
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = a.Run(ctx); close(done) }()
+	defer func() { stop(); <-done }()
+
+	all, err := c.Start(ctx, chaos.Experiment{Kind: chaos.Memory, MemoryMB: 64, Services: []string{"*"}, Probability: 1, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testredis.Eventually(t, 10*time.Second, "the agent holds 64 MB", func() bool { return a.State().MemoryMB == 64 })
+	if n, _ := a.held(); n != 64<<20 {
+		t.Fatalf("the agent holds %d bytes for one 64 MB experiment on two services", n)
+	}
+	if _, err := c.Stop(ctx, all.ID, "done"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Start(ctx, chaos.Experiment{Kind: chaos.Memory, MemoryMB: 32, Services: []string{"aramex", "smsa"}, Probability: 1, Duration: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	testredis.Eventually(t, 10*time.Second, "the agent holds 32 MB", func() bool { s := a.State(); return s.MemoryMB == 32 && len(s.Experiments) == 1 })
+	if s := a.State(); s.Service != "aramex,smsa" {
+		t.Fatalf("state names %q", s.Service)
+	}
+}
