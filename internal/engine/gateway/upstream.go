@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"net/url"
 	"sync"
 	"time"
@@ -33,6 +36,8 @@ type upstreamTransport struct {
 	maxIdle int
 	// idleTimeout drops a connection idle longer (servers close theirs).
 	idleTimeout time.Duration
+	// maxHeaderBytes bounds a response head (and each 1xx before it).
+	maxHeaderBytes int64
 	// now is the clock of the idle bookkeeping (tests move it).
 	now func() time.Time
 
@@ -60,6 +65,10 @@ type upstreamConn struct {
 	// reused connection that took nothing, or gave nothing back, had
 	// been closed by the server.
 	written, read int64
+	// readLimit is what may still be read before the response head is
+	// done (net/http's MaxResponseHeaderBytes): an upstream sending
+	// endless headers fails instead of filling memory.
+	readLimit int64
 }
 
 func (c *upstreamConn) Write(p []byte) (int, error) {
@@ -69,10 +78,27 @@ func (c *upstreamConn) Write(p []byte) (int, error) {
 }
 
 func (c *upstreamConn) Read(p []byte) (int, error) {
+	if c.readLimit <= 0 {
+		return 0, errHeadersTooLarge
+	}
+	if int64(len(p)) > c.readLimit {
+		p = p[:c.readLimit]
+	}
 	n, err := c.conn.Read(p)
 	c.read += int64(n)
+	c.readLimit -= int64(n)
 	return n, err
 }
+
+var errHeadersTooLarge = errors.New("gateway: response headers too large")
+
+// noReadLimit lifts readLimit once the head is read: the body is the
+// caller's to bound.
+const noReadLimit = 1<<63 - 1
+
+// max1xx caps the informational answers before the real one, as
+// net/http does, so an upstream cannot keep a request forever in them.
+const max1xx = 5
 
 // idleCheckAfter: a connection idle at least this long is checked for a
 // close from the server before it is used (one non-blocking peek), so a
@@ -81,13 +107,23 @@ const idleCheckAfter = 100 * time.Millisecond
 
 func newUpstreamTransport(fallback *http.Transport, maxIdle int) *upstreamTransport {
 	return &upstreamTransport{
-		fallback:    fallback,
-		dialer:      net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
-		maxIdle:     maxIdle,
-		idleTimeout: cmpDuration(fallback.IdleConnTimeout, 90*time.Second),
-		now:         time.Now,
-		hosts:       map[string]*upstreamHost{},
+		fallback:       fallback,
+		dialer:         net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
+		maxIdle:        maxIdle,
+		idleTimeout:    cmpDuration(fallback.IdleConnTimeout, 90*time.Second),
+		maxHeaderBytes: maxHeaderBytes(fallback),
+		now:            time.Now,
+		hosts:          map[string]*upstreamHost{},
 	}
+}
+
+// maxHeaderBytes is the fallback's MaxResponseHeaderBytes, or net/http's
+// default of 1 MiB when it is unset.
+func maxHeaderBytes(fallback *http.Transport) int64 {
+	if fallback.MaxResponseHeaderBytes > 0 {
+		return fallback.MaxResponseHeaderBytes
+	}
+	return 1 << 20
 }
 
 func cmpDuration(d, def time.Duration) time.Duration {
@@ -162,6 +198,7 @@ func closeBody(req *http.Request) {
 // response's body owns c: it gives it back to the pool or closes it.
 func (t *upstreamTransport) exchange(ctx context.Context, c *upstreamConn, req *http.Request) (*http.Response, error) {
 	c.written, c.read = 0, 0
+	c.readLimit = noReadLimit
 	stop := context.AfterFunc(ctx, func() {
 		// unblocks this goroutine's read or write at once
 		_ = c.conn.SetDeadline(aLongTimeAgo)
@@ -182,13 +219,16 @@ func (t *upstreamTransport) exchange(ctx context.Context, c *upstreamConn, req *
 		return fail(writeErr)
 	}
 	var resp *http.Response
-	for {
+	for n1xx := 0; ; n1xx++ {
+		c.readLimit = t.maxHeaderBytes // for each answer's head, as net/http
 		var err error
 		resp, err = http.ReadResponse(c.br, req)
-		if err != nil {
-			if writeErr != nil {
-				err = writeErr
-			}
+		switch {
+		case err != nil && c.readLimit <= 0:
+			return fail(fmt.Errorf("gateway: the upstream's response headers exceed %d bytes", t.maxHeaderBytes))
+		case err != nil && writeErr != nil:
+			return fail(writeErr)
+		case err != nil:
 			return fail(err)
 		}
 		// 1xx informational answers (103 Early Hints) come before the
@@ -196,7 +236,17 @@ func (t *upstreamTransport) exchange(ctx context.Context, c *upstreamConn, req *
 		if resp.StatusCode < 100 || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
+		if n1xx == max1xx {
+			return fail(fmt.Errorf("gateway: the upstream sent more than %d 1xx answers", max1xx))
+		}
+		// ReverseProxy passes them on to its client through this hook
+		if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+				return fail(err)
+			}
+		}
 	}
+	c.readLimit = noReadLimit
 	// a server may answer before it has read the whole body (413) and
 	// close: its answer is the one to pass on, but the connection is done
 	keep := !resp.Close && !req.Close && writeErr == nil

@@ -1,0 +1,130 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// rawServer is a loopback upstream that writes answer to each request
+// it reads (answer may ignore HTTP's rules) and never closes first.
+func rawServer(t *testing.T, answer func(c net.Conn, req *http.Request)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					answer(c, req)
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+func answerWith(s string) func(net.Conn, *http.Request) {
+	return func(c net.Conn, _ *http.Request) { io.WriteString(c, s) }
+}
+
+func TestUpstreamCapsTheResponseHeaders(t *testing.T) {
+	url := rawServer(t, func(c net.Conn, _ *http.Request) {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+		line := "X-Endless: " + strings.Repeat("a", 1000) + "\r\n"
+		// far past the limit, then quiet: a transport that buffers it all
+		// waits here until its deadline
+		for range 64 << 10 {
+			if _, err := io.WriteString(c, line); err != nil {
+				return
+			}
+		}
+	})
+	tr := newTestUpstream(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, _, _, err := roundTrip(t, tr, ctx, "GET", url, nil)
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "headers exceed 1048576 bytes") {
+		t.Fatalf("an upstream sending endless headers: %v, want the 1 MiB header limit", err)
+	}
+}
+
+func TestUpstreamCapsTheInformationalAnswers(t *testing.T) {
+	url := rawServer(t, func(c net.Conn, _ *http.Request) {
+		for range 10000 {
+			if _, err := io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+				return
+			}
+		}
+	})
+	tr := newTestUpstream(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, _, _, err := roundTrip(t, tr, ctx, "GET", url, nil)
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "1xx") {
+		t.Fatalf("an upstream sending endless 100 Continue: %v, want the 1xx limit", err)
+	}
+}
+
+// ReverseProxy forwards 103 Early Hints through the client trace.
+func TestUpstreamReportsInformationalAnswersToTheTrace(t *testing.T) {
+	url := rawServer(t, answerWith("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"+
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+	tr := newTestUpstream(t)
+	var got []string
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			got = append(got, http.StatusText(code)+" "+h.Get("Link"))
+			return nil
+		},
+	})
+	code, _, body, err := roundTrip(t, tr, ctx, "GET", url, nil)
+	if err != nil || code != 200 || body != "ok" {
+		t.Fatalf("an answer after a 103: %d %q %v", code, body, err)
+	}
+	if want := "Early Hints </a.css>; rel=preload"; len(got) != 1 || got[0] != want {
+		t.Fatalf("the trace saw %q, want [%q]", got, want)
+	}
+	if n := tr.idleCount(); n != 1 {
+		t.Fatalf("%d pooled after a 103 then 200, want 1", n)
+	}
+}
