@@ -65,6 +65,10 @@ type upstreamConn struct {
 	// reused connection that took nothing, or gave nothing back, had
 	// been closed by the server.
 	written, read int64
+	// writeErr is the connection's own write failure in this exchange,
+	// as against one of the request's body (which Request.Write reports
+	// the same way).
+	writeErr error
 	// readLimit is what may still be read before the response head is
 	// done (net/http's MaxResponseHeaderBytes): an upstream sending
 	// endless headers fails instead of filling memory.
@@ -74,6 +78,9 @@ type upstreamConn struct {
 func (c *upstreamConn) Write(p []byte) (int, error) {
 	n, err := c.conn.Write(p)
 	c.written += int64(n)
+	if err != nil {
+		c.writeErr = err
+	}
 	return n, err
 }
 
@@ -197,7 +204,7 @@ func closeBody(req *http.Request) {
 // exchange writes req on c and reads the response head. The returned
 // response's body owns c: it gives it back to the pool or closes it.
 func (t *upstreamTransport) exchange(ctx context.Context, c *upstreamConn, req *http.Request) (*http.Response, error) {
-	c.written, c.read = 0, 0
+	c.written, c.read, c.writeErr = 0, 0, nil
 	c.readLimit = noReadLimit
 	stop := context.AfterFunc(ctx, func() {
 		// unblocks this goroutine's read or write at once
@@ -215,7 +222,11 @@ func (t *upstreamTransport) exchange(ctx context.Context, c *upstreamConn, req *
 	if writeErr == nil {
 		writeErr = c.bw.Flush()
 	}
-	if writeErr != nil && (ctx.Err() != nil || c.written == 0) {
+	// Only an upstream that stopped reading (the connection's write
+	// failed) may have answered already; a body that failed to read or
+	// fell short of its Content-Length leaves a request the upstream is
+	// still waiting on, so there is no answer to wait for.
+	if writeErr != nil && (ctx.Err() != nil || c.written == 0 || c.writeErr == nil) {
 		return fail(writeErr)
 	}
 	var resp *http.Response

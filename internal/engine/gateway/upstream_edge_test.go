@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -126,5 +127,79 @@ func TestUpstreamReportsInformationalAnswersToTheTrace(t *testing.T) {
 	}
 	if n := tr.idleCount(); n != 1 {
 		t.Fatalf("%d pooled after a 103 then 200, want 1", n)
+	}
+}
+
+// A request body that fails, or falls short of its Content-Length,
+// leaves the upstream waiting for the rest: the transport must fail at
+// once instead of waiting for an answer that cannot come.
+func TestUpstreamFailsAtOnceOnABrokenRequestBody(t *testing.T) {
+	up := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok")
+	})
+	tr := newTestUpstream(t)
+	errBroken := errors.New("the client went away")
+	bodies := map[string]func() *http.Request{
+		"short of its Content-Length": func() *http.Request {
+			req, _ := http.NewRequest("POST", up.URL, io.NopCloser(strings.NewReader(strings.Repeat("x", 5<<10))))
+			req.ContentLength = 10 << 10
+			return req
+		},
+		"failing mid-way": func() *http.Request {
+			body := io.MultiReader(strings.NewReader(strings.Repeat("x", 8<<10)), iotestErrReader{errBroken})
+			req, _ := http.NewRequest("POST", up.URL, body)
+			return req
+		},
+	}
+	for name, mk := range bodies {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		resp, err := tr.RoundTrip(mk().WithContext(ctx))
+		if err == nil {
+			resp.Body.Close()
+		}
+		if err == nil || ctx.Err() != nil {
+			t.Errorf("a request body %s: %v, want its own error before the deadline", name, err)
+		}
+		cancel()
+	}
+	if n := tr.idleCount(); n != 0 {
+		t.Fatalf("%d pooled after broken request bodies, want none", n)
+	}
+}
+
+type iotestErrReader struct{ err error }
+
+func (r iotestErrReader) Read([]byte) (int, error) { return 0, r.err }
+
+// Answers without a body (HEAD with a Content-Length, 204, 304) end at
+// their head: the connection carries the next request.
+func TestUpstreamReusesAfterAnswersWithoutABody(t *testing.T) {
+	up := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/204":
+			w.WriteHeader(http.StatusNoContent)
+		case "/304":
+			w.WriteHeader(http.StatusNotModified)
+		default:
+			w.Header().Set("Content-Length", "10")
+			io.WriteString(w, "0123456789")
+		}
+	})
+	tr := newTestUpstream(t)
+	steps := []struct{ method, path, want string }{
+		{"HEAD", "/", ""}, {"GET", "/204", ""}, {"GET", "/304", ""}, {"GET", "/", "0123456789"},
+	}
+	for _, s := range steps {
+		_, h, body, err := roundTrip(t, tr, context.Background(), s.method, up.URL+s.path, nil)
+		if err != nil || body != s.want {
+			t.Fatalf("%s %s: %q %v, want %q", s.method, s.path, body, err, s.want)
+		}
+		if s.method == "HEAD" && h.Get("Content-Length") != "10" {
+			t.Fatalf("HEAD lost its Content-Length: %v", h)
+		}
+	}
+	if n := up.conns.Load(); n != 1 {
+		t.Fatalf("%d connections for answers without a body, want 1", n)
 	}
 }
