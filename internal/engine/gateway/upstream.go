@@ -11,6 +11,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 )
@@ -403,18 +404,31 @@ func (t *upstreamTransport) dial(ctx context.Context, h *upstreamHost) (*upstrea
 }
 
 // put keeps c for the next request to its address, unless the pool is
-// full or closed.
+// full or closed. It drops the connections idle past the timeout: get
+// takes the most recent, so the oldest would otherwise stay open (up to
+// maxIdle of them) for as long as traffic keeps the newest busy.
 func (t *upstreamTransport) put(c *upstreamConn) {
-	c.idleAt = t.now()
+	now := t.now()
+	c.idleAt = now
 	t.mu.Lock()
 	h := c.host
-	if t.closed || len(h.idle) >= t.maxIdle {
-		t.mu.Unlock()
-		c.conn.Close()
-		return
+	stale := 0
+	for stale < len(h.idle) && now.Sub(h.idle[stale].idleAt) >= t.idleTimeout {
+		stale++
 	}
-	h.idle = append(h.idle, c)
+	expired := append([]*upstreamConn(nil), h.idle[:stale]...)
+	h.idle = slices.Delete(h.idle, 0, stale)
+	full := t.closed || len(h.idle) >= t.maxIdle
+	if !full {
+		h.idle = append(h.idle, c)
+	}
 	t.mu.Unlock()
+	for _, old := range expired {
+		old.conn.Close()
+	}
+	if full {
+		c.conn.Close()
+	}
 }
 
 // CloseIdleConnections closes every pooled connection (and the

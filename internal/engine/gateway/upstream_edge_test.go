@@ -172,6 +172,40 @@ type iotestErrReader struct{ err error }
 
 func (r iotestErrReader) Read([]byte) (int, error) { return 0, r.err }
 
+func TestUpstreamDropsOlderConnectionsIdlePastTheTimeout(t *testing.T) {
+	up := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	tr := newTestUpstream(t)
+	clock := time.Unix(1000, 0)
+	tr.now = func() time.Time { return clock }
+	// two connections at once: both pooled
+	r1, _ := http.NewRequest("GET", up.URL, nil)
+	r2, _ := http.NewRequest("GET", up.URL, nil)
+	a, err := tr.RoundTrip(r1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tr.RoundTrip(r2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, resp := range []*http.Response{a, b} {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if n := tr.idleCount(); n != 2 {
+		t.Fatalf("%d pooled, want 2", n)
+	}
+	// one at a time from then on: the newest is used and put back, the
+	// older one must not outlive the idle timeout
+	for range 3 {
+		clock = clock.Add(tr.idleTimeout / 2)
+		roundTrip(t, tr, context.Background(), "GET", up.URL, nil)
+	}
+	if n := tr.idleCount(); n != 1 {
+		t.Fatalf("%d pooled after %s of one request at a time, want the one in use", n, 3*tr.idleTimeout/2)
+	}
+}
+
 // Answers without a body (HEAD with a Content-Length, 204, 304) end at
 // their head: the connection carries the next request.
 func TestUpstreamReusesAfterAnswersWithoutABody(t *testing.T) {
