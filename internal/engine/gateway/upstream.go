@@ -12,6 +12,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -196,6 +197,18 @@ func idempotent(req *http.Request) bool {
 	return key || xkey
 }
 
+// headerHasToken says a comma-separated header of h lists token.
+func headerHasToken(h http.Header, key, token string) bool {
+	for _, v := range h[key] {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func closeBody(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()
@@ -260,8 +273,10 @@ func (t *upstreamTransport) exchange(ctx context.Context, c *upstreamConn, req *
 	}
 	c.readLimit = noReadLimit
 	// a server may answer before it has read the whole body (413) and
-	// close: its answer is the one to pass on, but the connection is done
-	keep := !resp.Close && !req.Close && writeErr == nil
+	// close: its answer is the one to pass on, but the connection is done.
+	// After a 101 the connection speaks another protocol.
+	keep := !resp.Close && !req.Close && writeErr == nil && resp.StatusCode != http.StatusSwitchingProtocols &&
+		!headerHasToken(req.Header, "Connection", "close")
 	b := &upstreamBody{t: t, c: c, ctx: ctx, stop: stop, keep: keep}
 	if resp.Body == http.NoBody || resp.Body == nil {
 		b.release(true)

@@ -206,6 +206,37 @@ func TestUpstreamDropsOlderConnectionsIdlePastTheTimeout(t *testing.T) {
 	}
 }
 
+func TestUpstreamDoesNotPoolWhatCannotCarryAnotherRequest(t *testing.T) {
+	cases := []struct {
+		name, answer string
+		header       string
+		wantPooled   int
+	}{
+		{"an HTTP/1.0 answer", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", "", 0},
+		{"an HTTP/1.0 keep-alive answer", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", "", 1},
+		{"a request saying Connection: close", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "close", 0},
+		{"a request saying Connection: keep-alive", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "keep-alive", 1},
+		{"a 101 nobody asked for", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n", "", 0},
+	}
+	for _, tc := range cases {
+		url := rawServer(t, answerWith(tc.answer))
+		tr := newTestUpstream(t)
+		req, _ := http.NewRequest("GET", url, nil)
+		if tc.header != "" {
+			req.Header.Set("Connection", tc.header)
+		}
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if n := tr.idleCount(); n != tc.wantPooled {
+			t.Errorf("%s: %d pooled, want %d", tc.name, n, tc.wantPooled)
+		}
+	}
+}
+
 // Answers without a body (HEAD with a Content-Length, 204, 304) end at
 // their head: the connection carries the next request.
 func TestUpstreamReusesAfterAnswersWithoutABody(t *testing.T) {
