@@ -165,10 +165,15 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			return nil, err
 		}
 		if req.GetBody != nil {
-			if req.Body, err = req.GetBody(); err != nil {
+			// on a copy: a RoundTripper must not modify its request
+			body, err := req.GetBody()
+			if err != nil {
 				c.conn.Close()
 				return nil, err
 			}
+			again := *req
+			again.Body = body
+			req = &again
 		}
 		resp, err = t.exchange(ctx, c, req)
 	}

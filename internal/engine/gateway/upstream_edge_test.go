@@ -268,3 +268,28 @@ func TestUpstreamReusesAfterAnswersWithoutABody(t *testing.T) {
 		t.Fatalf("%d connections for answers without a body, want 1", n)
 	}
 }
+
+// The retry over a fresh connection rebuilds the body on a copy of the
+// request: a RoundTripper must not modify the one it was given.
+func TestUpstreamRetryLeavesTheRequestAlone(t *testing.T) {
+	up := newClosingServer(t)
+	tr := newTestUpstream(t)
+	tr.now = func() time.Time { return time.Unix(1000, 0) } // never peeked
+	if _, _, _, err := roundTrip(t, tr, context.Background(), "GET", up.URL(), nil); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", up.URL(), strings.NewReader("v"))
+	req.Header.Set("Idempotency-Key", "k1")
+	body := req.Body
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("a POST with an Idempotency-Key over a dead pooled connection: %v", err)
+	}
+	resp.Body.Close()
+	if req.Body != body {
+		t.Fatal("the retry replaced the caller's request body")
+	}
+	if got := up.requests(); len(got) != 2 || got[1] != "POST v" {
+		t.Fatalf("the upstream read %q, want the POST once", got)
+	}
+}
