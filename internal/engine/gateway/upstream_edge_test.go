@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -291,5 +292,53 @@ func TestUpstreamRetryLeavesTheRequestAlone(t *testing.T) {
 	}
 	if got := up.requests(); len(got) != 2 || got[1] != "POST v" {
 		t.Fatalf("the upstream read %q, want the POST once", got)
+	}
+}
+
+// The request line is in origin form and the Host header is the
+// request's Host (a Rewrite may set one other than the URL's).
+func TestUpstreamWritesTheRequestLineAndHost(t *testing.T) {
+	seen := make(chan string, 1)
+	url := rawServer(t, func(c net.Conn, req *http.Request) {
+		seen <- req.RequestURI + " " + req.Host
+		io.WriteString(c, "HTTP/1.1 204 No Content\r\n\r\n")
+	})
+	tr := newTestUpstream(t)
+	req, _ := http.NewRequest("GET", url+"/a%2Fb?q=1", nil)
+	req.Host = "api.example"
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got, want := <-seen, "/a%2Fb?q=1 api.example"; got != want {
+		t.Fatalf("the upstream read %q, want %q", got, want)
+	}
+}
+
+// An address the environment's proxy covers goes through net/http,
+// which writes the absolute form to the proxy.
+func TestUpstreamLeavesProxiedAddressesToNetHTTP(t *testing.T) {
+	seen := make(chan string, 1)
+	proxy := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.RequestURI
+		io.WriteString(w, "via proxy")
+	})
+	tr := newTestUpstream(t)
+	tr.fallback.Proxy = func(r *http.Request) (*neturl.URL, error) {
+		if r.URL.Hostname() == "proxied.example" {
+			return neturl.Parse(proxy.URL)
+		}
+		return nil, nil
+	}
+	_, _, body, err := roundTrip(t, tr, context.Background(), "GET", "http://proxied.example/x", nil)
+	if err != nil || body != "via proxy" {
+		t.Fatalf("a proxied address: %q %v", body, err)
+	}
+	if got := <-seen; got != "http://proxied.example/x" {
+		t.Fatalf("the proxy read %q, want the absolute form", got)
+	}
+	if n := tr.idleCount(); n != 0 {
+		t.Fatalf("the proxied request went through the synchronous pool (%d idle)", n)
 	}
 }
