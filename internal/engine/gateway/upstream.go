@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
+	"net/http/httptrace"
+	"net/textproto"
+	"strings"
 	"sync"
 	"time"
 )
@@ -33,6 +36,8 @@ type upstreamTransport struct {
 	maxIdle int
 	// idleTimeout drops a connection idle longer (servers close theirs).
 	idleTimeout time.Duration
+	// maxHeaderBytes bounds a response head (and each 1xx before it).
+	maxHeaderBytes int64
 	// now is the clock of the idle bookkeeping (tests move it).
 	now func() time.Time
 
@@ -60,19 +65,47 @@ type upstreamConn struct {
 	// reused connection that took nothing, or gave nothing back, had
 	// been closed by the server.
 	written, read int64
+	// writeErr is the connection's own write failure in this exchange,
+	// as against one of the request's body (which Request.Write reports
+	// the same way).
+	writeErr error
+	// readLimit is what may still be read before the response head is
+	// done (net/http's MaxResponseHeaderBytes): an upstream sending
+	// endless headers fails instead of filling memory.
+	readLimit int64
 }
 
 func (c *upstreamConn) Write(p []byte) (int, error) {
 	n, err := c.conn.Write(p)
 	c.written += int64(n)
+	if err != nil {
+		c.writeErr = err
+	}
 	return n, err
 }
 
 func (c *upstreamConn) Read(p []byte) (int, error) {
+	if c.readLimit <= 0 {
+		return 0, errHeadersTooLarge
+	}
+	if int64(len(p)) > c.readLimit {
+		p = p[:c.readLimit]
+	}
 	n, err := c.conn.Read(p)
 	c.read += int64(n)
+	c.readLimit -= int64(n)
 	return n, err
 }
+
+var errHeadersTooLarge = errors.New("gateway: response headers too large")
+
+// noReadLimit lifts readLimit once the head is read: the body is the
+// caller's to bound.
+const noReadLimit = 1<<63 - 1
+
+// max1xx caps the informational answers before the real one, as
+// net/http does, so an upstream cannot keep a request forever in them.
+const max1xx = 5
 
 // idleCheckAfter: a connection idle at least this long is checked for a
 // close from the server before it is used (one non-blocking peek), so a
@@ -81,13 +114,23 @@ const idleCheckAfter = 100 * time.Millisecond
 
 func newUpstreamTransport(fallback *http.Transport, maxIdle int) *upstreamTransport {
 	return &upstreamTransport{
-		fallback:    fallback,
-		dialer:      net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
-		maxIdle:     maxIdle,
-		idleTimeout: cmpDuration(fallback.IdleConnTimeout, 90*time.Second),
-		now:         time.Now,
-		hosts:       map[string]*upstreamHost{},
+		fallback:       fallback,
+		dialer:         net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
+		maxIdle:        maxIdle,
+		idleTimeout:    cmpDuration(fallback.IdleConnTimeout, 90*time.Second),
+		maxHeaderBytes: maxHeaderBytes(fallback),
+		now:            time.Now,
+		hosts:          map[string]*upstreamHost{},
 	}
+}
+
+// maxHeaderBytes is the fallback's MaxResponseHeaderBytes, or net/http's
+// default of 1 MiB when it is unset.
+func maxHeaderBytes(fallback *http.Transport) int64 {
+	if fallback.MaxResponseHeaderBytes > 0 {
+		return fallback.MaxResponseHeaderBytes
+	}
+	return 1 << 20
 }
 
 func cmpDuration(d, def time.Duration) time.Duration {
@@ -120,10 +163,15 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			return nil, err
 		}
 		if req.GetBody != nil {
-			if req.Body, err = req.GetBody(); err != nil {
+			// on a copy: a RoundTripper must not modify its request
+			body, err := req.GetBody()
+			if err != nil {
 				c.conn.Close()
 				return nil, err
 			}
+			again := *req
+			again.Body = body
+			req = &again
 		}
 		resp, err = t.exchange(ctx, c, req)
 	}
@@ -152,6 +200,18 @@ func idempotent(req *http.Request) bool {
 	return key || xkey
 }
 
+// headerHasToken says a comma-separated header of h lists token.
+func headerHasToken(h http.Header, key, token string) bool {
+	for _, v := range h[key] {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func closeBody(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()
@@ -161,7 +221,8 @@ func closeBody(req *http.Request) {
 // exchange writes req on c and reads the response head. The returned
 // response's body owns c: it gives it back to the pool or closes it.
 func (t *upstreamTransport) exchange(ctx context.Context, c *upstreamConn, req *http.Request) (*http.Response, error) {
-	c.written, c.read = 0, 0
+	c.written, c.read, c.writeErr = 0, 0, nil
+	c.readLimit = noReadLimit
 	stop := context.AfterFunc(ctx, func() {
 		// unblocks this goroutine's read or write at once
 		_ = c.conn.SetDeadline(aLongTimeAgo)
@@ -178,17 +239,24 @@ func (t *upstreamTransport) exchange(ctx context.Context, c *upstreamConn, req *
 	if writeErr == nil {
 		writeErr = c.bw.Flush()
 	}
-	if writeErr != nil && (ctx.Err() != nil || c.written == 0) {
+	// Only an upstream that stopped reading (the connection's write
+	// failed) may have answered already; a body that failed to read or
+	// fell short of its Content-Length leaves a request the upstream is
+	// still waiting on, so there is no answer to wait for.
+	if writeErr != nil && (ctx.Err() != nil || c.written == 0 || c.writeErr == nil) {
 		return fail(writeErr)
 	}
 	var resp *http.Response
-	for {
+	for n1xx := 0; ; n1xx++ {
+		c.readLimit = t.maxHeaderBytes // for each answer's head, as net/http
 		var err error
 		resp, err = http.ReadResponse(c.br, req)
-		if err != nil {
-			if writeErr != nil {
-				err = writeErr
-			}
+		switch {
+		case err != nil && c.readLimit <= 0:
+			return fail(fmt.Errorf("gateway: the upstream's response headers exceed %d bytes", t.maxHeaderBytes))
+		case err != nil && writeErr != nil:
+			return fail(writeErr)
+		case err != nil:
 			return fail(err)
 		}
 		// 1xx informational answers (103 Early Hints) come before the
@@ -196,10 +264,22 @@ func (t *upstreamTransport) exchange(ctx context.Context, c *upstreamConn, req *
 		if resp.StatusCode < 100 || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
+		if n1xx == max1xx {
+			return fail(fmt.Errorf("gateway: the upstream sent more than %d 1xx answers", max1xx))
+		}
+		// ReverseProxy passes them on to its client through this hook
+		if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+				return fail(err)
+			}
+		}
 	}
+	c.readLimit = noReadLimit
 	// a server may answer before it has read the whole body (413) and
-	// close: its answer is the one to pass on, but the connection is done
-	keep := !resp.Close && !req.Close && writeErr == nil
+	// close: its answer is the one to pass on, but the connection is done.
+	// After a 101 the connection speaks another protocol.
+	keep := !resp.Close && !req.Close && writeErr == nil && resp.StatusCode != http.StatusSwitchingProtocols &&
+		!headerHasToken(req.Header, "Connection", "close")
 	b := &upstreamBody{t: t, c: c, ctx: ctx, stop: stop, keep: keep}
 	if resp.Body == http.NoBody || resp.Body == nil {
 		b.release(true)
@@ -271,110 +351,4 @@ func (b *upstreamBody) release(atEOF bool) {
 		return
 	}
 	b.c.conn.Close()
-}
-
-// host finds or makes the pool of req's address.
-func (t *upstreamTransport) host(req *http.Request) *upstreamHost {
-	addr := canonicalAddr(req.URL)
-	t.mu.Lock()
-	h := t.hosts[addr]
-	t.mu.Unlock()
-	if h != nil {
-		return h
-	}
-	h = &upstreamHost{addr: addr}
-	if t.fallback.Proxy != nil {
-		if u, err := t.fallback.Proxy(req); err != nil || u != nil {
-			h.viaProxy = true
-		}
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if old := t.hosts[addr]; old != nil {
-		return old
-	}
-	t.hosts[addr] = h
-	return h
-}
-
-func canonicalAddr(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		port = "80"
-	}
-	return net.JoinHostPort(u.Hostname(), port)
-}
-
-// get takes the most recently used idle connection that is still open,
-// or dials one; reused says it had carried a request before.
-func (t *upstreamTransport) get(ctx context.Context, h *upstreamHost) (c *upstreamConn, reused bool, err error) {
-	now := t.now()
-	for {
-		t.mu.Lock()
-		n := len(h.idle)
-		if n == 0 {
-			t.mu.Unlock()
-			break
-		}
-		c = h.idle[n-1]
-		h.idle[n-1] = nil
-		h.idle = h.idle[:n-1]
-		t.mu.Unlock()
-		idle := now.Sub(c.idleAt)
-		if idle >= t.idleTimeout || idle >= idleCheckAfter && !connAlive(c.conn) {
-			c.conn.Close()
-			continue
-		}
-		return c, true, nil
-	}
-	c, err = t.dial(ctx, h)
-	return c, false, err
-}
-
-func (t *upstreamTransport) dial(ctx context.Context, h *upstreamHost) (*upstreamConn, error) {
-	conn, err := t.dialer.DialContext(ctx, "tcp", h.addr)
-	if err != nil {
-		return nil, err
-	}
-	c := &upstreamConn{conn: conn, host: h}
-	c.br, c.bw = bufio.NewReaderSize(c, 4<<10), bufio.NewWriterSize(c, 4<<10)
-	return c, nil
-}
-
-// put keeps c for the next request to its address, unless the pool is
-// full or closed.
-func (t *upstreamTransport) put(c *upstreamConn) {
-	c.idleAt = t.now()
-	t.mu.Lock()
-	h := c.host
-	if t.closed || len(h.idle) >= t.maxIdle {
-		t.mu.Unlock()
-		c.conn.Close()
-		return
-	}
-	h.idle = append(h.idle, c)
-	t.mu.Unlock()
-}
-
-// CloseIdleConnections closes every pooled connection (and the
-// fallback's); connections still in use are pooled again when they end.
-func (t *upstreamTransport) CloseIdleConnections() { t.closeIdle(false) }
-
-// Close closes the idle connections and every one that ends later: for
-// a gateway that is done, whose last requests may still be finishing.
-func (t *upstreamTransport) Close() { t.closeIdle(true) }
-
-func (t *upstreamTransport) closeIdle(forGood bool) {
-	t.mu.Lock()
-	t.closed = t.closed || forGood
-	var idle []*upstreamConn
-	for _, h := range t.hosts {
-		idle = append(idle, h.idle...)
-		h.idle = nil
-	}
-	t.mu.Unlock()
-	for _, c := range idle {
-		c.conn.Close()
-	}
-	t.fallback.CloseIdleConnections()
 }
