@@ -152,7 +152,9 @@ func gatewayRun(ctx context.Context, opts *GatewayOptions) error {
 		if ops != nil {
 			h.Handle(writes.OperationsPattern, ops)
 		}
-		opts.Admin = cmp.Or[http.Handler](opts.Admin, h)
+		if opts.Admin == nil {
+			opts.Admin = h
+		}
 		if opts.Metrics == nil {
 			opts.Metrics = m
 			sys.Faults().OnInject(m.FaultInjected)
