@@ -108,6 +108,7 @@ func summarize(targets []target, rounds []map[string]load) summary {
 	if xs := per(ratio("gateway", "toxiproxy")); len(xs) > 0 {
 		add(comparison{name: "gateway / toxiproxy, req/s", format: "%.2f×", target: "≥ 1.2×"}, xs)
 	}
+	add(comparison{name: "io.Copy / toxiproxy, req/s", format: "%.2f×"}, per(ratio("io.Copy", "toxiproxy")))
 	add(comparison{name: "ReverseProxy / toxiproxy, req/s", format: "%.2f×"}, per(ratio("ReverseProxy", "toxiproxy")))
 	add(comparison{name: "gateway / ReverseProxy, req/s", format: "%.2f×"}, per(ratio("gateway", "ReverseProxy")))
 	add(comparison{name: "gateway-nolog / gateway, req/s", format: "%.2f×"}, per(ratio("gateway-nolog", "gateway")))
