@@ -31,6 +31,7 @@ import (
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/gateway/routestats"
 	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
@@ -114,6 +115,9 @@ type Snapshot struct {
 	Queues   []queue.Stats    `json:"queues"`
 	Services []health.Status  `json:"services"`
 	Chaos    *chaos.Snapshot  `json:"chaos,omitempty"`
+	// Routes are the gateway's traffic per route (empty when no gateway
+	// has served the namespace lately), sorted by route.
+	Routes []routestats.Stats `json:"routes,omitempty"`
 	// RoundTrips is how many pipelines (Execs) this snapshot took.
 	RoundTrips int `json:"-"`
 }
