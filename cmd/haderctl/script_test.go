@@ -84,6 +84,13 @@ func TestScripts(t *testing.T) {
 			"jsonkeys":     cmdJSONKeys,
 			"rss":          cmdRSS,
 			"waitrss":      cmdWaitRSS,
+			"tmux":         cmdTmux,
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "tmux" {
+				return tmuxCondition()
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
 }
