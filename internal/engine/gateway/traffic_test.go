@@ -45,7 +45,9 @@ func routeTraffic(t *testing.T, sys *engine.System, route string) (routestats.St
 
 type traffic struct{ req, err, fb, q int64 }
 
-func trafficOf(s routestats.Stats) traffic { return traffic{s.Requests, s.Errors, s.Fallbacks, s.Queued} }
+func trafficOf(s routestats.Stats) traffic {
+	return traffic{s.Requests, s.Errors, s.Fallbacks, s.Queued}
+}
 
 // Requests through a gateway whose first provider fails show up in a
 // snapshot's Routes: every answer a request, the 5xx answers (the
