@@ -170,3 +170,40 @@ func TestRoutesSkipABucketOfAnotherType(t *testing.T) {
 		t.Fatalf("routes %+v, want %d requests (the bad bucket left out)", s.Routes, req)
 	}
 }
+
+// On a Cluster the buckets spread over the nodes: a recorder's flush
+// reaches them, and a steady snapshot still reads them in one Exec.
+func TestRoutesOnACluster(t *testing.T) {
+	url := testredis.ClusterURL(t)
+	rdb, err := store.Open(store.Options{URL: url, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	ctx := context.Background()
+	k := store.Keys{Namespace: testredis.Namespace(t)}
+	rec := routestats.NewRecorder(ctx, rdb, routestats.RecorderOptions{Keys: k, Interval: time.Hour})
+	for i := 0; i < 4; i++ {
+		rec.Record("/shop/", 200+300*(i%2), i == 0, false)
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cnt := newCounter()
+	rdb.AddHook(cnt)
+	r := NewReader(rdb, Options{Keys: k})
+	if _, err := r.Snapshot(ctx, Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	cnt.reset()
+	s, err := r.Snapshot(ctx, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cnt.execs != 1 || cnt.singles != 0 {
+		t.Fatalf("steady snapshot on a cluster: %d pipelines, %d single commands; want one Exec", cnt.execs, cnt.singles)
+	}
+	if len(s.Routes) != 1 || s.Routes[0].Requests != 4 || s.Routes[0].Errors != 2 || s.Routes[0].Fallbacks != 1 {
+		t.Fatalf("routes on a cluster %+v, want 4 requests, 2 errors, 1 fallback", s.Routes)
+	}
+}
