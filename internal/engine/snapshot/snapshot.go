@@ -64,8 +64,8 @@ type Filter struct {
 	// Parts to read; zero means All.
 	Parts Parts
 	// Names are globs (path.Match: *, ?, [a-z]) a breaker, queue or
-	// service name must match one of; empty matches every name. Chaos is
-	// read whole.
+	// service name must match one of; empty matches every name. Chaos and
+	// Routes are read whole.
 	Names []string
 	// Limit keeps at most Limit names per part, the first by name; zero
 	// means no limit.

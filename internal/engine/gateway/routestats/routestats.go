@@ -36,9 +36,11 @@ type Stats struct {
 	Route string `json:"route"`
 	// Window is the span the counts cover (ending at the snapshot's time).
 	Window time.Duration `json:"window"`
-	// Requests answered, Errors among them (5xx the gateway sent, upstream
-	// failures included), Fallbacks (answered by a provider after the
-	// first), Queued (writes stored in the fallback queue, 202).
+	// Requests answered (a client that left before its answer included,
+	// as in haderos_gateway_requests_total), Errors among them (5xx the
+	// gateway sent, upstream failures included), Fallbacks (answered by a
+	// provider after the first), Queued (writes stored in the fallback
+	// queue, 202; an Idempotency-Key replay of one is not).
 	Requests  int64 `json:"requests"`
 	Errors    int64 `json:"errors"`
 	Fallbacks int64 `json:"fallbacks"`
