@@ -16,8 +16,10 @@ type recorder struct {
 	start    time.Time
 	status   int
 	route    string
+	traffic  string // the route's name in routestats
 	provider string
 	fallback bool
+	queued   bool
 	gone     bool
 }
 
@@ -43,7 +45,8 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 // (nginx's 499): no status was sent.
 const statusClientClosed = 499
 
-// finish writes the access log entry and the request's metrics. The path
+// finish writes the access log entry, the request's metrics and its
+// route's traffic (routestats: in memory, added to Redis every second). The path
 // is logged without its query (queries may carry secrets), and no header
 // is logged.
 func (g *Gateway) finish(rec *recorder, r *http.Request) {
@@ -52,8 +55,11 @@ func (g *Gateway) finish(rec *recorder, r *http.Request) {
 	if rec.gone && status == 0 {
 		status = statusClientClosed
 	}
-	if m := g.opts.Metrics; m != nil && rec.route != "" {
-		m.Request(rec.route, rec.provider, status, d)
+	if rec.route != "" {
+		if m := g.opts.Metrics; m != nil {
+			m.Request(rec.route, rec.provider, status, d)
+		}
+		g.traffic.Record(rec.traffic, status, rec.fallback, rec.queued)
 	}
 	log := g.opts.AccessLog
 	if log == nil || !log.Enabled(r.Context(), slog.LevelInfo) {

@@ -11,6 +11,8 @@
 //	                              failed (fail_on, timeout, conn) ──► next
 //	          none admitted: 503 + Retry-After; all failed: last answer,
 //	          502/504, or the write queued (202)
+//	          answered: metrics, access log, routestats.Recorder (the route's
+//	          traffic in Redis, flushed every second)
 //
 // The order of a provider's stack is the engine's own Transport(true):
 // breaker outside, faults inside, so an injected failure counts like a
@@ -35,6 +37,8 @@ import (
 	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/chaos/agent"
 	"github.com/haderos/haderctl/internal/engine/chaos/faults"
+	"github.com/haderos/haderctl/internal/engine/gateway/routestats"
+	"github.com/haderos/haderctl/internal/redact"
 )
 
 // Metrics receives the gateway's per-request observations (package
@@ -88,6 +92,10 @@ type Options struct {
 	// TLS, when set, is the upstreams' TLS configuration (tests; the
 	// settings' ca_file otherwise).
 	TLS *tls.Config
+	// TrafficInterval is how often the route traffic counted in memory
+	// is added to Redis (routestats, for the dashboard); zero is
+	// routestats.DefaultInterval (1 s).
+	TrafficInterval time.Duration
 }
 
 // Gateway is an http.Handler that proxies to the configured services.
@@ -102,6 +110,8 @@ type Gateway struct {
 	chaosOK error // why chaos may not act here, or nil
 	hdr     headerFaults
 	ready   readiness
+	// traffic counts every answer per route and adds the counts to Redis
+	traffic *routestats.Recorder
 	// admitErrs: breaker name → *atomic.Int64, when its admit error was
 	// last logged
 	admitErrs sync.Map
@@ -143,6 +153,8 @@ func New(sys *engine.System, c Config, o Options) (*Gateway, error) {
 	g.base = newUpstreamTransport(std, std.MaxIdleConnsPerHost)
 	g.rt = &faults.Transport{Base: g.base, Faults: g.faults}
 	g.table.Store(g.compile(c))
+	g.traffic = routestats.NewRecorder(sys.Context(), sys.Redis, routestats.RecorderOptions{Keys: sys.Keys,
+		Interval: o.TrafficInterval, Logger: o.Logger})
 	g.startAgents(c)
 	return g, nil
 }
@@ -225,9 +237,10 @@ func (g *Gateway) stopAgent() {
 	}
 }
 
-// Close stops the chaos agent and closes upstream connections (idle
-// ones now, those of requests still finishing when they end); the engine
-// is the caller's to close.
+// Close stops the chaos agent, closes upstream connections (idle ones
+// now, those of requests still finishing when they end) and adds the
+// route traffic not yet flushed to Redis; the engine is the caller's to
+// close, after this.
 func (g *Gateway) Close() {
 	g.agentsMu.Lock()
 	g.closed = true
@@ -235,6 +248,9 @@ func (g *Gateway) Close() {
 	g.agentsMu.Unlock()
 	g.hdr.stop()
 	g.base.Close()
+	if err := g.traffic.Close(); err != nil {
+		g.log.Warn("gateway: the last route traffic could not be added to Redis", "err", redact.URLsIn(err.Error()))
+	}
 }
 
 // Services are the names the current configuration proxies to.

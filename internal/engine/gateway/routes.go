@@ -23,11 +23,15 @@ type table struct {
 }
 
 type route struct {
-	name   string // the metrics/log label
-	prefix string // without a trailing slash ("" for "/")
-	strip  bool
-	queue  string
-	writes []string
+	name string // the metrics/log label
+	// traffic is the route's name in the traffic kept in Redis
+	// (routestats): its prefix as configured, "/<service>/" for a
+	// service's own route
+	traffic string
+	prefix  string // without a trailing slash ("" for "/")
+	strip   bool
+	queue   string
+	writes  []string
 	// keepCreds keeps the client's credentials with a queued write.
 	keepCreds bool
 	// providers in order; maxBody is the smallest of theirs, as the one
@@ -75,11 +79,11 @@ func (g *Gateway) compile(c Config) *table {
 		p.proxy = g.newProxy(p)
 		providers[svc.Name] = p
 		t.services = append(t.services, svc.Name)
-		t.routes = append(t.routes, &route{name: svc.Name, prefix: "/" + svc.Name, strip: true, queue: svc.Name,
+		t.routes = append(t.routes, &route{name: svc.Name, traffic: "/" + svc.Name + "/", prefix: "/" + svc.Name, strip: true, queue: svc.Name,
 			writes: DefaultQueueMethods, providers: []*provider{p}, maxBody: p.maxBody})
 	}
 	for _, r := range s.Routes {
-		rt := &route{name: cmp.Or(r.Name, r.Prefix), prefix: normPrefix(r.Prefix), strip: r.StripPrefix,
+		rt := &route{name: cmp.Or(r.Name, r.Prefix), traffic: r.Prefix, prefix: normPrefix(r.Prefix), strip: r.StripPrefix,
 			queue: cmp.Or(r.Queue, r.Name, r.Providers[0]), writes: r.QueueMethods, keepCreds: r.KeepCredentials}
 		if len(rt.writes) == 0 {
 			rt.writes = DefaultQueueMethods

@@ -34,7 +34,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(rec, http.StatusNotFound, map[string]any{"error": "no route for this path", "path": r.URL.Path})
 		return
 	}
-	rec.route = rt.name
+	rec.route, rec.traffic = rt.name, rt.traffic
 	stripKey, done := g.headerFaults(rec, r, t, rt)
 	if done {
 		return
@@ -119,6 +119,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err := ticket.Queue(out, rt.providers[0].name, target, why); err != nil {
 			g.log.Warn("gateway: a failed write could not be queued", "route", rt.name, "err", err)
 			writeJSON(out, http.StatusServiceUnavailable, map[string]any{"error": "every provider failed and the write could not be queued"})
+		} else {
+			rec.queued = true
 		}
 	case !tried:
 		noneAdmits(out, rt, refused)

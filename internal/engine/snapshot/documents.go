@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/gateway/routestats"
 	"github.com/haderos/haderctl/internal/engine/health"
 )
 
@@ -81,4 +82,22 @@ func ChaosDocument(s *Snapshot) ChaosReport {
 		active[i], impact[e.ID] = e.Experiment, e.Impact
 	}
 	return ChaosReport{State: st.State, Active: active, Impact: impact, Problems: st.Problems}
+}
+
+// RoutesReport is the gateway's traffic per route over the last
+// routestats.Window, summed over every gateway process (the monitoring
+// API's routes document; window in nanoseconds, as every duration).
+type RoutesReport struct {
+	Routes    []routestats.Stats `json:"routes"`
+	Timestamp string             `json:"timestamp"`
+}
+
+// RoutesDocument builds the routes report from a snapshot's routes (none
+// when the snapshot did not read them or no gateway served lately).
+func RoutesDocument(s *Snapshot) RoutesReport {
+	routes := s.Routes
+	if routes == nil {
+		routes = []routestats.Stats{}
+	}
+	return RoutesReport{Routes: routes, Timestamp: s.Time.UTC().Format(time.RFC3339Nano)}
 }

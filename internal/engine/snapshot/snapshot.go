@@ -1,12 +1,14 @@
 // Package snapshot is the engine's read side: every part's state —
-// breakers, queues, services' health, chaos — in one pipelined round trip
-// and no writes. The gateway's monitoring API, the dashboard, the status
-// verbs and the game day read state through it.
+// breakers, queues, services' health, chaos, the gateway's traffic per
+// route — in one pipelined round trip and no writes. The gateway's
+// monitoring API, the dashboard, the status verbs and the game day read
+// state through it.
 //
 //	Reader.Snapshot(ctx, filter)
 //	  one pipeline: TIME
 //	                + each part's head (registry SMEMBERS/HKEYS, chaos state and index)
 //	                + each part's per-name reads for the names cached from the last snapshot
+//	                + HGETALL of the gateway's traffic buckets around the estimated Redis time
 //	  ──Exec──▶ decode on Redis' clock
 //	  names new to the cache (a new breaker, an experiment's services)?
 //	                ──▶ one follow-up pipeline for just those ──Exec──▶ decode
@@ -19,8 +21,11 @@
 // the first time: the experiment names the services whose baseline calls
 // its impact is compared with), and a refresh that finds a breaker newly
 // half-open reads it again with its probe leases (one newly given a
-// min_reporters above 1, with its reporters). go-redis splits a
-// pipeline per Cluster node; that is still one Exec.
+// min_reporters above 1, with its reporters). The gateway's traffic
+// buckets are numbered on Redis' clock: the reader guesses them from its
+// own clock plus the offset the last snapshot saw, and reads one it
+// missed (a clock off by more than 5 s, the first time) in a follow-up.
+// go-redis splits a pipeline per Cluster node; that is still one Exec.
 package snapshot
 
 import (
@@ -47,7 +52,10 @@ const (
 	Queues
 	Health
 	Chaos
-	All = Breakers | Queues | Health | Chaos
+	// Routes is the gateway's traffic per route over the last
+	// routestats.Window.
+	Routes
+	All = Breakers | Queues | Health | Chaos | Routes
 )
 
 // Filter narrows a snapshot. The zero value reads everything, with no
@@ -56,8 +64,8 @@ type Filter struct {
 	// Parts to read; zero means All.
 	Parts Parts
 	// Names are globs (path.Match: *, ?, [a-z]) a breaker, queue or
-	// service name must match one of; empty matches every name. Chaos is
-	// read whole.
+	// service name must match one of; empty matches every name. Chaos and
+	// Routes are read whole.
 	Names []string
 	// Limit keeps at most Limit names per part, the first by name; zero
 	// means no limit.
@@ -137,6 +145,10 @@ type Options struct {
 	// HealthSamples is how many recent results to read per service (up to
 	// 60, for sparklines); zero reads none.
 	HealthSamples int64
+	// Now is this process' clock, used only to guess which of the
+	// gateway's traffic buckets (numbered on Redis' clock) to read before
+	// Redis' TIME answers; nil is time.Now.
+	Now func() time.Time
 }
 
 // Reader reads snapshots. It caches the names each part's registry listed,
@@ -158,6 +170,10 @@ func NewReader(rdb redis.UniversalClient, o Options) *Reader {
 	if cp == nil {
 		cp = chaos.NewSnapshotPart(o.Keys, "", nil, chaos.Limits{})
 	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &Reader{rdb: rdb, breaker: bp, sources: []source{
 		&partSource[breaker.Registered, breaker.Status, []breaker.Status]{part: bp, which: Breakers, named: true,
 			set: func(s *Snapshot, r []breaker.Status) { s.Breakers = r }},
@@ -167,6 +183,7 @@ func NewReader(rdb redis.UniversalClient, o Options) *Reader {
 			set: func(s *Snapshot, r []health.Status) { s.Services = r }},
 		&partSource[chaos.SnapshotHead, chaos.SnapshotEntry, chaos.Snapshot]{part: cp, which: Chaos,
 			set: func(s *Snapshot, r chaos.Snapshot) { s.Chaos = &r }},
+		&routesSource{keys: o.Keys, now: now},
 	}}
 }
 

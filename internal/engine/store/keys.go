@@ -209,6 +209,17 @@ func (k Keys) GatewayOperation(id string) string {
 	return k.Namespace + ":gateway:op:{" + id + "}"
 }
 
+// GatewayTraffic is a HASH of the gateway's traffic in one 10-second
+// bucket (bucket = Unix seconds / 10 on Redis' clock, in decimal), summed
+// over every gateway process: fields "<route>\x00req", "<route>\x00err",
+// "<route>\x00fb", "<route>\x00q" (requests, 5xx answers, fallbacks,
+// queued writes), each added to with HINCRBY, with a TTL of a few minutes
+// (routestats.DefaultTTL). No hash tag: each bucket is written and read
+// on its own, so a Cluster spreads them over its slots.
+func (k Keys) GatewayTraffic(bucket string) string {
+	return k.Namespace + ":gateway:traffic:" + bucket
+}
+
 // TypeOf is the Redis type the engine keeps at a key these builders make
 // ("string", "hash", "list", "set", "zset", "stream"), or "" for a key
 // that is not one of them. Error messages use it to name the key that
@@ -221,7 +232,7 @@ func TypeOf(key string) string {
 			return "string"
 		case strings.HasSuffix(key, ":breakers"), strings.HasSuffix(key, ":queues"):
 			return "set"
-		case strings.HasSuffix(key, ":health:services"):
+		case strings.HasSuffix(key, ":health:services"), strings.Contains(key, ":gateway:traffic:"):
 			return "hash"
 		}
 		return ""

@@ -59,6 +59,7 @@ var keyCases = []keyCase{
 
 	{"GatewayIdempotency", "order-7:try", "hader:gateway:idem:{order-7:try}", "string", "order-7:try"},
 	{"GatewayOperation", "op-00ff", "hader:gateway:op:{op-00ff}", "string", "op-00ff"},
+	{"GatewayTraffic", "178000000", "hader:gateway:traffic:178000000", "hash", ""},
 }
 
 // build calls the builder c names on k.

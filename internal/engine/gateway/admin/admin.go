@@ -7,6 +7,7 @@
 //	GET /api/v1/integrations/monitoring/queues            = queue status -o json
 //	GET /api/v1/integrations/monitoring/health            = health status -o json
 //	GET /api/v1/integrations/monitoring/chaos             = chaos status -o json
+//	GET /api/v1/integrations/monitoring/routes            the gateways' traffic per route (last 60-70 s)
 //	GET /metrics                                          Prometheus (internal/engine/metrics)
 //
 // Each document is built by the same snapshot function as its command,
@@ -79,6 +80,7 @@ const (
 	PathQueues          = "/api/v1/integrations/monitoring/queues"
 	PathHealth          = "/api/v1/integrations/monitoring/health"
 	PathChaos           = "/api/v1/integrations/monitoring/chaos"
+	PathRoutes          = "/api/v1/integrations/monitoring/routes"
 	PathMetrics         = "/metrics"
 )
 
@@ -108,6 +110,8 @@ func New(o Options) (*Handler, error) {
 			func(s *snapshot.Snapshot) any { return snapshot.HealthDocument(s) }))
 		h.mux.HandleFunc("GET "+PathChaos, h.document(snapshot.Filter{Parts: snapshot.Chaos},
 			func(s *snapshot.Snapshot) any { return snapshot.ChaosDocument(s) }))
+		h.mux.HandleFunc("GET "+PathRoutes, h.document(snapshot.Filter{Parts: snapshot.Routes},
+			func(s *snapshot.Snapshot) any { return snapshot.RoutesDocument(s) }))
 	}
 	if o.Metrics != nil {
 		h.mux.Handle("GET "+PathMetrics, o.Metrics)

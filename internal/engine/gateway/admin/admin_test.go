@@ -17,6 +17,7 @@ import (
 	"github.com/haderos/haderctl/internal/engine"
 	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/gateway/admin"
+	"github.com/haderos/haderctl/internal/engine/gateway/routestats"
 	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/snapshot"
@@ -84,6 +85,12 @@ func seeded(t *testing.T) *engine.System {
 		t.Fatal(err)
 	}
 	if _, err := sys.Chaos.Start(ctx, chaos.Experiment{Kind: chaos.Latency, Delay: time.Second, Services: []string{"smsa"}, Probability: 0.5, Duration: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	traffic := routestats.NewRecorder(ctx, sys.Redis, routestats.RecorderOptions{Keys: sys.Keys, Interval: time.Hour})
+	traffic.Record("/api/v1/integrations/shipping/", 200, true, false)
+	traffic.Record("/api/v1/integrations/shipping/", 503, false, false)
+	if err := traffic.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return sys
@@ -159,6 +166,14 @@ func TestEachMonitoringEndpointServesTheCommandsDocumentOfOneSnapshot(t *testing
 			json.Unmarshal(b, &doc)
 			if !doc.Enabled || len(doc.Active) != 1 || doc.Active[0].Kind != chaos.Latency {
 				t.Errorf("chaos does not show the experiment: %s", b)
+			}
+		}},
+		{admin.PathRoutes, func(s *snapshot.Snapshot) any { return snapshot.RoutesDocument(s) }, func(t *testing.T, b []byte) {
+			var doc snapshot.RoutesReport
+			json.Unmarshal(b, &doc)
+			if len(doc.Routes) != 1 || doc.Routes[0].Route != "/api/v1/integrations/shipping/" || doc.Routes[0].Requests != 2 ||
+				doc.Routes[0].Errors != 1 || doc.Routes[0].Fallbacks != 1 || doc.Timestamp == "" {
+				t.Errorf("routes do not show the traffic recorded: %s", b)
 			}
 		}},
 	} {
@@ -264,7 +279,7 @@ func TestARedisThatCannotBeReadIs503NamingTheCause(t *testing.T) {
 	}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	for _, path := range []string{admin.PathCircuitBreakers, admin.PathQueues, admin.PathHealth, admin.PathChaos} {
+	for _, path := range []string{admin.PathCircuitBreakers, admin.PathQueues, admin.PathHealth, admin.PathChaos, admin.PathRoutes} {
 		resp, body := get(t, srv.URL+path, "")
 		var e struct{ Error, Cause string }
 		if resp.StatusCode != 503 || json.Unmarshal(body, &e) != nil || e.Cause != "redis_unavailable" || e.Error == "" {
