@@ -52,6 +52,7 @@ func NewCmdMetricsServe(f *cmdutil.Factory, getenv func(string) string, runF fun
   /api/v1/integrations/monitoring/queues            = queue status -o json
   /api/v1/integrations/monitoring/health            = health status -o json
   /api/v1/integrations/monitoring/chaos             = chaos status -o json
+  /api/v1/integrations/monitoring/routes            the gateways' traffic per route, last minute
   /livez, /readyz                                   alive; ready = Redis answers
 
 It makes no calls of its own: the families counted where calls are made
