@@ -1,0 +1,339 @@
+package dashboard
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"charm.land/lipgloss/v2/table"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// screen is how the body is split: lines per part of the main screen.
+type screen struct {
+	banner bool
+	body   int // lines between the header (and banner) and the footer
+	events int // lines of the events tail, its title not counted
+	rows   [numPanels]int
+	shown  [numPanels]bool
+}
+
+// layout splits the terminal: a header line, the banner while Redis is
+// unreachable, the panels (two lines each for the title and the grid's
+// header, rows shared round-robin from the focused panel on), the events
+// tail, and a footer line.
+func (m *Model) layout() screen {
+	var s screen
+	s.banner = m.fetchErr != nil
+	s.body = m.com.Height - 2
+	if s.banner {
+		s.body--
+	}
+	s.events = min(max(s.body/6, 2), 8)
+	ps := m.panels()
+	for _, p := range ps {
+		s.shown[p] = true
+	}
+	budget := s.body - (1 + s.events) - 2*len(ps)
+	start := max(0, indexOf(ps, m.focus))
+	for budget > 0 {
+		gave := false
+		for j := range ps {
+			p := ps[(start+j)%len(ps)]
+			if budget > 0 && s.rows[p] < len(m.vis[p]) {
+				s.rows[p]++
+				budget--
+				gave = true
+			}
+		}
+		if !gave {
+			break
+		}
+	}
+	s.events += max(budget, 0) // room nobody wants goes to the events
+	return s
+}
+
+func indexOf(ps []panel, p panel) int {
+	for i, q := range ps {
+		if q == p {
+			return i
+		}
+	}
+	return -1
+}
+
+// View draws the screen.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "haderctl dashboard"
+	return v
+}
+
+func (m *Model) render() string {
+	if m.com.Width == 0 || m.com.Height == 0 {
+		return "" // not sized yet
+	}
+	if m.com.TooSmall() {
+		return m.com.TooSmallLine()
+	}
+	l := m.layout()
+	lines := make([]string, 0, m.com.Height)
+	lines = append(lines, m.header())
+	if l.banner {
+		lines = append(lines, m.banner())
+	}
+	var body string
+	switch {
+	case m.dialog != nil:
+		body = lipgloss.Place(m.com.Width, l.body, lipgloss.Center, lipgloss.Center, m.dialogView())
+	case m.showHelp:
+		body = m.helpView()
+	case m.detail != nil:
+		body = m.detailView()
+	default:
+		body = m.mainView(l)
+	}
+	lines = append(lines, fit(body, m.com.Width, l.body)...)
+	lines = append(lines, m.footer())
+	return strings.Join(lines, "\n")
+}
+
+// fit cuts or pads s to exactly h lines of at most w cells.
+func fit(s string, w, h int) []string {
+	ls := strings.Split(s, "\n")
+	if len(ls) > h {
+		ls = ls[:h]
+	}
+	for i, l := range ls {
+		if ansi.StringWidth(l) > w {
+			ls[i] = ansi.Truncate(l, w, "…")
+		}
+	}
+	for len(ls) < h {
+		ls = append(ls, "")
+	}
+	return ls
+}
+
+func (m *Model) header() string {
+	st := m.com.Styles
+	parts := []string{st.Header.Render("haderctl")}
+	if m.info.Address != "" {
+		parts = append(parts, m.info.Address)
+	}
+	parts = append(parts, "ns "+orDash(m.info.Namespace), "env "+orDash(m.info.Environment))
+	if m.readOnly {
+		parts = append(parts, st.Special.Render("READ-ONLY"))
+	}
+	if m.snap != nil && !m.snap.Time.IsZero() {
+		t := m.snap.Time.UTC().Format("15:04:05") + " UTC"
+		if m.wide() {
+			t = "redis time " + t
+		}
+		parts = append(parts, t)
+	}
+	if m.com.Width >= 120 {
+		parts = append(parts, st.Muted.Render("refresh "+m.opts.Refresh.String()))
+	}
+	return ansi.Truncate(strings.Join(parts, " · "), m.com.Width, "…")
+}
+
+func (m *Model) banner() string {
+	cause := firstLine(m.fetchErr.Error())
+	stale := "no data yet"
+	if m.snap != nil {
+		stale = "showing data from " + age(m.opts.Now().Sub(m.snapAt)) + " ago"
+	}
+	line := "Redis unreachable: " + cause + " — " + stale + ", reconnecting"
+	return m.com.Styles.Banner.Render(ansi.Truncate(line, m.com.Width, "…"))
+}
+
+func (m *Model) footer() string {
+	st := m.com.Styles
+	switch {
+	case m.filtering:
+		return m.filter.View()
+	case m.notice != "":
+		s := st.Notice
+		if m.noticeBad {
+			s = st.ErrorMessage
+		}
+		return s.Render(ansi.Truncate(m.notice, m.com.Width, "…"))
+	}
+	k := m.com.Keys
+	bind := k.ShortHelp()
+	if m.detail != nil && m.detail.kind == queuesPanel {
+		bind = append(bind[:0:0], k.States, k.More, k.PrevPage, k.Retry, k.Back, k.Help)
+	}
+	if f := m.filter.Value(); f != "" {
+		return st.Muted.Render("filter "+f+" (esc clears) · ") + m.help.ShortHelpView(bind)
+	}
+	return m.help.ShortHelpView(bind)
+}
+
+func (m *Model) mainView(l screen) string {
+	var b strings.Builder
+	for _, p := range m.panels() {
+		b.WriteString(m.panelView(p, l.rows[p]))
+		b.WriteByte('\n')
+	}
+	b.WriteString(m.eventsView(l.events))
+	return b.String()
+}
+
+// panelTitle is a panel's first line: a marker and a style for the
+// focused one (not colour alone), a summary, the window shown.
+func (m *Model) panelTitle(p panel, summary string, rows int) string {
+	st := m.com.Styles
+	title := st.Title.Render(panelNames[p])
+	mark := "  "
+	if p == m.focus && m.detail == nil {
+		mark = "▶ "
+		title = st.ActiveTitle.Render(panelNames[p])
+	}
+	s := mark + title
+	if summary != "" {
+		s += "  " + summary
+	}
+	n, total := len(m.vis[p]), m.count(p)
+	if n != total {
+		s += st.Muted.Render(fmt.Sprintf("  %d of %d match", n, total))
+	}
+	if rows > 0 && rows < n {
+		s += st.Muted.Render(fmt.Sprintf("  [%d-%d of %d]", m.offset[p]+1, m.offset[p]+rows, n))
+	}
+	return s
+}
+
+// grid draws rows (only the visible ones are passed in) under headers,
+// full width, cells styled by style(row, col).
+func (m *Model) grid(headers []string, rows [][]string, style func(row, col int) lipgloss.Style) string {
+	st := m.com.Styles
+	t := table.New().
+		Border(lipgloss.HiddenBorder()).
+		BorderTop(false).BorderBottom(false).BorderLeft(false).BorderRight(false).
+		BorderColumn(false).BorderHeader(false).
+		Wrap(false).
+		Width(m.com.Width).FitContent().
+		Headers(headers...).
+		Rows(rows...).
+		StyleFunc(func(row, col int) lipgloss.Style {
+			if row == table.HeaderRow {
+				return st.TableHeader.PaddingRight(1)
+			}
+			return style(row, col).PaddingRight(1)
+		})
+	return t.String()
+}
+
+// cellStyle is a data cell's style: the state's for a state cell, reverse
+// on the cursor row of the focused panel.
+func (m *Model) cellStyle(p panel, cursorRow, row int, state string) lipgloss.Style {
+	st := m.com.Styles
+	s := lipgloss.NewStyle()
+	if state != "" {
+		s = st.State(state)
+	}
+	if row == cursorRow && p == m.focus {
+		s = s.Reverse(true)
+	}
+	return s
+}
+
+func (m *Model) eventsView(n int) string {
+	st := m.com.Styles
+	f := strings.ToLower(strings.TrimSpace(m.filter.Value()))
+	var shown []Event
+	for i := len(m.events) - 1; i >= 0 && len(shown) < n; i-- {
+		e := m.events[i]
+		if f == "" || strings.Contains(strings.ToLower(e.Subject), f) {
+			shown = append(shown, e)
+		}
+	}
+	var b strings.Builder
+	b.WriteString("  " + st.Title.Render("EVENTS"))
+	if len(shown) == 0 {
+		b.WriteString("\n  " + st.Muted.Render("none yet"))
+	}
+	for i := len(shown) - 1; i >= 0; i-- {
+		e := shown[i]
+		b.WriteString("\n  " + st.Muted.Render(e.At.UTC().Format("15:04:05")) + " " +
+			fmt.Sprintf("%-7s ", e.Kind) + e.Subject + " " + eventStyle(m, e).Render(e.Text))
+	}
+	return b.String()
+}
+
+func eventStyle(m *Model, e Event) lipgloss.Style {
+	t := strings.ToLower(e.Text)
+	st := m.com.Styles
+	switch {
+	case strings.Contains(t, "→ open"), strings.Contains(t, "-> open"), strings.Contains(t, "fired"), strings.Contains(t, "down"):
+		return st.Bad
+	case strings.Contains(t, "→ closed"), strings.Contains(t, "resolved"):
+		return st.Good
+	case strings.Contains(t, "half_open"), strings.Contains(t, "half-open"):
+		return st.Warn
+	}
+	return lipgloss.NewStyle()
+}
+
+func (m *Model) helpView() string {
+	st := m.com.Styles
+	k := m.com.Keys
+	groups := append(k.FullHelp(), []key.Binding{k.States, k.More, k.PrevPage, k.Confirm, k.Cancel})
+	var b strings.Builder
+	b.WriteString("  " + st.ActiveTitle.Render("HELP") + st.Muted.Render("  ? or esc closes") + "\n\n")
+	b.WriteString(m.help.FullHelpView(groups) + "\n\n")
+	b.WriteString("Actions work on the row under the cursor (or the open drill-down) and ask for\n" +
+		"confirmation; those the CLI records with a reason ask for one. S works anywhere.\n" +
+		"In a queue's drill-down: tab or 1-4 switch state, n/b page, R retries (dead list).\n")
+	if m.readOnly {
+		b.WriteString(st.Special.Render(readOnlyNotice) + "\n")
+	}
+	return b.String()
+}
+
+func (m *Model) dialogView() string {
+	st := m.com.Styles
+	d := m.dialog
+	var b strings.Builder
+	b.WriteString(st.Title.Render("Confirm: "+describe(d.action)) + "\n\n")
+	if d.needsReason {
+		b.WriteString(d.reason.View() + "\n")
+		if d.problem != "" {
+			b.WriteString(st.ErrorMessage.Render(d.problem) + "\n")
+		}
+		b.WriteString("\n" + st.Muted.Render("enter confirms · esc cancels"))
+	} else {
+		b.WriteString(st.Muted.Render("y/enter confirms · n/esc cancels"))
+	}
+	return st.Dialog.Render(b.String())
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// age is a short duration: 12s, 3m05s, 2h03m, 3d04h.
+func age(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d/time.Minute), int(d%time.Minute/time.Second))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	}
+	return fmt.Sprintf("%dd%02dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
+}
