@@ -150,10 +150,12 @@ func changes(cs []breaker.Change) string {
 
 func (m *Model) stateCell(states [][]string, row, col int) lipgloss.Style {
 	if row < len(states) && col < len(states[row]) && states[row][col] != "" {
-		return m.com.Styles.State(states[row][col])
+		return m.com.Styles.State(states[row][col]).PaddingRight(1)
 	}
-	return lipgloss.NewStyle()
+	return padded
 }
+
+var padded = lipgloss.NewStyle().PaddingRight(1)
 
 func (m *Model) opLines() []string {
 	st := m.com.Styles
@@ -183,7 +185,7 @@ func (m *Model) opLines() []string {
 		if row == d.sel {
 			s = s.Reverse(true)
 		}
-		return s
+		return s.PaddingRight(1)
 	}), "\n")
 }
 
@@ -338,6 +340,6 @@ func (m *Model) experimentLines() []string {
 		rows = append(rows, []string{clock(a.At), a.Event, orDash(a.By), orDash(a.Detail)})
 	}
 	return append(lines, strings.Split(m.grid([]string{"AT", "EVENT", "BY", "DETAIL"}, rows, func(int, int) lipgloss.Style {
-		return lipgloss.NewStyle()
+		return padded
 	}), "\n")...)
 }

@@ -89,13 +89,26 @@ func (m *Model) panelView(p panel, rows int) string {
 	case gatewayPanel:
 		headers, cells, states = m.routeRows(win)
 	}
+	cache := map[styleKey]lipgloss.Style{}
 	return title + "\n" + m.grid(headers, cells, func(row, col int) lipgloss.Style {
-		state := ""
+		k := styleKey{cursor: row == cursorRow && p == m.focus}
 		if row < len(states) && col < len(states[row]) {
-			state = states[row][col]
+			k.state = states[row][col]
 		}
-		return m.cellStyle(p, cursorRow, row, state)
+		s, ok := cache[k]
+		if !ok {
+			s = m.cellStyle(p, cursorRow, row, k.state).PaddingRight(1)
+			cache[k] = s
+		}
+		return s
 	})
+}
+
+// styleKey names one of the few cell styles a grid uses, so each is
+// built once per frame, not once per cell and pass.
+type styleKey struct {
+	state  string
+	cursor bool
 }
 
 func (m *Model) breakerSummary() string {

@@ -211,9 +211,10 @@ func (m *Model) panelTitle(p panel, summary string, rows int) string {
 }
 
 // grid draws rows (only the visible ones are passed in) under headers,
-// full width, cells styled by style(row, col).
+// at most full width, cells styled by style(row, col), which must pad
+// cells on the right (PaddingRight(1)).
 func (m *Model) grid(headers []string, rows [][]string, style func(row, col int) lipgloss.Style) string {
-	st := m.com.Styles
+	header := m.com.Styles.TableHeader.PaddingRight(1)
 	t := table.New().
 		Border(lipgloss.HiddenBorder()).
 		BorderTop(false).BorderBottom(false).BorderLeft(false).BorderRight(false).
@@ -224,9 +225,9 @@ func (m *Model) grid(headers []string, rows [][]string, style func(row, col int)
 		Rows(rows...).
 		StyleFunc(func(row, col int) lipgloss.Style {
 			if row == table.HeaderRow {
-				return st.TableHeader.PaddingRight(1)
+				return header
 			}
-			return style(row, col).PaddingRight(1)
+			return style(row, col)
 		})
 	return t.String()
 }
@@ -288,10 +289,14 @@ func (m *Model) helpView() string {
 	groups := append(k.FullHelp(), []key.Binding{k.States, k.More, k.PrevPage, k.Confirm, k.Cancel})
 	var b strings.Builder
 	b.WriteString("  " + st.ActiveTitle.Render("HELP") + st.Muted.Render("  ? or esc closes") + "\n\n")
-	b.WriteString(m.help.FullHelpView(groups) + "\n\n")
-	b.WriteString("Actions work on the row under the cursor (or the open drill-down) and ask for\n" +
-		"confirmation; those the CLI records with a reason ask for one. S works anywhere.\n" +
-		"In a queue's drill-down: tab or 1-4 switch state, n/b page, R retries (dead list).\n")
+	if m.wide() {
+		b.WriteString(m.help.FullHelpView(groups) + "\n\n")
+	} else { // two rows of columns fit 80 cells
+		b.WriteString(m.help.FullHelpView(groups[:2]) + "\n\n" + m.help.FullHelpView(groups[2:]) + "\n\n")
+	}
+	b.WriteString("Actions act on the row under the cursor or the open drill-down, after a\n" +
+		"confirmation (with a reason where the CLI takes one). S works anywhere.\n" +
+		"Queue drill-down: tab or 1-4 switch state, n/b page, R retries a dead one.\n")
 	if m.readOnly {
 		b.WriteString(st.Special.Render(readOnlyNotice) + "\n")
 	}
