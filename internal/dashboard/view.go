@@ -149,7 +149,10 @@ func (m *Model) banner() string {
 	if m.snap != nil {
 		stale = "showing data from " + age(m.opts.Now().Sub(m.snapAt)) + " ago"
 	}
-	line := "Redis unreachable: " + cause + " — " + stale + ", reconnecting"
+	head, tail := "Redis unreachable: ", " — "+stale+", reconnecting"
+	// the cause gives way first: how stale the data is must stay readable
+	room := max(m.com.Width-ansi.StringWidth(head)-ansi.StringWidth(tail), 8)
+	line := head + ansi.Truncate(cause, room, "…") + tail
 	return m.com.Styles.Banner.Render(ansi.Truncate(line, m.com.Width, "…"))
 }
 
