@@ -99,11 +99,11 @@ func (m *Model) breakerLines() []string {
 			b.Successes, set.SuccessThreshold, b.ProbesInFlight, set.MaxProbes),
 		"Times        opened " + m.ago(b.OpenedAt) + "   changed " + m.ago(b.ChangedAt),
 		"             last failure " + m.ago(b.LastFailure) + "   last success " + m.ago(b.LastSuccess),
-		fmt.Sprintf("Settings     failure_threshold %d · success_threshold %d · recovery_timeout %s · max_probes %d",
-			set.FailureThreshold, set.SuccessThreshold, set.RecoveryTimeout, set.MaxProbes),
-		fmt.Sprintf("             probe_lease %s · redis_unavailable %s · min_reporters %d · reporter_window %s",
-			set.ProbeLease, orDash(set.RedisUnavailable), set.MinReporters, set.ReporterWindow),
-		"             " + st.Muted.Render(stored),
+		fmt.Sprintf("Settings     failure_threshold %d · success_threshold %d · recovery_timeout %s",
+			set.FailureThreshold, set.SuccessThreshold, set.RecoveryTimeout),
+		fmt.Sprintf("             max_probes %d · probe_lease %s · redis_unavailable %s",
+			set.MaxProbes, set.ProbeLease, orDash(set.RedisUnavailable)),
+		fmt.Sprintf("             min_reporters %d · reporter_window %s · ", set.MinReporters, set.ReporterWindow) + st.Muted.Render(stored),
 	}
 	if set.MinReporters > 1 {
 		lines = append(lines, fmt.Sprintf("Reporters    %d of %d processes within %s", b.Reporters, set.MinReporters, set.ReporterWindow))
@@ -167,7 +167,7 @@ func (m *Model) opLines() []string {
 		return []string{st.Muted.Render("no operation " + opStates[d.state])}
 	}
 	when := map[string]string{"ready": "AGE", "delayed": "NEXT ATTEMPT", "inflight": "LEASE ENDS", "dead": "DIED"}[opStates[d.state]]
-	headers := []string{" ", "ID", "OPERATION", "SERVICE", "PRIORITY", "ATTEMPTS", when, "LAST ERROR"}
+	headers := []string{" ", "ID", "OPERATION", "SERVICE", "PRIO", "TRIES", when, "LAST ERROR"}
 	rows := make([][]string, 0, len(d.ops))
 	for i, op := range d.ops {
 		mark := " "

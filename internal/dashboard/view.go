@@ -122,7 +122,7 @@ func fit(s string, w, h int) []string {
 
 func (m *Model) header() string {
 	st := m.com.Styles
-	parts := []string{st.Header.Render("haderctl")}
+	var parts []string
 	if m.info.Address != "" {
 		parts = append(parts, m.info.Address)
 	}
@@ -131,16 +131,20 @@ func (m *Model) header() string {
 		parts = append(parts, st.Special.Render("READ-ONLY"))
 	}
 	if m.snap != nil && !m.snap.Time.IsZero() {
-		t := m.snap.Time.UTC().Format("15:04:05") + " UTC"
+		t := m.snap.Time.UTC().Format("15:04:05Z")
 		if m.wide() {
-			t = "redis time " + t
+			t = "redis time " + m.snap.Time.UTC().Format("15:04:05") + " UTC"
 		}
 		parts = append(parts, t)
 	}
 	if m.com.Width >= 120 {
 		parts = append(parts, st.Muted.Render("refresh "+m.opts.Refresh.String()))
 	}
-	return ansi.Truncate(strings.Join(parts, " · "), m.com.Width, "…")
+	line := strings.Join(parts, " · ")
+	if title := st.Header.Render("haderctl") + " · "; ansi.StringWidth(title+line) <= m.com.Width {
+		line = title + line // the name only when everything else fits
+	}
+	return ansi.Truncate(line, m.com.Width, "…")
 }
 
 func (m *Model) banner() string {
@@ -168,15 +172,34 @@ func (m *Model) footer() string {
 		}
 		return s.Render(ansi.Truncate(m.notice, m.com.Width, "…"))
 	}
-	k := m.com.Keys
-	bind := k.ShortHelp()
-	if m.detail != nil && m.detail.kind == queuesPanel {
-		bind = append(bind[:0:0], k.States, k.More, k.PrevPage, k.Retry, k.Back, k.Help)
-	}
+	bind := m.footerKeys()
 	if f := m.filter.Value(); f != "" {
 		return st.Muted.Render("filter "+f+" (esc clears) · ") + m.help.ShortHelpView(bind)
 	}
 	return m.help.ShortHelpView(bind)
+}
+
+// footerKeys are the keys the footer names for what is on screen.
+func (m *Model) footerKeys() []key.Binding {
+	k := m.com.Keys
+	short := func(b key.Binding, help, desc string) key.Binding {
+		return key.NewBinding(key.WithKeys(b.Keys()...), key.WithHelp(help, desc))
+	}
+	back, scroll := short(k.Back, "esc", "back"), short(k.Down, "j/k", "scroll")
+	if m.detail == nil {
+		return k.ShortHelp()
+	}
+	switch m.detail.kind {
+	case breakersPanel:
+		return []key.Binding{back, scroll, short(k.Reset, "r", "reset"), short(k.Trip, "t", "trip"),
+			short(k.Disable, "d", "disable"), short(k.Enable, "e", "enable"), k.Help}
+	case queuesPanel:
+		return []key.Binding{back, short(k.States, "1-4/tab", "state"), short(k.Down, "j/k", "select"),
+			k.More, short(k.PrevPage, "b", "back a page"), short(k.Retry, "R", "retry"), short(k.Pause, "p/u", "pause/resume"), k.Help}
+	case chaosPanel:
+		return []key.Binding{back, scroll, short(k.Stop, "x", "stop experiment"), k.StopAll, k.Help}
+	}
+	return []key.Binding{back, scroll, k.Help, k.Quit}
 }
 
 func (m *Model) mainView(l screen) string {
@@ -261,7 +284,10 @@ func (m *Model) eventsView(n int) string {
 	}
 	var b strings.Builder
 	b.WriteString("  " + st.Title.Render("EVENTS"))
-	if len(shown) == 0 {
+	switch {
+	case len(shown) == 0 && f != "" && len(m.events) > 0:
+		b.WriteString("\n  " + st.Muted.Render("no event matches the filter"))
+	case len(shown) == 0:
 		b.WriteString("\n  " + st.Muted.Render("none yet"))
 	}
 	for i := len(shown) - 1; i >= 0; i-- {
@@ -292,10 +318,14 @@ func (m *Model) helpView() string {
 	groups := append(k.FullHelp(), []key.Binding{k.States, k.More, k.PrevPage, k.Confirm, k.Cancel})
 	var b strings.Builder
 	b.WriteString("  " + st.ActiveTitle.Render("HELP") + st.Muted.Render("  ? or esc closes") + "\n\n")
-	if m.wide() {
-		b.WriteString(m.help.FullHelpView(groups) + "\n\n")
-	} else { // two rows of columns fit 80 cells
-		b.WriteString(m.help.FullHelpView(groups[:2]) + "\n\n" + m.help.FullHelpView(groups[2:]) + "\n\n")
+	hm := m.help
+	hm.SetWidth(0) // rows of columns are sized to fit below
+	rows := [][][]key.Binding{groups[:4], groups[4:]}
+	if !m.wide() {
+		rows = [][][]key.Binding{groups[:2], groups[2:4], groups[4:]}
+	}
+	for _, r := range rows {
+		b.WriteString(hm.FullHelpView(r) + "\n\n")
 	}
 	b.WriteString("Actions act on the row under the cursor or the open drill-down, after a\n" +
 		"confirmation (with a reason where the CLI takes one). S works anywhere.\n" +
