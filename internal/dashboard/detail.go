@@ -125,14 +125,6 @@ func (m *Model) loadDetail() tea.Cmd {
 	return nil
 }
 
-// reloadDetail rereads an open drill-down (after an action).
-func (m *Model) reloadDetail() tea.Cmd {
-	if m.detail == nil {
-		return nil
-	}
-	return m.loadDetail()
-}
-
 func (m *Model) onDetail(msg tea.Msg) {
 	d := m.detail
 	if d == nil {

@@ -32,24 +32,25 @@ type opsCall struct {
 
 // fakeBackend records every call and answers from its fields.
 type fakeBackend struct {
-	mu        sync.Mutex
-	info      Info
-	snap      *snapshot.Snapshot
-	snapErr   error
-	snapCalls int
-	recent    []Event
-	follow    []Event // sent by Follow, which then returns followErr
-	followErr error
-	followN   int
-	done      []Action
-	doText    string
-	doErr     error
-	opsCalls  []opsCall
-	ops       map[string][]*queue.Operation // by state
-	pageSize  int                           // the fake's own page: cursors are offsets
-	breakerD  BreakerDetail
-	serviceD  ServiceDetail
-	audit     []chaos.AuditEntry
+	mu           sync.Mutex
+	info         Info
+	snap         *snapshot.Snapshot
+	snapErr      error
+	snapCalls    int
+	recent       []Event
+	follow       []Event // sent by Follow, which then returns followErr
+	followErr    error
+	followN      int
+	done         []Action
+	doText       string
+	doErr        error
+	opsCalls     []opsCall
+	ops          map[string][]*queue.Operation // by state
+	pageSize     int                           // the fake's own page: cursors are offsets
+	breakerD     BreakerDetail
+	breakerCalls []string
+	serviceD     ServiceDetail
+	audit        []chaos.AuditEntry
 }
 
 func (f *fakeBackend) Info() Info { return f.info }
@@ -79,6 +80,9 @@ func (f *fakeBackend) Follow(ctx context.Context, fn func(Event)) error {
 func (f *fakeBackend) Recent(ctx context.Context, n int64) ([]Event, error) { return f.recent, nil }
 
 func (f *fakeBackend) BreakerDetail(ctx context.Context, name string, n int64) (BreakerDetail, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.breakerCalls = append(f.breakerCalls, name)
 	return f.breakerD, nil
 }
 

@@ -430,3 +430,27 @@ func TestDrillDownShowsDetail(t *testing.T) {
 		}
 	}
 }
+
+func TestDrillDownFollowsRefreshesAndActions(t *testing.T) {
+	f := newFake()
+	h := newHarness(t, f, Options{}, 80, 24)
+	h.key("enter")
+	if !reflect.DeepEqual(f.breakerCalls, []string{"aramex"}) {
+		t.Fatalf("BreakerDetail calls %v", f.breakerCalls)
+	}
+	h.send(refreshMsg{seq: h.m.tickSeq})
+	if len(f.breakerCalls) != 2 {
+		t.Fatalf("a refresh did not reload the drill-down: %v", f.breakerCalls)
+	}
+	h.key("r")
+	h.typeText("probe by hand")
+	h.key("enter")
+	if len(f.breakerCalls) != 3 || len(f.actions()) != 1 {
+		t.Fatalf("after the action: detail reads %v, actions %+v", f.breakerCalls, f.actions())
+	}
+	h.key("esc")
+	h.send(refreshMsg{seq: h.m.tickSeq})
+	if len(f.breakerCalls) != 3 {
+		t.Fatalf("a closed drill-down was reloaded: %v", f.breakerCalls)
+	}
+}

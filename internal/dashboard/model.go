@@ -77,6 +77,9 @@ type Model struct {
 	tickSeq  int       // the scheduled refresh that counts; older ones are dropped
 	early    bool      // an early refresh after an event is armed
 
+	summary   [numPanels]string // each panel's title summary of the snapshot
+	reporters bool              // a breaker has min_reporters above 1
+
 	depth  map[string][]float64 // queue depth per refresh, oldest first
 	events []Event              // the events tail, oldest first
 
@@ -182,7 +185,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		} else {
 			m.setNotice(msg.text, false)
 		}
-		return m, tea.Batch(m.refresh(), m.reloadDetail())
+		// a read in flight may predate the action: refresh runs another
+		// after it; an open drill-down reloads with the result
+		return m, m.refresh()
 	case tea.KeyPressMsg:
 		return m, m.onKey(msg)
 	}
@@ -226,15 +231,20 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		keep := m.selectedNames()
 		m.snap, m.snapAt = msg.snap, msg.at
 		m.recordDepth()
+		m.summarize()
 		m.refilter(keep)
+	}
+	var reload tea.Cmd
+	if m.detail != nil && !m.detail.loading && msg.err == nil {
+		reload = m.loadDetail() // an open drill-down follows the refreshes
 	}
 	if m.again {
 		m.again = false
 		m.fetching = true
-		return m.fetchSnapshot()
+		return tea.Batch(reload, m.fetchSnapshot())
 	}
 	m.tickSeq++
-	return m.after(m.opts.Refresh, refreshMsg{seq: m.tickSeq})
+	return tea.Batch(reload, m.after(m.opts.Refresh, refreshMsg{seq: m.tickSeq}))
 }
 
 func (m *Model) recordDepth() {

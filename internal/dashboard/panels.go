@@ -40,22 +40,7 @@ func (m *Model) marker(p panel, i int) string {
 }
 
 func (m *Model) panelView(p panel, rows int) string {
-	summary := ""
-	if m.snap != nil {
-		switch p {
-		case breakersPanel:
-			summary = m.breakerSummary()
-		case queuesPanel:
-			summary = m.queueSummary()
-		case healthPanel:
-			summary = m.healthSummary()
-		case chaosPanel:
-			summary = m.chaosSummary()
-		case gatewayPanel:
-			summary = fmt.Sprintf("%d routes", len(m.snap.Routes))
-		}
-	}
-	title := m.panelTitle(p, summary, rows)
+	title := m.panelTitle(p, m.summary[p], rows)
 	st := m.com.Styles
 	switch {
 	case m.snap == nil:
@@ -111,6 +96,20 @@ type styleKey struct {
 	cursor bool
 }
 
+// summarize computes what the panels' titles say about the whole
+// snapshot, once per snapshot rather than once per frame.
+func (m *Model) summarize() {
+	m.summary = [numPanels]string{m.breakerSummary(), m.queueSummary(), m.healthSummary(), m.chaosSummary(),
+		fmt.Sprintf("%d routes", len(m.snap.Routes))}
+	m.reporters = false
+	for _, b := range m.snap.Breakers {
+		if b.Settings.MinReporters > 1 {
+			m.reporters = true
+			break
+		}
+	}
+}
+
 func (m *Model) breakerSummary() string {
 	var open, half, other int
 	for _, b := range m.snap.Breakers {
@@ -139,13 +138,7 @@ func stateWord(s breaker.State) string {
 }
 
 func (m *Model) breakerRows(win []int) (headers []string, rows, states [][]string) {
-	reporters := false
-	for _, b := range m.snap.Breakers {
-		if b.Settings.MinReporters > 1 {
-			reporters = true
-			break
-		}
-	}
+	reporters := m.reporters
 	headers = []string{" ", "NAME", "STATE", "FAIL", "SUCC", "NEXT PROBE"}
 	if reporters {
 		headers = append(headers, "REPORTERS")
