@@ -90,14 +90,20 @@ func (m *Model) pageSize() int64 {
 	return int64(max(m.detail.vp.Height()-1, 5))
 }
 
-// loadDetail (re)reads the drill-down's data.
-func (m *Model) loadDetail() tea.Cmd {
+// loadDetail reads the drill-down's data: the user asked (it says
+// "loading…" and paging waits for it), or quietly, to follow a refresh.
+func (m *Model) loadDetail() tea.Cmd { return m.readDetail(false) }
+
+func (m *Model) readDetail(quiet bool) tea.Cmd {
 	d := m.detail
 	if d == nil {
 		return nil
 	}
 	m.detailSeq++
-	d.seq, d.loading = m.detailSeq, true
+	d.seq = m.detailSeq
+	if !quiet {
+		d.loading = true
+	}
 	seq, name, b := d.seq, d.name, m.backend
 	switch d.kind {
 	case breakersPanel:

@@ -454,3 +454,17 @@ func TestDrillDownFollowsRefreshesAndActions(t *testing.T) {
 		t.Fatalf("a closed drill-down was reloaded: %v", f.breakerCalls)
 	}
 }
+
+func TestRefreshReloadDoesNotHoldUpPaging(t *testing.T) {
+	f := newFake()
+	h := newHarness(t, f, Options{}, 80, 24)
+	h.key("tab", "j", "enter", "4")
+	h.m.Update(snapshotMsg{snap: fixture(), at: t0}) // its quiet reload not answered yet
+	if strings.Contains(h.plain(), "loading") {
+		t.Fatalf("a refresh's reload shows loading:\n%s", h.plain())
+	}
+	h.key("n")
+	if last := f.opsCalls[len(f.opsCalls)-1]; last.State != "dead" || last.Cursor != "c3" {
+		t.Fatalf("n during a refresh's reload read %+v, want the next dead page", last)
+	}
+}

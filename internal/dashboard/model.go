@@ -77,8 +77,9 @@ type Model struct {
 	tickSeq  int       // the scheduled refresh that counts; older ones are dropped
 	early    bool      // an early refresh after an event is armed
 
-	summary   [numPanels]string // each panel's title summary of the snapshot
-	reporters bool              // a breaker has min_reporters above 1
+	exps      []chaos.ExperimentStatus // the chaos panel's rows
+	summary   [numPanels]string        // each panel's title summary of the snapshot
+	reporters bool                     // a breaker has min_reporters above 1
 
 	depth  map[string][]float64 // queue depth per refresh, oldest first
 	events []Event              // the events tail, oldest first
@@ -230,13 +231,14 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		m.fetchErr = nil
 		keep := m.selectedNames()
 		m.snap, m.snapAt = msg.snap, msg.at
+		m.listExperiments()
 		m.recordDepth()
 		m.summarize()
 		m.refilter(keep)
 	}
 	var reload tea.Cmd
 	if m.detail != nil && !m.detail.loading && msg.err == nil {
-		reload = m.loadDetail() // an open drill-down follows the refreshes
+		reload = m.readDetail(true) // an open drill-down follows the refreshes
 	}
 	if m.again {
 		m.again = false
@@ -271,15 +273,15 @@ func (m *Model) trimEvents() {
 }
 
 // experiments are the chaos panel's rows: running, then scheduled.
-func (m *Model) experiments() []chaos.ExperimentStatus {
+func (m *Model) experiments() []chaos.ExperimentStatus { return m.exps }
+
+func (m *Model) listExperiments() {
+	m.exps = nil
 	if m.snap == nil || m.snap.Chaos == nil {
-		return nil
+		return
 	}
 	c := m.snap.Chaos
-	if len(c.Scheduled) == 0 {
-		return c.Active
-	}
-	return append(append([]chaos.ExperimentStatus(nil), c.Active...), c.Scheduled...)
+	m.exps = append(append(m.exps, c.Active...), c.Scheduled...)
 }
 
 // names returns the name of item i of panel p.
