@@ -59,7 +59,6 @@ func TestActionConfirmedCallsBackendOnce(t *testing.T) {
 			} else {
 				h.key("y")
 			}
-			before := f.snapCalls
 			if got := f.actions(); !reflect.DeepEqual(got, []Action{want}) {
 				t.Fatalf("Do calls = %+v, want exactly %+v", got, want)
 			}
@@ -69,7 +68,6 @@ func TestActionConfirmedCallsBackendOnce(t *testing.T) {
 			if !strings.Contains(h.plain(), "done: "+c.name) {
 				t.Errorf("result line missing:\n%s", h.plain())
 			}
-			_ = before
 		})
 	}
 }
@@ -94,7 +92,7 @@ func TestActionErrorShownAsError(t *testing.T) {
 	h.key("r")
 	h.typeText("x")
 	h.key("enter")
-	if !h.m.noticeBad || !strings.Contains(h.plain(), "breaker.reset failed: breaker aramex: redis: connection refused") {
+	if !h.m.noticeBad || !strings.Contains(h.plain(), "reset breaker aramex failed: breaker aramex: redis: connection refused") {
 		t.Fatalf("error line missing (bad=%v):\n%s", h.m.noticeBad, h.plain())
 	}
 }

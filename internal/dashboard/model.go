@@ -182,7 +182,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case actionMsg:
 		if msg.err != nil {
-			m.setNotice(string(msg.action.Kind)+" failed: "+firstLine(msg.err.Error()), true)
+			m.setNotice(describe(msg.action)+" failed: "+firstLine(msg.err.Error()), true)
 		} else {
 			m.setNotice(msg.text, false)
 		}
@@ -284,7 +284,8 @@ func (m *Model) listExperiments() {
 	m.exps = append(append(m.exps, c.Active...), c.Scheduled...)
 }
 
-// names returns the name of item i of panel p.
+// name is what the filter matches of item i of panel p (for an
+// experiment: its id, kind and targets).
 func (m *Model) name(p panel, i int) string {
 	switch p {
 	case breakersPanel:

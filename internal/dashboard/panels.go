@@ -186,13 +186,15 @@ func (m *Model) breakerRows(win []int) (headers []string, rows, states [][]strin
 			marks = append(marks, b.Problem)
 		}
 		mark := strings.Join(marks, ",")
-		row, st = append(row, orDash(mark)), append(st, markState(marks))
+		row, st = append(row, orDash(mark)), append(st, marksStyle(marks))
 		rows, states = append(rows, row), append(states, st)
 	}
 	return headers, rows, states
 }
 
-func markState(marks []string) string {
+// marksStyle is the state word whose style the MARKS cell takes: marks
+// are what someone set by hand or a fallback, Styles' Special.
+func marksStyle(marks []string) string {
 	if len(marks) > 0 {
 		return "forced"
 	}
