@@ -74,6 +74,9 @@ func TestGolden(t *testing.T) {
 						t.Errorf("line %d is %d wide: %q", i, w, l)
 					}
 				}
+				if colourSGR(out) {
+					t.Error("colour escapes in an Ascii frame")
+				}
 				golden.RequireEqual(t, out)
 			})
 		}
