@@ -186,7 +186,14 @@ func (m *Model) footerKeys() []key.Binding {
 		return key.NewBinding(key.WithKeys(b.Keys()...), key.WithHelp(help, desc))
 	}
 	back, scroll := short(k.Back, "esc", "back"), short(k.Down, "j/k", "scroll")
-	if m.detail == nil {
+	switch {
+	case m.dialog != nil && m.dialog.needsReason:
+		return []key.Binding{short(k.Enter, "enter", "confirm"), short(k.Back, "esc", "cancel")}
+	case m.dialog != nil:
+		return []key.Binding{k.Confirm, k.Cancel}
+	case m.showHelp:
+		return []key.Binding{short(k.Help, "?/esc", "close help"), k.Quit}
+	case m.detail == nil:
 		return k.ShortHelp()
 	}
 	switch m.detail.kind {
