@@ -227,7 +227,7 @@ func newFake() *fakeBackend {
 // returns and feeds their messages back. Scheduled messages (ticks) are
 // recorded, not waited for; a test delivers them itself.
 type harness struct {
-	t         *testing.T
+	t         testing.TB
 	m         *Model
 	f         *fakeBackend
 	scheduled []scheduled
@@ -239,7 +239,7 @@ type scheduled struct {
 	msg tea.Msg
 }
 
-func newHarness(t *testing.T, f *fakeBackend, o Options, w, h int) *harness {
+func newHarness(t testing.TB, f *fakeBackend, o Options, w, h int) *harness {
 	t.Helper()
 	if o.Now == nil {
 		o.Now = func() time.Time { return t0 }
