@@ -197,3 +197,20 @@ func TestFollowEndsWithQuit(t *testing.T) {
 		t.Fatalf("followed again after quitting (%d)", f.followN)
 	}
 }
+
+func TestMessagesMaskURLSecrets(t *testing.T) {
+	f := newFake()
+	f.snapErr = errors.New(`dial "redis://ops:hunter2@10.0.0.5:6379/0": connection refused`)
+	h := newHarness(t, f, Options{}, 120, 40)
+	f.doErr = errors.New("webhook https://hooks.example/x?token=s3cr3t-value failed")
+	h.key("tab", "p", "y")
+	s := h.plain()
+	for _, secret := range []string{"hunter2", "s3cr3t-value"} {
+		if strings.Contains(s, secret) {
+			t.Errorf("%s on screen:\n%s", secret, s)
+		}
+	}
+	if !strings.Contains(s, `"redis://ops:***@10.0.0.5:6379/0": connection refused`) {
+		t.Errorf("masked address missing:\n%s", s)
+	}
+}

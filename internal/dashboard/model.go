@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/snapshot"
+	"github.com/haderos/haderctl/internal/redact"
 	"github.com/haderos/haderctl/internal/tui"
 )
 
@@ -401,9 +402,33 @@ func (m *Model) selected(p panel) int {
 	return -1
 }
 
+// firstLine is the first line of a message from the Backend, with the
+// passwords and secret parameters of any URL in it masked: the Backend
+// redacts, and this is the last line of defence on screen.
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
+		s = s[:i]
 	}
-	return s
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	words := strings.Split(s, " ")
+	for i, w := range words {
+		start := strings.IndexFunc(w, func(r rune) bool { return r != '"' && r != '\'' && r != '(' && r != '<' })
+		if start < 0 || !strings.Contains(w, "://") {
+			continue
+		}
+		end := len(strings.TrimRight(w, "\"'),:;.>"))
+		if end <= start {
+			continue
+		}
+		u := w[start:end]
+		if strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
+			u = redact.HTTPURL(u)
+		} else {
+			u = redact.URL(u)
+		}
+		words[i] = w[:start] + u + w[end:]
+	}
+	return strings.Join(words, " ")
 }
