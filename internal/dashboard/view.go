@@ -300,7 +300,7 @@ func (m *Model) eventsView(n int) string {
 	for i := len(shown) - 1; i >= 0; i-- {
 		e := shown[i]
 		b.WriteString("\n  " + st.Muted.Render(e.At.UTC().Format("15:04:05")) + " " +
-			fmt.Sprintf("%-7s ", e.Kind) + e.Subject + " " + eventStyle(m, e).Render(e.Text))
+			fmt.Sprintf("%-7s ", e.Kind) + e.Subject + " " + eventStyle(m, e).Render(firstLine(e.Text)))
 	}
 	return b.String()
 }
