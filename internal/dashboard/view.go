@@ -315,6 +315,8 @@ func eventStyle(m *Model, e Event) lipgloss.Style {
 		return st.Good
 	case strings.Contains(t, "half_open"), strings.Contains(t, "half-open"):
 		return st.Warn
+	case strings.Contains(t, "forced"), strings.Contains(t, "→ disabled"), strings.Contains(t, "-> disabled"):
+		return st.Special
 	}
 	return lipgloss.NewStyle()
 }
