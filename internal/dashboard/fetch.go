@@ -150,8 +150,10 @@ func (m *Model) onFollow(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		m.followWait = 0
-		m.events = append(m.events, msg.event)
-		m.trimEvents()
+		if !m.seen(msg.event) {
+			m.events = append(m.events, msg.event)
+			m.trimEvents()
+		}
 		cmds := []tea.Cmd{waitFollow(msg.gen, msg.events, msg.done)}
 		if !m.early {
 			m.early = true
@@ -179,4 +181,15 @@ func (m *Model) do(a Action) tea.Cmd {
 		text, err := b.Do(ctx, a)
 		return actionMsg{action: a, text: text, err: err}
 	})
+}
+
+// seen is whether e is among the latest events already in the tail: the
+// Recent read at start and a Follow just started may both deliver it.
+func (m *Model) seen(e Event) bool {
+	for i := len(m.events) - 1; i >= max(len(m.events)-recentEvents, 0); i-- {
+		if o := m.events[i]; o.At.Equal(e.At) && o.Kind == e.Kind && o.Subject == e.Subject && o.Text == e.Text {
+			return true
+		}
+	}
+	return false
 }

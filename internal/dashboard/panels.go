@@ -336,8 +336,15 @@ func (m *Model) healthRows(win []int) (headers []string, rows, states [][]string
 		if s.AlertOpen {
 			alert, alertState = "open", "open"
 		}
+		sparkState := "" // the sparkline in the colour of the last check
+		if len(s.Recent) > 0 {
+			sparkState = "up"
+			if !s.Recent[0].OK {
+				sparkState = "down"
+			}
+		}
 		row := []string{m.marker(healthPanel, i), s.Service, word, lat, tui.Sparkline(buf, spark)}
-		st := []string{"", "", word, "", ""}
+		st := []string{"", "", word, "", sparkState}
 		if m.wide() {
 			row, st = append(row, uptime(s, "1h")), append(st, "")
 		}
