@@ -23,7 +23,8 @@ type Options struct {
 	// ReadOnly offers no action: an action key only says so.
 	ReadOnly bool
 	// Profile is the output's colour profile (tui.ColorProfile decides
-	// it); the views read the same in Ascii, every state in words.
+	// it); the views read the same in Ascii, every state in words. The
+	// zero value (Unknown) leaves it to bubbletea's own detection.
 	Profile colorprofile.Profile
 	// Now is the clock for ages and countdowns between refreshes. Nil
 	// means time.Now.

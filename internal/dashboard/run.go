@@ -6,6 +6,7 @@ import (
 	"io"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
 )
 
 // Run shows the dashboard over b on out (alt screen), reading keys from
@@ -14,12 +15,11 @@ func Run(ctx context.Context, b Backend, o Options, in io.Reader, out io.Writer)
 	m := New(b, o)
 	m.withContext(ctx)
 	defer m.cancel()
-	p := tea.NewProgram(m,
-		tea.WithContext(ctx),
-		tea.WithInput(in),
-		tea.WithOutput(out),
-		tea.WithColorProfile(m.opts.Profile),
-	)
+	opts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out)}
+	if o.Profile != colorprofile.Unknown {
+		opts = append(opts, tea.WithColorProfile(o.Profile))
+	}
+	p := tea.NewProgram(m, opts...)
 	_, err := p.Run()
 	if err != nil && ctx.Err() != nil && errors.Is(err, tea.ErrProgramKilled) {
 		return nil // ctx ended: the caller's signal, not a failure
