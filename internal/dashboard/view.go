@@ -324,7 +324,7 @@ func eventStyle(m *Model, e Event) lipgloss.Style {
 func (m *Model) helpView() string {
 	st := m.com.Styles
 	k := m.com.Keys
-	groups := append(k.FullHelp(), []key.Binding{k.States, k.More, k.PrevPage, k.Confirm, k.Cancel})
+	groups := append(k.FullHelp(), []key.Binding{k.States, k.More, k.PrevPage}) // a dialog names its own keys
 	var b strings.Builder
 	b.WriteString("  " + st.ActiveTitle.Render("HELP") + st.Muted.Render("  ? or esc closes") + "\n\n")
 	hm := m.help
