@@ -167,6 +167,7 @@ type KeyMap struct {
 	Reset, Trip, Disable, Enable           key.Binding
 	Pause, Resume, Retry, Stop, StopAll    key.Binding
 	Confirm, Cancel, More                  key.Binding
+	PrevPage, States                       key.Binding
 }
 
 // DefaultKeys returns the key map (k9s-like: / filter, ? help, Esc back).
@@ -198,6 +199,8 @@ func DefaultKeys() KeyMap {
 		Confirm:  b("y/enter", "confirm", "y", "enter"),
 		Cancel:   b("n/esc", "cancel", "n", "esc"),
 		More:     b("n", "next page", "n"),
+		PrevPage: b("b/pgup", "previous page", "b", "pgup"),
+		States:   b("1-4", "ready/delayed/inflight/dead", "1", "2", "3", "4"),
 	}
 }
 
