@@ -23,8 +23,8 @@ type IOStreams struct {
 	width     int
 }
 
-// System returns the process' streams, with colour on only for a terminal
-// and when NO_COLOR is unset.
+// System returns the process' streams, with colour on only for a terminal,
+// when NO_COLOR is unset or empty and TERM is not "dumb".
 func System() *IOStreams {
 	s := &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
@@ -36,9 +36,15 @@ func System() *IOStreams {
 			s.width = w
 		}
 	}
-	_, noColor := os.LookupEnv("NO_COLOR")
-	s.color = s.stdoutTTY && !noColor && os.Getenv("TERM") != "dumb"
+	s.color = colorWanted(s.stdoutTTY, os.Getenv)
 	return s
+}
+
+// colorWanted is whether a terminal gets colour: no-color.org says a
+// NO_COLOR set to any non-empty value turns it off, so an empty one does
+// not (tui.ColorProfile decides the same way for the live views).
+func colorWanted(tty bool, getenv func(string) string) bool {
+	return tty && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
 }
 
 // Test returns streams over buffers: not a terminal, no colour.
