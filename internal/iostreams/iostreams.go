@@ -20,6 +20,7 @@ type IOStreams struct {
 	stderrTTY bool
 	stdinTTY  bool
 	color     bool
+	noColor   bool
 	width     int
 }
 
@@ -77,6 +78,14 @@ func (s *IOStreams) ColorEnabled() bool { return s.color }
 
 // SetColorEnabled turns colour on or off (--no-color).
 func (s *IOStreams) SetColorEnabled(v bool) { s.color = v }
+
+// NoColor reports whether the user asked for no colour (--no-color),
+// whatever the streams are: the live views and the progress bar give it
+// to tui.ColorProfile with the stream they draw on.
+func (s *IOStreams) NoColor() bool { return s.noColor }
+
+// SetNoColor records --no-color.
+func (s *IOStreams) SetNoColor(v bool) { s.noColor = v }
 
 // TerminalWidth is the width of the terminal, 80 when unknown.
 func (s *IOStreams) TerminalWidth() int { return s.width }
