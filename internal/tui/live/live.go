@@ -62,6 +62,10 @@ type ErrMsg struct {
 // TickMsg asks for the next read.
 type TickMsg struct{}
 
+// NoticeMsg is a line the program wrote to stderr while the view covers
+// the terminal (an alert, a warning): the newest is shown under the table.
+type NoticeMsg struct{ Text string }
+
 // Options are a view's inputs.
 type Options struct {
 	// Title heads the screen (the command and what it shows).
@@ -82,6 +86,7 @@ type Model struct {
 	frame   Frame
 	err     error
 	errAt   time.Time
+	notice  string
 	reading bool
 }
 
@@ -142,6 +147,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.reading = false
 		m.err, m.errAt = msg.Err, msg.At
 		return m, m.tick()
+	case NoticeMsg:
+		m.notice = msg.Text
 	}
 	return m, nil
 }
@@ -180,9 +187,12 @@ func (m *Model) Render() string {
 		b.WriteString(m.table(rows))
 		b.WriteString("\n")
 	}
-	if m.err != nil {
+	switch {
+	case m.err != nil:
 		line := fmt.Sprintf("refresh failed: %s; the table is from %s ago", firstLine(m.err.Error()), age(m.errAt.Sub(m.frame.At)))
 		b.WriteString(st.Banner.Render(truncate(line, m.Width)))
+	case m.notice != "":
+		b.WriteString(st.Notice.Render(truncate(m.notice, m.Width)))
 	}
 	b.WriteString("\n")
 	b.WriteString(st.HelpKey.Render(m.Keys.Quit.Help().Key) + " " + st.HelpDesc.Render(m.Keys.Quit.Help().Desc))

@@ -196,3 +196,17 @@ func TestLiveTableQuitKeys(t *testing.T) {
 		t.Fatal("x must not quit")
 	}
 }
+
+func TestLiveTableShowsTheNewestNoticeUnlessAReadFailed(t *testing.T) {
+	m := newModel(80, 24, frameOf("unhealthy"), nil)
+	m.Update(NoticeMsg{Text: "level=INFO msg=\"alert fired\" service=svc-0"})
+	m.Update(NoticeMsg{Text: "level=INFO msg=\"alert reminder\" service=svc-0"})
+	screen := plain(t, m.Render())
+	if !strings.Contains(screen, `msg="alert reminder"`) || strings.Contains(screen, `msg="alert fired"`) {
+		t.Fatalf("want the newest notice only:\n%s", screen)
+	}
+	m.Update(ErrMsg{Err: errors.New("Redis unreachable"), At: readAt})
+	if screen := plain(t, m.Render()); !strings.Contains(screen, "refresh failed: Redis unreachable") {
+		t.Fatalf("a failed read outranks a notice:\n%s", screen)
+	}
+}
