@@ -49,18 +49,6 @@ func liveStreams() (s *iostreams.IOStreams, out, errOut *lockedBuffer) {
 	return s, out, errOut
 }
 
-const clearScreen = "\x1b[H\x1b[2J"
-
-// lastFrame is what a live view drew after its last screen clear, "" if
-// it never cleared the screen.
-func lastFrame(out string) string {
-	i := strings.LastIndex(out, clearScreen)
-	if i < 0 {
-		return ""
-	}
-	return out[i+len(clearScreen):]
-}
-
 // cell is the field col of the table row whose first field is key, "" if
 // there is no such row.
 func cell(table, key string, col int) string {
@@ -114,39 +102,6 @@ func startWatch(t *testing.T, opts *HealthWatchOptions) (stop func() error) {
 	}
 	t.Cleanup(func() { _ = stop() })
 	return stop
-}
-
-func TestHealthWatchOnATerminalRedrawsALiveTableOfTheStoredState(t *testing.T) {
-	ns := testredis.Namespace(t)
-	healthy := healthService(t, ns)
-	s, out, errOut := liveStreams()
-	s.SetStdoutTTY(true)
-	stop := startWatch(t, &HealthWatchOptions{F: newTestFactory(t, ns, s), Rescan: 5 * time.Second, Redraw: 20 * time.Millisecond})
-
-	testredis.Eventually(t, 20*time.Second, "the live table shows shop healthy", func() bool {
-		return cell(lastFrame(out.String()), "shop", 1) == "healthy"
-	})
-	frame := lastFrame(out.String())
-	if !strings.HasPrefix(frame, "SERVICE") || !strings.Contains(frame, "UPTIME 24H") {
-		t.Fatalf("frame %q, want the table with its header first", frame)
-	}
-	healthy.Store(false)
-	testredis.Eventually(t, 20*time.Second, "the redrawn table shows shop unhealthy", func() bool {
-		return cell(lastFrame(out.String()), "shop", 1) == "unhealthy"
-	})
-	if err := stop(); err != nil {
-		t.Fatalf("health watch ended with %v, want nil on interrupt", err)
-	}
-	drawn := out.String()
-	if strings.Contains(drawn, `{"`) {
-		t.Fatalf("NDJSON went to a terminal: %q", drawn)
-	}
-	if errOut.String() != "" {
-		t.Fatalf("stderr %q, want nothing", errOut)
-	}
-	if got := out.String(); got != drawn {
-		t.Fatalf("drawn after the command returned: %q", strings.TrimPrefix(got, drawn))
-	}
 }
 
 func TestHealthWatchOffATerminalWritesNDJSONAndNoScreenControl(t *testing.T) {
