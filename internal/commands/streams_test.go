@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/haderos/haderctl/internal/cmdutil"
 	"github.com/haderos/haderctl/internal/config"
 	"github.com/haderos/haderctl/internal/engine/queue"
@@ -154,17 +157,43 @@ func fixedClock(times ...time.Time) func() time.Time {
 }
 
 func TestDrainProgressBarShowsDoneRateAndETAOnItsClock(t *testing.T) {
-	s, _, _, errOut := iostreams.Test()
+	var out bytes.Buffer
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	b := &progressBar{f: &cmdutil.Factory{IO: s}, total: 10, start: start, now: fixedClock(start.Add(2 * time.Second)), counts: map[string]int{}}
+	b := newProgressLine(&out, colorprofile.Ascii, 80, 10, fixedClock(start, start.Add(2*time.Second)))
 	for _, outcome := range []string{"completed", "completed", "completed", "retry"} {
 		b.add(queue.Report{Outcome: outcome})
 	}
 	b.draw()
-	want := "\r[============                  ] 4/10  2.0/s  ETA 3s  ok 3  retry 1  deferred 0  dead 0\x1b[K"
-	if got := errOut.String(); got != want {
-		t.Fatalf("bar\n%q, want\n%q", got, want)
+	// 79 columns: the bar takes what the counts leave (22, with " 40%")
+	want := "\r███████░░░░░░░░░░░  40%  4/10  2.0/s  ETA 3s  ok 3  retry 1  deferred 0  dead 0"
+	got := out.String()
+	if ansi.Strip(got) != want || !strings.HasSuffix(got, ansi.EraseLineRight) {
+		t.Fatalf("bar\n%q, want\n%q and the rest of the line erased", got, want)
 	}
+	if w := ansi.StringWidth(strings.TrimPrefix(want, "\r")); w != 79 {
+		t.Fatalf("the line is %d columns, want 79: it must fill but not wrap 80", w)
+	}
+}
+
+func TestDrainProgressBarColoursOutcomesOnlyWhenStderrTakesColour(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, p := range []colorprofile.Profile{colorprofile.ANSI, colorprofile.Ascii} {
+		var out bytes.Buffer
+		b := newProgressLine(&out, p, 100, 2, fixedClock(start, start.Add(time.Second)))
+		b.add(queue.Report{Outcome: "completed"})
+		b.add(queue.Report{Outcome: "dead"})
+		b.draw()
+		coloured := fgColour.MatchString(out.String())
+		if coloured != (p == colorprofile.ANSI) || !strings.Contains(ansi.Strip(out.String()), "ok 1  retry 0  deferred 0  dead 1") {
+			t.Fatalf("profile %v: coloured %v, line %q", p, coloured, out.String())
+		}
+	}
+}
+
+// barDrawn is whether s (stderr) holds a drawn progress line.
+func barDrawn(s string) bool {
+	s = ansi.Strip(s)
+	return strings.Contains(s, "\r") && strings.Contains(s, "%  ") && strings.ContainsAny(s, "█░")
 }
 
 func TestDrainProgressBarWithBothStreamsOnATerminal(t *testing.T) {
@@ -185,7 +214,7 @@ func TestDrainProgressBarWithBothStreamsOnATerminal(t *testing.T) {
 	if code := runWith(t, ns, s, "queue", "drain", "orders", "--exec", "true"); code != 0 {
 		t.Fatalf("drain: exit %d: %s", code, errOut)
 	}
-	if !strings.Contains(errOut.String(), "\r[") || !strings.Contains(errOut.String(), "3/3") || !strings.Contains(errOut.String(), "ok 3") {
+	if !barDrawn(errOut.String()) || !strings.Contains(ansi.Strip(errOut.String()), "100%  3/3") || !strings.Contains(ansi.Strip(errOut.String()), "ok 3") {
 		t.Fatalf("stderr %q, want the bar at 3/3", errOut)
 	}
 	if out.String() != "drained orders: 3 completed, 0 rescheduled, 0 deferred (breaker open), 0 dead, 0 released, 0 lost\n" {
@@ -200,7 +229,7 @@ func TestDrainProgressBarWithBothStreamsOnATerminal(t *testing.T) {
 	if code := runWith(t, ns, s, "-o", "json", "queue", "drain", "orders", "--exec", "true"); code != 0 {
 		t.Fatalf("drain: exit %d: %s", code, errOut)
 	}
-	if strings.Contains(errOut.String(), "\r[") {
+	if barDrawn(errOut.String()) {
 		t.Fatalf("a bar was drawn over NDJSON on the same terminal: %q", errOut)
 	}
 	if n := strings.Count(out.String(), `"outcome":"completed"`); n != 3 {
