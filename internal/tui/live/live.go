@@ -19,6 +19,7 @@ package live
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"charm.land/lipgloss/v2/table"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/haderos/haderctl/internal/tui"
 )
 
@@ -200,46 +202,103 @@ func (m *Model) Render() string {
 }
 
 // table draws at most maxRows rows of the frame, and a line saying how
-// many more there are when they do not fit.
+// many more there are when they do not fit. A table wider than the
+// terminal keeps one line per row: the gaps narrow, then the last column
+// is cut short (with "…"), then trailing columns are left out and named.
 func (m *Model) table(maxRows int) string {
+	widths, gap := m.fit(m.frame.Rows)
+	hidden := m.frame.Headers[len(widths):]
+	if len(hidden) > 0 {
+		maxRows-- // the line naming them
+	}
 	rows := m.frame.Rows
 	more := 0
 	if len(rows) > maxRows {
 		more = len(rows) - (maxRows - 1)
 		rows = rows[:maxRows-1]
 	}
+	headers := make([]string, len(widths))
+	for j, w := range widths {
+		headers[j] = ansi.Truncate(m.frame.Headers[j], w, "…")
+	}
 	text := make([][]string, len(rows))
 	for i, r := range rows {
-		text[i] = make([]string, len(r))
-		for j, c := range r {
-			text[i][j] = c.Text
+		text[i] = make([]string, len(widths))
+		for j, w := range widths {
+			if j < len(r) {
+				text[i][j] = ansi.Truncate(r[j].Text, w, "…")
+			}
 		}
 	}
 	st := m.Styles
 	t := table.New().
-		Headers(m.frame.Headers...).
+		Headers(headers...).
 		Rows(text...).
 		Border(lipgloss.NormalBorder()).
 		BorderTop(false).BorderBottom(false).BorderLeft(false).BorderRight(false).
 		BorderColumn(false).BorderHeader(true).
 		BorderStyle(st.Muted).
+		Wrap(false).
 		StyleFunc(func(row, col int) lipgloss.Style {
+			pad := gap // none after the last column
+			if col == len(widths)-1 {
+				pad = 0
+			}
 			if row == table.HeaderRow {
-				return st.TableHeader.PaddingRight(2)
+				return st.TableHeader.PaddingRight(pad)
 			}
 			if row < len(rows) && col < len(rows[row]) && rows[row][col].State != "" {
-				return st.State(rows[row][col].State).PaddingRight(2)
+				return st.State(rows[row][col].State).PaddingRight(pad)
 			}
-			return st.Cell.PaddingRight(2)
+			return st.Cell.PaddingRight(pad)
 		})
-	if w := lipgloss.Width(t.String()); w > m.Width {
-		t = t.Width(m.Width)
-	}
 	out := t.String()
+	if len(hidden) > 0 {
+		out += "\n" + st.Muted.Render(truncate(fmt.Sprintf("+%d columns in a wider terminal: %s", len(hidden), strings.Join(hidden, ", ")), m.Width))
+	}
 	if more > 0 {
 		out += "\n" + st.Muted.Render(fmt.Sprintf("… %d more (a taller terminal shows them)", more))
 	}
 	return out
+}
+
+// minLastColumn is the narrowest the last column is cut to before it is
+// left out.
+const minLastColumn = 8
+
+// fit is the width of each column drawn (fewer than the headers when some
+// are left out) and the gap between columns, for the terminal's width.
+func (m *Model) fit(rows [][]Cell) (widths []int, gap int) {
+	natural := make([]int, len(m.frame.Headers))
+	for j, h := range m.frame.Headers {
+		natural[j] = ansi.StringWidth(h)
+		for _, r := range rows {
+			if j < len(r) {
+				natural[j] = max(natural[j], ansi.StringWidth(r[j].Text))
+			}
+		}
+	}
+	total := func(ws []int, gap int) int {
+		n := gap * (len(ws) - 1)
+		for _, w := range ws {
+			n += w
+		}
+		return n
+	}
+	for _, gap := range []int{2, 1} {
+		if total(natural, gap) <= m.Width {
+			return natural, gap
+		}
+	}
+	for n := len(natural); n > 1; n-- {
+		ws := slices.Clone(natural[:n])
+		room := m.Width - total(ws[:n-1], 1) - 1
+		if room >= min(ws[n-1], minLastColumn) {
+			ws[n-1] = min(ws[n-1], room)
+			return ws, 1
+		}
+	}
+	return []int{min(natural[0], m.Width)}, 1
 }
 
 func truncate(s string, width int) string {

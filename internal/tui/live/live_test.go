@@ -12,6 +12,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 	"github.com/haderos/haderctl/internal/tui"
 )
@@ -208,5 +209,36 @@ func TestLiveTableShowsTheNewestNoticeUnlessAReadFailed(t *testing.T) {
 	m.Update(ErrMsg{Err: errors.New("Redis unreachable"), At: readAt})
 	if screen := plain(t, m.Render()); !strings.Contains(screen, "refresh failed: Redis unreachable") {
 		t.Fatalf("a failed read outranks a notice:\n%s", screen)
+	}
+}
+
+func TestLiveTableFitsAWideTableIntoTheTerminal(t *testing.T) {
+	wide := Frame{At: readAt, Headers: []string{"QUEUE", "PENDING", "CRIT/HIGH/NORM/LOW", "DELAYED", "IN FLIGHT", "COMPLETED", "FAILED", "AVG RETRY", "SUCCESS", "OLDEST", "RATE"},
+		Rows: [][]Cell{{{Text: "shipping (paused)", State: "paused"}, {Text: "1"}, {Text: "0/1/0/0"}, {Text: "0"}, {Text: "0"}, {Text: "0"}, {Text: "0"}, {Text: "-"}, {Text: "-"}, {Text: "16s"}, {Text: "0.0/s"}}}}
+	long := Frame{At: readAt, Headers: []string{"SERVICE", "STATUS", "LATENCY", "UPTIME 24H", "FAILURES", "ALERT", "LAST ERROR"},
+		Rows: [][]Cell{{{Text: "aramex"}, {Text: "unhealthy", State: "unhealthy"}, {Text: "10002ms"}, {Text: "97.20%"}, {Text: "4"}, {Text: "firing", State: "firing"},
+			{Text: "Get \"https://aramex.example/health\": context deadline exceeded"}}}}
+	for _, c := range []struct {
+		name  string
+		frame Frame
+		keep  []string // must be on screen whole
+		want  string   // a line that must be there
+	}{
+		{"trailing columns are left out and named", wide, []string{"shipping (paused)", "FAILED"}, "+4 columns in a wider terminal: AVG RETRY, SUCCESS, OLDEST, RATE"},
+		{"the last column is cut short", long, []string{"aramex", "unhealthy", "firing", "LAST ERROR"}, "Get \"https://aramex.exampl…"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			screen := plain(t, newModel(80, 24, c.frame, nil).Render())
+			for _, line := range strings.Split(screen, "\n") {
+				if w := ansi.StringWidth(line); w > 80 {
+					t.Fatalf("a %d-column line in 80 columns: %q\n%s", w, line, screen)
+				}
+			}
+			for _, s := range append(c.keep, c.want) {
+				if !strings.Contains(screen, s) {
+					t.Fatalf("screen lacks %q:\n%s", s, screen)
+				}
+			}
+		})
 	}
 }
