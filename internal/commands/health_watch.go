@@ -96,7 +96,10 @@ func healthWatchRun(ctx context.Context, opts *HealthWatchOptions) error {
 	// watcher found, not only this one
 	read := func(ctx context.Context) (live.Frame, error) { return healthFrame(ctx, f, hc, checks) }
 	frame, err := read(ctx)
-	if err != nil {
+	switch {
+	case ctx.Err() != nil:
+		return nil // interrupted before the first frame
+	case err != nil:
 		return err // before the screen is taken: the message and exit code as usual
 	}
 	c, err := f.Config()

@@ -150,7 +150,10 @@ func queueStatusRun(ctx context.Context, opts *QueueStatusOptions) error {
 func queueStatusLive(ctx context.Context, opts *QueueStatusOptions, once func(context.Context) (*snapshot.QueueStatus, error)) error {
 	f := opts.F
 	st, err := once(ctx)
-	if err != nil {
+	switch {
+	case ctx.Err() != nil:
+		return nil // interrupted before the first frame
+	case err != nil:
 		return err
 	}
 	reportCorrupt(f, st)
