@@ -12,6 +12,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/haderos/haderctl/internal/cmdutil"
+	"github.com/haderos/haderctl/internal/redact"
 	"github.com/haderos/haderctl/internal/tui"
 	"github.com/haderos/haderctl/internal/tui/live"
 )
@@ -27,6 +28,10 @@ import (
 func liveRun(ctx context.Context, f *cmdutil.Factory, first live.Frame, o live.Options, hold *stderrHold, extra []tea.ProgramOption) error {
 	if o.Now == nil {
 		o.Now = f.Now
+	}
+	if c, err := f.Config(); err == nil {
+		scrubFrame(first, c.Secrets())
+		o.Fetch = scrubFetch(o.Fetch, c.Secrets())
 	}
 	profile := tui.ColorProfile(f.IO.Out, true, f.IO.NoColor(), f.Getenv)
 	m := live.New(ctx, tui.NewCommon(profile), first, o)
@@ -44,6 +49,28 @@ func liveRun(ctx context.Context, f *cmdutil.Factory, first live.Frame, o live.O
 		return nil // interrupted: the end a watch is made for
 	}
 	return err
+}
+
+// scrubFetch masks the configuration's secrets in what fetch returns, a
+// failed read's message and every cell (a probe's stored error may quote
+// a URL), as Run does for the messages it prints.
+func scrubFetch(fetch live.Fetch, secrets []string) live.Fetch {
+	return func(ctx context.Context) (live.Frame, error) {
+		fr, err := fetch(ctx)
+		if err != nil {
+			return fr, errors.New(redact.Scrub(err.Error(), secrets...))
+		}
+		scrubFrame(fr, secrets)
+		return fr, nil
+	}
+}
+
+func scrubFrame(fr live.Frame, secrets []string) {
+	for _, row := range fr.Rows {
+		for j := range row {
+			row[j].Text = redact.Scrub(row[j].Text, secrets...)
+		}
+	}
 }
 
 // liveInput is where the view reads keys: stdin when it is a terminal (or

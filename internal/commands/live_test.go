@@ -3,6 +3,7 @@ package commands
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"regexp"
@@ -343,5 +344,24 @@ func TestLiveViewColourFollowsNoColorAndTheFlag(t *testing.T) {
 				t.Fatalf("colour drawn %v, want %v: %q", got, c.colour, out)
 			}
 		})
+	}
+}
+
+func TestLiveViewMasksSecretsInCellsAndErrors(t *testing.T) {
+	secrets := []string{"hunter2", "tok-123456"}
+	calls := 0
+	fetch := scrubFetch(func(context.Context) (live.Frame, error) {
+		calls++
+		if calls == 2 {
+			return live.Frame{}, errors.New("redis://:hunter2@10.0.0.1:6379 unreachable")
+		}
+		return live.Frame{Rows: [][]live.Cell{{{Text: "shop"}, {Text: `Get "https://shop.example/health?token=tok-123456": EOF`}}}}, nil
+	}, secrets)
+	fr, err := fetch(context.Background())
+	if err != nil || strings.Contains(fr.Rows[0][1].Text, "tok-123456") || !strings.Contains(fr.Rows[0][1].Text, "shop.example") {
+		t.Fatalf("cell %q (%v): want the token masked, the rest kept", fr.Rows[0][1].Text, err)
+	}
+	if _, err := fetch(context.Background()); err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "unreachable") {
+		t.Fatalf("error %v: want the password masked, the rest kept", err)
 	}
 }
