@@ -242,3 +242,13 @@ func TestLiveTableFitsAWideTableIntoTheTerminal(t *testing.T) {
 		})
 	}
 }
+
+// Like watch(1) and top, the view takes the alternate screen: the shell's
+// screen comes back when it ends.
+func TestLiveTableViewIsOnTheAlternateScreen(t *testing.T) {
+	m := newModel(80, 24, frameOf("healthy"), nil)
+	v := m.View()
+	if !v.AltScreen || v.Content != m.Render() {
+		t.Fatalf("view: alt screen %v, content matches Render %v", v.AltScreen, v.Content == m.Render())
+	}
+}
