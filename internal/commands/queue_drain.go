@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -424,10 +425,15 @@ func (b *progressBar) draw() {
 	if total > 0 {
 		frac = float64(done) / float64(total)
 	}
-	rest := fmt.Sprintf("  %d/%d  %.1f/s  ETA %s  %s", done, total, rate, eta, outcomes)
+	digits := len(strconv.Itoa(total))
+	rest := fmt.Sprintf("  %*d/%d  %.1f/s  ETA %s  %s", digits, done, total, rate, eta, outcomes)
 	// the bar takes what the rest leaves of the line, so the line never
-	// wraps (a wrapped line is not redrawn in place by \r)
+	// wraps (a wrapped line is not redrawn in place by \r); it is sized
+	// for the widest the rest gets while the drain runs, so it does not
+	// jump as the figures grow
 	line := b.width - 1
-	b.bar.SetWidth(min(max(line-ansi.StringWidth(rest), 14), 40))
+	widest := fmt.Sprintf("  %s/%s  %s/s  ETA %s  ok %s  retry %s  deferred %s  dead %s", strings.Repeat("9", digits), strings.Repeat("9", digits),
+		"9999.9", "59m59s", strings.Repeat("9", digits), strings.Repeat("9", digits), strings.Repeat("9", digits), strings.Repeat("9", digits))
+	b.bar.SetWidth(min(max(line-len(widest), 14), 40))
 	fmt.Fprint(b.w, "\r"+ansi.Truncate(b.bar.ViewAs(frac)+rest, line, "")+ansi.EraseLineRight)
 }

@@ -164,14 +164,34 @@ func TestDrainProgressBarShowsDoneRateAndETAOnItsClock(t *testing.T) {
 		b.add(queue.Report{Outcome: outcome})
 	}
 	b.draw()
-	// 79 columns: the bar takes what the counts leave (22, with " 40%")
-	want := "\r███████░░░░░░░░░░░  40%  4/10  2.0/s  ETA 3s  ok 3  retry 1  deferred 0  dead 0"
+	// 80 columns: the bar gets what the widest counts leave, at least 14
+	// columns with "  40%"
+	want := "\r████░░░░░  40%   4/10  2.0/s  ETA 3s  ok 3  retry 1  deferred 0  dead 0"
 	got := out.String()
 	if ansi.Strip(got) != want || !strings.HasSuffix(got, ansi.EraseLineRight) {
 		t.Fatalf("bar\n%q, want\n%q and the rest of the line erased", got, want)
 	}
-	if w := ansi.StringWidth(strings.TrimPrefix(want, "\r")); w != 79 {
-		t.Fatalf("the line is %d columns, want 79: it must fill but not wrap 80", w)
+
+	// the bar's width holds while the figures grow, and the line never
+	// reaches the last column (a wrapped line is not redrawn in place)
+	out.Reset()
+	b = newProgressLine(&out, colorprofile.Ascii, 120, 5000, fixedClock(start, start.Add(time.Second)))
+	var widths []int
+	for _, n := range []int{1, 40, 4000} {
+		for b.done < n {
+			b.add(queue.Report{Outcome: "completed"})
+		}
+		out.Reset()
+		b.draw()
+		line := strings.TrimPrefix(ansi.Strip(out.String()), "\r")
+		if w := ansi.StringWidth(line); w > 119 {
+			t.Fatalf("a %d-column line in 120: %q", w, line)
+		}
+		bar, _, _ := strings.Cut(line, "%")
+		widths = append(widths, ansi.StringWidth(bar))
+	}
+	if widths[0] != widths[1] || widths[1] != widths[2] || widths[0] < 14 {
+		t.Fatalf("bar widths %v: want one width, at least 14, as the counts grow", widths)
 	}
 }
 
