@@ -76,7 +76,7 @@ func TestDrainProgressBarIsDrawnOnlyWhenStderrIsATerminal(t *testing.T) {
 	if code := runWith(t, ns, s, "queue", "drain", "orders", "--exec", "true"); code != 0 {
 		t.Fatalf("drain: exit %d: %s", code, errOut)
 	}
-	if strings.Contains(errOut.String(), "\r[") {
+	if barDrawn(errOut.String()) || errOut.String() != "" {
 		t.Fatalf("a progress bar went to a stderr that is not a terminal: %q", errOut)
 	}
 	if !strings.Contains(out.String(), "drained orders: 2 completed") {
@@ -92,7 +92,7 @@ func TestDrainProgressBarIsDrawnOnlyWhenStderrIsATerminal(t *testing.T) {
 	if code := runWith(t, ns, s, "queue", "drain", "orders", "--exec", "true"); code != 0 {
 		t.Fatalf("drain: exit %d: %s", code, errOut)
 	}
-	if !strings.Contains(errOut.String(), "\r[") || !strings.Contains(errOut.String(), "2/2") {
+	if !barDrawn(errOut.String()) || !strings.Contains(errOut.String(), "2/2") {
 		t.Fatalf("stderr %q, want the progress bar", errOut)
 	}
 	if n := strings.Count(out.String(), `"outcome":"completed"`); n != 2 {

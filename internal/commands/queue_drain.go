@@ -3,14 +3,21 @@ package commands
 import (
 	"context"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"charm.land/bubbles/v2/progress"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/haderos/haderctl/internal/cmdutil"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/redact"
+	"github.com/haderos/haderctl/internal/tui"
 	"github.com/spf13/cobra"
 )
 
@@ -327,10 +334,15 @@ func queueDrainDryRun(ctx context.Context, opts *QueueDrainOptions, qc *queue.Cl
 	return nil
 }
 
-// progressBar draws one line on stderr: done/total, rate, ETA, outcomes.
+// progressBar draws one line on stderr, redrawn in place: a
+// bubbles/progress bar of done/total, the counts, the rate and the ETA,
+// the outcomes in words (coloured by tui.Styles when stderr takes colour).
 type progressBar struct {
-	f     *cmdutil.Factory
-	total int
+	w      io.Writer // stderr, downsampled to its colour profile
+	styles tui.Styles
+	bar    progress.Model
+	width  int // the terminal's
+	total  int
 	// now is the clock the rate and ETA are measured on (f.Now).
 	now    func() time.Time
 	start  time.Time
@@ -342,8 +354,19 @@ type progressBar struct {
 	wg     sync.WaitGroup
 }
 
+// newProgressLine is the bar over w (not yet drawing).
+func newProgressLine(w io.Writer, profile colorprofile.Profile, width, total int, now func() time.Time) *progressBar {
+	st := tui.NewStyles()
+	bar := progress.New(progress.WithFillCharacters('█', '░'))
+	bar.FullColor, bar.EmptyColor = st.BarFull.GetForeground(), st.BarEmpty.GetForeground()
+	return &progressBar{w: tui.Writer(w, profile), styles: st, bar: bar, width: max(width, 40), total: total,
+		now: now, start: now(), counts: map[string]int{}, quit: make(chan struct{})}
+}
+
+// newProgressBar draws the bar on f's stderr every 200ms until stop.
 func newProgressBar(f *cmdutil.Factory, total int) *progressBar {
-	b := &progressBar{f: f, total: total, now: f.Now, start: f.Now(), counts: map[string]int{}, quit: make(chan struct{})}
+	profile := tui.ColorProfile(f.IO.ErrOut, f.IO.IsStderrTTY(), f.IO.NoColor(), f.Getenv)
+	b := newProgressLine(f.IO.ErrOut, profile, f.IO.TerminalWidth(), total, f.Now)
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -353,7 +376,7 @@ func newProgressBar(f *cmdutil.Factory, total int) *progressBar {
 			select {
 			case <-b.quit:
 				b.draw()
-				fmt.Fprintln(f.IO.ErrOut)
+				fmt.Fprintln(b.w)
 				return
 			case <-t.C:
 				b.draw()
@@ -378,7 +401,16 @@ func (b *progressBar) draw() {
 	b.mu.Lock()
 	done, total := b.done, max(b.total, b.done)
 	c := b.counts
-	line := fmt.Sprintf("ok %d  retry %d  deferred %d  dead %d", c["completed"], c["retry"], c["deferred"], c["dead"])
+	st := b.styles
+	count := func(word string, n int, style lipgloss.Style) string {
+		text := fmt.Sprintf("%s %d", word, n)
+		if n == 0 {
+			return text
+		}
+		return style.Render(text)
+	}
+	outcomes := strings.Join([]string{count("ok", c["completed"], st.Good), count("retry", c["retry"], st.Warn),
+		count("deferred", c["deferred"], st.Warn), count("dead", c["dead"], st.Bad)}, "  ")
 	b.mu.Unlock()
 	elapsed := b.now().Sub(b.start).Seconds()
 	rate := 0.0
@@ -389,11 +421,19 @@ func (b *progressBar) draw() {
 	if rate > 0 && total > done {
 		eta = seconds(float64(total-done)/rate, true)
 	}
-	const width = 30
-	filled := width
+	frac := 1.0
 	if total > 0 {
-		filled = width * done / total
+		frac = float64(done) / float64(total)
 	}
-	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
-	fmt.Fprintf(b.f.IO.ErrOut, "\r[%s] %d/%d  %.1f/s  ETA %s  %s\x1b[K", bar, done, total, rate, eta, line)
+	digits := len(strconv.Itoa(total))
+	rest := fmt.Sprintf("  %*d/%d  %.1f/s  ETA %s  %s", digits, done, total, rate, eta, outcomes)
+	// the bar takes what the rest leaves of the line, so the line never
+	// wraps (a wrapped line is not redrawn in place by \r); it is sized
+	// for the widest the rest gets while the drain runs, so it does not
+	// jump as the figures grow
+	line := b.width - 1
+	widest := fmt.Sprintf("  %s/%s  %s/s  ETA %s  ok %s  retry %s  deferred %s  dead %s", strings.Repeat("9", digits), strings.Repeat("9", digits),
+		"9999.9", "59m59s", strings.Repeat("9", digits), strings.Repeat("9", digits), strings.Repeat("9", digits), strings.Repeat("9", digits))
+	b.bar.SetWidth(min(max(line-len(widest), 14), 40))
+	fmt.Fprint(b.w, "\r"+ansi.Truncate(b.bar.ViewAs(frac)+rest, line, "")+ansi.EraseLineRight)
 }

@@ -97,6 +97,7 @@ Every command works at a terminal (tables, colour), in CI (exit codes,
 			}
 			if g.noColor {
 				io.SetColorEnabled(false)
+				io.SetNoColor(true)
 			}
 			if f := cmd.Flags().Lookup("timeout"); f != nil && f.Changed && g.timeout <= 0 && cmd.Name() != "exec" {
 				return cmdutil.UsageErrorf("invalid --timeout %s: it must be positive", g.timeout)

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/haderos/haderctl/internal/cmdutil"
 	"github.com/haderos/haderctl/internal/config"
 	"github.com/haderos/haderctl/internal/engine/queue"
@@ -47,18 +50,6 @@ func liveStreams() (s *iostreams.IOStreams, out, errOut *lockedBuffer) {
 	out, errOut = &lockedBuffer{}, &lockedBuffer{}
 	s.Out, s.ErrOut = out, errOut
 	return s, out, errOut
-}
-
-const clearScreen = "\x1b[H\x1b[2J"
-
-// lastFrame is what a live view drew after its last screen clear, "" if
-// it never cleared the screen.
-func lastFrame(out string) string {
-	i := strings.LastIndex(out, clearScreen)
-	if i < 0 {
-		return ""
-	}
-	return out[i+len(clearScreen):]
 }
 
 // cell is the field col of the table row whose first field is key, "" if
@@ -116,39 +107,6 @@ func startWatch(t *testing.T, opts *HealthWatchOptions) (stop func() error) {
 	return stop
 }
 
-func TestHealthWatchOnATerminalRedrawsALiveTableOfTheStoredState(t *testing.T) {
-	ns := testredis.Namespace(t)
-	healthy := healthService(t, ns)
-	s, out, errOut := liveStreams()
-	s.SetStdoutTTY(true)
-	stop := startWatch(t, &HealthWatchOptions{F: newTestFactory(t, ns, s), Rescan: 5 * time.Second, Redraw: 20 * time.Millisecond})
-
-	testredis.Eventually(t, 20*time.Second, "the live table shows shop healthy", func() bool {
-		return cell(lastFrame(out.String()), "shop", 1) == "healthy"
-	})
-	frame := lastFrame(out.String())
-	if !strings.HasPrefix(frame, "SERVICE") || !strings.Contains(frame, "UPTIME 24H") {
-		t.Fatalf("frame %q, want the table with its header first", frame)
-	}
-	healthy.Store(false)
-	testredis.Eventually(t, 20*time.Second, "the redrawn table shows shop unhealthy", func() bool {
-		return cell(lastFrame(out.String()), "shop", 1) == "unhealthy"
-	})
-	if err := stop(); err != nil {
-		t.Fatalf("health watch ended with %v, want nil on interrupt", err)
-	}
-	drawn := out.String()
-	if strings.Contains(drawn, `{"`) {
-		t.Fatalf("NDJSON went to a terminal: %q", drawn)
-	}
-	if errOut.String() != "" {
-		t.Fatalf("stderr %q, want nothing", errOut)
-	}
-	if got := out.String(); got != drawn {
-		t.Fatalf("drawn after the command returned: %q", strings.TrimPrefix(got, drawn))
-	}
-}
-
 func TestHealthWatchOffATerminalWritesNDJSONAndNoScreenControl(t *testing.T) {
 	ns := testredis.Namespace(t)
 	healthService(t, ns)
@@ -199,17 +157,63 @@ func fixedClock(times ...time.Time) func() time.Time {
 }
 
 func TestDrainProgressBarShowsDoneRateAndETAOnItsClock(t *testing.T) {
-	s, _, _, errOut := iostreams.Test()
+	var out bytes.Buffer
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	b := &progressBar{f: &cmdutil.Factory{IO: s}, total: 10, start: start, now: fixedClock(start.Add(2 * time.Second)), counts: map[string]int{}}
+	b := newProgressLine(&out, colorprofile.Ascii, 80, 10, fixedClock(start, start.Add(2*time.Second)))
 	for _, outcome := range []string{"completed", "completed", "completed", "retry"} {
 		b.add(queue.Report{Outcome: outcome})
 	}
 	b.draw()
-	want := "\r[============                  ] 4/10  2.0/s  ETA 3s  ok 3  retry 1  deferred 0  dead 0\x1b[K"
-	if got := errOut.String(); got != want {
-		t.Fatalf("bar\n%q, want\n%q", got, want)
+	// 80 columns: the bar gets what the widest counts leave, at least 14
+	// columns with "  40%"
+	want := "\r████░░░░░  40%   4/10  2.0/s  ETA 3s  ok 3  retry 1  deferred 0  dead 0"
+	got := out.String()
+	if ansi.Strip(got) != want || !strings.HasSuffix(got, ansi.EraseLineRight) {
+		t.Fatalf("bar\n%q, want\n%q and the rest of the line erased", got, want)
 	}
+
+	// the bar's width holds while the figures grow, and the line never
+	// reaches the last column (a wrapped line is not redrawn in place)
+	out.Reset()
+	b = newProgressLine(&out, colorprofile.Ascii, 120, 5000, fixedClock(start, start.Add(time.Second)))
+	var widths []int
+	for _, n := range []int{1, 40, 4000} {
+		for b.done < n {
+			b.add(queue.Report{Outcome: "completed"})
+		}
+		out.Reset()
+		b.draw()
+		line := strings.TrimPrefix(ansi.Strip(out.String()), "\r")
+		if w := ansi.StringWidth(line); w > 119 {
+			t.Fatalf("a %d-column line in 120: %q", w, line)
+		}
+		bar, _, _ := strings.Cut(line, "%")
+		widths = append(widths, ansi.StringWidth(bar))
+	}
+	if widths[0] != widths[1] || widths[1] != widths[2] || widths[0] < 14 {
+		t.Fatalf("bar widths %v: want one width, at least 14, as the counts grow", widths)
+	}
+}
+
+func TestDrainProgressBarColoursOutcomesOnlyWhenStderrTakesColour(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, p := range []colorprofile.Profile{colorprofile.ANSI, colorprofile.Ascii} {
+		var out bytes.Buffer
+		b := newProgressLine(&out, p, 100, 2, fixedClock(start, start.Add(time.Second)))
+		b.add(queue.Report{Outcome: "completed"})
+		b.add(queue.Report{Outcome: "dead"})
+		b.draw()
+		coloured := fgColour.MatchString(out.String())
+		if coloured != (p == colorprofile.ANSI) || !strings.Contains(ansi.Strip(out.String()), "ok 1  retry 0  deferred 0  dead 1") {
+			t.Fatalf("profile %v: coloured %v, line %q", p, coloured, out.String())
+		}
+	}
+}
+
+// barDrawn is whether s (stderr) holds a drawn progress line.
+func barDrawn(s string) bool {
+	s = ansi.Strip(s)
+	return strings.Contains(s, "\r") && strings.Contains(s, "%  ") && strings.ContainsAny(s, "█░")
 }
 
 func TestDrainProgressBarWithBothStreamsOnATerminal(t *testing.T) {
@@ -230,7 +234,7 @@ func TestDrainProgressBarWithBothStreamsOnATerminal(t *testing.T) {
 	if code := runWith(t, ns, s, "queue", "drain", "orders", "--exec", "true"); code != 0 {
 		t.Fatalf("drain: exit %d: %s", code, errOut)
 	}
-	if !strings.Contains(errOut.String(), "\r[") || !strings.Contains(errOut.String(), "3/3") || !strings.Contains(errOut.String(), "ok 3") {
+	if !barDrawn(errOut.String()) || !strings.Contains(ansi.Strip(errOut.String()), "100%  3/3") || !strings.Contains(ansi.Strip(errOut.String()), "ok 3") {
 		t.Fatalf("stderr %q, want the bar at 3/3", errOut)
 	}
 	if out.String() != "drained orders: 3 completed, 0 rescheduled, 0 deferred (breaker open), 0 dead, 0 released, 0 lost\n" {
@@ -245,7 +249,7 @@ func TestDrainProgressBarWithBothStreamsOnATerminal(t *testing.T) {
 	if code := runWith(t, ns, s, "-o", "json", "queue", "drain", "orders", "--exec", "true"); code != 0 {
 		t.Fatalf("drain: exit %d: %s", code, errOut)
 	}
-	if strings.Contains(errOut.String(), "\r[") {
+	if barDrawn(errOut.String()) {
 		t.Fatalf("a bar was drawn over NDJSON on the same terminal: %q", errOut)
 	}
 	if n := strings.Count(out.String(), `"outcome":"completed"`); n != 3 {

@@ -20,11 +20,12 @@ type IOStreams struct {
 	stderrTTY bool
 	stdinTTY  bool
 	color     bool
+	noColor   bool
 	width     int
 }
 
-// System returns the process' streams, with colour on only for a terminal
-// and when NO_COLOR is unset.
+// System returns the process' streams, with colour on only for a terminal,
+// when NO_COLOR is unset or empty and TERM is not "dumb".
 func System() *IOStreams {
 	s := &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
@@ -36,9 +37,15 @@ func System() *IOStreams {
 			s.width = w
 		}
 	}
-	_, noColor := os.LookupEnv("NO_COLOR")
-	s.color = s.stdoutTTY && !noColor && os.Getenv("TERM") != "dumb"
+	s.color = colorWanted(s.stdoutTTY, os.Getenv)
 	return s
+}
+
+// colorWanted is whether a terminal gets colour: no-color.org says a
+// NO_COLOR set to any non-empty value turns it off, so an empty one does
+// not (tui.ColorProfile decides the same way for the live views).
+func colorWanted(tty bool, getenv func(string) string) bool {
+	return tty && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
 }
 
 // Test returns streams over buffers: not a terminal, no colour.
@@ -71,6 +78,14 @@ func (s *IOStreams) ColorEnabled() bool { return s.color }
 
 // SetColorEnabled turns colour on or off (--no-color).
 func (s *IOStreams) SetColorEnabled(v bool) { s.color = v }
+
+// NoColor reports whether the user asked for no colour (--no-color),
+// whatever the streams are: the live views and the progress bar give it
+// to tui.ColorProfile with the stream they draw on.
+func (s *IOStreams) NoColor() bool { return s.noColor }
+
+// SetNoColor records --no-color.
+func (s *IOStreams) SetNoColor(v bool) { s.noColor = v }
 
 // TerminalWidth is the width of the terminal, 80 when unknown.
 func (s *IOStreams) TerminalWidth() int { return s.width }

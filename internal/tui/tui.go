@@ -129,6 +129,10 @@ func (s Styles) State(state string) lipgloss.Style {
 		return s.Warn
 	case "forced_open", "forced", "disabled", "paused", "off", "running", "active":
 		return s.Special
+	case "firing":
+		return s.Bad // a health alert
+	case "unknown":
+		return s.Warn // a service never checked yet
 	}
 	return s.Cell
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
 )
 
@@ -66,5 +67,14 @@ func TestTooSmall(t *testing.T) {
 	c.Width, c.Height = 20, 10
 	if got := c.TooSmallLine(); len([]rune(got)) > 20 {
 		t.Errorf("too-small line %q wider than the terminal", got)
+	}
+}
+
+func TestStateStylesTheHealthWatchWords(t *testing.T) {
+	s := NewStyles()
+	for word, want := range map[string]lipgloss.Style{"firing": s.Bad, "unknown": s.Warn, "healthy": s.Good, "unhealthy": s.Bad} {
+		if got := s.State(word); got.GetForeground() != want.GetForeground() || got.GetBold() != want.GetBold() {
+			t.Errorf("State(%q) is not the style it should be", word)
+		}
 	}
 }
