@@ -110,7 +110,9 @@ func push(t *testing.T, w *world, q string, ops ...*queue.Operation) {
 // kill drains a queue with a handler that fails every operation for good.
 func kill(t *testing.T, w *world, q string) {
 	t.Helper()
-	dead := func(context.Context, *queue.Operation) queue.Outcome { return queue.Outcome{Kind: queue.Dead, Err: "HTTP 400"} }
+	dead := func(context.Context, *queue.Operation) queue.Outcome {
+		return queue.Outcome{Kind: queue.Dead, Err: "HTTP 400"}
+	}
 	if _, err := w.other.Queues.Drain(context.Background(), queue.DrainOptions{Queues: []string{q}, Concurrency: 2, Handler: dead}); err != nil {
 		t.Fatal(err)
 	}
