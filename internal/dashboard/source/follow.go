@@ -41,8 +41,8 @@ func (b *Backend) Follow(ctx context.Context, fn func(dashboard.Event)) error {
 		case <-ctx.Done():
 		}
 	}
+	// buffered: a stream that ends after Follow returned does not block
 	errc := make(chan error, 2)
-	running := 2
 	go func() {
 		err := b.sys.Breakers.Follow(ctx, nil, nil, func(ev breaker.Event) { send(breakerEvent(ev)) })
 		if err == nil && ctx.Err() == nil {
@@ -53,16 +53,10 @@ func (b *Backend) Follow(ctx context.Context, fn func(dashboard.Event)) error {
 	go func() {
 		errc <- b.sys.Chaos.FollowAudit(ctx, last, func(a chaos.AuditEntry) { send(chaosEvent(a)) })
 	}()
-	defer func() {
-		cancel()
-		for running > 0 {
-			select {
-			case <-errc:
-				running--
-			case <-events:
-			}
-		}
-	}()
+	// Follow returns at once when ctx ends; the streams' goroutines end
+	// with it (the audit's blocking read within its 1 s block), and never
+	// call fn after.
+	defer cancel()
 	for {
 		select {
 		case <-ctx.Done():
@@ -72,7 +66,6 @@ func (b *Backend) Follow(ctx context.Context, fn func(dashboard.Event)) error {
 		case ev := <-alerts:
 			fn(ev)
 		case err := <-errc:
-			running--
 			if ctx.Err() != nil {
 				return nil
 			}
