@@ -81,8 +81,10 @@ func (b *Backend) breakerAction(ctx context.Context, a dashboard.Action) (string
 		return "", err
 	}
 	// as the CLI: a name neither registered nor configured is refused, so
-	// a typo does not create a breaker nobody watches
-	s, err := b.reader.Snapshot(ctx, snapshot.Filter{Parts: snapshot.Breakers, Names: []string{a.Target}})
+	// a typo does not create a breaker nobody watches. A reader of its
+	// own: a filtered read would narrow the refresh reader's name cache,
+	// and the next refresh would take two round trips.
+	s, err := b.sys.Reader().Snapshot(ctx, snapshot.Filter{Parts: snapshot.Breakers, Names: []string{a.Target}})
 	if err != nil {
 		return "", err
 	}

@@ -37,6 +37,9 @@ func TestBreakerActionsChangeRedisAndRecordTheReasonAndWho(t *testing.T) {
 	w := newWorld(t, Options{})
 	ctx := context.Background()
 	me := breaker.ThisProcess()
+	if _, err := w.backend.Snapshot(ctx); err != nil { // warm: the names are known
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		kind   dashboard.ActionKind
 		reason string
@@ -64,6 +67,14 @@ func TestBreakerActionsChangeRedisAndRecordTheReasonAndWho(t *testing.T) {
 		ev := lastEvent(t, w, "aramex")
 		if ev.To != tc.state || ev.Reason != tc.recorded || ev.User != me.User || ev.Host != me.Host || ev.PID != me.PID {
 			t.Fatalf("after %s the event stream's latest is %+v, want to %s with reason %q by %s@%s:%d", tc.kind, ev, tc.state, tc.recorded, me.User, me.Host, me.PID)
+		}
+		// an action leaves the refresh at one round trip
+		s, err := w.backend.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.RoundTrips != 1 {
+			t.Fatalf("the refresh after %s took %d round trips, want 1", tc.kind, s.RoundTrips)
 		}
 	}
 }
