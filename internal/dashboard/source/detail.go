@@ -108,5 +108,9 @@ func (b *Backend) ExperimentAudit(ctx context.Context, id string, n int64) ([]ch
 	if n <= 0 {
 		n = b.o.Events
 	}
-	return b.sys.Chaos.AuditOf(ctx, id, n)
+	a, err := b.sys.Chaos.AuditOf(ctx, id, n)
+	for i := range a {
+		a[i].Detail = redact.URLsIn(a[i].Detail)
+	}
+	return a, err
 }

@@ -321,3 +321,32 @@ func TestFollowEndsWithAnErrorWhenRedisGoesAway(t *testing.T) {
 		t.Fatal("Follow still runs 20 s after Redis went away")
 	}
 }
+
+// A stored probe error that quotes a URL with a token (a library's
+// message, another language's checker) is masked in the refresh.
+func TestSnapshotMasksTokensInProbeErrors(t *testing.T) {
+	w := newWorld(t, Options{})
+	ctx := context.Background()
+	_, url := flaky(t)
+	chk := health.Check{Name: "smsa", URL: url}.WithDefaults()
+	if err := w.other.Health.Register(ctx, chk); err != nil {
+		t.Fatal(err)
+	}
+	check(t, w, chk, 1)
+	// as a checker that quotes its URL would have stored it
+	key := store.Keys{Namespace: w.ns}.Health("smsa")
+	if err := w.other.Redis.HSet(ctx, key, "error", `Get "https://smsa.example/health?token=s3cret-probe-token": EOF`).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := w.backend.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(s.Services, func(st health.Status) bool { return st.Service == "smsa" })
+	if i < 0 {
+		t.Fatal("smsa is not in the snapshot")
+	}
+	if e := s.Services[i].Error; strings.Contains(e, "s3cret") || !strings.Contains(e, "smsa.example/health") {
+		t.Fatalf("the refresh shows the probe error %q: want the URL with its token masked", e)
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/haderos/haderctl/internal/dashboard"
 	"github.com/haderos/haderctl/internal/engine"
 	"github.com/haderos/haderctl/internal/engine/snapshot"
+	"github.com/haderos/haderctl/internal/redact"
 )
 
 // Options configure a Backend. Zero values are documented per field.
@@ -106,6 +107,10 @@ func (b *Backend) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 	s, err := b.reader.Snapshot(ctx, snapshot.Filter{})
 	if err != nil {
 		return nil, err
+	}
+	for i := range s.Services {
+		// a probe's error may quote a URL with a token in it
+		s.Services[i].Error = redact.URLsIn(s.Services[i].Error)
 	}
 	b.diffAlerts(s)
 	return s, nil
