@@ -46,12 +46,12 @@ func (c *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 // populated opens the dashboard's engine over a namespace holding issue
 // 13's population, built by another engine (whose background work is
 // not the dashboard's), with a round-trip counter on the dashboard's.
-func populated(tb testing.TB) (*engine.System, *tripCounter) {
+func populated(tb testing.TB, p sourcetest.Population) (*engine.System, *tripCounter) {
 	tb.Helper()
 	ns := testredis.Namespace(tb)
 	o := options(tb, ns)
 	o.Services = nil // only what Redis holds: 1,000 breakers exactly
-	if err := sourcetest.Populate(context.Background(), open(tb, o), sourcetest.Issue13); err != nil {
+	if err := sourcetest.Populate(context.Background(), open(tb, o), p); err != nil {
 		tb.Fatal(err)
 	}
 	sys := open(tb, o)
@@ -61,7 +61,7 @@ func populated(tb testing.TB) (*engine.System, *tripCounter) {
 }
 
 func TestARefreshOf1000Breakers1000Services50QueuesIsOneRoundTrip(t *testing.T) {
-	sys, cnt := populated(t)
+	sys, cnt := populated(t, sourcetest.Issue13)
 	b := New(sys, Options{})
 	ctx := context.WithValue(context.Background(), measured{}, true)
 	if _, err := b.Snapshot(ctx); err != nil { // warm-up: learns the names
@@ -103,29 +103,40 @@ func TestARefreshOf1000Breakers1000Services50QueuesIsOneRoundTrip(t *testing.T) 
 
 // BenchmarkSnapshot1000 is one dashboard refresh (Backend.Snapshot with
 // the sparklines' samples) of 1,000 breakers, 1,000 services, 50 queues
-// and 3 experiments, warm: ns/op, and round trips per refresh (must be 1).
+// and 3 experiments, warm: ns/op, and round trips per refresh (must be
+// 1). samples3 checks each service 3 times; samples30 30 times, so each
+// refresh reads and decodes the 30 samples the sparklines ask for.
 func BenchmarkSnapshot1000(b *testing.B) {
 	if !testredis.Real(b) {
 		b.Fatalf("benchmarks need a real Redis (got %s)", testredis.Kind())
 	}
-	sys, cnt := populated(b)
-	be := New(sys, Options{})
-	ctx := context.WithValue(context.Background(), measured{}, true)
-	for range 2 {
-		if _, err := be.Snapshot(ctx); err != nil {
-			b.Fatal(err)
-		}
+	full := sourcetest.Issue13
+	full.Checks = DefaultSamples
+	for _, bc := range []struct {
+		name string
+		p    sourcetest.Population
+	}{{"samples3", sourcetest.Issue13}, {"samples30", full}} {
+		b.Run(bc.name, func(b *testing.B) {
+			sys, cnt := populated(b, bc.p)
+			be := New(sys, Options{})
+			ctx := context.WithValue(context.Background(), measured{}, true)
+			for range 2 {
+				if _, err := be.Snapshot(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cnt.n.Store(0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			n := 0
+			for b.Loop() {
+				if _, err := be.Snapshot(ctx); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(cnt.n.Load())/float64(n), "round-trips/op")
+		})
 	}
-	cnt.n.Store(0)
-	b.ReportAllocs()
-	b.ResetTimer()
-	n := 0
-	for b.Loop() {
-		if _, err := be.Snapshot(ctx); err != nil {
-			b.Fatal(err)
-		}
-		n++
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(cnt.n.Load())/float64(n), "round-trips/op")
 }
