@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/haderos/haderctl/internal/engine"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/testredis"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestMain(m *testing.M) { os.Exit(testredis.Main(m)) }
@@ -86,9 +88,33 @@ func (w *world) follow(t *testing.T) *follower {
 	})
 	channel := store.Keys{Namespace: w.ns}.BreakerChannel()
 	testredis.Eventually(t, 10*time.Second, "Follow subscribes to the breaker transitions", func() bool {
-		return testredis.Subscribers(t, channel) >= 1
+		return subscribers(t, w.other.Redis, channel) >= 1
 	})
 	return f
+}
+
+// subscribers counts a channel's subscribers on every node (a Cluster
+// node answers PUBSUB NUMSUB for its own clients only).
+func subscribers(t *testing.T, rdb redis.UniversalClient, channel string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		var n atomic.Int64
+		err := cc.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error {
+			m, err := c.PubSubNumSub(ctx, channel).Result()
+			n.Add(m[channel])
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.Load()
+	}
+	m, err := rdb.PubSubNumSub(ctx, channel).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m[channel]
 }
 
 // waitFor polls until an event of kind about subject whose text contains
