@@ -31,7 +31,11 @@ func (b *Backend) Follow(ctx context.Context, fn func(dashboard.Event)) error {
 		last = s.Chaos.Audit[len(s.Chaos.Audit)-1].ID
 	}
 
+	// Follow returns at once when ctx ends; the streams' goroutines end
+	// with it (the audit's blocking read within its 1 s block), and never
+	// call fn after.
 	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	events := make(chan dashboard.Event, 256)
 	alerts := b.subscribe()
 	defer b.unsubscribe(alerts)
@@ -53,10 +57,6 @@ func (b *Backend) Follow(ctx context.Context, fn func(dashboard.Event)) error {
 	go func() {
 		errc <- b.sys.Chaos.FollowAudit(ctx, last, func(a chaos.AuditEntry) { send(chaosEvent(a)) })
 	}()
-	// Follow returns at once when ctx ends; the streams' goroutines end
-	// with it (the audit's blocking read within its 1 s block), and never
-	// call fn after.
-	defer cancel()
 	for {
 		select {
 		case <-ctx.Done():
