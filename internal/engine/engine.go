@@ -170,6 +170,13 @@ func (e *OptionsError) Unwrap() error { return e.Err }
 // to the system (a watch, a follow drain) can run under it.
 func (s *System) Context() context.Context { return s.ctx }
 
+// RedisAddress is the Redis URL this system was opened with, its
+// passwords masked (redact.URL): what a header or a message may show.
+func (s *System) RedisAddress() string { return redact.URL(s.opts.Redis.URL) }
+
+// Environment is the environment this process runs in (Options).
+func (s *System) Environment() string { return s.opts.Environment }
+
 // Faults is this process' chaos data plane: the active experiments, kept
 // fresh from Redis in the background. It starts on the first call, so a
 // one-shot command that never makes a service call does not pay for it,

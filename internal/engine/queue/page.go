@@ -1,0 +1,125 @@
+package queue
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// MaxPage is the most operations one Page call returns.
+const MaxPage = 1000
+
+// pageScript reads one page of a state's ZSET after a cursor, in the
+// set's own order (score, then member bytes), so a page starts where the
+// last one ended even when operations left or joined the set in between:
+// nothing is skipped or repeated that stayed in place, and there is no
+// cap on how deep one can page (asynq's dash stops at 9,999).
+//
+//	KEYS[1] the state's ZSET (ready, delayed, leased or dead)
+//	ARGV[1] the cursor's score, ARGV[2] its member ("" starts at the top),
+//	ARGV[3] how many members to return
+//
+// Reply: a flat {member, score, member, score, …} of up to ARGV[3]
+// members after the cursor. When the cursor's member is still in the set
+// with that score, the page starts at its rank + 1; when it left (retried,
+// purged, claimed) or moved, at the position it would have: the members
+// with a lower score, then those of equal score ordered before it. Ties
+// are compared byte by byte (as Redis orders them), not with Lua's <,
+// which follows the server's locale.
+var pageScript = redis.NewScript(`
+local Z, score, member, n = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
+local function before(a, b)
+  local la, lb = #a, #b
+  for i = 1, math.min(la, lb) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return la < lb
+end
+local start = 0
+if member ~= '' then
+  local s = redis.call('ZSCORE', Z, member)
+  if s and tonumber(s) == tonumber(score) then
+    start = redis.call('ZRANK', Z, member) + 1
+  else
+    start = redis.call('ZCOUNT', Z, '-inf', '(' .. score)
+    local off, chunk, done = 0, 256, false
+    while not done do
+      local ties = redis.call('ZRANGEBYSCORE', Z, score, score, 'LIMIT', off, chunk)
+      for _, m in ipairs(ties) do
+        if not before(m, member) then done = true break end
+        start = start + 1
+      end
+      if #ties < chunk then done = true end
+      off = off + chunk
+    end
+  end
+end
+return redis.call('ZRANGE', Z, start, start + n - 1, 'WITHSCORES')
+`)
+
+// Page returns up to n operations in one state (ready, delayed, leased —
+// "inflight" is taken for leased — or dead) after cursor, in List's
+// order, and the cursor of the next page: "" starts, and a returned ""
+// means there is no more. The cursor is opaque to callers ("<score>
+// <id>": ids hold no spaces). Operations whose entry is corrupt come back
+// with State "corrupt", as from List. Nothing is redacted here: callers
+// that show operations redact them.
+func (c *Client) Page(ctx context.Context, q, state, cursor string, n int64) ([]*Operation, string, error) {
+	if state == "inflight" {
+		state = "leased"
+	}
+	key := c.stateKey(q, state)
+	if key == "" {
+		return nil, "", &InputError{"unknown state " + strconv.Quote(state) + ": use ready, delayed, inflight (leased) or dead"}
+	}
+	if n < 1 || n > MaxPage {
+		return nil, "", &InputError{"invalid page size " + strconv.FormatInt(n, 10) + ": use 1 to " + strconv.Itoa(MaxPage)}
+	}
+	score, member := "", ""
+	if cursor != "" {
+		var ok bool
+		score, member, ok = strings.Cut(cursor, " ")
+		if _, err := strconv.ParseFloat(score, 64); !ok || err != nil || member == "" {
+			return nil, "", &InputError{"invalid page cursor " + strconv.Quote(cursor)}
+		}
+	}
+	// one more than asked: whether it comes back says if there is a next page
+	raw, err := pageScript.Run(ctx, c.rdb, []string{key}, score, member, n+1).StringSlice()
+	if err != nil {
+		return nil, "", err
+	}
+	ids := make([]string, 0, len(raw)/2)
+	scores := make([]string, 0, len(raw)/2)
+	for i := 0; i+1 < len(raw); i += 2 {
+		ids, scores = append(ids, raw[i]), append(scores, raw[i+1])
+	}
+	next := ""
+	if int64(len(ids)) > n {
+		ids, scores = ids[:n], scores[:n]
+		next = scores[n-1] + " " + ids[n-1]
+	}
+	ops, err := c.load(ctx, q, ids)
+	if err != nil {
+		return nil, "", err
+	}
+	for i, o := range ops {
+		if o.State != "corrupt" {
+			o.State = state
+		}
+		f, _ := strconv.ParseFloat(scores[i], 64)
+		t := time.UnixMilli(int64(f))
+		switch state {
+		case "delayed":
+			o.NextAttemptAt = &t
+		case "leased":
+			o.LeaseDeadline = &t
+		case "dead":
+			o.DiedAt = &t
+		}
+	}
+	return ops, next, nil
+}
