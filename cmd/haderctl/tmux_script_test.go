@@ -56,12 +56,14 @@ func cmdTmux(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("tmux start: size %q: use COLSxROWS", args[1])
 		}
 		ts.Defer(func() { _, _ = run("kill-server") })
-		out, err := run(append([]string{"new-session", "-d", "-s", "main", "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows), "--"}, args[2:]...)...)
+		_, _ = run("kill-session", "-t", "main") // a script's earlier session
+		// the pane stays when the program ends (set before it starts: it
+		// may end at once), so its last screen can be read
+		out, err := run(append([]string{"start-server", ";", "set-option", "-g", "remain-on-exit", "on", ";",
+			"new-session", "-d", "-s", "main", "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows), "--"}, args[2:]...)...)
 		if err != nil {
 			ts.Fatalf("tmux new-session: %v: %s", err, out)
 		}
-		// keep the pane when the program ends, so its last screen can be read
-		_, _ = run("set-option", "-t", "main", "remain-on-exit", "on")
 	case "wait":
 		if len(args) != 2 {
 			ts.Fatalf("usage: tmux wait REGEXP")
@@ -128,7 +130,7 @@ func cmdTmux(ts *testscript.TestScript, neg bool, args []string) {
 // colour terminal, and no TMUX of an outer session.
 func tmuxEnv(ts *testscript.TestScript) []string {
 	var env []string
-	for _, k := range []string{"PATH", "HOME", "XDG_CONFIG_HOME", "REDIS_URL", "HADERCTL_NAMESPACE", "HADERCTL_CONFIG", "NO_COLOR", "WORK", "TMPDIR"} {
+	for _, k := range []string{"PATH", "HOME", "XDG_CONFIG_HOME", "REDIS_URL", "HADERCTL_NAMESPACE", "HADERCTL_CONFIG", "NO_COLOR", "WORK", "TMPDIR", "DEAD_REDIS_URL"} {
 		if v := ts.Getenv(k); v != "" {
 			env = append(env, k+"="+v)
 		}

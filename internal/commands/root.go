@@ -146,6 +146,7 @@ Every command works at a terminal (tables, colour), in CI (exit codes,
 		NewCmdChaos(g.factory),
 		NewCmdGateway(g.factory, nil),
 		NewCmdMetrics(g.factory, src.Getenv),
+		NewCmdDashboard(g.factory, nil),
 		newHelpTopic("exit-codes", "What haderctl's exit codes mean", exitCodesHelp),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = true
