@@ -471,7 +471,7 @@ func (m *Model) routeRows(win []int) (headers []string, rows, states [][]string)
 		}
 		row, st = append(row, pct(r.ErrorPercent), n64(r.Fallbacks), n64(r.Queued)), append(st, errState, "", "")
 		if m.wide() {
-			row, st = append(row, r.Window.String()), append(st, "")
+			row, st = append(row, r.Window.Round(time.Second).String()), append(st, "")
 		}
 		rows, states = append(rows, row), append(states, st)
 	}

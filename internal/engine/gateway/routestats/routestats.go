@@ -35,7 +35,9 @@ type Stats struct {
 	// automatic route).
 	Route string `json:"route"`
 	// Window is the span the counts cover (ending at the snapshot's time).
-	Window time.Duration `json:"window"`
+	Window time.Duration `json:"-"`
+	// WindowSeconds is Window in seconds (the JSON form).
+	WindowSeconds float64 `json:"window_seconds"`
 	// Requests answered (a client that left before its answer included,
 	// as in haderos_gateway_requests_total), Errors among them (5xx the
 	// gateway sent, upstream failures included), Fallbacks (answered by a
@@ -162,6 +164,7 @@ func Sum(buckets []map[string]string, span time.Duration) []Stats {
 	out := make([]Stats, 0, len(byRoute))
 	for _, s := range byRoute {
 		s.Window = span
+		s.WindowSeconds = span.Seconds()
 		if span > 0 {
 			s.PerSecond = float64(s.Requests) / span.Seconds()
 		}

@@ -48,8 +48,8 @@ func TestSumAddsRoutesAcrossBucketsAndSkipsForeignFields(t *testing.T) {
 		{},
 	}, 40*time.Second)
 	want := []routestats.Stats{
-		{Route: "/a/", Window: 40 * time.Second, Requests: 1, Queued: 1, PerSecond: 0.025},
-		{Route: "/b/", Window: 40 * time.Second, Requests: 40, Errors: 2, Fallbacks: 5, PerSecond: 1, ErrorPercent: 5},
+		{Route: "/a/", Window: 40 * time.Second, WindowSeconds: 40, Requests: 1, Queued: 1, PerSecond: 0.025},
+		{Route: "/b/", Window: 40 * time.Second, WindowSeconds: 40, Requests: 40, Errors: 2, Fallbacks: 5, PerSecond: 1, ErrorPercent: 5},
 	}
 	if !slices.Equal(sts, want) {
 		t.Fatalf("Sum = %+v\nwant  %+v", sts, want)
