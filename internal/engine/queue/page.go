@@ -107,19 +107,8 @@ func (c *Client) Page(ctx context.Context, q, state, cursor string, n int64) ([]
 		return nil, "", err
 	}
 	for i, o := range ops {
-		if o.State != "corrupt" {
-			o.State = state
-		}
 		f, _ := strconv.ParseFloat(scores[i], 64)
-		t := time.UnixMilli(int64(f))
-		switch state {
-		case "delayed":
-			o.NextAttemptAt = &t
-		case "leased":
-			o.LeaseDeadline = &t
-		case "dead":
-			o.DiedAt = &t
-		}
+		o.inState(state, time.UnixMilli(int64(f)))
 	}
 	return ops, next, nil
 }

@@ -237,20 +237,27 @@ func (c *Client) List(ctx context.Context, q, state string, limit int64) ([]*Ope
 		return nil, err
 	}
 	for i, o := range ops {
-		if o.State != "corrupt" {
-			o.State = state
-		}
-		t := time.UnixMilli(int64(z[i].Score))
-		switch state {
-		case "delayed":
-			o.NextAttemptAt = &t
-		case "leased":
-			o.LeaseDeadline = &t
-		case "dead":
-			o.DiedAt = &t
-		}
+		o.inState(state, time.UnixMilli(int64(z[i].Score)))
 	}
 	return ops, nil
+}
+
+// inState marks an operation read from a state's set with that state
+// (a corrupt one stays corrupt) and the set's score as the time it
+// stands for: when it is due (delayed), its lease ends (leased) or it
+// died (dead).
+func (o *Operation) inState(state string, at time.Time) {
+	if o.State != "corrupt" {
+		o.State = state
+	}
+	switch state {
+	case "delayed":
+		o.NextAttemptAt = &at
+	case "leased":
+		o.LeaseDeadline = &at
+	case "dead":
+		o.DiedAt = &at
+	}
 }
 
 // Inspect returns one operation with its state, or nil if the queue has
