@@ -215,3 +215,40 @@ func TestMessagesMaskURLSecrets(t *testing.T) {
 		t.Errorf("masked address missing:\n%s", s)
 	}
 }
+
+// An open experiment drill-down follows the refreshes: its countdown is
+// Redis' latest, and an experiment gone from the snapshot (stopped
+// elsewhere, or over) reads as ended, not as still running.
+func TestExperimentDetailFollowsRefreshes(t *testing.T) {
+	f := newFake()
+	clk := &testClock{now: t0}
+	h := newHarness(t, f, Options{Now: clk.Now}, 120, 40)
+	h.key("tab", "tab", "tab", "enter")
+	if !strings.Contains(h.plain(), "EXPERIMENT exp-7f3a") || !strings.Contains(h.plain(), "left 4m00s") {
+		t.Fatalf("the drill-down at the start:\n%s", h.plain())
+	}
+
+	later := fixture()
+	later.Time = t0.Add(time.Minute)
+	later.Chaos.Active[0].TimeLeft = 3 * time.Minute
+	f.mu.Lock()
+	f.snap = later
+	f.mu.Unlock()
+	clk.now = t0.Add(time.Minute)
+	h.send(refreshMsg{seq: h.m.tickSeq})
+	if !strings.Contains(h.plain(), "left 3m00s") {
+		t.Fatalf("a minute later the drill-down does not say 3m00s left:\n%s", h.plain())
+	}
+
+	gone := fixture()
+	gone.Time = t0.Add(2 * time.Minute)
+	gone.Chaos.Active = nil
+	f.mu.Lock()
+	f.snap = gone
+	f.mu.Unlock()
+	clk.now = t0.Add(2 * time.Minute)
+	h.send(refreshMsg{seq: h.m.tickSeq})
+	if s := h.plain(); !strings.Contains(s, "ended: no longer running") || strings.Contains(s, "left ") {
+		t.Fatalf("a stopped experiment still reads as running:\n%s", s)
+	}
+}

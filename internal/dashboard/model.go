@@ -234,6 +234,7 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		keep := m.selectedNames()
 		m.snap, m.snapAt = msg.snap, msg.at
 		m.listExperiments()
+		m.followExperiment()
 		m.recordDepth()
 		m.summarize()
 		m.refilter(keep)
