@@ -159,7 +159,7 @@ func fixture() *snapshot.Snapshot {
 		Queues: []queue.Stats{
 			{Queue: "notifications", Pending: map[queue.Priority]int64{queue.Normal: 4}, PendingTotal: 4, Completed: 120, ThroughputPerSecond: 0.5, RetrySuccessRate: 0.98},
 			{Queue: "orders", Pending: map[queue.Priority]int64{queue.Critical: 2, queue.High: 5, queue.Normal: 30, queue.Low: 1}, PendingTotal: 38,
-				Delayed: 7, InFlight: 3, Dead: 2, ThroughputPerSecond: 2.25, RetrySuccessRate: 0.9, OldestPendingSeconds: 312},
+				Delayed: 7, InFlight: 3, Dead: 2, Completed: 450, Failed: 50, ThroughputPerSecond: 2.25, RetrySuccessRate: 0.9, OldestPendingSeconds: 312},
 			{Queue: "shipping", Paused: true, PendingTotal: 0, Dead: 0},
 		},
 		Services: []health.Status{

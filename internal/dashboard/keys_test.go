@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/haderos/haderctl/internal/engine/queue"
 )
 
 // actionCase reaches an action: keys to get there, the action key, and
@@ -464,5 +466,29 @@ func TestRefreshReloadDoesNotHoldUpPaging(t *testing.T) {
 	h.key("n")
 	if last := f.opsCalls[len(f.opsCalls)-1]; last.State != "dead" || last.Cursor != "c3" {
 		t.Fatalf("n during a refresh's reload read %+v, want the next dead page", last)
+	}
+}
+
+// A queue that has finished nothing has no success rate: "-", as `queue
+// status` shows, not 0.0% (which reads as every replay failing).
+func TestQueueRateDashWhenNothingFinished(t *testing.T) {
+	f := newFake()
+	f.snap.Queues = []queue.Stats{
+		{Queue: "idle", PendingTotal: 4},
+		{Queue: "failing", Failed: 3, Dead: 3},
+		{Queue: "mixed", Completed: 9, Failed: 1, RetrySuccessRate: 0.9},
+	}
+	h := newHarness(t, f, Options{}, 120, 40)
+	rows := map[string]string{}
+	for _, l := range strings.Split(h.plain(), "\n") {
+		if fs := strings.Fields(l); len(fs) > 8 && (fs[0] == "idle" || fs[0] == "failing" || fs[0] == "mixed") {
+			rows[fs[0]] = fs[8] // NAME STATE READY c/h/n/l DELAYED INFLIGHT DEAD DONE/S OK% …
+		}
+	}
+	want := map[string]string{"idle": "-", "failing": "0.0%", "mixed": "90.0%"}
+	for q, w := range want {
+		if rows[q] != w {
+			t.Errorf("queue %s: OK %% %q, want %q (rows %v)\n%s", q, rows[q], w, rows, h.plain())
+		}
 	}
 }

@@ -262,7 +262,11 @@ func (m *Model) queueRows(win []int) (headers []string, rows, states [][]string)
 		row = append(row, n64(q.Delayed), n64(q.InFlight), n64(q.Dead), fmt.Sprintf("%.1f", q.ThroughputPerSecond))
 		st = append(st, "", "", dead, "")
 		if m.wide() {
-			row, st = append(row, pct(q.RetrySuccessRate*100)), append(st, "")
+			ok := "-" // nothing finished yet: no rate, as `queue status` shows
+			if q.Completed+q.Failed > 0 {
+				ok = pct(q.RetrySuccessRate * 100)
+			}
+			row, st = append(row, ok), append(st, "")
 		}
 		row, st = append(row, oldest, depth), append(st, "", "")
 		if q.Problem != "" {
