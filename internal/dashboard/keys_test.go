@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/haderos/haderctl/internal/engine/queue"
 )
@@ -490,5 +491,22 @@ func TestQueueRateDashWhenNothingFinished(t *testing.T) {
 		if rows[q] != w {
 			t.Errorf("queue %s: OK %% %q, want %q (rows %v)\n%s", q, rows[q], w, rows, h.plain())
 		}
+	}
+}
+
+// The gateway's window is what a gateway measured (rarely whole seconds):
+// the panel shows it as an age, like every other duration on screen.
+func TestRouteWindowShownAsAge(t *testing.T) {
+	f := newFake()
+	f.snap.Routes[0].Window = time.Minute + 1167*time.Millisecond + 110*time.Microsecond
+	h := newHarness(t, f, Options{}, 120, 40)
+	var row string
+	for _, l := range strings.Split(h.plain(), "\n") {
+		if strings.Contains(l, "/shipping/") {
+			row = l
+		}
+	}
+	if fs := strings.Fields(row); len(fs) == 0 || fs[len(fs)-1] != "1m01s" {
+		t.Fatalf("route row %q, want its window as 1m01s", row)
 	}
 }

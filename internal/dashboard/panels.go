@@ -475,7 +475,8 @@ func (m *Model) routeRows(win []int) (headers []string, rows, states [][]string)
 		}
 		row, st = append(row, pct(r.ErrorPercent), n64(r.Fallbacks), n64(r.Queued)), append(st, errState, "", "")
 		if m.wide() {
-			row, st = append(row, r.Window.String()), append(st, "")
+			// the window a gateway measured, e.g. 1m1.16711s: shown as an age
+			row, st = append(row, age(r.Window)), append(st, "")
 		}
 		rows, states = append(rows, row), append(states, st)
 	}
