@@ -102,6 +102,7 @@ func (m *Model) fetchRecent() tea.Cmd {
 // over a channel; waitFollow turns the next one into a message.
 func (m *Model) startFollow() tea.Cmd {
 	m.followGen++
+	m.followLive = true
 	gen, b, ctx := m.followGen, m.backend, m.ctx
 	return func() tea.Msg {
 		events := make(chan Event, 64)
@@ -144,6 +145,10 @@ func (m *Model) onFollow(msg tea.Msg) tea.Cmd {
 		if msg.gen != m.followGen {
 			return nil
 		}
+		if msg.gen > 1 {
+			// a re-follow: what happened while none ran comes from Recent
+			return tea.Batch(waitFollow(msg.gen, msg.events, msg.done), m.fetchRecent())
+		}
 		return waitFollow(msg.gen, msg.events, msg.done)
 	case eventMsg:
 		if msg.gen != m.followGen {
@@ -164,6 +169,7 @@ func (m *Model) onFollow(msg tea.Msg) tea.Cmd {
 		if msg.gen != m.followGen || m.ctx.Err() != nil {
 			return nil
 		}
+		m.followLive = false
 		m.followWait = min(max(2*m.followWait, followMinWait), followMaxWait)
 		return m.after(m.followWait, followRetryMsg{gen: msg.gen})
 	case followRetryMsg:
@@ -187,9 +193,13 @@ func (m *Model) do(a Action) tea.Cmd {
 // Recent read at start and a Follow just started may both deliver it.
 func (m *Model) seen(e Event) bool {
 	for i := len(m.events) - 1; i >= max(len(m.events)-recentEvents, 0); i-- {
-		if o := m.events[i]; o.At.Equal(e.At) && o.Kind == e.Kind && o.Subject == e.Subject && o.Text == e.Text {
+		if sameEvent(m.events[i], e) {
 			return true
 		}
 	}
 	return false
+}
+
+func sameEvent(a, b Event) bool {
+	return a.At.Equal(b.At) && a.Kind == b.Kind && a.Subject == b.Subject && a.Text == b.Text
 }

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -250,5 +251,48 @@ func TestExperimentDetailFollowsRefreshes(t *testing.T) {
 	h.send(refreshMsg{seq: h.m.tickSeq})
 	if s := h.plain(); !strings.Contains(s, "ended: no longer running") || strings.Contains(s, "left ") {
 		t.Fatalf("a stopped experiment still reads as running:\n%s", s)
+	}
+}
+
+// When Redis answers again after an outage, the follow restarts at once
+// (not after the backoff the outage grew), and the events that happened
+// while none ran come into the tail from Recent, each once, in order.
+func TestFollowResumesWhenRedisAnswersAgain(t *testing.T) {
+	f := newFake()
+	h := newHarness(t, f, Options{}, 120, 40)
+	// the fake's Follow ended at once: a retry is scheduled, not delivered
+	if len(takeScheduled[followRetryMsg](h)) != 1 || f.followN != 1 {
+		t.Fatalf("Follow called %d times, want 1 and a retry scheduled", f.followN)
+	}
+	f.mu.Lock()
+	f.snapErr = errors.New("dial tcp 10.0.0.5:6379: connect: connection refused")
+	f.mu.Unlock()
+	h.send(refreshMsg{seq: h.m.tickSeq})
+	if f.followN != 1 {
+		t.Fatalf("a failing read restarted Follow (%d calls)", f.followN)
+	}
+
+	missed := Event{At: t0.Add(-10 * time.Second), Kind: BreakerEvent, Subject: "zid", Text: "closed → disabled"}
+	f.mu.Lock()
+	f.snapErr = nil
+	f.recent = append(fixtureEvents(), missed)
+	f.mu.Unlock()
+	h.send(refreshMsg{seq: h.m.tickSeq})
+	if f.followN != 2 {
+		t.Fatalf("Redis answers again, yet Follow was called %d times, want 2 (at once)", f.followN)
+	}
+	s := h.plain()
+	if n := strings.Count(s, "zid closed → disabled"); n != 1 {
+		t.Fatalf("the event missed while no Follow ran is in the tail %d times, want 1:\n%s", n, s)
+	}
+	if n := strings.Count(s, "aramex down alert fired"); n != 1 {
+		t.Fatalf("an event already in the tail is shown %d times after the re-read:\n%s", n, s)
+	}
+	var got []time.Time
+	for _, e := range h.m.events {
+		got = append(got, e.At)
+	}
+	if !slices.IsSortedFunc(got, time.Time.Compare) {
+		t.Fatalf("the tail is out of time order: %v", got)
 	}
 }
