@@ -510,3 +510,19 @@ func TestRouteWindowShownAsAge(t *testing.T) {
 		t.Fatalf("route row %q, want its window as 1m01s", row)
 	}
 }
+
+// One of a kind is counted in the singular in the panels' titles.
+func TestTitlesCountOneInTheSingular(t *testing.T) {
+	f := newFake()
+	f.snap.Breakers = f.snap.Breakers[:1]
+	f.snap.Queues = f.snap.Queues[:1]
+	f.snap.Services = f.snap.Services[:1]
+	f.snap.Routes = f.snap.Routes[:1]
+	h := newHarness(t, f, Options{}, 120, 40)
+	s := h.plain()
+	for _, want := range []string{" · 1 breaker\n", " · 1 queue\n", " · 1 service\n", "GATEWAY  1 route\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q in:\n%s", want, s)
+		}
+	}
+}

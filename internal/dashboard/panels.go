@@ -100,7 +100,7 @@ type styleKey struct {
 // snapshot, once per snapshot rather than once per frame.
 func (m *Model) summarize() {
 	m.summary = [numPanels]string{m.breakerSummary(), m.queueSummary(), m.healthSummary(), m.chaosSummary(),
-		fmt.Sprintf("%d routes", len(m.snap.Routes))}
+		count(len(m.snap.Routes), "route")}
 	m.reporters = false
 	for _, b := range m.snap.Breakers {
 		if b.Settings.MinReporters > 1 {
@@ -127,7 +127,7 @@ func (m *Model) breakerSummary() string {
 	if other > 0 {
 		s += fmt.Sprintf(" · %d other", other)
 	}
-	return s + fmt.Sprintf(" · %d breakers", len(m.snap.Breakers))
+	return s + " · " + count(len(m.snap.Breakers), "breaker")
 }
 
 func stateWord(s breaker.State) string {
@@ -225,7 +225,7 @@ func (m *Model) queueSummary() string {
 		ready += q.PendingTotal
 		dead += q.Dead
 	}
-	return fmt.Sprintf("%d ready · %d dead · %d queues", ready, dead, len(m.snap.Queues))
+	return fmt.Sprintf("%d ready · %d dead · %s", ready, dead, count(len(m.snap.Queues), "queue"))
 }
 
 func (m *Model) queueRows(win []int) (headers []string, rows, states [][]string) {
@@ -277,6 +277,14 @@ func (m *Model) queueRows(win []int) (headers []string, rows, states [][]string)
 	return headers, rows, states
 }
 
+// count is "1 queue", "3 queues".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
 func n64(v int64) string { return strconv.FormatInt(v, 10) }
 
 func pct(v float64) string { return fmt.Sprintf("%.1f%%", v) }
@@ -301,7 +309,7 @@ func (m *Model) healthSummary() string {
 			down++
 		}
 	}
-	return fmt.Sprintf("%d up · %d down · %d services", up, down, len(m.snap.Services))
+	return fmt.Sprintf("%d up · %d down · %s", up, down, count(len(m.snap.Services), "service"))
 }
 
 func uptime(s health.Status, window string) string {
