@@ -23,6 +23,7 @@ type (
 	recentMsg       struct {
 		events []Event
 		err    error
+		after  time.Time // only events after it count (zero: all)
 	}
 	followStartedMsg struct {
 		gen    int
@@ -90,11 +91,14 @@ func (m *Model) fetchSnapshot() tea.Cmd {
 	})
 }
 
-func (m *Model) fetchRecent() tea.Cmd {
+// fetchRecent reads the latest events; only those after after go into
+// the tail (a backfill skips what the tail had before a Follow ended:
+// alerts seen live are worded otherwise in the streams Recent reads).
+func (m *Model) fetchRecent(after time.Time) tea.Cmd {
 	b := m.backend
 	return m.call(func(ctx context.Context) tea.Msg {
 		ev, err := b.Recent(ctx, recentEvents)
-		return recentMsg{events: ev, err: err}
+		return recentMsg{events: ev, err: err, after: after}
 	})
 }
 
@@ -147,7 +151,7 @@ func (m *Model) onFollow(msg tea.Msg) tea.Cmd {
 		}
 		if msg.gen > 1 {
 			// a re-follow: what happened while none ran comes from Recent
-			return tea.Batch(waitFollow(msg.gen, msg.events, msg.done), m.fetchRecent())
+			return tea.Batch(waitFollow(msg.gen, msg.events, msg.done), m.fetchRecent(m.backfillAfter))
 		}
 		return waitFollow(msg.gen, msg.events, msg.done)
 	case eventMsg:
@@ -170,6 +174,9 @@ func (m *Model) onFollow(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		m.followLive = false
+		if n := len(m.events); n > 0 {
+			m.backfillAfter = m.events[n-1].At // the tail is in time order
+		}
 		m.followWait = min(max(2*m.followWait, followMinWait), followMaxWait)
 		return m.after(m.followWait, followRetryMsg{gen: msg.gen})
 	case followRetryMsg:

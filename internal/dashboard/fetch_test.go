@@ -256,9 +256,12 @@ func TestExperimentDetailFollowsRefreshes(t *testing.T) {
 
 // When Redis answers again after an outage, the follow restarts at once
 // (not after the backoff the outage grew), and the events that happened
-// while none ran come into the tail from Recent, each once, in order.
+// while none ran come into the tail from Recent, each once, in order;
+// what the tail had already (an alert seen live, which the alert stream
+// words otherwise) is not added again.
 func TestFollowResumesWhenRedisAnswersAgain(t *testing.T) {
 	f := newFake()
+	f.follow = []Event{{At: t0.Add(-5 * time.Second), Kind: AlertEvent, Subject: "aramex", Text: "alert resolved"}}
 	h := newHarness(t, f, Options{}, 120, 40)
 	// the fake's Follow ended at once: a retry is scheduled, not delivered
 	if len(takeScheduled[followRetryMsg](h)) != 1 || f.followN != 1 {
@@ -272,10 +275,11 @@ func TestFollowResumesWhenRedisAnswersAgain(t *testing.T) {
 		t.Fatalf("a failing read restarted Follow (%d calls)", f.followN)
 	}
 
-	missed := Event{At: t0.Add(-10 * time.Second), Kind: BreakerEvent, Subject: "zid", Text: "closed → disabled"}
+	missed := Event{At: t0.Add(10 * time.Second), Kind: BreakerEvent, Subject: "zid", Text: "closed → disabled"}
+	streamed := Event{At: t0.Add(-6 * time.Second), Kind: AlertEvent, Subject: "aramex", Text: "alert resolved (down for 14s)"}
 	f.mu.Lock()
 	f.snapErr = nil
-	f.recent = append(fixtureEvents(), missed)
+	f.recent = append(fixtureEvents(), streamed, missed)
 	f.mu.Unlock()
 	h.send(refreshMsg{seq: h.m.tickSeq})
 	if f.followN != 2 {
@@ -287,6 +291,9 @@ func TestFollowResumesWhenRedisAnswersAgain(t *testing.T) {
 	}
 	if n := strings.Count(s, "aramex down alert fired"); n != 1 {
 		t.Fatalf("an event already in the tail is shown %d times after the re-read:\n%s", n, s)
+	}
+	if strings.Contains(s, "down for 14s") || !strings.Contains(s, "aramex alert resolved") {
+		t.Fatalf("the alert seen live is shown again, as its stream words it:\n%s", s)
 	}
 	var got []time.Time
 	for _, e := range h.m.events {

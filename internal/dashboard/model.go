@@ -90,6 +90,9 @@ type Model struct {
 	followGen  int
 	followWait time.Duration
 	followLive bool // a Follow of followGen is started and has not ended
+	// backfillAfter is the newest event in the tail when a Follow last
+	// ended: the re-follow's Recent read adds only what is newer
+	backfillAfter time.Time
 
 	focus  panel
 	cursor [numPanels]int
@@ -151,7 +154,7 @@ func (m *Model) withContext(ctx context.Context) {
 // Init starts the first read, the events tail and the follow.
 func (m *Model) Init() tea.Cmd {
 	m.fetching = true
-	return tea.Batch(m.fetchSnapshot(), m.fetchRecent(), m.startFollow())
+	return tea.Batch(m.fetchSnapshot(), m.fetchRecent(time.Time{}), m.startFollow())
 }
 
 // Update handles one message.
@@ -175,7 +178,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.refresh()
 	case recentMsg:
 		if msg.err == nil {
-			m.mergeEvents(msg.events)
+			m.mergeEvents(msg.events, msg.after)
 		}
 		return m, nil
 	case followStartedMsg, eventMsg, followEndedMsg, followRetryMsg:
@@ -277,13 +280,13 @@ func (m *Model) recordDepth() {
 	}
 }
 
-// mergeEvents adds a Recent read to the tail: the events not in it yet,
-// in time order. At start it is the history before the first followed
+// mergeEvents adds a Recent read to the tail: the events after after
+// that are not in it yet, in time order. At start it is the history before the first followed
 // event; after a Follow ended, it fills what happened while none ran.
-func (m *Model) mergeEvents(evs []Event) {
+func (m *Model) mergeEvents(evs []Event, after time.Time) {
 	n := len(m.events)
 	for _, e := range evs {
-		if !slices.ContainsFunc(m.events[:n], func(o Event) bool { return sameEvent(o, e) }) {
+		if e.At.After(after) && !slices.ContainsFunc(m.events[:n], func(o Event) bool { return sameEvent(o, e) }) {
 			m.events = append(m.events, e)
 		}
 	}
