@@ -41,6 +41,7 @@ type fakeBackend struct {
 	follow       []Event // sent by Follow, which then returns followErr
 	followErr    error
 	followN      int
+	followHook   func(n int) // called by Follow number n before it returns
 	done         []Action
 	doText       string
 	doErr        error
@@ -65,11 +66,14 @@ func (f *fakeBackend) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) 
 func (f *fakeBackend) Follow(ctx context.Context, fn func(Event)) error {
 	f.mu.Lock()
 	f.followN++
-	evs, err := f.follow, f.followErr
+	evs, err, hook, n := f.follow, f.followErr, f.followHook, f.followN
 	f.follow = nil
 	f.mu.Unlock()
 	for _, e := range evs {
 		fn(e)
+	}
+	if hook != nil {
+		hook(n)
 	}
 	if err == nil {
 		err = errors.New("follow ended")

@@ -149,6 +149,7 @@ func (m *Model) onFollow(msg tea.Msg) tea.Cmd {
 		if msg.gen != m.followGen {
 			return nil
 		}
+		m.followSince = m.opts.Now()
 		if msg.gen > 1 {
 			// a re-follow: what happened while none ran comes from Recent
 			return tea.Batch(waitFollow(msg.gen, msg.events, msg.done), m.fetchRecent(m.backfillAfter))
@@ -176,6 +177,9 @@ func (m *Model) onFollow(msg tea.Msg) tea.Cmd {
 		m.followLive = false
 		if n := len(m.events); n > 0 {
 			m.backfillAfter = m.events[n-1].At // the tail is in time order
+		}
+		if m.opts.Now().Sub(m.followSince) >= followMaxWait {
+			m.followWait = 0 // it ran well for a while: a new failure, not the old one
 		}
 		m.followWait = min(max(2*m.followWait, followMinWait), followMaxWait)
 		return m.after(m.followWait, followRetryMsg{gen: msg.gen})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -302,4 +303,50 @@ func TestFollowResumesWhenRedisAnswersAgain(t *testing.T) {
 	if !slices.IsSortedFunc(got, time.Time.Compare) {
 		t.Fatalf("the tail is out of time order: %v", got)
 	}
+}
+
+// The re-follow wait grows while Follow keeps failing, and starts again
+// from the minimum after a Follow that ran well for a while: a pub/sub
+// connection dropped after an hour is retried in 500 ms, not in the 30 s
+// an outage long ago grew the wait to.
+func TestFollowWaitResetsAfterALongFollow(t *testing.T) {
+	f := newFake()
+	clk := &lockedClock{now: t0} // Follow's goroutine moves it
+	f.followHook = func(n int) {
+		if n == 3 {
+			clk.add(time.Hour) // the third Follow runs an hour
+		}
+	}
+	h := newHarness(t, f, Options{Now: clk.Now}, 80, 24)
+	var waits []time.Duration
+	for range 3 {
+		r := takeScheduled[followRetryMsg](h)
+		if len(r) != 1 {
+			t.Fatalf("retries scheduled %+v, want one", r)
+		}
+		waits = append(waits, r[0].d)
+		h.send(r[0].msg)
+	}
+	want := []time.Duration{followMinWait, 2 * followMinWait, followMinWait}
+	if !slices.Equal(waits, want) {
+		t.Fatalf("re-follow waits %v, want %v (reset after the hour-long Follow)", waits, want)
+	}
+}
+
+// lockedClock is a testClock that another goroutine may move.
+type lockedClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *lockedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *lockedClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }

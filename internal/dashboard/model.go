@@ -90,6 +90,9 @@ type Model struct {
 	followGen  int
 	followWait time.Duration
 	followLive bool // a Follow of followGen is started and has not ended
+	// followSince is when the running Follow started (Options.Now)
+	followSince time.Time
+
 	// backfillAfter is the newest event in the tail when a Follow last
 	// ended: the re-follow's Recent read adds only what is newer
 	backfillAfter time.Time
