@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/haderos/haderctl/internal/cmdutil"
 	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/queue"
-	"github.com/haderos/haderctl/internal/redact"
 	"github.com/spf13/cobra"
 )
 
@@ -62,23 +60,8 @@ func truncate(s string, n int) string {
 
 // showable redacts an operation for output unless secrets were asked for.
 func showable(o *queue.Operation, show bool) {
-	if show {
-		return
-	}
-	// errors may quote a URL with a token in it (a library's, a command's)
-	o.Error, o.LastError = redact.URLsIn(o.Error), redact.URLsIn(o.LastError)
-	if len(o.Data) > 0 {
-		o.Data = json.RawMessage(redact.JSON(o.Data))
-	}
-	if o.Request != nil {
-		r := *o.Request
-		r.Headers = redact.Headers(r.Headers)
-		r.URL = redact.HTTPURL(r.URL)
-		if len(r.Body) > 0 {
-			// a raw body cannot be vouched for field by field
-			r.Body = []byte(redact.Mask)
-		}
-		o.Request = &r
+	if !show {
+		queue.Redact(o)
 	}
 }
 

@@ -30,7 +30,9 @@ type detail struct {
 	breaker    BreakerDetail
 	service    ServiceDetail
 	experiment chaos.ExperimentStatus
-	audit      []chaos.AuditEntry
+	// ended: the experiment is in no snapshot since (stopped or over)
+	ended bool
+	audit []chaos.AuditEntry
 
 	// the queue's operations in one state, one server-side page
 	state int
@@ -65,6 +67,25 @@ func (m *Model) openDetail() tea.Cmd {
 	m.detail = d
 	m.sizeDetail()
 	return m.loadDetail()
+}
+
+// followExperiment keeps an open experiment drill-down on the latest
+// snapshot: its countdown and impact as they are now, and ended once the
+// experiment is gone from the snapshot (stopped, or over).
+func (m *Model) followExperiment() {
+	d := m.detail
+	if d == nil || d.kind != chaosPanel {
+		return
+	}
+	for _, e := range m.exps {
+		if e.ID == d.name {
+			d.experiment, d.ended = e, false
+			m.fillDetail()
+			return
+		}
+	}
+	d.ended = true
+	m.fillDetail()
 }
 
 // sizeDetail fits the viewport to the body.

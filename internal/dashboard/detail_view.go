@@ -317,6 +317,10 @@ func (m *Model) experimentLines() []string {
 	if e.Method != "" || e.PathPrefix != "" {
 		params = append(params, "requests "+strings.TrimSpace(e.Method+" "+e.PathPrefix+"*"))
 	}
+	left := "left " + countdown(e, m.elapsed())
+	if d.ended {
+		left = st.Muted.Render("ended: no longer running")
+	}
 	by := orDash(e.By)
 	if e.CIJob != "" {
 		by += " (CI " + e.CIJob + ")"
@@ -324,7 +328,7 @@ func (m *Model) experimentLines() []string {
 	lines := []string{
 		"Kind         " + st.Special.Render(e.Kind) + "   target " + target(e.Experiment) + "   duration " + e.Duration.String(),
 		"Parameters   " + strings.Join(params, " · "),
-		"Started      " + m.ago(e.Start()) + " by " + by + "   left " + countdown(e, m.elapsed()),
+		"Started      " + m.ago(e.Start()) + " by " + by + "   " + left,
 		"Reason       " + orDash(e.Reason),
 	}
 	if e.Scenario != "" {

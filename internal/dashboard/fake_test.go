@@ -41,6 +41,7 @@ type fakeBackend struct {
 	follow       []Event // sent by Follow, which then returns followErr
 	followErr    error
 	followN      int
+	followHook   func(n int) // called by Follow number n before it returns
 	done         []Action
 	doText       string
 	doErr        error
@@ -65,11 +66,14 @@ func (f *fakeBackend) Snapshot(ctx context.Context) (*snapshot.Snapshot, error) 
 func (f *fakeBackend) Follow(ctx context.Context, fn func(Event)) error {
 	f.mu.Lock()
 	f.followN++
-	evs, err := f.follow, f.followErr
+	evs, err, hook, n := f.follow, f.followErr, f.followHook, f.followN
 	f.follow = nil
 	f.mu.Unlock()
 	for _, e := range evs {
 		fn(e)
+	}
+	if hook != nil {
+		hook(n)
 	}
 	if err == nil {
 		err = errors.New("follow ended")
@@ -159,7 +163,7 @@ func fixture() *snapshot.Snapshot {
 		Queues: []queue.Stats{
 			{Queue: "notifications", Pending: map[queue.Priority]int64{queue.Normal: 4}, PendingTotal: 4, Completed: 120, ThroughputPerSecond: 0.5, RetrySuccessRate: 0.98},
 			{Queue: "orders", Pending: map[queue.Priority]int64{queue.Critical: 2, queue.High: 5, queue.Normal: 30, queue.Low: 1}, PendingTotal: 38,
-				Delayed: 7, InFlight: 3, Dead: 2, ThroughputPerSecond: 2.25, RetrySuccessRate: 0.9, OldestPendingSeconds: 312},
+				Delayed: 7, InFlight: 3, Dead: 2, Completed: 450, Failed: 50, ThroughputPerSecond: 2.25, RetrySuccessRate: 0.9, OldestPendingSeconds: 312},
 			{Queue: "shipping", Paused: true, PendingTotal: 0, Dead: 0},
 		},
 		Services: []health.Status{

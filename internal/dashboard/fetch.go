@@ -23,6 +23,7 @@ type (
 	recentMsg       struct {
 		events []Event
 		err    error
+		after  time.Time // only events after it count (zero: all)
 	}
 	followStartedMsg struct {
 		gen    int
@@ -90,11 +91,14 @@ func (m *Model) fetchSnapshot() tea.Cmd {
 	})
 }
 
-func (m *Model) fetchRecent() tea.Cmd {
+// fetchRecent reads the latest events; only those after after go into
+// the tail (a backfill skips what the tail had before a Follow ended:
+// alerts seen live are worded otherwise in the streams Recent reads).
+func (m *Model) fetchRecent(after time.Time) tea.Cmd {
 	b := m.backend
 	return m.call(func(ctx context.Context) tea.Msg {
 		ev, err := b.Recent(ctx, recentEvents)
-		return recentMsg{events: ev, err: err}
+		return recentMsg{events: ev, err: err, after: after}
 	})
 }
 
@@ -102,6 +106,7 @@ func (m *Model) fetchRecent() tea.Cmd {
 // over a channel; waitFollow turns the next one into a message.
 func (m *Model) startFollow() tea.Cmd {
 	m.followGen++
+	m.followLive = true
 	gen, b, ctx := m.followGen, m.backend, m.ctx
 	return func() tea.Msg {
 		events := make(chan Event, 64)
@@ -144,6 +149,11 @@ func (m *Model) onFollow(msg tea.Msg) tea.Cmd {
 		if msg.gen != m.followGen {
 			return nil
 		}
+		m.followSince = m.opts.Now()
+		if msg.gen > 1 {
+			// a re-follow: what happened while none ran comes from Recent
+			return tea.Batch(waitFollow(msg.gen, msg.events, msg.done), m.fetchRecent(m.backfillAfter))
+		}
 		return waitFollow(msg.gen, msg.events, msg.done)
 	case eventMsg:
 		if msg.gen != m.followGen {
@@ -163,6 +173,13 @@ func (m *Model) onFollow(msg tea.Msg) tea.Cmd {
 	case followEndedMsg:
 		if msg.gen != m.followGen || m.ctx.Err() != nil {
 			return nil
+		}
+		m.followLive = false
+		if n := len(m.events); n > 0 {
+			m.backfillAfter = m.events[n-1].At // the tail is in time order
+		}
+		if m.opts.Now().Sub(m.followSince) >= followMaxWait {
+			m.followWait = 0 // it ran well for a while: a new failure, not the old one
 		}
 		m.followWait = min(max(2*m.followWait, followMinWait), followMaxWait)
 		return m.after(m.followWait, followRetryMsg{gen: msg.gen})
@@ -187,9 +204,13 @@ func (m *Model) do(a Action) tea.Cmd {
 // Recent read at start and a Follow just started may both deliver it.
 func (m *Model) seen(e Event) bool {
 	for i := len(m.events) - 1; i >= max(len(m.events)-recentEvents, 0); i-- {
-		if o := m.events[i]; o.At.Equal(e.At) && o.Kind == e.Kind && o.Subject == e.Subject && o.Text == e.Text {
+		if sameEvent(m.events[i], e) {
 			return true
 		}
 	}
 	return false
+}
+
+func sameEvent(a, b Event) bool {
+	return a.At.Equal(b.At) && a.Kind == b.Kind && a.Subject == b.Subject && a.Text == b.Text
 }

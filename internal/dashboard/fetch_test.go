@@ -2,7 +2,9 @@ package dashboard
 
 import (
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -214,4 +216,137 @@ func TestMessagesMaskURLSecrets(t *testing.T) {
 	if !strings.Contains(s, `"redis://ops:***@10.0.0.5:6379/0": connection refused`) {
 		t.Errorf("masked address missing:\n%s", s)
 	}
+}
+
+// An open experiment drill-down follows the refreshes: its countdown is
+// Redis' latest, and an experiment gone from the snapshot (stopped
+// elsewhere, or over) reads as ended, not as still running.
+func TestExperimentDetailFollowsRefreshes(t *testing.T) {
+	f := newFake()
+	clk := &testClock{now: t0}
+	h := newHarness(t, f, Options{Now: clk.Now}, 120, 40)
+	h.key("tab", "tab", "tab", "enter")
+	if !strings.Contains(h.plain(), "EXPERIMENT exp-7f3a") || !strings.Contains(h.plain(), "left 4m00s") {
+		t.Fatalf("the drill-down at the start:\n%s", h.plain())
+	}
+
+	later := fixture()
+	later.Time = t0.Add(time.Minute)
+	later.Chaos.Active[0].TimeLeft = 3 * time.Minute
+	f.mu.Lock()
+	f.snap = later
+	f.mu.Unlock()
+	clk.now = t0.Add(time.Minute)
+	h.send(refreshMsg{seq: h.m.tickSeq})
+	if !strings.Contains(h.plain(), "left 3m00s") {
+		t.Fatalf("a minute later the drill-down does not say 3m00s left:\n%s", h.plain())
+	}
+
+	gone := fixture()
+	gone.Time = t0.Add(2 * time.Minute)
+	gone.Chaos.Active = nil
+	f.mu.Lock()
+	f.snap = gone
+	f.mu.Unlock()
+	clk.now = t0.Add(2 * time.Minute)
+	h.send(refreshMsg{seq: h.m.tickSeq})
+	if s := h.plain(); !strings.Contains(s, "ended: no longer running") || strings.Contains(s, "left ") {
+		t.Fatalf("a stopped experiment still reads as running:\n%s", s)
+	}
+}
+
+// When Redis answers again after an outage, the follow restarts at once
+// (not after the backoff the outage grew), and the events that happened
+// while none ran come into the tail from Recent, each once, in order;
+// what the tail had already (an alert seen live, which the alert stream
+// words otherwise) is not added again.
+func TestFollowResumesWhenRedisAnswersAgain(t *testing.T) {
+	f := newFake()
+	f.follow = []Event{{At: t0.Add(-5 * time.Second), Kind: AlertEvent, Subject: "aramex", Text: "alert resolved"}}
+	h := newHarness(t, f, Options{}, 120, 40)
+	// the fake's Follow ended at once: a retry is scheduled, not delivered
+	if len(takeScheduled[followRetryMsg](h)) != 1 || f.followN != 1 {
+		t.Fatalf("Follow called %d times, want 1 and a retry scheduled", f.followN)
+	}
+	f.mu.Lock()
+	f.snapErr = errors.New("dial tcp 10.0.0.5:6379: connect: connection refused")
+	f.mu.Unlock()
+	h.send(refreshMsg{seq: h.m.tickSeq})
+	if f.followN != 1 {
+		t.Fatalf("a failing read restarted Follow (%d calls)", f.followN)
+	}
+
+	missed := Event{At: t0.Add(10 * time.Second), Kind: BreakerEvent, Subject: "zid", Text: "closed → disabled"}
+	streamed := Event{At: t0.Add(-6 * time.Second), Kind: AlertEvent, Subject: "aramex", Text: "alert resolved (down for 14s)"}
+	f.mu.Lock()
+	f.snapErr = nil
+	f.recent = append(fixtureEvents(), streamed, missed)
+	f.mu.Unlock()
+	h.send(refreshMsg{seq: h.m.tickSeq})
+	if f.followN != 2 {
+		t.Fatalf("Redis answers again, yet Follow was called %d times, want 2 (at once)", f.followN)
+	}
+	s := h.plain()
+	if n := strings.Count(s, "zid closed → disabled"); n != 1 {
+		t.Fatalf("the event missed while no Follow ran is in the tail %d times, want 1:\n%s", n, s)
+	}
+	if n := strings.Count(s, "aramex down alert fired"); n != 1 {
+		t.Fatalf("an event already in the tail is shown %d times after the re-read:\n%s", n, s)
+	}
+	if strings.Contains(s, "down for 14s") || !strings.Contains(s, "aramex alert resolved") {
+		t.Fatalf("the alert seen live is shown again, as its stream words it:\n%s", s)
+	}
+	var got []time.Time
+	for _, e := range h.m.events {
+		got = append(got, e.At)
+	}
+	if !slices.IsSortedFunc(got, time.Time.Compare) {
+		t.Fatalf("the tail is out of time order: %v", got)
+	}
+}
+
+// The re-follow wait grows while Follow keeps failing, and starts again
+// from the minimum after a Follow that ran well for a while: a pub/sub
+// connection dropped after an hour is retried in 500 ms, not in the 30 s
+// an outage long ago grew the wait to.
+func TestFollowWaitResetsAfterALongFollow(t *testing.T) {
+	f := newFake()
+	clk := &lockedClock{now: t0} // Follow's goroutine moves it
+	f.followHook = func(n int) {
+		if n == 3 {
+			clk.add(time.Hour) // the third Follow runs an hour
+		}
+	}
+	h := newHarness(t, f, Options{Now: clk.Now}, 80, 24)
+	var waits []time.Duration
+	for range 3 {
+		r := takeScheduled[followRetryMsg](h)
+		if len(r) != 1 {
+			t.Fatalf("retries scheduled %+v, want one", r)
+		}
+		waits = append(waits, r[0].d)
+		h.send(r[0].msg)
+	}
+	want := []time.Duration{followMinWait, 2 * followMinWait, followMinWait}
+	if !slices.Equal(waits, want) {
+		t.Fatalf("re-follow waits %v, want %v (reset after the hour-long Follow)", waits, want)
+	}
+}
+
+// lockedClock is a testClock that another goroutine may move.
+type lockedClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *lockedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *lockedClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }

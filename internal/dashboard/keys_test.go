@@ -5,6 +5,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/haderos/haderctl/internal/engine/queue"
 )
 
 // actionCase reaches an action: keys to get there, the action key, and
@@ -464,5 +467,62 @@ func TestRefreshReloadDoesNotHoldUpPaging(t *testing.T) {
 	h.key("n")
 	if last := f.opsCalls[len(f.opsCalls)-1]; last.State != "dead" || last.Cursor != "c3" {
 		t.Fatalf("n during a refresh's reload read %+v, want the next dead page", last)
+	}
+}
+
+// A queue that has finished nothing has no success rate: "-", as `queue
+// status` shows, not 0.0% (which reads as every replay failing).
+func TestQueueRateDashWhenNothingFinished(t *testing.T) {
+	f := newFake()
+	f.snap.Queues = []queue.Stats{
+		{Queue: "idle", PendingTotal: 4},
+		{Queue: "failing", Failed: 3, Dead: 3},
+		{Queue: "mixed", Completed: 9, Failed: 1, RetrySuccessRate: 0.9},
+	}
+	h := newHarness(t, f, Options{}, 120, 40)
+	rows := map[string]string{}
+	for _, l := range strings.Split(h.plain(), "\n") {
+		if fs := strings.Fields(l); len(fs) > 8 && (fs[0] == "idle" || fs[0] == "failing" || fs[0] == "mixed") {
+			rows[fs[0]] = fs[8] // NAME STATE READY c/h/n/l DELAYED INFLIGHT DEAD DONE/S OK% …
+		}
+	}
+	want := map[string]string{"idle": "-", "failing": "0.0%", "mixed": "90.0%"}
+	for q, w := range want {
+		if rows[q] != w {
+			t.Errorf("queue %s: OK %% %q, want %q (rows %v)\n%s", q, rows[q], w, rows, h.plain())
+		}
+	}
+}
+
+// The gateway's window is what a gateway measured (rarely whole seconds):
+// the panel shows it as an age, like every other duration on screen.
+func TestRouteWindowShownAsAge(t *testing.T) {
+	f := newFake()
+	f.snap.Routes[0].Window = time.Minute + 1167*time.Millisecond + 110*time.Microsecond
+	h := newHarness(t, f, Options{}, 120, 40)
+	var row string
+	for _, l := range strings.Split(h.plain(), "\n") {
+		if strings.Contains(l, "/shipping/") {
+			row = l
+		}
+	}
+	if fs := strings.Fields(row); len(fs) == 0 || fs[len(fs)-1] != "1m01s" {
+		t.Fatalf("route row %q, want its window as 1m01s", row)
+	}
+}
+
+// One of a kind is counted in the singular in the panels' titles.
+func TestTitlesCountOneInTheSingular(t *testing.T) {
+	f := newFake()
+	f.snap.Breakers = f.snap.Breakers[:1]
+	f.snap.Queues = f.snap.Queues[:1]
+	f.snap.Services = f.snap.Services[:1]
+	f.snap.Routes = f.snap.Routes[:1]
+	h := newHarness(t, f, Options{}, 120, 40)
+	s := h.plain()
+	for _, want := range []string{" · 1 breaker\n", " · 1 queue\n", " · 1 service\n", "GATEWAY  1 route\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q in:\n%s", want, s)
+		}
 	}
 }

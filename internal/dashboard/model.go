@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,6 +89,13 @@ type Model struct {
 
 	followGen  int
 	followWait time.Duration
+	followLive bool // a Follow of followGen is started and has not ended
+	// followSince is when the running Follow started (Options.Now)
+	followSince time.Time
+
+	// backfillAfter is the newest event in the tail when a Follow last
+	// ended: the re-follow's Recent read adds only what is newer
+	backfillAfter time.Time
 
 	focus  panel
 	cursor [numPanels]int
@@ -149,7 +157,7 @@ func (m *Model) withContext(ctx context.Context) {
 // Init starts the first read, the events tail and the follow.
 func (m *Model) Init() tea.Cmd {
 	m.fetching = true
-	return tea.Batch(m.fetchSnapshot(), m.fetchRecent(), m.startFollow())
+	return tea.Batch(m.fetchSnapshot(), m.fetchRecent(time.Time{}), m.startFollow())
 }
 
 // Update handles one message.
@@ -173,8 +181,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.refresh()
 	case recentMsg:
 		if msg.err == nil {
-			m.events = append(append([]Event(nil), msg.events...), m.events...)
-			m.trimEvents()
+			m.mergeEvents(msg.events, msg.after)
 		}
 		return m, nil
 	case followStartedMsg, eventMsg, followEndedMsg, followRetryMsg:
@@ -227,6 +234,13 @@ func (m *Model) refresh() tea.Cmd {
 
 func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	m.fetching = false
+	var refollow tea.Cmd
+	if msg.err == nil && m.fetchErr != nil && !m.followLive && m.ctx.Err() == nil {
+		// Redis answers again: follow now rather than after the backoff
+		// the outage grew (up to followMaxWait of events not shown live)
+		m.followWait = 0
+		refollow = m.startFollow()
+	}
 	if msg.err != nil {
 		m.fetchErr = msg.err
 	} else {
@@ -234,6 +248,7 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		keep := m.selectedNames()
 		m.snap, m.snapAt = msg.snap, msg.at
 		m.listExperiments()
+		m.followExperiment()
 		m.recordDepth()
 		m.summarize()
 		m.refilter(keep)
@@ -245,10 +260,10 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	if m.again {
 		m.again = false
 		m.fetching = true
-		return tea.Batch(reload, m.fetchSnapshot())
+		return tea.Batch(refollow, reload, m.fetchSnapshot())
 	}
 	m.tickSeq++
-	return tea.Batch(reload, m.after(m.opts.Refresh, refreshMsg{seq: m.tickSeq}))
+	return tea.Batch(refollow, reload, m.after(m.opts.Refresh, refreshMsg{seq: m.tickSeq}))
 }
 
 func (m *Model) recordDepth() {
@@ -266,6 +281,20 @@ func (m *Model) recordDepth() {
 			delete(m.depth, q)
 		}
 	}
+}
+
+// mergeEvents adds a Recent read to the tail: the events after after
+// that are not in it yet, in time order. At start it is the history before the first followed
+// event; after a Follow ended, it fills what happened while none ran.
+func (m *Model) mergeEvents(evs []Event, after time.Time) {
+	n := len(m.events)
+	for _, e := range evs {
+		if e.At.After(after) && !slices.ContainsFunc(m.events[:n], func(o Event) bool { return sameEvent(o, e) }) {
+			m.events = append(m.events, e)
+		}
+	}
+	slices.SortStableFunc(m.events, func(a, b Event) int { return a.At.Compare(b.At) })
+	m.trimEvents()
 }
 
 func (m *Model) trimEvents() {

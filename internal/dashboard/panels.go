@@ -100,7 +100,7 @@ type styleKey struct {
 // snapshot, once per snapshot rather than once per frame.
 func (m *Model) summarize() {
 	m.summary = [numPanels]string{m.breakerSummary(), m.queueSummary(), m.healthSummary(), m.chaosSummary(),
-		fmt.Sprintf("%d routes", len(m.snap.Routes))}
+		count(len(m.snap.Routes), "route")}
 	m.reporters = false
 	for _, b := range m.snap.Breakers {
 		if b.Settings.MinReporters > 1 {
@@ -127,7 +127,7 @@ func (m *Model) breakerSummary() string {
 	if other > 0 {
 		s += fmt.Sprintf(" · %d other", other)
 	}
-	return s + fmt.Sprintf(" · %d breakers", len(m.snap.Breakers))
+	return s + " · " + count(len(m.snap.Breakers), "breaker")
 }
 
 func stateWord(s breaker.State) string {
@@ -225,7 +225,7 @@ func (m *Model) queueSummary() string {
 		ready += q.PendingTotal
 		dead += q.Dead
 	}
-	return fmt.Sprintf("%d ready · %d dead · %d queues", ready, dead, len(m.snap.Queues))
+	return fmt.Sprintf("%d ready · %d dead · %s", ready, dead, count(len(m.snap.Queues), "queue"))
 }
 
 func (m *Model) queueRows(win []int) (headers []string, rows, states [][]string) {
@@ -262,7 +262,11 @@ func (m *Model) queueRows(win []int) (headers []string, rows, states [][]string)
 		row = append(row, n64(q.Delayed), n64(q.InFlight), n64(q.Dead), fmt.Sprintf("%.1f", q.ThroughputPerSecond))
 		st = append(st, "", "", dead, "")
 		if m.wide() {
-			row, st = append(row, pct(q.RetrySuccessRate*100)), append(st, "")
+			ok := "-" // nothing finished yet: no rate, as `queue status` shows
+			if q.Completed+q.Failed > 0 {
+				ok = pct(q.RetrySuccessRate * 100)
+			}
+			row, st = append(row, ok), append(st, "")
 		}
 		row, st = append(row, oldest, depth), append(st, "", "")
 		if q.Problem != "" {
@@ -271,6 +275,14 @@ func (m *Model) queueRows(win []int) (headers []string, rows, states [][]string)
 		rows, states = append(rows, row), append(states, st)
 	}
 	return headers, rows, states
+}
+
+// count is "1 queue", "3 queues".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 func n64(v int64) string { return strconv.FormatInt(v, 10) }
@@ -297,7 +309,7 @@ func (m *Model) healthSummary() string {
 			down++
 		}
 	}
-	return fmt.Sprintf("%d up · %d down · %d services", up, down, len(m.snap.Services))
+	return fmt.Sprintf("%d up · %d down · %s", up, down, count(len(m.snap.Services), "service"))
 }
 
 func uptime(s health.Status, window string) string {
@@ -471,7 +483,8 @@ func (m *Model) routeRows(win []int) (headers []string, rows, states [][]string)
 		}
 		row, st = append(row, pct(r.ErrorPercent), n64(r.Fallbacks), n64(r.Queued)), append(st, errState, "", "")
 		if m.wide() {
-			row, st = append(row, r.Window.Round(time.Second).String()), append(st, "")
+			// the window a gateway measured, e.g. 1m1.16711s: shown as an age
+			row, st = append(row, age(r.Window)), append(st, "")
 		}
 		rows, states = append(rows, row), append(states, st)
 	}

@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/haderos/haderctl/internal/dashboard"
 	"github.com/haderos/haderctl/internal/engine/chaos"
@@ -44,29 +43,9 @@ func (b *Backend) QueueOps(ctx context.Context, q, state, cursor string, n int64
 		return nil, "", err
 	}
 	for _, o := range ops {
-		redactOperation(o)
+		queue.Redact(o)
 	}
 	return ops, next, nil
-}
-
-// redactOperation masks an operation's secrets in place, as the queue
-// commands do for output (internal/commands, showable): secret data
-// fields and headers, tokens in URLs (also those errors quote), and a raw
-// body, which cannot be vouched for field by field.
-func redactOperation(o *queue.Operation) {
-	o.Error, o.LastError = redact.URLsIn(o.Error), redact.URLsIn(o.LastError)
-	if len(o.Data) > 0 {
-		o.Data = json.RawMessage(redact.JSON(o.Data))
-	}
-	if o.Request != nil {
-		r := *o.Request
-		r.Headers = redact.Headers(r.Headers)
-		r.URL = redact.HTTPURL(r.URL)
-		if len(r.Body) > 0 {
-			r.Body = []byte(redact.Mask)
-		}
-		o.Request = &r
-	}
 }
 
 // ServiceChecks implements dashboard.Backend: the service's stored
