@@ -110,6 +110,12 @@ func (k ActionKind) TakesReason() bool {
 	return false
 }
 
+// ReasonRequired is whether the CLI refuses the verb without a reason
+// (breaker reset and trip); for the other kinds that take one, the dialog
+// offers the field and an empty reason takes the CLI's default, so the
+// emergency S is two keys: S, enter.
+func (k ActionKind) ReasonRequired() bool { return k == ResetBreaker || k == TripBreaker }
+
 // Action is one action on one target.
 type Action struct {
 	Kind   ActionKind

@@ -241,7 +241,11 @@ func (m *Model) ask(a Action) tea.Cmd {
 	d := &dialog{action: a, needsReason: a.Kind.TakesReason()}
 	m.dialog = d
 	if d.needsReason {
-		d.reason = newInput("reason: ", "why (recorded with the action)")
+		hint := "why (recorded with the action)"
+		if !a.Kind.ReasonRequired() {
+			hint = "why (optional; recorded with the action)"
+		}
+		d.reason = newInput("reason: ", hint)
 		d.reason.SetWidth(40)
 		return d.reason.Focus()
 	}
@@ -257,7 +261,7 @@ func (m *Model) dialogKey(k tea.KeyPressMsg) tea.Cmd {
 			return m.cancelDialog()
 		case "enter":
 			reason := strings.TrimSpace(d.reason.Value())
-			if reason == "" {
+			if reason == "" && d.action.Kind.ReasonRequired() {
 				d.problem = "a reason is required"
 				return nil
 			}

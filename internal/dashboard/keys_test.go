@@ -159,6 +159,37 @@ func TestEmptyReasonRefused(t *testing.T) {
 	}
 }
 
+// The kinds whose CLI verb has a default reason (disable, enable, stop,
+// stop all) confirm with an empty one, as the CLI does without --reason:
+// the emergency stop is S, enter. Reset and trip require one.
+func TestOptionalReasonConfirmsEmpty(t *testing.T) {
+	for _, c := range actionCases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFake()
+			h := newHarness(t, f, Options{}, 120, 40)
+			h.key(c.reach...)
+			h.key(c.key)
+			if h.m.dialog == nil {
+				t.Fatal("no dialog")
+			}
+			h.key("enter")
+			got := f.actions()
+			switch {
+			case !c.want.Kind.TakesReason():
+				// y/enter confirms a dialog with no reason field
+			case c.want.Kind.ReasonRequired():
+				if len(got) != 0 || !strings.Contains(h.plain(), "a reason is required") {
+					t.Fatalf("%s confirmed with no reason: %+v", c.want.Kind, got)
+				}
+				return
+			}
+			if len(got) != 1 || got[0].Kind != c.want.Kind || got[0].Reason != "" {
+				t.Fatalf("Do calls = %+v, want one %s with an empty reason", got, c.want.Kind)
+			}
+		})
+	}
+}
+
 func TestReadOnlyRefusesEveryAction(t *testing.T) {
 	for _, c := range actionCases {
 		t.Run(c.name, func(t *testing.T) {
