@@ -3,10 +3,12 @@ package dashboard
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/queue"
 )
 
@@ -22,8 +24,8 @@ type actionCase struct {
 
 var actionCases = []actionCase{
 	{"reset", nil, "r", Action{Kind: ResetBreaker, Target: "aramex"}, "reset breaker aramex"},
-	{"trip", []string{"j"}, "t", Action{Kind: TripBreaker, Target: "moyasar"}, "trip breaker moyasar"},
-	{"disable", []string{"j", "j", "j"}, "d", Action{Kind: DisableBreaker, Target: "smsa"}, "disable breaker smsa"},
+	{"trip", []string{"j"}, "t", Action{Kind: TripBreaker, Target: "smsa"}, "trip breaker smsa"},
+	{"disable", []string{"j", "j", "j"}, "d", Action{Kind: DisableBreaker, Target: "moyasar"}, "disable breaker moyasar"},
 	{"enable", []string{"down", "down", "down", "down", "down"}, "e", Action{Kind: EnableBreaker, Target: "zid"}, "enable breaker zid"},
 	{"pause", []string{"tab", "j"}, "p", Action{Kind: PauseQueue, Target: "orders"}, "pause queue orders"},
 	{"resume", []string{"tab", "j", "j"}, "u", Action{Kind: ResumeQueue, Target: "shipping"}, "resume queue shipping"},
@@ -296,12 +298,13 @@ func TestListScrollsWithCursor(t *testing.T) {
 	for range rows + 3 {
 		h.key("j")
 	}
-	want := f.snap.Breakers[rows+3].Name
+	shown := h.m.vis[breakersPanel] // worst first, then by name
+	want := f.snap.Breakers[shown[rows+3]].Name
 	s := h.plain()
 	if !strings.Contains(s, "> "+want) {
 		t.Fatalf("cursor row %s not on screen after scrolling:\n%s", want, s)
 	}
-	if strings.Contains(s, f.snap.Breakers[0].Name+" ") {
+	if strings.Contains(s, f.snap.Breakers[shown[0]].Name+" ") {
 		t.Errorf("first breaker still shown after scrolling past it:\n%s", s)
 	}
 	if !strings.Contains(s, "of 200]") {
@@ -339,7 +342,7 @@ func TestFilter(t *testing.T) {
 		t.Fatal("keys do not act after the filter is closed")
 	}
 	h.key("esc", "esc") // cancel the dialog, then clear the filter
-	if h.m.filter.Value() != "" || !strings.Contains(h.plain(), "moyasar") {
+	if h.m.filter.Value() != "" || !strings.Contains(h.plain(), "smsa") {
 		t.Fatalf("esc did not clear the filter:\n%s", h.plain())
 	}
 	h.key("/")
@@ -353,13 +356,53 @@ func TestFilter(t *testing.T) {
 	}
 }
 
+// Open breakers and down services come first: with many, the ones that
+// need on-call are on screen, whatever their names; the rest keep their
+// name order, and the order follows each refresh.
+func TestWorstFirst(t *testing.T) {
+	f := newFake()
+	h := newHarness(t, f, Options{}, 120, 40)
+	var got []string
+	for _, i := range h.m.vis[breakersPanel] {
+		got = append(got, string(f.snap.Breakers[i].State)+":"+f.snap.Breakers[i].Name)
+	}
+	want := []string{"open:aramex", "half_open:smsa", "forced_open:shopify", "closed:moyasar", "closed:tap", "disabled:zid"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("breakers shown as %v, want %v", got, want)
+	}
+	got = nil
+	for _, i := range h.m.vis[healthPanel] {
+		got = append(got, f.snap.Services[i].Status+":"+f.snap.Services[i].Service)
+	}
+	if len(got) == 0 || !strings.HasPrefix(got[0], "unhealthy:") || !strings.HasPrefix(got[len(got)-1], "healthy:") {
+		t.Fatalf("services shown as %v, want the down one first and the up one last", got)
+	}
+	// a breaker that opens moves up at the next refresh, the cursor stays on its item
+	h.key("j", "j", "j") // moyasar
+	snap := *f.snap
+	snap.Breakers = slices.Clone(f.snap.Breakers)
+	for i := range snap.Breakers {
+		if snap.Breakers[i].Name == "tap" {
+			snap.Breakers[i].State = breaker.Open
+		}
+	}
+	f.snap = &snap
+	h.send(takeScheduled[refreshMsg](h)[0].msg)
+	if first := snap.Breakers[h.m.vis[breakersPanel][1]].Name; first != "tap" {
+		t.Errorf("tap, now open, shown at %q's place", first)
+	}
+	if got := h.m.selectedName(breakersPanel); got != "moyasar" {
+		t.Errorf("cursor moved to %q", got)
+	}
+}
+
 func TestFilterKeepsCursorOnItsItem(t *testing.T) {
 	f := newFake()
 	h := newHarness(t, f, Options{}, 80, 24)
-	h.key("j", "j", "j") // smsa
+	h.key("j", "j") // aramex, smsa, shopify: shopify
 	h.key("/")
 	h.typeText("s")
-	if got := h.m.selectedName(breakersPanel); got != "smsa" {
+	if got := h.m.selectedName(breakersPanel); got != "shopify" {
 		t.Fatalf("cursor moved to %q", got)
 	}
 }

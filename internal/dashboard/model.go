@@ -10,6 +10,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/snapshot"
 	"github.com/haderos/haderctl/internal/redact"
@@ -376,6 +377,7 @@ func (m *Model) refilter(keep [numPanels]string) {
 				v = append(v, i)
 			}
 		}
+		m.worstFirst(p, v)
 		m.vis[p] = v
 		if was != "" {
 			for j, i := range v {
@@ -390,6 +392,42 @@ func (m *Model) refilter(keep [numPanels]string) {
 		m.focus = breakersPanel
 	}
 	m.clampAll()
+}
+
+// worstFirst orders a panel's shown items by how much they need on-call:
+// breakers open or corrupt, then half-open, then forced open, then the
+// rest; services down, then never checked, then up. Within a rank the
+// snapshot's name order stays (a stable sort), so with 1,000 breakers the
+// open ones are on screen, not wherever their names fall.
+func (m *Model) worstFirst(p panel, v []int) {
+	var rank func(i int) int
+	switch p {
+	case breakersPanel:
+		rank = func(i int) int {
+			switch m.snap.Breakers[i].State {
+			case breaker.Open, breaker.Corrupt:
+				return 0
+			case breaker.HalfOpen:
+				return 1
+			case breaker.ForcedOpen:
+				return 2
+			}
+			return 3
+		}
+	case healthPanel:
+		rank = func(i int) int {
+			switch st := m.snap.Services[i]; {
+			case st.Healthy:
+				return 2
+			case st.Status == "unknown":
+				return 1
+			}
+			return 0
+		}
+	default:
+		return
+	}
+	slices.SortStableFunc(v, func(a, b int) int { return rank(a) - rank(b) })
 }
 
 func (m *Model) clampAll() {
