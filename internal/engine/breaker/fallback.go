@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/haderos/haderctl/internal/engine/store"
 )
 
 // ActionFallback is the action of the event a process records for a
@@ -46,8 +48,8 @@ func (e *Engine) reportFallbacks(ctx context.Context, since, until time.Time, us
 			cancel()
 			if err != nil {
 				e.log.Debug("breaker: reporting the in-memory fallback failed", "breaker", u.name, "err", err)
-				if ctx.Err() != nil {
-					return
+				if ctx.Err() != nil || store.IsUnavailable(err) {
+					return // closing, or Redis is gone again: the rest would wait their timeout each
 				}
 			}
 		}

@@ -1,8 +1,13 @@
 package breaker
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -56,6 +61,13 @@ func (c *cutter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proce
 // cutEngine is an engine on a client of its own that a cutter can cut off.
 func cutEngine(t *testing.T, ns store.Keys, reporter string) (*Engine, *cutter) {
 	t.Helper()
+	return cutEngineWith(t, Options{Keys: ns, Reporter: reporter})
+}
+
+// cutEngineWith is cutEngine with more options; it sets a short refresh
+// and timeout.
+func cutEngineWith(t *testing.T, o Options) (*Engine, *cutter) {
+	t.Helper()
 	rdb, err := store.Open(store.Options{URL: testredis.URL(t), Timeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -63,8 +75,8 @@ func cutEngine(t *testing.T, ns store.Keys, reporter string) (*Engine, *cutter) 
 	t.Cleanup(func() { rdb.Close() })
 	c := &cutter{}
 	rdb.AddHook(c)
-	e := New(rdb, Options{Keys: ns, Reporter: reporter, RefreshInterval: 20 * time.Millisecond,
-		Timeout: 300 * time.Millisecond})
+	o.RefreshInterval, o.Timeout = 20*time.Millisecond, 300*time.Millisecond
+	e := New(rdb, o)
 	t.Cleanup(e.Close)
 	return e, c
 }
@@ -220,5 +232,54 @@ func TestFallbackReportsPastTheWindowDoNotCount(t *testing.T) {
 	}
 	if n := fallbackReporters(t, ns, "svc"); n != 2 {
 		t.Fatalf("FallbackReporters = %d, want 2 (recent and proc-a)", n)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the engine's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// A report that Redis refuses (here the fallbacks key holds a string) is
+// logged at debug, and the breaker goes on serving calls from the shared
+// state: the report is never on the call path.
+func TestAFailedFallbackReportIsLoggedAndCallsGoOn(t *testing.T) {
+	ns := store.Keys{Namespace: testredis.Namespace(t)}
+	rdb := testredis.Client(t)
+	ctx := context.Background()
+	rdb.Set(ctx, ns.BreakerFallbacks("svc"), "not a zset", 0)
+	var logs syncBuffer
+	e, c := cutEngineWith(t, Options{Keys: ns, Reporter: "proc-a",
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	outage(t, e, c, "svc")
+	testredis.Eventually(t, 5*time.Second, "the failed report is logged", func() bool {
+		return strings.Contains(logs.String(), "reporting the in-memory fallback failed")
+	})
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "reporting the in-memory fallback failed") && !strings.Contains(line, "level=DEBUG") {
+			t.Fatalf("the failure is not logged at debug: %q", line)
+		}
+	}
+	if _, err := e.Trip(ctx, "svc", "after the outage"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Allow(ctx, "svc"); !errors.Is(err, ErrOpen) {
+		t.Fatalf("after the failed report the shared trip is not honoured: %v", err)
+	}
+	if v := rdb.Get(ctx, ns.BreakerFallbacks("svc")).Val(); v != "not a zset" {
+		t.Fatalf("the fallbacks key was overwritten: %q", v)
 	}
 }
