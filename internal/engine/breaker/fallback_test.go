@@ -68,7 +68,13 @@ func cutEngine(t *testing.T, ns store.Keys, reporter string) (*Engine, *cutter) 
 // and timeout.
 func cutEngineWith(t *testing.T, o Options) (*Engine, *cutter) {
 	t.Helper()
-	rdb, err := store.Open(store.Options{URL: testredis.URL(t), Timeout: 300 * time.Millisecond})
+	return cutEngineOn(t, testredis.URL(t), o)
+}
+
+// cutEngineOn is cutEngineWith on the Redis at url.
+func cutEngineOn(t *testing.T, url string, o Options) (*Engine, *cutter) {
+	t.Helper()
+	rdb, err := store.Open(store.Options{URL: url, Timeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,5 +287,31 @@ func TestAFailedFallbackReportIsLoggedAndCallsGoOn(t *testing.T) {
 	}
 	if v := rdb.Get(ctx, ns.BreakerFallbacks("svc")).Val(); v != "not a zset" {
 		t.Fatalf("the fallbacks key was overwritten: %q", v)
+	}
+}
+
+// On a Cluster the report's keys share the breaker's slot: the script
+// runs, and a snapshot page counts the reporter.
+func TestFallbackIsReportedOnACluster(t *testing.T) {
+	url := testredis.ClusterURL(t)
+	ns := store.Keys{Namespace: testredis.Namespace(t)}
+	e, c := cutEngineOn(t, url, Options{Keys: ns, Reporter: "proc-a"})
+	calls, _, _ := outage(t, e, c, "svc")
+	rdb, err := store.Open(store.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx := context.Background()
+	testredis.Eventually(t, 5*time.Second, "the report", func() bool {
+		return rdb.ZScore(ctx, ns.BreakerFallbacks("svc"), "proc-a").Err() == nil
+	})
+	evs, err := e.Events(ctx, []string{"svc"}, 10)
+	if err != nil || len(evs) != 1 || evs[0].Action != ActionFallback || evs[0].Calls != calls {
+		t.Fatalf("events %+v (%v), want the one fallback report of %d calls", evs, err, calls)
+	}
+	sts, _, err := NewSnapshotPart(ns, nil, nil).Page(ctx, rdb, []string{"svc"}, func(string) bool { return true })
+	if err != nil || sts[0].FallbackReporters != 1 {
+		t.Fatalf("page %+v (%v), want FallbackReporters 1", sts, err)
 	}
 }
