@@ -78,6 +78,10 @@ func breakerEventsRun(parent context.Context, opts *BreakerEventsOptions) error 
 		}
 		who := fmt.Sprintf("%s@%s[%d]", ev.User, ev.Host, ev.PID)
 		at := ev.At.Local().Format("2006-01-02 15:04:05.000")
+		if ev.Action == breaker.ActionFallback {
+			_, err := fmt.Fprintf(f.IO.Out, "%s  %-16s %s: %s  (%s)\n", at, ev.Name, ev.Action, ev.Reason, who)
+			return err
+		}
 		if ev.Action != "" {
 			changes := make([]string, len(ev.Changes))
 			for i, c := range ev.Changes {

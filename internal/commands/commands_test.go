@@ -39,8 +39,9 @@ func keys(m map[string]any) []string {
 	return out
 }
 
-// The seed's monitoring shape, plus each breaker's settings in force and
-// its reporters (the additions: a consumer of the seed's shape ignores them).
+// The seed's monitoring shape, plus each breaker's settings in force, its
+// reporters and its fallback reporters (the additions: a consumer of the
+// seed's shape ignores them).
 func TestStatusJSONIsTheSeedMonitoringShapePlusSettings(t *testing.T) {
 	ns := testredis.Namespace(t)
 	run(t, ns, "breaker", "record", "aramex", "failure")
@@ -60,7 +61,7 @@ func TestStatusJSONIsTheSeedMonitoringShapePlusSettings(t *testing.T) {
 	}
 	cbs := doc["circuit_breakers"].(map[string]any)
 	aramex := cbs["aramex"].(map[string]any)
-	want := "failure_count,last_failure_time,reporters,settings,settings_stored,should_attempt_reset,state,success_count,time_since_last_failure"
+	want := "failure_count,fallback_reporters,last_failure_time,reporters,settings,settings_stored,should_attempt_reset,state,success_count,time_since_last_failure"
 	if got := strings.Join(keys(aramex), ","); got != want {
 		t.Fatalf("breaker keys %s, want %s", got, want)
 	}

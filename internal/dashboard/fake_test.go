@@ -142,6 +142,7 @@ func fixture() *snapshot.Snapshot {
 	open := st("aramex", breaker.Open, 3, 0)
 	open.UntilHalfOpen = 95 * time.Second
 	open.OpenedAt = t0.Add(-25 * time.Second)
+	open.FallbackReporters = 2
 	half := st("smsa", breaker.HalfOpen, 0, 1)
 	half.ProbesInFlight = 1
 	forced := st("shopify", breaker.ForcedOpen, 0, 0)

@@ -182,6 +182,10 @@ func (m *Model) breakerRows(win []int) (headers []string, rows, states [][]strin
 		if b.InMemory {
 			marks = append(marks, "in-memory")
 		}
+		if b.FallbackReporters > 0 {
+			// other processes that ran it in memory lately (they report once back)
+			marks = append(marks, fmt.Sprintf("fallback×%d", b.FallbackReporters))
+		}
 		if b.Problem != "" {
 			marks = append(marks, b.Problem)
 		}

@@ -31,6 +31,10 @@ func stateWords(s breaker.State) string {
 // "closed → open: 3 consecutive failures (alice@host)".
 func breakerEvent(ev breaker.Event) dashboard.Event {
 	var b strings.Builder
+	if ev.Action == breaker.ActionFallback {
+		// the reason says it all: "ran on its in-memory breaker from … (N calls) — reporter"
+		return dashboard.Event{At: ev.At, Kind: dashboard.BreakerEvent, Subject: ev.Name, Text: ev.Reason}
+	}
 	if ev.Action != "" {
 		changes := make([]string, len(ev.Changes))
 		for i, c := range ev.Changes {

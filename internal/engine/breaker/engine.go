@@ -85,7 +85,11 @@ type Engine struct {
 
 	localMu sync.Mutex
 	local   map[string]*localBreaker
-	down    downState
+	// localUsed are the breakers run in memory during the current outage,
+	// in the order first used, at most maxFallbackNames
+	localUsed []fallbackUse
+	down      downState
+	reports   sync.WaitGroup // fallback reports under way (Close waits)
 
 	startOnce sync.Once
 	stop      context.CancelFunc
@@ -392,6 +396,9 @@ func (e *Engine) run(ctx context.Context, script *redis.Script, name string, ext
 	if err != nil {
 		return scriptReply{}, err
 	}
+	if script == fallbackScript {
+		keys = append(keys, e.opts.Keys.BreakerFallbacks(name))
+	}
 	raw, err := script.Run(ctx, e.rdb, keys, args...).StringSlice()
 	if err != nil {
 		if msg, ok := strings.CutPrefix(err.Error(), "CORRUPT "); ok {
@@ -411,6 +418,10 @@ func (e *Engine) run(ctx context.Context, script *redis.Script, name string, ext
 	}
 	e.remember(name, r, script != configureScript)
 	for _, ev := range r.events {
+		if ev.Action == ActionFallback {
+			e.log.Debug("breaker: reported running on the in-memory breaker", "breaker", name, "reason", ev.Reason)
+			continue
+		}
 		if ev.Action != "" {
 			e.log.Debug("breaker settings changed", "breaker", name, "action", ev.Action, "reason", ev.Reason)
 			continue
@@ -554,12 +565,19 @@ type eventWire struct {
 	Action     string  `json:"action"`
 	// Changes is a JSON array; Lua's cjson encodes an empty one as {}.
 	Changes json.RawMessage `json:"changes"`
+	// since, until, calls, reporter: an ActionFallback event's
+	Since    float64 `json:"since"`
+	Until    float64 `json:"until"`
+	Calls    float64 `json:"calls"`
+	Reporter string  `json:"reporter"`
 }
 
 func (w eventWire) event() Event {
 	return Event{ID: w.ID, Name: w.Name, From: w.From, To: w.To, Reason: w.Reason, Generation: int64(w.Generation),
 		Failures: int64(w.Failures), Successes: int64(w.Successes), At: time.UnixMilli(int64(w.At)).UTC(),
-		Host: w.Host, PID: int(w.PID), User: w.User, Action: w.Action, Changes: decodeChanges(w.Changes)}
+		Host: w.Host, PID: int(w.PID), User: w.User, Action: w.Action, Changes: decodeChanges(w.Changes),
+		Since: unixMsOrZero(int64(w.Since)), Until: unixMsOrZero(int64(w.Until)), Calls: int64(w.Calls),
+		Reporter: w.Reporter}
 }
 
 func decodeEventJSON(b []byte) (Event, error) {

@@ -80,7 +80,16 @@ func eventFromStream(m redis.XMessage) Event {
 	return Event{ID: m.ID, Name: s("name"), From: State(s("from")), To: State(s("to")), Reason: s("reason"),
 		Generation: n("generation"), Failures: n("failures"), Successes: n("successes"),
 		At: time.UnixMilli(n("at")).UTC(), Host: s("host"), PID: int(n("pid")), User: s("user"),
-		Action: s("action"), Changes: decodeChanges([]byte(s("changes")))}
+		Action: s("action"), Changes: decodeChanges([]byte(s("changes"))),
+		Since: unixMsOrZero(n("since")), Until: unixMsOrZero(n("until")), Calls: n("calls"), Reporter: s("reporter")}
+}
+
+// unixMsOrZero is a time in Unix ms, the zero time for 0 (a field absent).
+func unixMsOrZero(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
 }
 
 // streamIDLess orders Redis stream IDs ("ms-seq") numerically.

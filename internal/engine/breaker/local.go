@@ -22,6 +22,9 @@ type localBreaker struct {
 	successes  int64
 	probes     int64
 	openedAt   time.Time
+	// calls counts the calls this breaker answered (admitted or refused)
+	// or whose outcome it counted: the fallback report's "N calls".
+	calls int64
 }
 
 func newLocalBreaker(s Settings, now func() time.Time) *localBreaker {
@@ -33,6 +36,7 @@ func newLocalBreaker(s Settings, now func() time.Time) *localBreaker {
 func (b *localBreaker) allow(name string) (gen int64, probe bool, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.calls++
 	switch b.state {
 	case Closed, Disabled:
 		return b.generation, false, nil
@@ -110,12 +114,13 @@ func (d *downState) mark(log *slog.Logger, err error) {
 	}
 }
 
-func (d *downState) clear(log *slog.Logger) bool {
-	if d.since.Swap(0) != 0 {
+// clear marks Redis reachable; was is whether it was down, since when.
+func (d *downState) clear(log *slog.Logger) (since time.Time, was bool) {
+	if ns := d.since.Swap(0); ns != 0 {
 		log.Info("breaker: Redis reachable again, shared state resumes")
-		return true
+		return time.Unix(0, ns), true
 	}
-	return false
+	return time.Time{}, false
 }
 
 func (e *Engine) localFor(name string) *localBreaker {
@@ -129,6 +134,11 @@ func (e *Engine) localFor(name string) *localBreaker {
 		}
 		b = newLocalBreaker(e.SettingsFor(name), now)
 		e.local[name] = b
+		// the names to report once Redis is back, bounded: a process with
+		// more breakers than that reports the first ones it used
+		if len(e.localUsed) < maxFallbackNames {
+			e.localUsed = append(e.localUsed, fallbackUse{name: name, b: b})
+		}
 	}
 	return b
 }
@@ -138,6 +148,7 @@ func (e *Engine) recordLocal(name string, success bool) {
 	b := e.localFor(name)
 	b.mu.Lock()
 	gen := b.generation
+	b.calls++
 	b.mu.Unlock()
 	b.record(gen, false, success)
 }

@@ -25,6 +25,7 @@ func (e *Engine) Close() {
 	if e.stop != nil {
 		e.stop()
 		<-e.done
+		e.reports.Wait()
 	}
 }
 
@@ -56,6 +57,9 @@ func (e *Engine) background(ctx context.Context) {
 func (e *Engine) applyEvent(ev Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if ev.Action == ActionFallback {
+		return // a report of a past outage: nothing about the breaker changed
+	}
 	c, ok := e.cache[ev.Name]
 	if ok && ev.Action != "" {
 		// The settings changed: the next call asks the script, whose reply
@@ -78,14 +82,14 @@ func (e *Engine) applyEvent(ev Event) {
 
 // refresh re-reads every cached breaker in one pipelined round trip. It is
 // also how a process notices that Redis is back after an outage.
-func (e *Engine) refresh(ctx context.Context) {
+func (e *Engine) refresh(parent context.Context) {
 	e.mu.RLock()
 	names := make([]string, 0, len(e.cache))
 	for n := range e.cache {
 		names = append(names, n)
 	}
 	e.mu.RUnlock()
-	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
+	ctx, cancel := context.WithTimeout(parent, e.opts.Timeout)
 	defer cancel()
 	k := e.opts.Keys
 	pipe := e.rdb.Pipeline()
@@ -98,10 +102,12 @@ func (e *Engine) refresh(ctx context.Context) {
 		e.down.mark(e.log, err)
 		return
 	}
-	if e.down.clear(e.log) {
+	if since, was := e.down.clear(e.log); was {
 		e.localMu.Lock()
-		e.local = map[string]*localBreaker{}
+		used := e.localUsed
+		e.local, e.localUsed = map[string]*localBreaker{}, nil
 		e.localMu.Unlock()
+		e.reportFallbacks(parent, since, time.Now(), used)
 	}
 	redisNow, err := timeCmd.Result()
 	if err != nil {

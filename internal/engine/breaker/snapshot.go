@@ -145,6 +145,9 @@ type statusRead struct {
 	probes *redis.ZSliceCmd
 	// reporters is nil when the reporters were not read
 	reporters *redis.ZSliceCmd
+	// fallbacks is always read: nothing says beforehand which breakers
+	// some process ran in memory
+	fallbacks *redis.ZSliceCmd
 	events    *redis.XMessageSliceCmd
 }
 
@@ -170,6 +173,12 @@ func queueStatusRead(ctx context.Context, pipe redis.Pipeliner, k store.Keys, na
 		r.reporters = redis.NewZSliceCmd(ctx, "zrange", k.BreakerReporters(name), "0", "-1", "withscores")
 		_ = pipe.Process(ctx, r.reporters)
 	}
+	// one member per process that reported a fallback within the window,
+	// counted against the pipeline's TIME like the reporters (a ZCOUNT
+	// would need the window's start before Redis' clock is read); on a
+	// fleet that never fell back the key does not exist
+	r.fallbacks = redis.NewZSliceCmd(ctx, "zrange", k.BreakerFallbacks(name), "0", "-1", "withscores")
+	_ = pipe.Process(ctx, r.fallbacks)
 	if events > 0 {
 		r.events = pipe.XRevRangeN(ctx, k.BreakerEvents(name), "+", "-", events)
 	}
@@ -226,6 +235,20 @@ func (r statusRead) decode(name string, own Settings, now time.Time) (Status, er
 				if z.Score >= since {
 					st.Reporters++
 				}
+			}
+		}
+	}
+	if r.fallbacks != nil {
+		fallbacks, err := r.fallbacks.Result()
+		if err != nil && !wrongType(err) {
+			return Status{}, fmt.Errorf("breaker %s: fallbacks %s unreadable: %w", name, r.fallbacks.Args()[1], err)
+		}
+		// a key of the wrong type counts nothing and is not corrupt: no
+		// call path reads it, only the reports after an outage write it
+		since := float64(now.Add(-FallbackWindow).UnixMilli())
+		for _, z := range fallbacks {
+			if z.Score >= since {
+				st.FallbackReporters++
 			}
 		}
 	}

@@ -31,6 +31,10 @@ type Status struct {
 	// the reporter window, of a CLOSED breaker whose min_reporters is above
 	// 1 (only then are reporters tracked); 0 otherwise.
 	Reporters int64 `json:"reporters"`
+	// FallbackReporters counts the processes that reported, once Redis was
+	// reachable from them again, having run this breaker on their
+	// in-memory fallback, within FallbackWindow (the fallbacks key).
+	FallbackReporters int64 `json:"fallback_reporters"`
 	// UntilHalfOpen is the time until an OPEN breaker admits probes; zero
 	// when it already would, or when it is not OPEN.
 	UntilHalfOpen time.Duration `json:"until_half_open"`

@@ -106,6 +106,14 @@ type Event struct {
 	Action string `json:"action,omitempty"`
 	// Changes are the settings that action changed.
 	Changes []Change `json:"changes,omitempty"`
+	// Since and Until are, for ActionFallback, the outage during which the
+	// reporting process ran the breaker on its in-memory fallback (its own
+	// clock: only it saw the outage), Calls how many calls that breaker
+	// answered or counted meanwhile, and Reporter the process' reporter id.
+	Since    time.Time `json:"since,omitzero"`
+	Until    time.Time `json:"until,omitzero"`
+	Calls    int64     `json:"calls,omitempty"`
+	Reporter string    `json:"reporter,omitempty"`
 }
 
 // Change is one setting changed by configure or apply. From is empty when

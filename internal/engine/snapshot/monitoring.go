@@ -29,6 +29,9 @@ type MonitoringBreaker struct {
 	// Reporters counts the processes that reported a failure within the
 	// reporter window (tracked only with settings.min_reporters above 1).
 	Reporters int64 `json:"reporters"`
+	// FallbackReporters counts the processes that reported having run the
+	// breaker on their in-memory fallback within the last 10 minutes.
+	FallbackReporters int64 `json:"fallback_reporters"`
 }
 
 // MonitoringSettings are a breaker's settings, durations in Go form as the
@@ -83,6 +86,7 @@ func MonitoringEntry(s breaker.Status, now time.Time) (MonitoringBreaker, *Monit
 	set := s.Settings
 	b := MonitoringBreaker{State: s.State, FailureCount: s.Failures, SuccessCount: s.Successes,
 		ShouldAttemptReset: s.ShouldAttemptReset, SettingsStored: s.SettingsStored, Reporters: s.Reporters,
+		FallbackReporters: s.FallbackReporters,
 		Settings: MonitoringSettings{FailureThreshold: set.FailureThreshold, SuccessThreshold: set.SuccessThreshold,
 			RecoveryTimeout: set.RecoveryTimeout.String(), MaxProbes: set.MaxProbes, ProbeLease: set.ProbeLease.String(),
 			MinReporters: set.MinReporters, ReporterWindow: set.ReporterWindow.String()}}

@@ -40,6 +40,13 @@ func (k Keys) BreakerEvents(name string) string { return k.Breaker(name) + ":eve
 // its TTL.
 func (k Keys) BreakerReporters(name string) string { return k.Breaker(name) + ":reporters" }
 
+// BreakerFallbacks is a ZSET of the processes that ran the breaker on
+// their in-memory fallback (Redis unreachable from them) and reported it
+// once back: member a process' reporter id, score the Redis time in Unix
+// ms of its report. Trimmed to the fallback window (10 minutes) on every
+// write, which is also its TTL.
+func (k Keys) BreakerFallbacks(name string) string { return k.Breaker(name) + ":fallbacks" }
+
 // BreakerChannel is the pub/sub channel every breaker transition is
 // published on, as JSON (the same fields as an event stream entry).
 func (k Keys) BreakerChannel() string { return k.Namespace + ":breaker:transitions" }
@@ -255,7 +262,8 @@ func TypeOf(key string) string {
 			return "stream"
 		}
 	case strings.HasSuffix(part, ":breaker:"):
-		return map[string]string{"": "hash", ":probes": "zset", ":events": "stream", ":reporters": "zset"}[suffix]
+		return map[string]string{"": "hash", ":probes": "zset", ":events": "stream", ":reporters": "zset",
+			":fallbacks": "zset"}[suffix]
 	case strings.HasSuffix(part, ":queue:"):
 		return map[string]string{"": "hash", ":ready": "zset", ":delayed": "zset", ":leased": "zset", ":dead": "zset",
 			":ops": "hash", ":lease": "hash", ":errors": "hash", ":done": "list"}[suffix]

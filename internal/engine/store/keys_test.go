@@ -27,6 +27,7 @@ var keyCases = []keyCase{
 	{"Breaker", "shopify", "hader:breaker:{shopify}", "hash", "shopify"},
 	{"BreakerProbes", "shopify", "hader:breaker:{shopify}:probes", "zset", "shopify"},
 	{"BreakerReporters", "shopify", "hader:breaker:{shopify}:reporters", "zset", "shopify"},
+	{"BreakerFallbacks", "shopify", "hader:breaker:{shopify}:fallbacks", "zset", "shopify"},
 	{"BreakerEvents", "shopify", "hader:breaker:{shopify}:events", "stream", "shopify"},
 	{"BreakerChannel", "", "hader:breaker:transitions", "", ""},
 
