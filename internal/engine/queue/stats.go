@@ -287,19 +287,8 @@ func (c *Client) Inspect(ctx context.Context, q, id string) (*Operation, error) 
 	if err != nil {
 		return nil, err
 	}
-	o := ops[0]
-	if o.State != "corrupt" {
-		o.State = state
-	}
-	switch state {
-	case "delayed":
-		o.NextAttemptAt = &at
-	case "leased":
-		o.LeaseDeadline = &at
-	case "dead":
-		o.DiedAt = &at
-	}
-	return o, nil
+	ops[0].inState(state, at)
+	return ops[0], nil
 }
 
 // completed reads a completed operation's entry, "done <ms>[ <attempts>]"
