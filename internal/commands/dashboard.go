@@ -47,6 +47,9 @@ keeps the last data with its age and keeps reconnecting.`,
   haderctl dashboard --redis-url rediss://redis.internal:6380/0`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.JSON() {
+				return cmdutil.UsageErrorf("the dashboard is a screen and has no -o json: use `haderctl breaker status`, `queue status`, `health status` or `chaos status` with -o json")
+			}
 			if opts.Refresh < 100*time.Millisecond {
 				return cmdutil.UsageErrorf("invalid --refresh %s: use 100ms or more", opts.Refresh)
 			}
