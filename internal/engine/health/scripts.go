@@ -1,29 +1,22 @@
 package health
 
-import "github.com/redis/go-redis/v9"
+import (
+	"embed"
 
-// nowMs is Redis' clock, or the caller's when it passes one (tests inject
-// their clock this way; Options.Now).
-const nowMs = `
-local function now_ms(arg)
-  if arg ~= nil and arg ~= '' then return tonumber(arg) end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-`
+	"github.com/haderos/haderctl/internal/engine/luascript"
+)
+
+// scripts are this part's Lua files, one per script (docs/redis-schema.md,
+// "The scripts").
+//
+//go:embed lua/*.lua
+var scripts embed.FS
 
 // slotScript is the probe lock. KEYS[1] the service's slot key. ARGV:
 // interval ms, now ms (” for Redis' clock). The interval slot is
 // floor(now / interval); the first watcher to ask in a slot gets it.
 // Reply: {1 if this caller probes, now ms}.
-var slotScript = redis.NewScript(nowMs + `
-local now = now_ms(ARGV[2])
-local interval = tonumber(ARGV[1])
-local slot = tostring(math.floor(now / interval))
-if redis.call('GET', KEYS[1]) == slot then return {0, now} end
-redis.call('SET', KEYS[1], slot, 'PX', 2 * interval)
-return {1, now}
-`)
+var slotScript = luascript.Load(scripts, "slot.lua")
 
 // recordScript stores one result and decides the alert.
 //
@@ -35,46 +28,4 @@ return {1, now}
 // Reply: {action (” | fired | reminder | resolved), consecutive failures,
 // consecutive successes, now ms, alert since ms}. Only the caller that
 // gets an action sends it, so each alert goes out once.
-var recordScript = redis.NewScript(nowMs + `
-local ST, HOURS, RECENT, ALERTS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local ok = ARGV[1] == '1'
-local code, us, err = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local FT, SUCC, remind = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local now = now_ms(ARGV[12])
-local hour = math.floor(now / 3600000)
-local s = redis.call('HMGET', ST, 'consecutive_failures', 'consecutive_successes', 'alert_open', 'alert_since', 'alert_notified', 'pruned_hour')
-local cf, cs = tonumber(s[1]) or 0, tonumber(s[2]) or 0
-local open, since, notified = s[3] == '1', tonumber(s[4]) or 0, tonumber(s[5]) or 0
-if ok then cs = cs + 1; cf = 0 else cf = cf + 1; cs = 0 end
-redis.call('HSET', ST, 'status', ok and 'healthy' or 'unhealthy', 'http_code', code, 'latency_us', us,
-  'error', err, 'checked_at', now, 'consecutive_failures', cf, 'consecutive_successes', cs, 'name', ARGV[11])
-redis.call('HINCRBY', HOURS, hour .. ':n', 1)
-if ok then redis.call('HINCRBY', HOURS, hour .. ':ok', 1) end
-redis.call('HINCRBY', HOURS, hour .. ':us', us)
-if tonumber(s[6]) ~= hour then
-  local keep = hour - tonumber(ARGV[9])
-  for _, f in ipairs(redis.call('HKEYS', HOURS)) do
-    local h = tonumber(string.match(f, '^(%d+):'))
-    if not h or h <= keep then redis.call('HDEL', HOURS, f) end
-  end
-  redis.call('HSET', ST, 'pruned_hour', hour)
-end
-redis.call('LPUSH', RECENT, (ok and '1' or '0') .. ' ' .. string.format('%.1f', us / 1000) .. ' ' .. code .. ' ' .. now)
-redis.call('LTRIM', RECENT, 0, tonumber(ARGV[8]) - 1)
-local action = ''
-if not open and not ok and cf >= FT then
-  action = 'fired'; since = now
-  redis.call('HSET', ST, 'alert_open', 1, 'alert_since', now, 'alert_notified', now)
-elseif open and not ok and remind >= 0 and now - notified >= remind then
-  action = 'reminder'
-  redis.call('HSET', ST, 'alert_notified', now)
-elseif open and ok and cs >= SUCC then
-  action = 'resolved'
-  redis.call('HSET', ST, 'alert_open', 0, 'alert_resolved', now)
-end
-if action ~= '' then
-  redis.call('XADD', ALERTS, 'MAXLEN', '~', 500, '*', 'kind', action, 'at', now, 'since', since,
-    'consecutive_failures', cf, 'error', err, 'by', ARGV[10])
-end
-return {action, cf, cs, now, since}
-`)
+var recordScript = luascript.Load(scripts, "record.lua")

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/haderos/haderctl/internal/engine/luascript"
 )
 
 // MaxPage is the most operations one Page call returns.
@@ -29,37 +29,7 @@ const MaxPage = 1000
 // with a lower score, then those of equal score ordered before it. Ties
 // are compared byte by byte (as Redis orders them), not with Lua's <,
 // which follows the server's locale.
-var pageScript = redis.NewScript(`
-local Z, score, member, n = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
-local function before(a, b)
-  local la, lb = #a, #b
-  for i = 1, math.min(la, lb) do
-    local x, y = string.byte(a, i), string.byte(b, i)
-    if x ~= y then return x < y end
-  end
-  return la < lb
-end
-local start = 0
-if member ~= '' then
-  local s = redis.call('ZSCORE', Z, member)
-  if s and tonumber(s) == tonumber(score) then
-    start = redis.call('ZRANK', Z, member) + 1
-  else
-    start = redis.call('ZCOUNT', Z, '-inf', '(' .. score)
-    local off, chunk, done = 0, 256, false
-    while not done do
-      local ties = redis.call('ZRANGEBYSCORE', Z, score, score, 'LIMIT', off, chunk)
-      for _, m in ipairs(ties) do
-        if not before(m, member) then done = true break end
-        start = start + 1
-      end
-      if #ties < chunk then done = true end
-      off = off + chunk
-    end
-  end
-end
-return redis.call('ZRANGE', Z, start, start + n - 1, 'WITHSCORES')
-`)
+var pageScript = luascript.Load(scripts, "page.lua")
 
 // Page returns up to n operations in one state (ready, delayed, leased —
 // "inflight" is taken for leased — or dead) after cursor, in List's

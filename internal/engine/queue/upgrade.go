@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/luascript"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -17,68 +18,15 @@ import (
 // damaged gets an entry whose meta line says so: a drain moves it to dead
 // with that reason, and its old hash, if any, is kept under
 // <queue>:op:<id>:v1 for a person to read. Reply: how many were moved.
-var upgradeScript = redis.NewScript(`
-local OPS, CTL = KEYS[1], KEYS[2]
-local moved = 0
-for i, id in ipairs(ARGV) do
-  local ctl = redis.call('HGET', CTL, id)
-  if ctl then
-    local h = {}
-    local isHash = redis.call('TYPE', KEYS[2 + i]).ok == 'hash'
-    if isHash then
-      local kv = redis.call('HGETALL', KEYS[2 + i])
-      for j = 1, #kv, 2 do h[kv[j]] = kv[j + 1] end
-    end
-    local good = string.match(ctl, '^%d+ %d+ %d+ %S+$') and h.operation and h.data
-    local m = {operation = h.operation or '?'}
-    if h.error and h.error ~= '' then m.error = h.error end
-    if good and h.method and h.method ~= '' then
-      m.request = {method = h.method, url = h.url or ''}
-      if h.headers and h.headers ~= '' then
-        local ok, hs = pcall(cjson.decode, h.headers)
-        if ok and type(hs) == 'table' then
-          if next(hs) ~= nil then m.request.headers = hs end
-        else
-          good = false
-        end
-      end
-    end
-    local e
-    if good then
-      e = ctl .. '\n' .. cjson.encode(m) .. '\n' .. h.data
-      redis.call('DEL', KEYS[2 + i])
-    else
-      -- a readable control line and a meta line with no operation name:
-      -- the drain buries it with this reason
-      local line = string.match(ctl, '^%d+ %d+ %d+ %S+$') and ctl or '20000000000000 0 1 unknown'
-      local why = 'unreadable after the upgrade from schema 1: its operation hash was gone'
-      if redis.call('EXISTS', KEYS[2 + i]) == 1 then
-        redis.call('RENAME', KEYS[2 + i], KEYS[2 + i] .. ':v1')
-        why = 'unreadable after the upgrade from schema 1: see the key ' .. KEYS[2 + i] .. ':v1'
-      end
-      e = line .. '\n' .. cjson.encode({error = why}) .. '\nnull'
-    end
-    redis.call('HSET', OPS, id, e)
-    redis.call('HDEL', CTL, id)
-    moved = moved + 1
-  end
-end
-return moved
-`)
+var upgradeScript = luascript.Load(scripts, "upgrade.lua")
 
 // markScript records the new schema version if the namespace is still at
 // the old one. KEYS: the schema key. ARGV: old, new.
-var markScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) end
-return 1
-`)
+var markScript = luascript.Load(scripts, "mark.lua")
 
 // unlockScript deletes the upgrade lock if this process still holds it.
 // KEYS: the lock. ARGV: its value.
-var unlockScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 1
-`)
+var unlockScript = luascript.Load(scripts, "unlock.lua")
 
 // upgradeLockTTL is how long the upgrade lock outlives its holder's last
 // sign of life: a killed upgrader delays the others this long at most.

@@ -2,12 +2,20 @@ package store
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"fmt"
 	"strconv"
 
+	"github.com/haderos/haderctl/internal/engine/luascript"
 	"github.com/redis/go-redis/v9"
 )
+
+// scripts are this part's Lua files, one per script (docs/redis-schema.md,
+// "The scripts").
+//
+//go:embed lua/*.lua
+var scripts embed.FS
 
 // SchemaVersion is the version of the key schema this binary reads and
 // writes (docs/redis-schema.md). A namespace whose stored version is newer
@@ -25,10 +33,7 @@ const SchemaVersion = 3
 // markSchemaScript records a new schema version only if the stored one is
 // still the one upgraded from. KEYS[1] the schema key; ARGV[1] from,
 // ARGV[2] to. Returns 1 if it wrote.
-var markSchemaScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end
-return 0
-`)
+var markSchemaScript = luascript.Load(scripts, "mark_schema.lua")
 
 // MarkSchema records version to in the namespace if it still holds from
 // (another process may have upgraded it meanwhile). It reports whether it

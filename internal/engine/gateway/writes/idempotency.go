@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,9 +13,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/haderos/haderctl/internal/engine/luascript"
 	"github.com/haderos/haderctl/internal/engine/queue"
 	"github.com/redis/go-redis/v9"
 )
+
+// scripts are this part's Lua files, one per script (docs/redis-schema.md,
+// "The scripts").
+//
+//go:embed lua/*.lua
+var scripts embed.FS
 
 // HeaderIdempotencyKey is the request header of the IETF httpapi
 // idempotency draft; HeaderReplayed marks an answer given again for it.
@@ -184,18 +192,7 @@ func (rec *record) replay(w http.ResponseWriter) {
 //	ARGV[3] the new record's TTL, ms
 //
 // Returns 1 if it changed the record, 0 if the record is gone or another's.
-var settleScript = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-local ok, rec = pcall(cjson.decode, v)
-if not ok or type(rec) ~= 'table' or rec.owner ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then
-  redis.call('DEL', KEYS[1])
-else
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-end
-return 1
-`)
+var settleScript = luascript.Load(scripts, "settle.lua")
 
 // settle keeps rec as the key's answer, or frees the key when rec is nil.
 func (wr *Writer) settle(ctx context.Context, t *Ticket, rec *record) {

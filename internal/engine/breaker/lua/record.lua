@@ -1,0 +1,69 @@
+--- internal/engine/breaker/lua/record.lua
+--- prelude: prelude.lua
+-- recordScript reports the outcome of a call. ARGV[11] is success, failure
+-- or release (give a probe slot back without an outcome); ARGV[12] the
+-- generation the call was admitted in ("" for an untracked report, e.g.
+-- from another language's service or the CLI); ARGV[13] the probe token
+-- ("" if none). A result from an older generation is discarded: stale.
+-- An untracked outcome on an OPEN breaker past its recovery time is a
+-- probe's: the breaker goes HALF_OPEN and the outcome counts there (a
+-- success towards closing, a failure reopens it).
+--
+-- With min_reporters above 1 a failure on a CLOSED breaker also records
+-- who's reporter in the reporters set, and the breaker opens only when the
+-- failures meet the threshold and at least min_reporters distinct
+-- processes failed within the window; otherwise the failures keep
+-- counting. A success that clears the failures clears the reporters too:
+-- they are those of the current run of failures. A failing probe reopens
+-- a HALF_OPEN breaker whatever the reporters.
+local now = now_ms()
+local st, bad = load(false, now)
+if not st then return redis.error_reply('CORRUPT ' .. bad) end
+local cfg = st.cfg
+local outcome, token = ARGV[11], ARGV[13]
+if ARGV[12] ~= '' and tonumber(ARGV[12]) ~= st.generation then
+  if token ~= '' then redis.call('ZREM', KEYS[2], token) end
+  return reply('stale', st, 0, now)
+end
+if outcome == 'release' then
+  if token ~= '' then redis.call('ZREM', KEYS[2], token) end
+  return reply('ok', st, 0, now)
+end
+if ARGV[12] == '' and st.state == 'open' and now >= st.opened_at + cfg.recovery_timeout_ms then
+  transition(st, 'half_open', 'recovery timeout elapsed', now)
+end
+if outcome == 'failure' then
+  st.last_failure = now
+  st.failures = st.failures + 1
+  if st.state == 'half_open' then
+    -- the event keeps the probe successes counted before the failure
+    transition(st, 'open', 'probe failed', now)
+  else
+    st.successes = 0
+    if st.state == 'closed' and cfg.min_reporters > 1 and KEYS[4] then
+      st.reporters = report_failure(st, now)
+      if not st.reporters then return redis.error_reply('CORRUPT the reporters key is not a sorted set') end
+      if st.failures >= cfg.failure_threshold and st.reporters >= cfg.min_reporters then
+        transition(st, 'open', fmt(st.failures) .. ' consecutive failures from ' .. fmt(st.reporters) ..
+          ' processes (min reporters ' .. fmt(cfg.min_reporters) .. ')', now)
+      end
+    elseif st.state == 'closed' and st.failures >= cfg.failure_threshold then
+      transition(st, 'open', fmt(st.failures) .. ' consecutive failures', now)
+    end
+  end
+else
+  if st.state == 'open' or st.state == 'forced_open' then return reply('ok', st, 0, now) end
+  if st.state == 'closed' and st.failures == 0 then return reply('ok', st, 0, now) end
+  st.last_success = now
+  st.failures = 0
+  if st.state == 'closed' and cfg.min_reporters > 1 and KEYS[4] then redis.call('DEL', KEYS[4]) end
+  if st.state == 'half_open' then
+    if token ~= '' then redis.call('ZREM', KEYS[2], token) end
+    st.successes = st.successes + 1
+    if st.successes >= cfg.success_threshold then
+      transition(st, 'closed', fmt(st.successes) .. ' consecutive probe successes', now)
+    end
+  end
+end
+save(st)
+return reply('ok', st, 0, now)

@@ -1,0 +1,50 @@
+--- internal/engine/chaos/lua/start.lua
+--- prelude: prelude.lua
+-- startScript starts an experiment. KEYS[5] its key. ARGV[3] the
+-- experiment as JSON (start_ms and end_ms are added here, on Redis' clock),
+-- ARGV[4] duration ms, ARGV[5] max concurrent, ARGV[6] max per hour,
+-- ARGV[7] id, ARGV[8] ms from now until it starts (a scheduled phase;
+-- 0: now). The JSON has no start_ms/end_ms; they are appended. Reply:
+-- {"ok", experiment JSON} or {"refused", why} (a refusal stands even when
+-- its audit entry cannot be written); an error when a key has the wrong
+-- type or Redis is out of memory, with nothing written.
+--
+-- Its first write is the audit entry: at maxmemory Redis refuses a
+-- script's first command that needs memory (XADD), but not the ones after
+-- a write, so nothing may be written before it. The limits are counted
+-- without writing (ZCOUNT) for that reason, expiries are swept after the
+-- start, and the experiment's key is written last: a start that fails
+-- leaves nothing running.
+local function refuse(why)
+  -- the refusal stands even when its audit entry cannot be written
+  redis.pcall('XADD', AUDIT, 'MAXLEN', '~', 10000, '*', 'event', 'refused', 'id', ARGV[7], 'by', who, 'detail', why, 'at', now)
+  return {'refused', why}
+end
+if redis.call('HGET', STATE, 'enabled') ~= '1' then
+  return refuse('chaos is disabled: run haderctl chaos enable')
+end
+if redis.call('HGET', STATE, 'halted') == '1' then
+  return refuse('chaos is halted by stop-all (' .. (redis.call('HGET', STATE, 'halt_reason') or '') .. '): run haderctl chaos resume')
+end
+if redis.call('ZCOUNT', ACTIVE, '(' .. now, '+inf') >= tonumber(ARGV[5]) then
+  return refuse(ARGV[5] .. ' experiments are already running (chaos.max_concurrent)')
+end
+if redis.call('ZCOUNT', STARTS, '(' .. (now - 3600000), '+inf') >= tonumber(ARGV[6]) then
+  return refuse(ARGV[6] .. ' experiments were started in the last hour (chaos.max_per_hour)')
+end
+local d = tonumber(ARGV[4])
+local start = now + (tonumber(ARGV[8]) or 0)
+-- the JSON comes without start/end (ARGV[3] ends with '}'); no cjson round
+-- trip, which would turn big integers into floats
+local js = string.sub(ARGV[3], 1, -2) .. string.format(',"start_ms":%d,"end_ms":%d}', start, start + d)
+local id = ARGV[7]
+local bad = checkTypes()
+if bad then return bad end
+audit('started', id, js)
+redis.call('ZREMRANGEBYSCORE', STARTS, '-inf', now - 3600000)
+redis.call('ZADD', STARTS, now, id)
+redis.call('ZADD', ACTIVE, start + d, id)
+redis.call('SET', KEYS[5], js, 'PX', start + d - now)
+sweep()
+redis.call('PUBLISH', channel, 'started ' .. id)
+return {'ok', js}

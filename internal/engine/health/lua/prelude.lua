@@ -1,0 +1,8 @@
+--- internal/engine/health/lua/prelude.lua: shared code; a script whose header names it as its prelude runs as this file's text followed by its own.
+-- nowMs is Redis' clock, or the caller's when it passes one (tests inject
+-- their clock this way; Options.Now).
+local function now_ms(arg)
+  if arg ~= nil and arg ~= '' then return tonumber(arg) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
