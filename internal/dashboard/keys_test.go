@@ -600,3 +600,36 @@ func TestTitlesCountOneInTheSingular(t *testing.T) {
 		}
 	}
 }
+
+// The grids' memo never shows what is gone: a frame after a refresh that
+// changed a breaker, or after a cursor move, is drawn from the new inputs,
+// and a frame over the same inputs is the same frame, served from the
+// memo.
+func TestGridMemoFollowsItsInputs(t *testing.T) {
+	f := newFake()
+	h := newHarness(t, f, Options{}, 120, 40)
+	first := h.plain()
+	if !strings.Contains(first, "shopify") {
+		t.Fatalf("no shopify breaker on screen:\n%s", first)
+	}
+	memo := h.m.grids[breakersPanel]
+	if memo.out == "" {
+		t.Fatal("the breakers' grid was not memoised")
+	}
+	if again := h.plain(); again != first {
+		t.Fatalf("the same inputs drew another frame:\n%s\nthen\n%s", first, again)
+	}
+	h.key("j")
+	moved := h.plain()
+	if moved == first || h.m.grids[breakersPanel].key == memo.key {
+		t.Fatalf("a cursor move did not redraw the breakers' grid:\n%s", moved)
+	}
+	snap := fixture()
+	for i := range snap.Breakers {
+		snap.Breakers[i].Failures = 99
+	}
+	h.m.Update(snapshotMsg{snap: snap, at: t0})
+	if after := h.plain(); !strings.Contains(after, "99/") {
+		t.Fatalf("a refresh's new failure counts are not on screen:\n%s", after)
+	}
+}

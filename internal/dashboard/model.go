@@ -83,6 +83,7 @@ type Model struct {
 
 	exps      []chaos.ExperimentStatus // the chaos panel's rows
 	summary   [numPanels]string        // each panel's title summary of the snapshot
+	grids     [numPanels]gridMemo      // each panel's last grid, reused while its inputs stay
 	reporters bool                     // a breaker has min_reporters above 1
 
 	depth  map[string][]float64 // queue depth per refresh, oldest first

@@ -74,8 +74,17 @@ func (m *Model) panelView(p panel, rows int) string {
 	case gatewayPanel:
 		headers, cells, states = m.routeRows(win)
 	}
+	// a grid is a pure function of what it shows: a frame in which a
+	// panel's visible rows, cursor and width did not change (a key in
+	// another panel, an event, a refresh that changed nothing on screen)
+	// reuses the panel's last grid instead of rendering every cell again
+	focused := p == m.focus
+	key := gridKey(m.com.Width, cursorRow, focused, headers, cells, states)
+	if g := &m.grids[p]; g.key == key && g.out != "" {
+		return title + "\n" + g.out
+	}
 	cache := map[styleKey]lipgloss.Style{}
-	return title + "\n" + m.grid(headers, cells, func(row, col int) lipgloss.Style {
+	out := m.grid(headers, cells, func(row, col int) lipgloss.Style {
 		k := styleKey{cursor: row == cursorRow && p == m.focus}
 		if row < len(states) && col < len(states[row]) {
 			k.state = states[row][col]
@@ -87,6 +96,31 @@ func (m *Model) panelView(p panel, rows int) string {
 		}
 		return s
 	})
+	m.grids[p] = gridMemo{key: key, out: out}
+	return title + "\n" + out
+}
+
+// gridMemo is a panel's last grid and the inputs it was drawn from.
+type gridMemo struct{ key, out string }
+
+// gridKey is everything a panel's grid depends on besides the model's
+// fixed styles, in one comparable string.
+func gridKey(width, cursorRow int, focused bool, headers []string, cells, states [][]string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d\x00%d\x00%t", width, cursorRow, focused)
+	for _, h := range headers {
+		b.WriteString("\x01" + h)
+	}
+	for _, group := range [][][]string{cells, states} {
+		b.WriteString("\x02")
+		for _, row := range group {
+			b.WriteString("\x03")
+			for _, c := range row {
+				b.WriteString("\x01" + c)
+			}
+		}
+	}
+	return b.String()
 }
 
 // styleKey names one of the few cell styles a grid uses, so each is

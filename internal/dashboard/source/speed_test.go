@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/haderos/haderctl/internal/benchutil"
 	"github.com/haderos/haderctl/internal/dashboard/source/sourcetest"
 	"github.com/haderos/haderctl/internal/engine"
 	"github.com/haderos/haderctl/internal/testredis"
@@ -131,7 +132,7 @@ func BenchmarkSnapshot1000(b *testing.B) {
 			}
 			cnt.n.Store(0)
 			b.ReportAllocs()
-			cpu0, measuredCPU := processCPU()
+			cpu0, measuredCPU := benchutil.ProcessCPU()
 			b.ResetTimer()
 			n := 0
 			for b.Loop() {
@@ -142,7 +143,7 @@ func BenchmarkSnapshot1000(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(cnt.n.Load())/float64(n), "round-trips/op")
-			if cpu1, ok := processCPU(); ok && measuredCPU {
+			if cpu1, ok := benchutil.ProcessCPU(); ok && measuredCPU {
 				// this process' CPU only: Redis' own work is in its process
 				b.ReportMetric(float64((cpu1-cpu0).Microseconds())/1000/float64(n), "cpu-ms/op")
 			}

@@ -11,10 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/haderos/haderctl/internal/benchutil"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/testredis"
 )
@@ -41,9 +41,8 @@ func runHealthServer() int {
 }
 
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	d, _ := benchutil.ProcessCPU()
+	return d
 }
 
 // BenchmarkWatch1000Services runs one watcher over 1,000 services on

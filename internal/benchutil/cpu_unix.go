@@ -1,14 +1,15 @@
 //go:build unix
 
-package source
+package benchutil
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is the CPU time (user + system) this process has used.
-func processCPU() (time.Duration, bool) {
+// ProcessCPU is the CPU time (user + system) this process has used, and
+// whether it could be measured.
+func ProcessCPU() (time.Duration, bool) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, false
