@@ -28,6 +28,9 @@
 ---   no slot free; wait_ms until a probe may be admitted, -1 = until an
 ---   operator acts)
 --- errors: CORRUPT <what is wrong> (a bad hash field, a key of another type; nothing written)
+--- also: before a name's first script a process runs SET <ns>:schema <version> NX
+---   and SADD <ns>:breakers <name> (not done here): `breaker status` lists
+---   the names in that SET
 -- acquireScript asks to make a call. ARGV[11] is the probe token to lease
 -- if the breaker is HALF_OPEN. Verdicts: allow (CLOSED or DISABLED: the
 -- caller reports only what can change something), probe (a HALF_OPEN slot

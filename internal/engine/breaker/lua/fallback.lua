@@ -3,7 +3,8 @@
 --- KEYS[1] <ns>:breaker:{name}            the breaker HASH
 --- KEYS[2] <ns>:breaker:{name}:probes     probe leases ZSET: member a token, score its lease end (Unix ms)
 --- KEYS[3] <ns>:breaker:{name}:events     transitions STREAM (capped at ARGV[9])
---- KEYS[4] <ns>:breaker:{name}:reporters  failure reporters ZSET; may be omitted (then min_reporters is not applied)
+--- KEYS[4] <ns>:breaker:{name}:reporters  failure reporters ZSET (not omitted here: KEYS[5] follows)
+--- KEYS[5] <ns>:breaker:{name}:fallbacks  fallback reporters ZSET: member reporter id, score Unix ms
 --- ARGV[1] clock override, Unix ms; "" = Redis TIME (what a service passes)
 --- ARGV[2] failure threshold, whole number >= 1: the caller's seed, the stored field wins (haderctl: 3)
 --- ARGV[3] success threshold, seed as ARGV[2] (haderctl: 2)
@@ -14,7 +15,6 @@
 --- ARGV[8] pub/sub channel of transitions: <ns>:breaker:transitions
 --- ARGV[9] event stream cap, approximate MAXLEN (haderctl: 1000)
 --- ARGV[10] breaker name, the {name} of KEYS
---- KEYS[5] <ns>:breaker:{name}:fallbacks  fallback reporters ZSET: member reporter id, score Unix ms
 --- ARGV[11] outage start, Unix ms on the process' clock
 --- ARGV[12] outage end, Unix ms on the process' clock
 --- ARGV[13] calls the in-memory breaker answered or counted

@@ -28,6 +28,9 @@
 --- verdicts: ok (counted, or nothing to count), stale (ARGV[12] is not the
 ---   breaker's generation: discarded, the probe slot given back)
 --- errors: CORRUPT <what is wrong> (nothing written)
+--- also: before a name's first script a process runs SET <ns>:schema <version> NX
+---   and SADD <ns>:breakers <name> (not done here): `breaker status` lists
+---   the names in that SET
 -- recordScript reports the outcome of a call. ARGV[11] is success, failure
 -- or release (give a probe slot back without an outcome); ARGV[12] the
 -- generation the call was admitted in ("" for an untracked report, e.g.
