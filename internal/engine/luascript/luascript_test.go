@@ -96,6 +96,8 @@ type header struct {
 	keys, argv         []span
 	keysNone, argvNone bool
 	reply              bool
+	// replyText is the reply line's text and its continuations.
+	replyText string
 }
 
 var (
@@ -110,10 +112,16 @@ func parseHeader(text string) (header, []string) {
 	var bad []string
 	lines := strings.Split(text, "\n")
 	h.path, _ = strings.CutPrefix(lines[0], "--- ")
+	inReply := false
 	for i, line := range lines[1:] {
 		if !strings.HasPrefix(line, "---") {
 			break
 		}
+		if inReply && strings.HasPrefix(line, "---   ") {
+			h.replyText += " " + strings.TrimSpace(strings.TrimPrefix(line, "---"))
+			continue
+		}
+		inReply = false
 		switch {
 		case i == 0 && strings.HasPrefix(line, "--- prelude: "):
 			h.prelude = strings.TrimSpace(strings.TrimPrefix(line, "--- prelude: "))
@@ -145,7 +153,8 @@ func parseHeader(text string) (header, []string) {
 		case strings.HasPrefix(line, "--- KEYS"), strings.HasPrefix(line, "--- ARGV"):
 			bad = append(bad, "not a KEYS/ARGV line (want \"--- KEYS[n] ...\", \"[n..m]\", \"[n..]\" or \": none\"): "+line)
 		case strings.HasPrefix(line, "--- reply: "):
-			h.reply = true
+			h.reply, inReply = true, true
+			h.replyText = strings.TrimPrefix(line, "--- reply: ")
 		case strings.HasPrefix(line, "---   "), strings.HasPrefix(line, "--- "):
 			// a continuation, or another labelled line (errors, verdicts...)
 		default:
