@@ -8,7 +8,8 @@
 --- ARGV[1] now, Unix ms on the pushing client's clock
 --- ARGV[2] retention, ms: the deduplication window (haderctl: 86400000)
 --- ARGV[3..] per operation, three each: id, ready score, entry
----   id: 1-128 of [A-Za-z0-9_.-]; ready score: rank * 1e13 + now ms, rank
+---   id: 1-200 bytes of printable ASCII, no space or brace (queue.ValidID);
+---   ready score: rank * 1e13 + now ms, rank
 ---   0 critical, 1 high, 2 normal, 3 low; entry: "<ready score> 0 <max
 ---   attempts> <service>\n<meta JSON>\n<data JSON>", meta {"operation":
 ---   name, "error": text (optional), "request": {...} (optional)}
