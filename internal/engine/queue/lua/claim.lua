@@ -17,7 +17,7 @@
 --- ARGV[6] max stalls: expired leases before the operation dies
 --- ARGV[7] the largest an entry can be, bytes (max_data_bytes + 65536)
 --- reply: {status "ok" or "paused", now (Unix ms), lease deadline (Unix ms; 0
----   when paused), token ("" when none was taken), reaped back to ready,
+---   when paused), token ("" when n is 0 or paused), reaped back to ready,
 ---   promoted from delayed, buried {id, why, attempts, ...}, claimed
 ---   {id, entry, ...}}
 -- claimScript reaps expired leases and due retries, then leases up to n
