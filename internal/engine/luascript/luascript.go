@@ -3,12 +3,30 @@
 // and embedded with go:embed. A service in another language runs the very
 // same files (docs/redis-schema.md, "The scripts").
 //
-// Each file starts with a header of "---" lines: the file's path in the
-// repository and, for a script built on its part's shared code, the line
-// "--- prelude: prelude.lua" naming a file in the same directory. Such a
-// script runs as the prelude's bytes followed by its own bytes, nothing
-// between them: that text is what EVAL (or SCRIPT LOAD, then EVALSHA) is
-// given, so its SHA-1 is the same in every language that follows the rule.
+// Each file starts with a header of "---" lines, the reference for calling
+// it (luascript_test.go checks every file against these rules):
+//
+//	--- internal/engine/<part>/lua/<file>.lua      its path in the repository
+//	--- prelude: prelude.lua                       only for a script built on shared code
+//	--- KEYS[1] <ns>:breaker:{name}  what it is    one line per key, the pattern of
+//	                                               internal/engine/store/keys.go
+//	--- KEYS[3..] <pattern>  ...                   a variable-length tail
+//	--- ARGV[1] what it is, units, what "" means   one line per argument
+//	--- ARGV[11..15] ...                           a run of arguments on one line
+//	--- ARGV[3..] per operation: ...               a variable-length tail
+//	--- reply: ...                                 each position named
+//	--- errors: ..., verdicts: ..., also: ...      when there is something to say
+//
+// "--- KEYS: none" and "--- ARGV: none" say there is none. A line that
+// starts with "---" and two more spaces continues the one above. Every
+// KEYS[n] and ARGV[n] the script reads, its prelude's included, has a
+// line. A prelude's own header (path, KEYS, ARGV; no reply) says what it
+// reads. The prose below the header is "-- " comments.
+//
+// A script whose header names a prelude (a file in the same directory)
+// runs as the prelude's bytes followed by its own bytes, nothing between
+// them: that text is what EVAL (or SCRIPT LOAD, then EVALSHA) is given, so
+// its SHA-1 is the same in every language that follows the rule.
 package luascript
 
 import (

@@ -12,23 +12,7 @@ import (
 // MaxPage is the most operations one Page call returns.
 const MaxPage = 1000
 
-// pageScript reads one page of a state's ZSET after a cursor, in the
-// set's own order (score, then member bytes), so a page starts where the
-// last one ended even when operations left or joined the set in between:
-// nothing is skipped or repeated that stayed in place, and there is no
-// cap on how deep one can page (asynq's dash stops at 9,999).
-//
-//	KEYS[1] the state's ZSET (ready, delayed, leased or dead)
-//	ARGV[1] the cursor's score, ARGV[2] its member ("" starts at the top),
-//	ARGV[3] how many members to return
-//
-// Reply: a flat {member, score, member, score, …} of up to ARGV[3]
-// members after the cursor. When the cursor's member is still in the set
-// with that score, the page starts at its rank + 1; when it left (retried,
-// purged, claimed) or moved, at the position it would have: the members
-// with a lower score, then those of equal score ordered before it. Ties
-// are compared byte by byte (as Redis orders them), not with Lua's <,
-// which follows the server's locale.
+// pageScript reads one page of a state's ZSET after a cursor: lua/page.lua.
 var pageScript = luascript.Load(scripts, "page.lua")
 
 // Page returns up to n operations in one state (ready, delayed, leased —

@@ -10,22 +10,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// upgradeScript moves operations of the schema-1 layout (a control entry
-// "<score> <attempts> <max> <service>" in <queue>:ctl and a hash per
-// operation, <queue>:op:<id>) into the ops hash. KEYS: ops, ctl, then the
-// hash of each id in ARGV. An id no longer in ctl was moved by another
-// upgrader and is left alone. An operation whose old hash is gone or
-// damaged gets an entry whose meta line says so: a drain moves it to dead
-// with that reason, and its old hash, if any, is kept under
-// <queue>:op:<id>:v1 for a person to read. Reply: how many were moved.
+// upgradeScript moves schema-1 operations into the ops hash: lua/upgrade.lua.
 var upgradeScript = luascript.Load(scripts, "upgrade.lua")
 
-// markScript records the new schema version if the namespace is still at
-// the old one. KEYS: the schema key. ARGV: old, new.
+// markScript records the new schema version after Upgrade: lua/mark.lua.
 var markScript = luascript.Load(scripts, "mark.lua")
 
-// unlockScript deletes the upgrade lock if this process still holds it.
-// KEYS: the lock. ARGV: its value.
+// unlockScript deletes the upgrade lock if this process holds it: lua/unlock.lua.
 var unlockScript = luascript.Load(scripts, "unlock.lua")
 
 // upgradeLockTTL is how long the upgrade lock outlives its holder's last

@@ -30,9 +30,8 @@ var scripts embed.FS
 // the first version-3 haderctl to connect records 3 (MarkSchema).
 const SchemaVersion = 3
 
-// markSchemaScript records a new schema version only if the stored one is
-// still the one upgraded from. KEYS[1] the schema key; ARGV[1] from,
-// ARGV[2] to. Returns 1 if it wrote.
+// markSchemaScript records a new schema version if the stored one is still
+// the one upgraded from (MarkSchema): lua/mark_schema.lua.
 var markSchemaScript = luascript.Load(scripts, "mark_schema.lua")
 
 // MarkSchema records version to in the namespace if it still holds from

@@ -1,20 +1,24 @@
---- internal/engine/breaker/lua/prelude.lua: shared code; a script whose header names it as its prelude runs as this file's text followed by its own.
+--- internal/engine/breaker/lua/prelude.lua
+--- shared code: a script naming this file as its prelude runs as this file's text followed by its own
+--- reads (every breaker script passes them):
+--- KEYS[1] <ns>:breaker:{name}            the breaker HASH
+--- KEYS[2] <ns>:breaker:{name}:probes     probe leases ZSET: member a token, score its lease end (Unix ms)
+--- KEYS[3] <ns>:breaker:{name}:events     transitions STREAM (capped at ARGV[9])
+--- KEYS[4] <ns>:breaker:{name}:reporters  failure reporters ZSET; may be omitted (then min_reporters is not applied)
+--- ARGV[1] clock override, Unix ms; "" = Redis TIME (what a service passes)
+--- ARGV[2] failure threshold, whole number >= 1: the caller's seed, the stored field wins (haderctl: 3)
+--- ARGV[3] success threshold, seed as ARGV[2] (haderctl: 2)
+--- ARGV[4] recovery timeout, ms, seed as ARGV[2] (haderctl: 120000)
+--- ARGV[5] max probes, seed as ARGV[2] (haderctl: the success threshold)
+--- ARGV[6] probe lease, ms, seed as ARGV[2] (haderctl: 30000)
+--- ARGV[7] who, JSON: {"host": str, "pid": int, "user": str} and, optional, "reporter" (absent or "": "<host>/<pid>"), "min_reporters" (absent: 1), "reporter_window_ms" (absent: 60000)
+--- ARGV[8] pub/sub channel of transitions: <ns>:breaker:transitions
+--- ARGV[9] event stream cap, approximate MAXLEN (haderctl: 1000)
+--- ARGV[10] breaker name, the {name} of KEYS
+--- defines: SETTINGS, OWN, MAX_SETTING, who(), own(), now_ms(), fmt(), count(), load(), max_probes(), save(), report_failure(), append(), event(), transition(), reply()
 -- Every breaker script takes the same four keys, all under the breaker's
--- hash tag so they share one Cluster slot:
---
---   KEYS[1] the breaker HASH      <ns>:breaker:{name}
---   KEYS[2] the probes ZSET       <ns>:breaker:{name}:probes
---   KEYS[3] the events STREAM     <ns>:breaker:{name}:events
---   KEYS[4] the reporters ZSET    <ns>:breaker:{name}:reporters
---
--- and the same first ten arguments:
---
---   ARGV[1]  clock override in Unix ms, "" = Redis TIME (tests inject a clock)
---   ARGV[2]  failure threshold        ARGV[3] success threshold
---   ARGV[4]  recovery timeout (ms)    ARGV[5] max probes
---   ARGV[6]  probe lease (ms)         ARGV[7] who: JSON, below
---   ARGV[8]  pub/sub channel          ARGV[9] event stream cap (approximate)
---   ARGV[10] breaker name
+-- hash tag so they share one Cluster slot, and the same first ten
+-- arguments (the header above; tests inject a clock with ARGV[1]).
 --
 -- who is {"host","pid","user"} (recorded in events) and, optional,
 -- "reporter" (this process' id among the breaker's failure reporters;

@@ -1,5 +1,17 @@
 --- internal/engine/chaos/lua/book.lua
 --- prelude: prelude.lua
+--- KEYS[1] <ns>:{chaos}:state   the switch and halt latch HASH
+--- KEYS[2] <ns>:{chaos}:active  experiments index ZSET: member id, score end (Unix ms)
+--- KEYS[3] <ns>:{chaos}:starts  starts of the last hour ZSET: member id, score start (Unix ms)
+--- KEYS[4] <ns>:{chaos}:audit   audit STREAM (capped at about 10000)
+--- ARGV[1] who: the actor in the audit, "<user>@<host>" (haderctl adds " (<CI var>=<id>)" in CI)
+--- ARGV[2] pub/sub channel: <ns>:chaos:changed
+--- ARGV[3] reason
+--- ARGV[4] mode: "halt" (latch the halt: stop-all), "disable" (record who turned chaos off) or ""
+--- ARGV[5] n: how many of ARGV[6..] were stopped
+--- ARGV[6..] the ids end.lua stopped (n of them), then those it found expired
+--- reply: {halt latched "1" or "0", warning...}: one warning per part not written
+--- errors: none of its own: a part Redis refuses is a warning
 -- bookScript writes a stop's bookkeeping after endScript has ended the
 -- experiments. ARGV[3] reason, ARGV[4] "halt" (latch the halt: stop-all),
 -- "disable" (record who turned chaos off) or "", ARGV[5] n, ARGV[6…5+n]

@@ -1,4 +1,13 @@
 --- internal/engine/chaos/lua/end.lua
+--- KEYS[1] <ns>:{chaos}:state   the switch HASH
+--- KEYS[2] <ns>:{chaos}:active  experiments index ZSET
+--- KEYS[3..] <ns>:{chaos}:exp:<id>  one per id, in the order of ARGV[3..]
+--- ARGV[1] pub/sub channel: <ns>:chaos:changed
+--- ARGV[2] "1" = also turn chaos off (HDEL enabled); "0" = not
+--- ARGV[3..] the experiment ids to end, one per KEYS[3..]
+--- reply: {ids stopped (array), ids whose key had expired already (array),
+---   error turning chaos off or ""}; an id not in the index is in neither
+--- errors: none of its own (it frees memory only: it runs at maxmemory)
 -- endScript ends experiments and nothing else. KEYS[1] state hash,
 -- KEYS[2] active index, KEYS[3…] the experiments' keys; ARGV[1] channel,
 -- ARGV[2] '1' to turn chaos off as well, ARGV[3…] the ids. Reply:

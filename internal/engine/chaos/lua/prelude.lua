@@ -1,6 +1,13 @@
---- internal/engine/chaos/lua/prelude.lua: shared code; a script whose header names it as its prelude runs as this file's text followed by its own.
--- Shared by the scripts: KEYS[1] state hash, KEYS[2] active index,
--- KEYS[3] starts, KEYS[4] audit stream; ARGV[1] who, ARGV[2] channel.
+--- internal/engine/chaos/lua/prelude.lua
+--- shared code: a script naming this file as its prelude runs as this file's text followed by its own
+--- reads (every script built on it passes them):
+--- KEYS[1] <ns>:{chaos}:state   the switch and halt latch HASH
+--- KEYS[2] <ns>:{chaos}:active  experiments index ZSET: member id, score end (Unix ms)
+--- KEYS[3] <ns>:{chaos}:starts  starts of the last hour ZSET: member id, score start (Unix ms)
+--- KEYS[4] <ns>:{chaos}:audit   audit STREAM (capped at about 10000)
+--- ARGV[1] who: the actor in the audit, "<user>@<host>" (haderctl adds " (<CI var>=<id>)" in CI)
+--- ARGV[2] pub/sub channel: <ns>:chaos:changed
+--- defines: STATE, ACTIVE, STARTS, AUDIT, who, channel, now (Redis TIME, Unix ms), checkTypes(), audit(), sweep()
 -- sweep moves experiments whose end passed out of the index and audits
 -- their expiry (their keys expired by TTL already); an expiry it cannot
 -- audit stays in the index (the data planes ignore it: its key is gone). checkTypes fails the

@@ -1,5 +1,27 @@
 --- internal/engine/chaos/lua/start.lua
 --- prelude: prelude.lua
+--- KEYS[1] <ns>:{chaos}:state   the switch and halt latch HASH
+--- KEYS[2] <ns>:{chaos}:active  experiments index ZSET: member id, score end (Unix ms)
+--- KEYS[3] <ns>:{chaos}:starts  starts of the last hour ZSET: member id, score start (Unix ms)
+--- KEYS[4] <ns>:{chaos}:audit   audit STREAM (capped at about 10000)
+--- KEYS[5] <ns>:{chaos}:exp:<id>  the experiment STRING (JSON), PX its remaining time
+--- ARGV[1] who: the actor in the audit, "<user>@<host>" (haderctl adds " (<CI var>=<id>)" in CI)
+--- ARGV[2] pub/sub channel: <ns>:chaos:changed
+--- ARGV[3] the experiment as a JSON object without start_ms and end_ms (its last byte "}"):
+---   chaos.Experiment's fields: id, kind (latency, error, abort, timeout, cpu,
+---   memory), services (["*"] = all), probability (0, 1], delay, jitter and
+---   duration in nanoseconds, status, by, reason, ...
+--- ARGV[4] duration, ms
+--- ARGV[5] max concurrent experiments (chaos.max_concurrent)
+--- ARGV[6] max starts in the last hour (chaos.max_per_hour)
+--- ARGV[7] experiment id, the <id> of KEYS[5]
+--- ARGV[8] delay until it starts, ms; 0 or "" = now
+--- reply: {"ok", the stored experiment JSON (start_ms and end_ms added, Redis' clock)}
+---   or {"refused", why}
+--- also: the environment guard (production refused) and the validation of the
+---   experiment are the caller's: the script checks only the switch, the
+---   halt latch and the limits
+--- errors: WRONGTYPE chaos key <key> holds a <type>, ...; OOM at maxmemory (nothing written either way)
 -- startScript starts an experiment. KEYS[5] its key. ARGV[3] the
 -- experiment as JSON (start_ms and end_ms are added here, on Redis' clock),
 -- ARGV[4] duration ms, ARGV[5] max concurrent, ARGV[6] max per hour,

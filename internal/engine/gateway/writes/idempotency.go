@@ -184,14 +184,7 @@ func (rec *record) replay(w http.ResponseWriter) {
 	_, _ = w.Write(rec.Body)
 }
 
-// settleScript changes a key's record only for the claim's owner.
-//
-//	KEYS[1] the key's record (GatewayIdempotency)
-//	ARGV[1] the owner's token
-//	ARGV[2] the new record, or "" to delete the record
-//	ARGV[3] the new record's TTL, ms
-//
-// Returns 1 if it changed the record, 0 if the record is gone or another's.
+// settleScript changes a key's record only for the claim's owner: lua/settle.lua.
 var settleScript = luascript.Load(scripts, "settle.lua")
 
 // settle keeps rec as the key's answer, or frees the key when rec is nil.

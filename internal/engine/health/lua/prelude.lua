@@ -1,4 +1,8 @@
---- internal/engine/health/lua/prelude.lua: shared code; a script whose header names it as its prelude runs as this file's text followed by its own.
+--- internal/engine/health/lua/prelude.lua
+--- shared code: a script naming this file as its prelude runs as this file's text followed by its own
+--- KEYS: none
+--- ARGV: none (now_ms takes the script's clock argument)
+--- defines: now_ms(arg)
 -- nowMs is Redis' clock, or the caller's when it passes one (tests inject
 -- their clock this way; Options.Now).
 local function now_ms(arg)

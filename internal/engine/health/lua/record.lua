@@ -1,15 +1,25 @@
 --- internal/engine/health/lua/record.lua
 --- prelude: prelude.lua
--- recordScript stores one result and decides the alert.
---
---   KEYS[1] state hash  KEYS[2] hours hash  KEYS[3] recent list  KEYS[4] alerts stream
---   ARGV: ok (1|0), HTTP code, latency µs, error, failure threshold,
---         success threshold, remind ms (<0: never), recent max, hours kept,
---         who (host/pid), service name, now ms ('' for Redis' clock)
---
--- Reply: {action ('' | fired | reminder | resolved), consecutive failures,
--- consecutive successes, now ms, alert since ms}. Only the caller that
--- gets an action sends it, so each alert goes out once.
+--- KEYS[1] <ns>:health:{name}         the service's state HASH
+--- KEYS[2] <ns>:health:{name}:hours   hourly counters HASH: "<hour>:n", "<hour>:ok", "<hour>:us"
+--- KEYS[3] <ns>:health:{name}:recent  latest results LIST, newest first
+--- KEYS[4] <ns>:health:{name}:alerts  alerts STREAM (capped at about 500)
+--- ARGV[1] ok: "1" healthy, "0" unhealthy
+--- ARGV[2] HTTP status code (0: no answer)
+--- ARGV[3] latency, µs (integer)
+--- ARGV[4] error text; "" = none
+--- ARGV[5] alert failure threshold: consecutive failures that fire
+--- ARGV[6] alert success threshold: consecutive successes that resolve
+--- ARGV[7] remind every, ms; negative = never
+--- ARGV[8] recent results kept (haderctl: 60)
+--- ARGV[9] hours of counters kept (haderctl: 720)
+--- ARGV[10] who: "<host>/<pid>", recorded in alerts
+--- ARGV[11] service name, the {name} of KEYS
+--- ARGV[12] clock override, Unix ms; "" = Redis TIME
+--- reply: {action: "", fired, reminder or resolved; consecutive failures;
+---   consecutive successes; now, Unix ms; alert since, Unix ms (0: none)}
+-- recordScript stores one result and decides the alert. Only the caller
+-- that gets an action sends it, so each alert goes out once.
 local ST, HOURS, RECENT, ALERTS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local ok = ARGV[1] == '1'
 local code, us, err = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]

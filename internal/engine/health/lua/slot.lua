@@ -1,5 +1,9 @@
 --- internal/engine/health/lua/slot.lua
 --- prelude: prelude.lua
+--- KEYS[1] <ns>:health:{name}:slot  the probe lock STRING: the last slot, floor(now / interval)
+--- ARGV[1] check interval, ms (>= 1)
+--- ARGV[2] clock override, Unix ms; "" = Redis TIME
+--- reply: {1 = this caller probes now, 0 = another took this interval; now, Unix ms}
 -- slotScript is the probe lock. KEYS[1] the service's slot key. ARGV:
 -- interval ms, now ms ('' for Redis' clock). The interval slot is
 -- floor(now / interval); the first watcher to ask in a slot gets it.

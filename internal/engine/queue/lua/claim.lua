@@ -1,5 +1,25 @@
 --- internal/engine/queue/lua/claim.lua
 --- prelude: prelude.lua
+--- KEYS[1] <ns>:queue:{name}          the queue HASH: counters, paused, seq, tp_b*/tp_n*
+--- KEYS[2] <ns>:queue:{name}:ready    ZSET of ids, score rank * 1e13 + first-failed Unix ms
+--- KEYS[3] <ns>:queue:{name}:delayed  ZSET of ids, score due Unix ms
+--- KEYS[4] <ns>:queue:{name}:leased   ZSET of ids, score lease deadline Unix ms
+--- KEYS[5] <ns>:queue:{name}:dead     ZSET of ids, score died Unix ms
+--- KEYS[6] <ns>:queue:{name}:ops      HASH id -> entry (see enqueue.lua)
+--- KEYS[7] <ns>:queue:{name}:lease    HASH id -> fencing token of its lease
+--- KEYS[8] <ns>:queue:{name}:errors   HASH id -> last error
+--- KEYS[9] <ns>:queue:{name}:done     completion log LIST: "@ <Unix ms>" markers, each then ids
+--- ARGV[1] n: operations to lease at most; 0 = only reap and promote
+--- ARGV[2] lease, ms
+--- ARGV[3] service filter; "" = any service
+--- ARGV[4] scan limit: ready ids looked at with a filter (haderctl: 2000)
+--- ARGV[5] owner: the drainer's id; the token is "<seq>@<owner>"
+--- ARGV[6] max stalls: expired leases before the operation dies
+--- ARGV[7] the largest an entry can be, bytes (max_data_bytes + 65536)
+--- reply: {status "ok" or "paused", now (Unix ms), lease deadline (Unix ms; 0
+---   when paused), token ("" when n is 0 or paused), reaped back to ready,
+---   promoted from delayed, buried {id, why, attempts, ...}, claimed
+---   {id, entry, ...}}
 -- claimScript reaps expired leases and due retries, then leases up to n
 -- ready operations under one fencing token. ARGV: n, lease ms, service
 -- filter (empty: any), scan limit (with a filter), owner (the drainer's

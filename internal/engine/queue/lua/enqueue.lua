@@ -1,4 +1,22 @@
 --- internal/engine/queue/lua/enqueue.lua
+--- KEYS[1] <ns>:queue:{name}          the queue HASH (duplicates counter)
+--- KEYS[2] <ns>:queue:{name}:ready    ZSET of ids, score rank * 1e13 + first-failed Unix ms
+--- KEYS[3] <ns>:queue:{name}:ops      HASH id -> entry
+--- KEYS[4] <ns>:queue:{name}:delayed  ZSET, read for a duplicate's state
+--- KEYS[5] <ns>:queue:{name}:leased   ZSET, read for a duplicate's state
+--- KEYS[6] <ns>:queue:{name}:dead     ZSET, read for a duplicate's state
+--- ARGV[1] now, Unix ms on the pushing client's clock
+--- ARGV[2] retention, ms: the deduplication window (haderctl: 86400000)
+--- ARGV[3..] per operation, three each: id, ready score, entry
+---   id: 1-200 bytes of printable ASCII, no space or brace (queue.ValidID);
+---   ready score: rank * 1e13 + now ms, rank
+---   0 critical, 1 high, 2 normal, 3 low; entry: "<ready score> 0 <max
+---   attempts> <service>\n<meta JSON>\n<data JSON>", meta {"operation":
+---   name, "error": text (optional), "request": {...} (optional)}
+--- reply: per operation, in order, "new" or "dup:<state>", state ready,
+---   delayed, leased, dead, completed or unknown
+--- also: once per process before the first push, SADD <ns>:queues <name> and
+---   SET <ns>:schema <version> NX (not done here)
 -- enqueueScript adds operations. KEYS (enqueueKeys): queue hash, ready,
 -- ops, and for the state of a duplicate delayed, leased, dead.
 -- ARGV: now ms (the pushing client's clock), retention ms, then per

@@ -1,16 +1,16 @@
 --- internal/engine/queue/lua/page.lua
+--- KEYS[1] <ns>:queue:{name}:ready  a state's ZSET (or :delayed, :leased, :dead)
+--- ARGV[1] the cursor's score ("" with ARGV[2] "")
+--- ARGV[2] the cursor's member; "" = start at the top
+--- ARGV[3] how many members to return
+--- reply: flat {member, score, member, score, ...}, up to ARGV[3] members after the cursor
 -- pageScript reads one page of a state's ZSET after a cursor, in the
 -- set's own order (score, then member bytes), so a page starts where the
 -- last one ended even when operations left or joined the set in between:
 -- nothing is skipped or repeated that stayed in place, and there is no
 -- cap on how deep one can page (asynq's dash stops at 9,999).
 --
---   KEYS[1] the state's ZSET (ready, delayed, leased or dead)
---   ARGV[1] the cursor's score, ARGV[2] its member ("" starts at the top),
---   ARGV[3] how many members to return
---
--- Reply: a flat {member, score, member, score, …} of up to ARGV[3]
--- members after the cursor. When the cursor's member is still in the set
+-- When the cursor's member is still in the set
 -- with that score, the page starts at its rank + 1; when it left (retried,
 -- purged, claimed) or moved, at the position it would have: the members
 -- with a lower score, then those of equal score ordered before it. Ties

@@ -1,16 +1,22 @@
---- internal/engine/queue/lua/prelude.lua: shared code; a script whose header names it as its prelude runs as this file's text followed by its own.
--- The scripts built on prelude (claim, settle, retry, removeDead) take the
--- nine queue keys of queueKeys, in this order:
---
---   KEYS[1] queue hash  KEYS[2] ready  KEYS[3] delayed  KEYS[4] leased
---   KEYS[5] dead        KEYS[6] ops    KEYS[7] lease    KEYS[8] errors
---   KEYS[9] done
---
--- The others take fewer, each listed in its comment: enqueueScript six
--- (enqueueKeys), enqueueOneScript two (ready, ops) and renewScript two
--- (leased, lease); the schema upgrade's scripts are in upgrade.go. Every
+--- internal/engine/queue/lua/prelude.lua
+--- shared code: a script naming this file as its prelude runs as this file's text followed by its own
+--- reads (every script built on it passes all nine):
+--- KEYS[1] <ns>:queue:{name}          the queue HASH: counters, paused, seq, tp_b*/tp_n*
+--- KEYS[2] <ns>:queue:{name}:ready    ZSET of ids, score rank * 1e13 + first-failed Unix ms
+--- KEYS[3] <ns>:queue:{name}:delayed  ZSET of ids, score due Unix ms
+--- KEYS[4] <ns>:queue:{name}:leased   ZSET of ids, score lease deadline Unix ms
+--- KEYS[5] <ns>:queue:{name}:dead     ZSET of ids, score died Unix ms
+--- KEYS[6] <ns>:queue:{name}:ops      HASH id -> entry (see enqueue.lua)
+--- KEYS[7] <ns>:queue:{name}:lease    HASH id -> fencing token of its lease
+--- KEYS[8] <ns>:queue:{name}:errors   HASH id -> last error
+--- KEYS[9] <ns>:queue:{name}:done     completion log LIST: "@ <Unix ms>" markers, each then ids
+--- ARGV: none
+--- defines: Q, READY, DELAYED, LEASED, DEAD, OPS, LEASE, ERRS, DONE, now (Redis TIME, Unix ms), BAND, parse(), put(), unreadable(), ENTRYMAX, chunk(), fetch(), bury()
+-- The scripts built on prelude (claim, settle, retry, remove_dead) take
+-- the nine queue keys of queueKeys, in the order of the header. The others
+-- take fewer, each listed in its header. Every
 -- key is one queue's, under its hash tag, and comes in KEYS: no script
--- builds a key itself.
+-- builds a key itself (but upgrade.lua's ":v1" rename, under the same tag).
 --
 -- Scores: ready = rank*1e13 + first-failed ms (priority, then age);
 -- delayed = due ms; leased = lease deadline ms; dead = died ms. done is a

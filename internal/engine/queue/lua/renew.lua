@@ -1,4 +1,9 @@
 --- internal/engine/queue/lua/renew.lua
+--- KEYS[1] <ns>:queue:{name}:leased  ZSET of ids, score lease deadline Unix ms
+--- KEYS[2] <ns>:queue:{name}:lease   HASH id -> fencing token
+--- ARGV[1] lease, ms from now (Redis TIME)
+--- ARGV[2..] pairs: id, token
+--- reply: array of the ids whose lease was lost
 -- renewScript extends the leases still held. KEYS: leased, lease. ARGV:
 -- lease ms, then id, token pairs. Reply: the ids whose lease was lost.
 local LEASED, LEASE = KEYS[1], KEYS[2]

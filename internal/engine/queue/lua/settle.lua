@@ -1,5 +1,25 @@
 --- internal/engine/queue/lua/settle.lua
 --- prelude: prelude.lua
+--- KEYS[1] <ns>:queue:{name}          the queue HASH: counters, paused, seq, tp_b*/tp_n*
+--- KEYS[2] <ns>:queue:{name}:ready    ZSET of ids, score rank * 1e13 + first-failed Unix ms
+--- KEYS[3] <ns>:queue:{name}:delayed  ZSET of ids, score due Unix ms
+--- KEYS[4] <ns>:queue:{name}:leased   ZSET of ids, score lease deadline Unix ms
+--- KEYS[5] <ns>:queue:{name}:dead     ZSET of ids, score died Unix ms
+--- KEYS[6] <ns>:queue:{name}:ops      HASH id -> entry (see enqueue.lua)
+--- KEYS[7] <ns>:queue:{name}:lease    HASH id -> fencing token of its lease
+--- KEYS[8] <ns>:queue:{name}:errors   HASH id -> last error
+--- KEYS[9] <ns>:queue:{name}:done     completion log LIST: "@ <Unix ms>" markers, each then ids
+--- ARGV[1] retention, ms: completed entries older are deleted
+--- ARGV[2] retry backoff base, ms
+--- ARGV[3] retry backoff factor
+--- ARGV[4] retry backoff cap, ms
+--- ARGV[5] ndone: how many done outcomes follow
+--- ARGV[6..] ndone triples (id, token, first-failed Unix ms, or "<ms>:<attempts>"
+---   after failed attempts), then quintuples (id, token, kind: retry, dead,
+---   defer or release, x: the jitter in [0,1) for retry, the delay ms for
+---   defer, else 0, text: the error)
+--- reply: per outcome, in that order: "done", "retry:<due ms>", "dead",
+---   "defer:<due ms>", "release" or "stale" (the token is not the lease's)
 -- settleScript records the outcomes of claimed operations. ARGV:
 -- retention ms, backoff base ms, factor, cap ms, the number of done
 -- outcomes, then per done outcome: id, token, first-failed ms (followed

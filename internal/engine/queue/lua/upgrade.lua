@@ -1,4 +1,10 @@
 --- internal/engine/queue/lua/upgrade.lua
+--- KEYS[1] <ns>:queue:{name}:ops       HASH id -> entry (schema 2+)
+--- KEYS[2] <ns>:queue:{name}:ctl       schema-1 control HASH: id -> "<score> <attempts> <max> <service>"
+--- KEYS[3..] <ns>:queue:{name}:op:<id>  schema-1 operation HASH, one per ARGV id, same order
+--- ARGV[1..] the ids to move
+--- reply: integer: how many were moved
+--- writes also: <ns>:queue:{name}:op:<id>:v1 (a damaged old hash, renamed; same slot)
 -- upgradeScript moves operations of the schema-1 layout (a control entry
 -- "<score> <attempts> <max> <service>" in <queue>:ctl and a hash per
 -- operation, <queue>:op:<id>) into the ops hash. KEYS: ops, ctl, then the

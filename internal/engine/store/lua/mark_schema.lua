@@ -1,4 +1,8 @@
 --- internal/engine/store/lua/mark_schema.lua
+--- KEYS[1] <ns>:schema  the schema version STRING
+--- ARGV[1] from: the version upgraded from
+--- ARGV[2] to: written only if the stored one is still ARGV[1]
+--- reply: 1 = written, 0 = not
 -- markSchemaScript records a new schema version only if the stored one is
 -- still the one upgraded from. KEYS[1] the schema key; ARGV[1] from,
 -- ARGV[2] to. Returns 1 if it wrote.

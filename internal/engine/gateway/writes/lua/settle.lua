@@ -1,12 +1,10 @@
 --- internal/engine/gateway/writes/lua/settle.lua
+--- KEYS[1] <ns>:gateway:idem:{key}  the Idempotency-Key's record STRING (JSON)
+--- ARGV[1] the owner's token (the record's "owner")
+--- ARGV[2] the new record JSON; "" = delete the record
+--- ARGV[3] the new record's TTL, ms
+--- reply: 1 = changed; 0 = the record is gone or another owner's
 -- settleScript changes a key's record only for the claim's owner.
---
---   KEYS[1] the key's record (GatewayIdempotency)
---   ARGV[1] the owner's token
---   ARGV[2] the new record, or "" to delete the record
---   ARGV[3] the new record's TTL, ms
---
--- Returns 1 if it changed the record, 0 if the record is gone or another's.
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local ok, rec = pcall(cjson.decode, v)
