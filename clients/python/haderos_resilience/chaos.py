@@ -15,6 +15,7 @@ plane (health checks, queue drains, the gateway) and stopped by
 from __future__ import annotations
 
 import asyncio
+import decimal
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence
 
 from . import _core
-from .health import _core_valid_name, _go_json, _ns, _text
+from .health import _ns, _text
 
 KINDS = ("latency", "error", "abort", "timeout", "cpu", "memory")
 # Environments chaos may run in by default; production never.
@@ -78,8 +79,27 @@ def environment_allowed(env: Optional[str], allowed: Sequence[str]) -> None:
 
 
 def _go_duration_s(seconds: float) -> str:
-    from .health import _go_duration
-    return _go_duration(_ns(seconds))
+    return _core.go_duration(_ns(seconds))
+
+
+def _go_json(value: Any) -> str:
+    """_core.go_json with floats as Go writes them (1, 0.3, 0.00001, not
+    1.0 or 1e-05): an experiment's probability is stored byte for byte as
+    haderctl chaos inject stores it."""
+    if isinstance(value, dict):
+        return "{" + ",".join(_core.go_json(str(k)) + ":" + _go_json(v) for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_go_json(v) for v in value) + "]"
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{value} cannot be stored as JSON")
+        if value == int(value) and abs(value) < 1e21:
+            return str(int(value))
+        text = repr(value)
+        if "e" in text and 1e-6 <= abs(value) < 1e21:
+            text = format(decimal.Decimal(text), "f")
+        return text
+    return _core.go_json(value)
 
 
 class ChaosSystem:
@@ -104,7 +124,6 @@ class ChaosSystem:
                 merged[k] = v
         self.limits = {k: min(v, CEILINGS[k]) for k, v in merged.items()}
         self.who, self.ci_job = identity()
-        self._schema_checked = None
 
     @property
     def environment(self) -> str:
@@ -113,9 +132,7 @@ class ChaosSystem:
     async def _redis(self):
         r = _core.get_redis()
         keys = _core.Keys(_core.settings().namespace)
-        if self._schema_checked != (id(r), keys.namespace):
-            await _core.check_schema(r, keys)
-            self._schema_checked = (id(r), keys.namespace)
+        await _core.check_schema(r, keys)  # once per client and namespace
         return r, keys
 
     @staticmethod
@@ -176,7 +193,7 @@ class ChaosSystem:
     def get_chaos_monkey(self, service: str) -> "ChaosMonkey":
         """The experiments on one service ("all" or "*": every service)."""
         if service not in ("all", "*"):
-            _core_valid_name("service", service)
+            _core.valid_name("service", service)
         return ChaosMonkey(self, "*" if service in ("all", "*") else service)
 
     def _validate(self, e: Dict[str, Any]) -> None:
@@ -331,7 +348,7 @@ class ChaosSystem:
         if not 0 < time_scale <= 10:
             raise ValueError(f"invalid time_scale {time_scale}: use a factor above 0 and at most 10")
         for s in services or ():
-            _core_valid_name("service", s)
+            _core.valid_name("service", s)
         binary = haderctl or os.environ.get("HADERCTL_BIN") or shutil.which("haderctl")
         if not binary:
             raise FileNotFoundError("haderctl not found: set HADERCTL_BIN or put haderctl on PATH")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
-import decimal
 import json
 import logging
 import os
@@ -50,63 +49,7 @@ WINDOWS = (("1h", 1), ("24h", 24), ("7d", 7 * 24), ("30d", 30 * 24))
 _NS = 1_000_000_000
 
 
-# --- Go-compatible encodings -------------------------------------------------
-
-
-def _go_json(value: Any) -> str:
-    """JSON as Go's encoding/json writes it: compact, UTF-8 kept, <, >, &,
-    U+2028 and U+2029 escaped, floats in Go's shortest form (1, 0.3,
-    0.00001), so what Python stores is byte for byte what haderctl would."""
-    if isinstance(value, dict):
-        return "{" + ",".join(_go_json(str(k)) + ":" + _go_json(v) for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_go_json(v) for v in value) + "]"
-    if isinstance(value, float):
-        return _go_float(value)
-    if isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-        for raw, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-            text = text.replace(raw, esc)
-        return text
-    return json.dumps(value)  # int, bool, None
-
-
-def _go_float(x: float) -> str:
-    if x != x or x in (float("inf"), float("-inf")):
-        raise ValueError(f"{x} cannot be stored as JSON")
-    if x == int(x) and abs(x) < 1e21:
-        return str(int(x))
-    text = repr(x)
-    if "e" in text and 1e-6 <= abs(x) < 1e21:
-        text = format(decimal.Decimal(text), "f")
-    return text
-
-
-def _go_duration(ns: int) -> str:
-    """A duration as Go's time.Duration.String writes it (10s, 1.5s,
-    250ms, 1m30s, 1h0m0s)."""
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    ns = abs(ns)
-    if ns < _NS:
-        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
-            if ns >= size:
-                return sign + _trim(ns / size) + unit
-    h, rest = divmod(ns, 3600 * _NS)
-    m, rest = divmod(rest, 60 * _NS)
-    secs = _trim(rest / _NS)
-    if h:
-        return f"{sign}{h}h{m}m{secs}s"
-    if m:
-        return f"{sign}{m}m{secs}s"
-    return f"{sign}{secs}s"
-
-
-def _trim(x: float) -> str:
-    text = f"{x:.9f}".rstrip("0").rstrip(".")
-    return text or "0"
+# --- helpers ------------------------------------------------------------------
 
 
 def _ns(seconds: float) -> int:
@@ -170,7 +113,7 @@ class ServiceConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field (haderctl's rules)."""
-        _core_valid_name("service", self.name)
+        _core.valid_name("service", self.name)
         bad = f"health check {self.name}: "
         u = urllib.parse.urlsplit(self.health_check_url or "")
         if u.scheme not in ("http", "https") or not u.hostname:
@@ -232,14 +175,6 @@ class ServiceConfig:
         if not self.expect_status:
             return 200 <= code < 400
         return code in self.expect_status
-
-
-def _core_valid_name(kind: str, name: str) -> None:
-    ok = isinstance(name, str) and 0 < len(name) <= 128 and all(
-        ch.isascii() and (ch.isalnum() or (i > 0 and ch in "_.-")) for i, ch in enumerate(name))
-    if not ok:
-        raise ValueError(f"invalid {kind} name {name!r}: use 1-128 letters, digits, '_', '.' or '-', "
-                         "starting with a letter or digit")
 
 
 # --- probing --------------------------------------------------------------------
@@ -322,16 +257,13 @@ class HealthChecker:
         # (haderctl's or Python's) had it already
         self.rounds: Dict[str, Dict[str, int]] = {}
         self._supervisor: Optional[asyncio.Task] = None
-        self._schema_checked = None  # the (redis, namespace) whose schema was checked
 
     # Redis and keys from the package configuration, looked up per call so
     # configure() applies to the module-level checker too.
     async def _redis(self):
         r = _core.get_redis()
         keys = _core.Keys(_core.settings().namespace)
-        if self._schema_checked != (id(r), keys.namespace):
-            await _core.check_schema(r, keys)
-            self._schema_checked = (id(r), keys.namespace)
+        await _core.check_schema(r, keys)  # once per client and namespace
         return r, keys
 
     async def register_service(self, config: ServiceConfig) -> None:
@@ -342,7 +274,7 @@ class HealthChecker:
         self._services[config.name] = config
         r, keys = await self._redis()
         async with r.pipeline(transaction=False) as p:
-            p.hset(keys.health_services(), config.name, _go_json(config.check_document()))
+            p.hset(keys.health_services(), config.name, _core.go_json(config.check_document()))
             p.setnx(keys.schema(), _core.SCHEMA_VERSION)
             await p.execute()
 
@@ -384,11 +316,11 @@ class HealthChecker:
                 code, body = await asyncio.wait_for(
                     asyncio.to_thread(_probe_urllib, cfg, self._user_agent), cfg.timeout)
         except (asyncio.TimeoutError, socket.timeout, TimeoutError):
-            return False, 0, int((time.monotonic() - start) * 1e6), "timed out after " + _go_duration(_ns(cfg.timeout))
+            return False, 0, int((time.monotonic() - start) * 1e6), "timed out after " + _core.go_duration(_ns(cfg.timeout))
         except Exception as e:  # noqa: BLE001 - any transport failure is a failed check
             us = int((time.monotonic() - start) * 1e6)
             if "timed out" in str(getattr(e, "reason", e)) or (httpx is not None and isinstance(e, getattr(httpx, "TimeoutException", ()))):
-                return False, 0, us, "timed out after " + _go_duration(_ns(cfg.timeout))
+                return False, 0, us, "timed out after " + _core.go_duration(_ns(cfg.timeout))
             return False, 0, us, _transport_error(e)
         us = int((time.monotonic() - start) * 1e6)
         if not cfg.healthy_status(code):
@@ -396,7 +328,7 @@ class HealthChecker:
         if cfg.body_match and cfg.body_match.encode() not in body:
             return False, code, us, f"body does not contain {json.dumps(cfg.body_match)}"
         if cfg.max_response_time and us > cfg.max_response_time * 1e6:
-            return False, code, us, f"slow: {_go_duration(us // 1000 * 1_000_000)} > {_go_duration(_ns(cfg.max_response_time))}"
+            return False, code, us, f"slow: {_core.go_duration(us // 1000 * 1_000_000)} > {_core.go_duration(_ns(cfg.max_response_time))}"
         return True, code, us, ""
 
     async def _record(self, cfg: ServiceConfig, ok: bool, code: int, us: int, why: str) -> Dict[str, Any]:
@@ -424,7 +356,7 @@ class HealthChecker:
         # the record script gave this process the alert: it is sent once,
         # here, as a log line (haderctl's "log" provider) and to on_alert
         if kind == "resolved":
-            msg = f"{name} is healthy again (down for {_go_duration((now - since) // 1000 * _NS)})"
+            msg = f"{name} is healthy again (down for {_core.go_duration((now - since) // 1000 * _NS)})"
         elif kind == "reminder":
             msg = f"{name} is still unhealthy (since {_iso(since)}, {cf} consecutive failures): {why}"
         else:
