@@ -241,13 +241,17 @@ class HealthChecker:
     """Health checks over the Redis state haderctl uses.
 
     use_httpx: probe with httpx when it is importable (the default), else
-    the standard library in a thread. on_alert(alert dict) is called, after
-    the log line, for each alert the record script gave this process."""
+    the standard library in a thread. feed_breaker: record failed checks
+    (and the first success after them) in the service's breaker, as
+    haderctl's health.feed_breaker does by default. on_alert(alert dict)
+    is called, after the log line, for each alert the record script gave
+    this process."""
 
-    def __init__(self, *, use_httpx: bool = True,
+    def __init__(self, *, use_httpx: bool = True, feed_breaker: bool = True,
                  on_alert: Optional[Callable[[Dict[str, Any]], Any]] = None) -> None:
         self._services: Dict[str, ServiceConfig] = {}
         self._use_httpx = use_httpx and httpx is not None
+        self.feed_breaker = feed_breaker
         self.on_alert = on_alert
         self._who = f"{socket.gethostname()}/{os.getpid()}"
         self._user_agent = "haderos-resilience-health"
@@ -348,9 +352,23 @@ class HealthChecker:
         result.update(checked_at=_iso(now), consecutive_failures=cf, consecutive_successes=cs)
         if action:
             result["alert"] = action
+        await self._feed_breaker(n, ok, cs)
         if action:
             await self._alert(n, action, now, since, cf, why)
         return result
+
+    async def _feed_breaker(self, name: str, ok: bool, cs: int) -> None:
+        # as haderctl's checker (health.feed_breaker, on by default): every
+        # failed check is a failure of the service's breaker, and the first
+        # success after failures a success, so a down service fails fast
+        # for every caller whichever watcher probed it
+        if not self.feed_breaker or (ok and cs != 1):
+            return
+        from .circuit_breaker import CircuitBreaker  # here: it imports this package's parts
+        try:
+            await CircuitBreaker(name).record(ok)
+        except Exception as e:  # noqa: BLE001 - the check is recorded; the breaker is best effort
+            log.warning("could not feed the breaker of %s: %s", name, _core.redact(str(e)))
 
     async def _alert(self, name: str, kind: str, now: int, since: int, cf: int, why: str) -> None:
         # the record script gave this process the alert: it is sent once,
