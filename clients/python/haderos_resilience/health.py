@@ -261,6 +261,7 @@ class HealthChecker:
         # (haderctl's or Python's) had it already
         self.rounds: Dict[str, Dict[str, int]] = {}
         self._supervisor: Optional[asyncio.Task] = None
+        self._stop: Optional[asyncio.Event] = None
 
     # Redis and keys from the package configuration, looked up per call so
     # configure() applies to the module-level checker too.
@@ -275,12 +276,14 @@ class HealthChecker:
         so every watcher (haderctl's and this one) runs it, and claim the
         schema version if the namespace has none."""
         config.validate()
-        self._services[config.name] = config
         r, keys = await self._redis()
         async with r.pipeline(transaction=False) as p:
             p.hset(keys.health_services(), config.name, _core.go_json(config.check_document()))
             p.setnx(keys.schema(), _core.SCHEMA_VERSION)
             await p.execute()
+        self._services[config.name] = config
+        if self._monitoring():
+            self._start_loop(config)
 
     async def unregister_service(self, name: str) -> bool:
         """Remove a registered check (its history stays); whether there was one."""
@@ -424,22 +427,34 @@ class HealthChecker:
             wait_ms = interval_ms - now % interval_ms + random.uniform(0, interval_ms / 20)
             await asyncio.sleep(wait_ms / 1000)
 
+    def _monitoring(self) -> bool:
+        return self._supervisor is not None and not self._supervisor.done()
+
+    def _start_loop(self, cfg: ServiceConfig) -> None:
+        old = self._tasks.get(cfg.name)
+        if old is not None:
+            old.cancel()  # its settings changed: the new loop replaces it
+        self._tasks[cfg.name] = asyncio.ensure_future(self._loop(cfg))
+
     async def start_monitoring(self) -> asyncio.Task:
-        """Start probing every service registered with this checker, each
-        on its interval, taking the shared slot first so all watchers
-        (haderctl's too) probe it once per interval between them. Returns
-        the task; it runs until stop_monitoring() (await it to block)."""
-        if self._supervisor is not None and not self._supervisor.done():
+        """Start probing every service registered with this checker (and
+        those registered with it later), each on its interval, taking the
+        shared slot first so all watchers (haderctl's too) probe it once
+        per interval between them. Returns the task; it runs until
+        stop_monitoring() (await it to block until then)."""
+        if self._monitoring():
             return self._supervisor
         await self._redis()  # fail now on a bad URL or a newer schema
-        for name, cfg in self._services.items():
-            self._tasks[name] = asyncio.ensure_future(self._loop(cfg))
-        tasks = list(self._tasks.values())
+        for cfg in self._services.values():
+            self._start_loop(cfg)
+        stop = self._stop = asyncio.Event()
 
         async def supervise() -> None:
             try:
-                await asyncio.gather(*tasks)
-            except asyncio.CancelledError:
+                await stop.wait()
+            finally:
+                tasks = list(self._tasks.values())
+                self._tasks.clear()
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
@@ -450,9 +465,8 @@ class HealthChecker:
     async def stop_monitoring(self) -> None:
         """Stop every probe loop; a probe in flight is not recorded."""
         sup, self._supervisor = self._supervisor, None
-        self._tasks.clear()
         if sup is not None:
-            sup.cancel()
+            self._stop.set()
             await asyncio.gather(sup, return_exceptions=True)
 
     async def is_service_healthy(self, name: str) -> bool:
