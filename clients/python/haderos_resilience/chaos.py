@@ -140,9 +140,13 @@ class ChaosSystem:
         return [keys.chaos_state(), keys.chaos_active(), keys.chaos_starts(), keys.chaos_audit(), *extra]
 
     async def _audit_refusal(self, what: str, why: str) -> None:
-        r, keys = await self._redis()
-        await r.xadd(keys.chaos_audit(), {"event": "refused", "id": what, "by": self.who, "detail": why,
-                                          "at": str(int(time.time() * 1000))}, maxlen=_AUDIT_MAX, approximate=True)
+        # best effort, as haderctl's: the refusal stands without its entry
+        try:
+            r, keys = await self._redis()
+            await r.xadd(keys.chaos_audit(), {"event": "refused", "id": what, "by": self.who, "detail": why,
+                                              "at": str(int(time.time() * 1000))}, maxlen=_AUDIT_MAX, approximate=True)
+        except Exception as err:  # noqa: BLE001
+            log.warning("chaos refusal not audited: %s", _core.redact(str(err)))
 
     async def _guard(self, what: str) -> None:
         try:
@@ -201,6 +205,8 @@ class ChaosSystem:
         ChaosRefusedError for a limit."""
         if e["kind"] not in KINDS:
             raise ValueError(f"unknown kind {e['kind']!r}: use {', '.join(KINDS)}")
+        if not e.get("services"):
+            raise ValueError("a target service is required (a name, or all)")
         if not 0 < e["probability"] <= 1:
             raise ValueError("probability must be above 0 and at most 1 (100%)")
         if e["duration"] <= 0:
