@@ -182,3 +182,12 @@ def test_the_readme_example_runs(haderctl):
     assert lines[1].startswith("stopped ['ch-") and lines[1].endswith("halted True")
     assert lines[2] == "game day: passed"
     assert haderctl_json(haderctl, "chaos", "list") == []
+
+
+def test_a_game_day_is_refused_while_chaos_is_off(chaos, haderctl, monkeypatch):
+    monkeypatch.setenv("HADERCTL_BIN", haderctl.binary)
+    with pytest.raises(ChaosRefusedError, match="chaos is disabled"):
+        asyncio.run(chaos.run_game_days_scenario("network_storm", time_scale=0.01))
+    with pytest.raises(ValueError, match="unknown scenario|no scenario"):
+        asyncio.run(chaos.run_game_days_scenario("sneeze", time_scale=0.01))
+    assert haderctl.json("chaos", "list", env=ALLOWED) == []

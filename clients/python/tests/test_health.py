@@ -12,6 +12,7 @@ import time
 import pytest
 
 from haderos_resilience import HealthChecker, ServiceConfig, health_checker
+from haderos_resilience import SchemaError
 from haderos_resilience import health as health_mod
 
 DEADLINE = 30.0
@@ -318,3 +319,26 @@ def test_failed_checks_from_python_open_the_breaker_haderctl_sees(client, haderc
     assert haderctl("breaker", "exec", "aramex", "--", "true", check=False).returncode == 75  # refused
     unfed = haderctl("breaker", "status", "smsa", "-o", "json", check=False)
     assert unfed.returncode == 2 and 'unknown breaker "smsa"' in unfed.stderr  # never fed
+
+
+def test_a_service_registered_while_monitoring_is_probed(client, haderctl, upstream):
+    checker = HealthChecker()
+
+    async def main():
+        await checker.start_monitoring()  # nothing registered yet
+        try:
+            await checker.register_service(ServiceConfig(name="late", health_check_url=upstream.url))
+            await poll("the late service's first check", lambda: checker.is_service_healthy("late"))
+        finally:
+            await checker.stop_monitoring()
+
+    asyncio.run(main())
+    assert status_of(haderctl, "late")["healthy"] is True
+    assert checker.rounds["late"]["probed"] == 1
+
+
+def test_a_newer_schema_is_refused(client, sync_redis, namespace, upstream):
+    sync_redis.set(f"{namespace}:schema", 4)
+    with pytest.raises(SchemaError, match="newer than this client's 3"):
+        asyncio.run(HealthChecker().register_service(ServiceConfig(name="x", health_check_url=upstream.url)))
+    assert not sync_redis.exists(f"{namespace}:health:services")
