@@ -27,7 +27,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence
 
 from . import _core
-from .health import _ns, _text
+from .health import _ns, _redis_call, _text
 
 KINDS = ("latency", "error", "abort", "timeout", "cpu", "memory")
 # Environments chaos may run in by default; production never.
@@ -155,6 +155,7 @@ class ChaosSystem:
             await self._audit_refusal(what, str(e))
             raise
 
+    @_redis_call
     async def enable_chaos(self, environment: Optional[str] = None) -> None:
         """Turn chaos on in the namespace (``haderctl chaos enable``);
         refused (ChaosRefusedError, audited) outside the allowed
@@ -166,17 +167,20 @@ class ChaosSystem:
         await _core.script("chaos/lua/switch.lua")(
             r, self._base_keys(keys), [self.who, keys.chaos_channel(), "enabled", "1", "enabled"])
 
+    @_redis_call
     async def disable_chaos(self, reason: str = "") -> Dict[str, Any]:
         """Turn chaos off and end every experiment (``haderctl chaos
         disable``; works in any environment)."""
         return await self._stop_all("chaos disabled: " + reason, "disable")
 
+    @_redis_call
     async def resume(self) -> None:
         """Clear the halt latched by stop_all (``haderctl chaos resume``)."""
         r, keys = await self._redis()
         await _core.script("chaos/lua/switch.lua")(
             r, self._base_keys(keys), [self.who, keys.chaos_channel(), "halted", "0", "resumed"])
 
+    @_redis_call
     async def get_state(self) -> Dict[str, Any]:
         """The switch, the latch and this process' environment, in
         ``haderctl chaos status -o json``'s names (without experiments)."""
@@ -219,6 +223,7 @@ class ChaosSystem:
         if e["kind"] == "error" and not 400 <= e.get("status", 0) <= 599:
             raise ValueError("error needs a status between 400 and 599")
 
+    @_redis_call
     async def start(self, experiment: Dict[str, Any], after_seconds: float = 0) -> Dict[str, Any]:
         """Start an experiment document (haderctl's fields, durations in
         nanoseconds) after the guards; returns it as stored, with start_ms
@@ -276,6 +281,7 @@ class ChaosSystem:
                 result["halted"] = _text(reply[0]) == "1"
             result["warnings"].extend(_text(w) for w in reply[1:])
 
+    @_redis_call
     async def stop(self, experiment_id: str, reason: str = "") -> Dict[str, Any]:
         """End one experiment (``haderctl chaos stop``); "stopped" is empty
         when it was not running."""
@@ -285,6 +291,7 @@ class ChaosSystem:
         await self._book(reason, "", stopped, expired, result)
         return result
 
+    @_redis_call
     async def stop_all(self, reason: str = "emergency stop") -> Dict[str, Any]:
         """The emergency stop (``haderctl chaos stop-all``): end every
         experiment, then latch the halt (no new one until resume()).
@@ -316,6 +323,7 @@ class ChaosSystem:
             result.pop("halted")
         return result
 
+    @_redis_call
     async def list_active(self) -> List[Dict[str, Any]]:
         """The experiments that have not ended (running or scheduled), by
         end, on Redis' clock, as haderctl stores them. Reads only."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import functools
 import json
 import logging
 import os
@@ -69,9 +70,23 @@ def _int(v: Any) -> int:
         return 0
 
 
+def _redis_call(fn: Callable) -> Callable:
+    """A public coroutine whose unreachable Redis is one
+    RedisUnavailableError, its message redacted."""
+    @functools.wraps(fn)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except _core.RedisUnavailableError:
+            raise
+        except _core.REDIS_DOWN as e:
+            raise _core.unavailable(e) from None
+    return call
+
+
 def _iso(ms: int) -> str:
     """Unix ms as haderctl's JSON times (RFC 3339, UTC, ms precision)."""
-    t = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc)
+    t = datetime.datetime.fromtimestamp(ms // 1000, tz=datetime.timezone.utc)
     text = t.strftime("%Y-%m-%dT%H:%M:%S")
     frac = ms % 1000
     return text + (f".{frac:03d}".rstrip("0") if frac else "") + "Z"
@@ -271,6 +286,7 @@ class HealthChecker:
         await _core.check_schema(r, keys)  # once per client and namespace
         return r, keys
 
+    @_redis_call
     async def register_service(self, config: ServiceConfig) -> None:
         """Store the check in Redis, as ``haderctl health register`` does,
         so every watcher (haderctl's and this one) runs it, and claim the
@@ -285,6 +301,7 @@ class HealthChecker:
         if self._monitoring():
             self._start_loop(config)
 
+    @_redis_call
     async def unregister_service(self, name: str) -> bool:
         """Remove a registered check (its history stays); whether there was one."""
         self._services.pop(name, None)
@@ -294,6 +311,7 @@ class HealthChecker:
         r, keys = await self._redis()
         return await r.hdel(keys.health_services(), name) == 1
 
+    @_redis_call
     async def registered_services(self) -> Dict[str, ServiceConfig]:
         """Every check registered in the namespace (by haderctl or Python)."""
         r, keys = await self._redis()
@@ -389,6 +407,7 @@ class HealthChecker:
             if asyncio.iscoroutine(out):
                 await out
 
+    @_redis_call
     async def check_service(self, name: str) -> Dict[str, Any]:
         """Probe one service now and record the result (as ``haderctl
         health check`` does: no slot lock). Returns the result as
@@ -436,6 +455,7 @@ class HealthChecker:
             old.cancel()  # its settings changed: the new loop replaces it
         self._tasks[cfg.name] = asyncio.ensure_future(self._loop(cfg))
 
+    @_redis_call
     async def start_monitoring(self) -> asyncio.Task:
         """Start probing every service registered with this checker (and
         those registered with it later), each on its interval, taking the
@@ -469,12 +489,14 @@ class HealthChecker:
             self._stop.set()
             await asyncio.gather(sup, return_exceptions=True)
 
+    @_redis_call
     async def is_service_healthy(self, name: str) -> bool:
         """Whether the last recorded check succeeded, whoever made it (as
         ``haderctl health status`` judges); never checked: False."""
         r, keys = await self._redis()
         return _text(await r.hget(keys.health(name), "status")) == "healthy"
 
+    @_redis_call
     async def get_service_status(self, name: str) -> Dict[str, Any]:
         """The stored health of a service without probing, in the shape of
         one entry of ``haderctl health status -o json``'s services."""
