@@ -191,3 +191,14 @@ def test_a_game_day_is_refused_while_chaos_is_off(chaos, haderctl, monkeypatch):
     with pytest.raises(ValueError, match="unknown scenario|no scenario"):
         asyncio.run(chaos.run_game_days_scenario("sneeze", time_scale=0.01))
     assert haderctl.json("chaos", "list", env=ALLOWED) == []
+
+
+def test_an_unreachable_redis_is_one_error_without_the_password(client):
+    from conftest import free_port
+    from haderos_resilience import RedisUnavailableError, configure, health_checker
+
+    configure(redis_url=f"redis://:s3cret-pw@127.0.0.1:{free_port()}/0")
+    for call in (chaos_system.list_active, lambda: health_checker.is_service_healthy("shopify")):
+        with pytest.raises(RedisUnavailableError) as err:
+            asyncio.run(call())
+        assert "s3cret-pw" not in str(err.value) and "Redis unavailable" in str(err.value)
