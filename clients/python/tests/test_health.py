@@ -4,6 +4,7 @@ import asyncio
 import http.server
 import json
 import pathlib
+import selectors
 import subprocess
 import sys
 import threading
@@ -74,6 +75,24 @@ async def poll(what, fn, deadline=DEADLINE):
         await asyncio.sleep(0.05)
 
 
+def first_watch_result(haderctl, name):
+    """Run ``haderctl health watch NAME`` (not a terminal: one NDJSON line
+    per check it makes) until its first result, then stop it."""
+    watch = subprocess.Popen([haderctl.binary, "health", "watch", name], env=haderctl.env, cwd=haderctl.cwd,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(watch.stdout, selectors.EVENT_READ)
+            if not sel.select(timeout=DEADLINE):
+                pytest.fail(f"haderctl health watch {name} printed no result in {DEADLINE}s")
+        line = watch.stdout.readline()
+    finally:
+        watch.terminate()
+        _, err = watch.communicate(timeout=DEADLINE)
+    assert line, f"haderctl health watch {name} ended without a result: {err}"
+    return json.loads(line)
+
+
 def test_a_service_checked_from_python_is_up_in_haderctl(client, haderctl, upstream):
     async def main():
         await health_checker.register_service(ServiceConfig(
@@ -113,14 +132,7 @@ def test_a_service_checked_by_haderctl_watch_is_healthy_in_python(client, haderc
     haderctl("health", "register", "smsa", "--url", upstream.url, "--interval", "1s")
     assert not asyncio.run(health_checker.is_service_healthy("smsa"))
     # not a terminal: one NDJSON line per check this watcher made
-    watch = subprocess.Popen([haderctl.binary, "health", "watch", "smsa"], env=haderctl.env, cwd=haderctl.cwd,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        line = watch.stdout.readline()  # blocks until the first result; the process ends on failure
-    finally:
-        watch.terminate()
-        watch.wait(timeout=DEADLINE)
-    assert json.loads(line)["healthy"] is True
+    assert first_watch_result(haderctl, "smsa")["healthy"] is True
 
     async def main():
         assert await health_checker.is_service_healthy("smsa")
@@ -193,13 +205,7 @@ def test_watchers_probe_once_per_interval_between_them(client, haderctl, upstrea
 
 def test_python_skips_the_interval_haderctl_watch_probed(client, haderctl, upstream):
     haderctl("health", "register", "aramex", "--url", upstream.url, "--interval", "24h")
-    watch = subprocess.Popen([haderctl.binary, "health", "watch", "aramex"], env=haderctl.env, cwd=haderctl.cwd,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert json.loads(watch.stdout.readline())["service"] == "aramex"
-    finally:
-        watch.terminate()
-        watch.wait(timeout=DEADLINE)
+    assert first_watch_result(haderctl, "aramex")["service"] == "aramex"
     assert upstream.requests == 1
     checker = HealthChecker()
 
