@@ -411,6 +411,8 @@ async def check_schema(r: Any, keys: Keys, claim: bool = True) -> int:
     try:
         v = await r.get(key)
     except redis_errors.ResponseError as e:
+        if str(e).startswith(("WRONGPASS", "NOAUTH", "NOPERM")):
+            raise unavailable(e) from None
         if not str(e).startswith("WRONGTYPE"):
             raise
         held = await r.type(key)
@@ -492,7 +494,7 @@ def parse_duration(s: str) -> float:
     except ValueError:
         pass
     body, sign = t, 1.0
-    if body[:1] in "+-":
+    if body[:1] in ("+", "-"):
         sign, body = (-1.0 if body[0] == "-" else 1.0), body[1:]
     pos, total, units = 0, 0.0, dict(_UNITS)
     while pos < len(body):

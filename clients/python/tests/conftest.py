@@ -16,6 +16,7 @@ real haderctl binary, a namespace of its own per test.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -36,6 +37,17 @@ import redis  # noqa: E402
 
 import haderos_resilience  # noqa: E402
 from haderos_resilience import _core  # noqa: E402
+
+
+def run(coro):
+    """asyncio.run(coro), closing the package's client of that event loop
+    before the loop ends (its connections belong to the loop)."""
+    async def main():
+        try:
+            return await coro
+        finally:
+            await _core.close()
+    return asyncio.run(main())
 
 
 def free_port() -> int:
