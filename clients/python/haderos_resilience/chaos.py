@@ -127,7 +127,12 @@ class ChaosSystem:
 
     @property
     def environment(self) -> str:
+        """Where this process runs: as set, else $HADERCTL_ENV."""
         return self._environment if self._environment is not None else os.environ.get("HADERCTL_ENV", "")
+
+    @environment.setter
+    def environment(self, value: Optional[str]) -> None:
+        self._environment = value  # None: $HADERCTL_ENV again
 
     async def _redis(self):
         r = _core.get_redis()
