@@ -19,9 +19,9 @@ ALLOWED = {"HADERCTL_ENV": "test"}
 @pytest.fixture
 def chaos(client):
     """The module's chaos_system in the test environment."""
-    chaos_system._environment = "test"
+    chaos_system.environment = "test"
     yield chaos_system
-    chaos_system._environment = None
+    chaos_system.environment = None
 
 
 def haderctl_json(haderctl, *args):
@@ -108,6 +108,9 @@ def test_python_stop_all_latches_the_halt_haderctl_obeys(chaos, haderctl):
     assert stop == {"stopped": [started["id"]], "halted": True, "warnings": []}
     status = haderctl_json(haderctl, "chaos", "status")
     assert status["halted"] is True and status["halt_reason"] == "customers affected"
+    ours = asyncio.run(chaos.get_state())
+    for field in ("enabled", "enabled_by", "halted", "halted_by", "halt_reason", "environment", "environment_allowed"):
+        assert ours[field] == status[field], field
     refused = haderctl("chaos", "inject", "abort", "--service", "x", "--duration", "1m", check=False, env=ALLOWED)
     assert refused.returncode == 4 and "halted by stop-all (customers affected)" in refused.stderr
     with pytest.raises(ChaosRefusedError, match="halted by stop-all"):
