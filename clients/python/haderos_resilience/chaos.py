@@ -227,6 +227,18 @@ class ChaosSystem:
             raise ValueError("latency needs delay_ms > 0 and 0 <= jitter_ms <= delay_ms")
         if e["kind"] == "error" and not 400 <= e.get("status", 0) <= 599:
             raise ValueError("error needs a status between 400 and 599")
+        if e["kind"] == "cpu":
+            if not e.get("cores", 0) > 0:
+                raise ValueError("cpu needs cores > 0")
+            if e["cores"] > self.limits["max_cores"]:
+                raise ChaosRefusedError(f"chaos refused: {e['cores']:.1f} cores exceeds the "
+                                        f"{self.limits['max_cores']:.1f}-core cap (chaos.max_cores)")
+        if e["kind"] == "memory":
+            if not e.get("memory_mb", 0) > 0:
+                raise ValueError("memory needs memory_mb > 0")
+            if e["memory_mb"] > self.limits["max_memory_mb"]:
+                raise ChaosRefusedError(f"chaos refused: {e['memory_mb']} MB exceeds the "
+                                        f"{self.limits['max_memory_mb']} MB cap (chaos.max_memory_mb)")
 
     @_redis_call
     async def start(self, experiment: Dict[str, Any], after_seconds: float = 0) -> Dict[str, Any]:
@@ -235,6 +247,8 @@ class ChaosSystem:
         and end_ms on Redis' clock."""
         e = dict(experiment)
         e.setdefault("id", "ch-%012x" % (random.getrandbits(64) >> 16))
+        e.setdefault("probability", 1.0)
+        e.setdefault("duration", 0)
         await self._guard(e["id"])
         try:
             self._validate(e)
