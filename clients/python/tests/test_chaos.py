@@ -153,6 +153,10 @@ def test_limits_and_bad_input(chaos, haderctl):
         asyncio.run(monkey.inject_failure(duration_seconds=60, status=200))
     with pytest.raises(ValueError, match="invalid service name"):
         chaos.get_chaos_monkey("{bad}")
+    with pytest.raises(ChaosRefusedError, match="2.0 cores exceeds the 1.0-core cap"):
+        asyncio.run(chaos.start({"kind": "cpu", "services": ["shopify"], "cores": 2.0, "duration": 60 * 10**9}))
+    with pytest.raises(ValueError, match="a target service is required"):
+        asyncio.run(chaos.start({"kind": "abort", "services": [], "duration": 60 * 10**9}))
     assert haderctl_json(haderctl, "chaos", "list") == []
 
 
