@@ -351,10 +351,13 @@ class CircuitBreaker:
         a = stack.pop()
         if not stack:
             del self._calls[task]
-        if exc_type is None:
-            await self.finish(a, True)
-        elif issubclass(exc_type, Exception):
-            await self.finish(a, False)
+        if exc_type is None or issubclass(exc_type, Exception):
+            # the call's own result or exception is what the caller gets:
+            # a report that fails is logged, as haderctl's engine logs it
+            try:
+                await self.finish(a, exc_type is None)
+            except Exception as e:  # noqa: BLE001
+                log.warning("breaker %s: recording an outcome failed: %s", self.name, _core.redact(e))
         else:
             # cancelled (or the process is stopping): the call says nothing
             # about the service; shielded so the release survives the

@@ -267,3 +267,26 @@ def test_a_bad_environment_value_is_refused_naming_the_variable(client, monkeypa
     monkeypatch.setenv("CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "soon")
     with pytest.raises(ValueError, match="CIRCUIT_BREAKER_RECOVERY_TIMEOUT"):
         circuit_breaker("aramex")
+
+
+def test_a_corrupt_breaker_is_refused_until_haderctl_resets_it(client, haderctl, sync_redis, namespace):
+    from haderos_resilience import BreakerCorruptError
+    b = circuit_breaker("aramex")
+    run(fail(b, 1))
+    sync_redis.hset(_core.Keys(namespace).breaker("aramex"), "state", "sideways")
+    with pytest.raises(BreakerCorruptError, match="haderctl breaker reset aramex"):
+        run(b.acquire())
+    haderctl("breaker", "reset", "aramex", "--reason", "repair")
+    assert admitted(b)
+
+
+def test_the_calls_own_result_wins_over_a_failed_report(client, sync_redis, namespace, caplog):
+    b = circuit_breaker("aramex")
+    run(fail(b, 1))  # a failure on record: the next success is reported
+
+    async def call():
+        async with b:
+            sync_redis.hset(_core.Keys(namespace).breaker("aramex"), "failures", "lots")
+            return "answered"
+    assert run(call()) == "answered"
+    assert any("recording an outcome failed" in r.getMessage() for r in caplog.records)
