@@ -15,6 +15,7 @@ import enum
 import json
 import logging
 import random
+import time
 from typing import Any, Dict, List, Mapping, Optional, Union
 
 from . import _core
@@ -163,7 +164,7 @@ class LocalQueueFallback:
         keys = _core.Keys()
         q = parts["queue"]
         await _core.check_schema(r, keys)
-        memo = (id_of(r), keys.namespace, q)
+        memo = (_client_id(r), keys.namespace, q)
         if not self._registered.get(memo):
             await r.sadd(keys.queues(), q)
             self._registered[memo] = True
@@ -204,13 +205,12 @@ class LocalQueueFallback:
                 "timestamp": _core.rfc3339nano(sec, usec)}
 
 
-def id_of(r: Any) -> int:
-    return id(r)
+def _client_id(r: Any) -> int:
+    return id(r)  # queue_failed_operation's id argument hides the builtin
 
 
 def _now_ms() -> int:
     # the pushing client's clock, as haderctl's push uses its own
-    import time
     return time.time_ns() // 1_000_000
 
 
