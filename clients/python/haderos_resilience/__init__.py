@@ -20,7 +20,7 @@ from .circuit_breaker import (BreakerCorruptError, BreakerSettings, CircuitBreak
                               circuit_breaker, get_breaker_status)
 from .queue import LocalQueueFallback, Priority
 from .health import HealthChecker, ServiceConfig, health_checker
-from .chaos import ChaosMonkey, ChaosSystem, chaos_system
+from .chaos import ChaosMonkey, ChaosRefusedError, ChaosSystem, chaos_system
 
 __all__ = [
     "SCHEMA_VERSION", "Keys", "RedisUnavailableError", "SchemaError", "Settings", "check_schema", "configure",
@@ -29,5 +29,5 @@ __all__ = [
     "get_breaker_status",
     "LocalQueueFallback", "Priority",
     "HealthChecker", "ServiceConfig", "health_checker",
-    "ChaosMonkey", "ChaosSystem", "chaos_system",
+    "ChaosMonkey", "ChaosRefusedError", "ChaosSystem", "chaos_system",
 ]
