@@ -290,3 +290,17 @@ def test_the_calls_own_result_wins_over_a_failed_report(client, sync_redis, name
             return "answered"
     assert run(call()) == "answered"
     assert any("recording an outcome failed" in r.getMessage() for r in caplog.records)
+
+
+def test_haderctl_breaker_events_names_the_python_process(client, haderctl):
+    import getpass
+    import json
+    import os
+    import socket
+    run(fail(circuit_breaker("aramex"), 3))
+    events = [json.loads(line) for line in haderctl("breaker", "events", "aramex", "-o", "json").stdout.splitlines()]
+    opened = [e for e in events if e["to"] == "open"]
+    assert len(opened) == 1
+    e = opened[0]
+    assert (e["from"], e["reason"], e["failures"]) == ("closed", "3 consecutive failures", 3)
+    assert (e["host"], e["pid"], e["user"]) == (socket.gethostname(), os.getpid(), getpass.getuser())
