@@ -34,6 +34,8 @@ from redis import exceptions as redis_errors
 SCHEMA_VERSION = 3
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_NAMESPACE = "hader"
+DEFAULT_TIMEOUT = 5.0
+MAX_TIMEOUT = 3600.0
 MASK = "***"
 
 
@@ -115,12 +117,16 @@ def valid_namespace(ns: Any) -> str:
 @dataclass(frozen=True)
 class Settings:
     """Where the shared state lives: haderctl's REDIS_URL and
-    HADERCTL_NAMESPACE (the defaults when unset)."""
+    HADERCTL_NAMESPACE (the defaults when unset), and HADERCTL_TIMEOUT,
+    the time limit in seconds of connecting and of each Redis call
+    (default 5)."""
     redis_url: str = DEFAULT_REDIS_URL
     namespace: str = DEFAULT_NAMESPACE
+    timeout: float = DEFAULT_TIMEOUT
 
     def __repr__(self) -> str:  # never the password
-        return f"Settings(redis_url={redact_url(self.redis_url)!r}, namespace={self.namespace!r})"
+        return (f"Settings(redis_url={redact_url(self.redis_url)!r}, namespace={self.namespace!r}, "
+                f"timeout={self.timeout!r})")
 
     __str__ = __repr__
 
@@ -135,9 +141,24 @@ def _check_url(url: str) -> str:
     return url
 
 
+def _check_timeout(t: Any, what: str = "timeout") -> float:
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.001 <= t <= MAX_TIMEOUT:
+        raise ValueError(f"{what}: {t!r} is out of range: 0.001 to 3600 seconds")
+    return float(t)
+
+
 def _from_env() -> Settings:
+    t = os.environ.get("HADERCTL_TIMEOUT", "")
+    timeout = DEFAULT_TIMEOUT
+    if t:
+        try:
+            seconds = parse_duration(t)
+        except ValueError:
+            raise ValueError(f"HADERCTL_TIMEOUT: {t!r} is not a number of seconds (or a duration such as 2s)") from None
+        timeout = _check_timeout(seconds, "HADERCTL_TIMEOUT")
     return Settings(redis_url=_check_url(os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL),
-                    namespace=valid_namespace(os.environ.get("HADERCTL_NAMESPACE") or DEFAULT_NAMESPACE))
+                    namespace=valid_namespace(os.environ.get("HADERCTL_NAMESPACE") or DEFAULT_NAMESPACE),
+                    timeout=timeout)
 
 
 _lock = threading.Lock()
@@ -148,21 +169,26 @@ _configured = False
 _clients: Dict[int, Tuple[Any, Any]] = {}
 
 
-def configure(redis_url: Optional[str] = None, namespace: Optional[str] = None) -> Settings:
-    """Set the Redis URL and namespace for every part of the package; a
-    value left out comes from the environment (REDIS_URL,
-    HADERCTL_NAMESPACE) or the default, as haderctl reads them."""
+def configure(redis_url: Optional[str] = None, namespace: Optional[str] = None,
+              timeout: Optional[float] = None) -> Settings:
+    """Set the Redis URL, namespace and timeout (seconds) for every part of
+    the package; a value left out comes from the environment (REDIS_URL,
+    HADERCTL_NAMESPACE, HADERCTL_TIMEOUT) or the default, as haderctl
+    reads them."""
     global _settings, _configured
-    env = _from_env() if redis_url is None or namespace is None else None
+    env = _from_env() if redis_url is None or namespace is None or timeout is None else None
     url = _check_url(redis_url) if redis_url is not None else env.redis_url
     ns = valid_namespace(namespace) if namespace is not None else env.namespace
+    t = _check_timeout(timeout) if timeout is not None else env.timeout
     with _lock:
-        _settings = Settings(redis_url=url, namespace=ns)
+        _settings = Settings(redis_url=url, namespace=ns, timeout=t)
         _configured = True
         old = list(_clients.values())
         _clients.clear()
     for _, client in old:
         _close_later(client)
+    from . import _local  # a new Redis: what this process learnt of the old one goes
+    _local.outage.reset()
     return _settings
 
 
@@ -199,7 +225,8 @@ def get_redis() -> aioredis.Redis:
         got = _clients.get(id(loop))
         if got and got[0] is loop:
             return got[1]
-        client = aioredis.from_url(s.redis_url, decode_responses=True)
+        client = aioredis.from_url(s.redis_url, decode_responses=True, socket_timeout=s.timeout,
+                                   socket_connect_timeout=s.timeout)
         _clients[id(loop)] = (loop, client)
         return client
 
