@@ -17,6 +17,11 @@ keys and arguments haderctl's engine passes them.
               ── cancelled: neither ───── record.lua "release" (a probe's
                                           slot is given back at once)
 
+While Redis is unreachable each process runs an in-memory breaker per
+name by the same rules (redis_unavailable "allow", the default) or
+refuses every call ("deny"), as haderctl's engine does; Redis is tried
+again a second later, and its state wins once it answers.
+
 A breaker runs with the settings stored with it in Redis (set by
 ``haderctl breaker configure`` or the first writer); this process' own,
 from its arguments or CIRCUIT_BREAKER_* as haderctl reads them, only seed
@@ -36,7 +41,7 @@ import secrets
 import socket
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import _core
+from . import _core, _local
 from ._core import REDIS_DOWN, redis_errors
 
 log = logging.getLogger("haderos_resilience.circuit_breaker")
@@ -57,11 +62,14 @@ class CircuitBreakerOpenException(Exception):
     probe; math.inf when an operator forced it open (it admits calls again
     only after ``haderctl breaker reset``)."""
 
-    def __init__(self, name: str, retry_after_seconds: float, state: str = "open", redis_down: bool = False):
+    def __init__(self, name: str, retry_after_seconds: float, state: str = "open", redis_down: bool = False,
+                 in_memory: bool = False):
         self.name = name
         self.retry_after_seconds = retry_after_seconds
         self.state = state
         self.redis_down = redis_down
+        # refused by this process' in-memory breaker (Redis unreachable)
+        self.in_memory = in_memory
         super().__init__(self._message())
 
     def _message(self) -> str:
@@ -71,9 +79,10 @@ class CircuitBreakerOpenException(Exception):
             return (f"breaker {self.name} is forced open by an operator; it admits calls again after "
                     f"`haderctl breaker reset {self.name}`")
         wait = _round(self.retry_after_seconds)
+        where = " (in memory: Redis is unreachable)" if self.in_memory else ""
         if self.state == "half_open":
-            return f"breaker {self.name} is half-open and every probe slot is taken; next probe in {wait}"
-        return f"breaker {self.name} is open; next probe in {wait}"
+            return f"breaker {self.name} is half-open{where} and every probe slot is taken; next probe in {wait}"
+        return f"breaker {self.name} is open{where}; next probe in {wait}"
 
 
 def _round(seconds: float) -> str:
@@ -103,7 +112,7 @@ class BreakerSettings:
     min_reporters: int = 1
     reporter_window: float = 60.0
     # this process' own: what it does while Redis is unreachable ("allow":
-    # admit calls and count nothing; "deny": refuse them)
+    # run an in-memory breaker; "deny": refuse every call)
     redis_unavailable: str = "allow"
 
     def filled(self) -> "BreakerSettings":
@@ -190,7 +199,8 @@ class Admission:
     generation: int = 0
     token: str = ""  # a half-open probe's slot
     failures: int = 0
-    local: bool = False  # admitted while Redis was unreachable
+    local: Optional[_local.LocalBreaker] = None  # admitted in memory: Redis unreachable
+    probe: bool = False  # a local probe slot
     renewer: Optional[asyncio.Task] = None
 
     def stop(self) -> None:
@@ -263,6 +273,8 @@ class CircuitBreaker:
     async def acquire(self) -> Admission:
         """Ask to make one call; raises CircuitBreakerOpenException when
         refused. Finish the admission with finish() or release()."""
+        if _local.outage.is_down():
+            return self._admit_local()
         token = secrets.token_hex(12)
         try:
             rep = await self._script("breaker/lua/acquire.lua", token)
@@ -272,10 +284,10 @@ class CircuitBreaker:
             asyncio.ensure_future(self._release_quietly(Admission(token=token)))
             raise
         except REDIS_DOWN as e:
-            if self.own.redis_unavailable == "deny":
-                raise CircuitBreakerOpenException(self.name, 1.0, "open", redis_down=True) from None
-            log.warning("breaker %s: Redis unreachable, admitting the call uncounted: %s", self.name, _core.redact(e))
-            return Admission(local=True)
+            self._mark_down(e)
+            return self._admit_local()
+        if _local.outage.clear(self._key()):
+            log.info("breaker %s: Redis reachable again, the shared state resumes", self.name)
         if rep.verdict == "allow":
             return Admission(generation=rep.generation, failures=rep.failures)
         if rep.verdict == "probe":
@@ -284,6 +296,29 @@ class CircuitBreaker:
             return a
         wait = math.inf if rep.wait_ms < 0 else rep.wait_ms / 1000
         raise CircuitBreakerOpenException(self.name, wait, rep.state)
+
+    def _key(self) -> Tuple[str, str]:
+        return (_core.settings().namespace, self.name)
+
+    def _mark_down(self, err: BaseException) -> None:
+        if _local.outage.mark_down():
+            log.warning("breaker %s: Redis unreachable, using in-memory breakers: %s", self.name, _core.redact(err))
+
+    def _local_breaker(self) -> _local.LocalBreaker:
+        s = self.shared or self.own  # the settings last learnt from Redis
+        return _local.outage.breaker(self._key(), lambda: _local.LocalBreaker(
+            s.failure_threshold, s.success_threshold, s.recovery_timeout, s.max_probes, s.probe_lease))
+
+    def _admit_local(self) -> Admission:
+        # Redis is unreachable: deny refuses; allow runs this process'
+        # in-memory breaker by the scripts' rules
+        if self.own.redis_unavailable == "deny":
+            raise CircuitBreakerOpenException(self.name, _local.RETRY_AFTER, "open", redis_down=True)
+        lb = self._local_breaker()
+        gen, probe, refused = lb.allow()
+        if refused:
+            raise CircuitBreakerOpenException(self.name, refused[1], refused[0], in_memory=True)
+        return Admission(generation=gen, local=lb, probe=probe)
 
     async def _keep_probe(self, token: str, lease: float) -> None:
         # renew the probe's lease every third of it while the call runs,
@@ -306,20 +341,29 @@ class CircuitBreaker:
     async def finish(self, a: Admission, success: bool) -> Optional[Reply]:
         """Record an admitted call's outcome (None: nothing to record)."""
         a.stop()
-        if a.local or (success and not a.token and a.failures == 0):
+        if a.local is not None:
+            a.local.record(a.generation, a.probe, success)
+            return None
+        if success and not a.token and a.failures == 0:
             return None  # nothing to clear: the happy path costs no round trip
         try:
             return await self._script("breaker/lua/record.lua", "success" if success else "failure",
                                       str(a.generation), a.token)
         except REDIS_DOWN as e:
-            log.warning("breaker %s: recording an outcome failed: %s", self.name, _core.redact(e))
+            # counted in memory instead, as an untracked outcome
+            self._mark_down(e)
+            lb = self._local_breaker()
+            lb.record(lb.generation, False, success)
             return None
 
     async def release(self, a: Admission) -> None:
         """Give an admitted call back without an outcome: neither a success
         nor a failure; a probe's slot is freed at once."""
         a.stop()
-        if a.local or not a.token:
+        if a.local is not None:
+            a.local.release(a.generation, a.probe)
+            return
+        if not a.token:
             return
         await self._script("breaker/lua/record.lua", "release", str(a.generation), a.token)
 

@@ -74,12 +74,12 @@ def wait_for(fn, what: str, timeout: float = 10.0, interval: float = 0.02):
         time.sleep(interval)
 
 
-def start_redis(tmp: Path, *extra: str):
-    """A redis-server on a random loopback port; (process, port)."""
+def start_redis(tmp: Path, *extra: str, port: int = 0):
+    """A redis-server on a loopback port (random unless given); (process, port)."""
     exe = shutil.which("redis-server")
     if not exe:
         pytest.fail("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                              "--dir", str(tmp), *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

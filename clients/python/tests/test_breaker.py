@@ -304,3 +304,75 @@ def test_haderctl_breaker_events_names_the_python_process(client, haderctl):
     e = opened[0]
     assert (e["from"], e["reason"], e["failures"]) == ("closed", "3 consecutive failures", 3)
     assert (e["host"], e["pid"], e["user"]) == (socket.gethostname(), os.getpid(), getpass.getuser())
+
+
+def test_while_redis_is_unreachable_an_in_memory_breaker_opens(client, namespace, tmp_path, poll):
+    from conftest import start_redis
+    import haderos_resilience
+    from haderos_resilience import _local
+    proc, port = start_redis(tmp_path)
+    haderos_resilience.configure(redis_url=f"redis://127.0.0.1:{port}/0", namespace=namespace)
+    b = circuit_breaker("aramex")
+    try:
+        assert admitted(b)
+        proc.terminate()
+        proc.wait(timeout=10)
+        run(fail(b, 3))
+        with pytest.raises(CircuitBreakerOpenException) as e:
+            run(b.acquire())
+        assert e.value.in_memory and e.value.state == "open"
+        assert 0 < e.value.retry_after_seconds <= 120
+        assert "in memory" in str(e.value)
+        # Redis back (empty: it never heard of the failures): its closed
+        # breaker wins and the in-memory one is dropped
+        proc, _ = start_redis(tmp_path, port=port)
+        poll(lambda: admitted(b), "Redis' closed breaker to admit the call again")
+        assert _local.outage.breakers == {}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_while_redis_is_unreachable_deny_refuses_every_call(client, namespace):
+    from conftest import free_port
+    import haderos_resilience
+    haderos_resilience.configure(redis_url=f"redis://127.0.0.1:{free_port()}/0", namespace=namespace)
+    with pytest.raises(CircuitBreakerOpenException) as e:
+        run(circuit_breaker("aramex", redis_unavailable="deny").acquire())
+    assert e.value.redis_down
+    assert "redis_unavailable: deny" in str(e.value)
+
+
+def test_the_in_memory_breaker_follows_the_scripts_rules():
+    from haderos_resilience._local import LocalBreaker
+    clock = [1000.0]
+    lb = LocalBreaker(failure_threshold=2, success_threshold=2, recovery_timeout=10, max_probes=2, probe_lease=30,
+                      now=lambda: clock[0])
+    gen, probe, refused = lb.allow()
+    assert (probe, refused) == (False, None)
+    lb.record(gen, False, False)
+    lb.record(gen, False, True)  # a success clears the run of failures
+    lb.record(gen, False, False)
+    assert lb.state == "closed"
+    lb.record(gen, False, False)
+    assert lb.state == "open"
+    lb.record(gen, False, False)  # stale: admitted before it opened
+    assert lb.failures == 2 and lb.generation == gen + 1  # not 3
+    assert lb.allow()[2] == ("open", 10)
+    clock[0] += 10
+    g1, p1, _ = lb.allow()
+    g2, p2, _ = lb.allow()
+    assert lb.state == "half_open" and p1 and p2
+    assert lb.allow()[2] == ("half_open", 30)  # both probe slots taken
+    lb.release(g2, p2)  # given back without an outcome
+    g3, p3, _ = lb.allow()
+    lb.record(g1, p1, True)
+    lb.record(g3, p3, True)
+    assert lb.state == "closed"
+    g, _, _ = lb.allow()
+    lb.record(g, False, False)
+    lb.record(g, False, False)
+    clock[0] += 10
+    g, p, _ = lb.allow()
+    lb.record(g, p, False)  # a failing probe reopens it
+    assert lb.state == "open" and lb.opened_at == clock[0]
