@@ -153,7 +153,7 @@ def test_a_cancelled_call_is_neither_success_nor_failure(client, haderctl, poll,
         with pytest.raises(asyncio.CancelledError):
             await t
 
-    run(cancelled_probe())
+    run(asyncio.wait_for(cancelled_probe(), 20))
     # the slot is free at once (not when its 30 s lease ends), the breaker
     # stays half-open and the failure count is the one before
     assert sync_redis.zcard(keys.breaker_probes("aramex")) == 0
