@@ -376,3 +376,16 @@ def test_the_in_memory_breaker_follows_the_scripts_rules():
     g, p, _ = lb.allow()
     lb.record(g, p, False)  # a failing probe reopens it
     assert lb.state == "open" and lb.opened_at == clock[0]
+
+
+def test_min_reporters_counts_the_python_process_as_one_reporter(client, haderctl):
+    b = circuit_breaker("aramex")
+    assert admitted(b)
+    haderctl("breaker", "configure", "aramex", "--min-reporters", "2", "--reason", "one path must not open it")
+    run(fail(b, 4))
+    st = status(haderctl, "aramex")
+    assert (st["state"], st["failure_count"], st["reporters"]) == ("closed", 4, 1)
+    # a second process (haderctl itself) failing too opens it
+    haderctl("breaker", "record", "aramex", "failure")
+    st = status(haderctl, "aramex")
+    assert (st["state"], st["failure_count"]) == ("open", 5)
