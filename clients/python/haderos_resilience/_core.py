@@ -419,18 +419,19 @@ class SchemaError(Exception):
         self.stored = stored
 
 
-_VERSION = re.compile(r"[+-]?[0-9]+")
+_VERSION = re.compile(r"[0-9]+")
 _schema_ok: Dict[Tuple[int, str], bool] = {}
 
 
 async def check_schema(r: Any, keys: Keys, claim: bool = True) -> int:
-    """Read <ns>:schema as haderctl does (store.CheckSchema): a newer or
-    unreadable version raises SchemaError; none stored is claimed with
-    SETNX (claim=True) as haderctl's first write does; version 2 is marked
-    3 as haderctl marks it (nothing moves); version 1 needs haderctl's
-    queue upgrade, so it is refused with that said. Returns the version
-    stored before (0: none). A namespace found current is not read again
-    by this client."""
+    """Read <ns>:schema as docs/redis-schema.md ("Claim and check the
+    schema version") tells a client to: a newer or unreadable version
+    (anything but plain decimal digits of at least 1, or another type)
+    raises SchemaError; none stored is claimed with SETNX 3 (claim=True)
+    as haderctl's first write does. An older version (1 or 2) is refused
+    too, saying to run haderctl once: only haderctl's upgrade changes a
+    stored version. Returns the version stored before (0: none). A
+    namespace found current is not read again by this client."""
     memo = (id(r), keys.namespace)
     if _schema_ok.get(memo):
         return SCHEMA_VERSION
@@ -468,11 +469,10 @@ async def check_schema(r: Any, keys: Keys, claim: bool = True) -> int:
     if n > SCHEMA_VERSION:
         raise SchemaError(keys.namespace, f"namespace {keys.namespace!r} has Redis schema version {v!r}, newer than "
                           f"this client's {SCHEMA_VERSION}: upgrade haderos_resilience", v)
-    if n == 1:
-        raise SchemaError(keys.namespace, f"namespace {keys.namespace!r} has Redis schema version 1: run any "
-                          "haderctl command against it once to upgrade its queues, then retry", v)
-    if n == 2:
-        await script("store/lua/mark_schema.lua")(r, [key], [2, SCHEMA_VERSION])
+    if n < SCHEMA_VERSION:
+        raise SchemaError(keys.namespace, f"namespace {keys.namespace!r} has Redis schema version {n}, older than "
+                          f"this client's {SCHEMA_VERSION}: run any haderctl command against it once to upgrade "
+                          "it in place, then retry", v)
     _schema_ok[memo] = True
     return n
 

@@ -52,17 +52,13 @@ def test_a_breaker_in_a_newer_schema_is_refused_with_nothing_written(client, syn
     assert keys_in(sync_redis, namespace) == [namespace + ":schema"]
 
 
-def test_version_2_is_marked_3_as_haderctl_marks_it(client, sync_redis, namespace):
-    sync_redis.set(namespace + ":schema", "2")
-    run(fail_once("aramex"))
-    assert sync_redis.get(namespace + ":schema") == "3"
-
-
-def test_version_1_is_left_to_haderctls_upgrade(client, sync_redis, namespace, haderctl):
-    sync_redis.set(namespace + ":schema", "1")
-    with pytest.raises(SchemaError, match="haderctl command"):
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_an_older_version_is_left_to_haderctls_upgrade(client, sync_redis, namespace, haderctl, version):
+    sync_redis.set(namespace + ":schema", version)
+    with pytest.raises(SchemaError, match=f"version {version}, older than this client's 3: run any haderctl"):
         run(fail_once("aramex"))
     assert keys_in(sync_redis, namespace) == [namespace + ":schema"]
+    assert sync_redis.get(namespace + ":schema") == version
     haderctl("queue", "status")  # haderctl upgrades it in place
     assert sync_redis.get(namespace + ":schema") == "3"
     _core._schema_ok.clear()
@@ -73,6 +69,9 @@ def test_version_1_is_left_to_haderctls_upgrade(client, sync_redis, namespace, h
 @pytest.mark.parametrize("setup,message", [
     (lambda r, k: r.set(k, "three"), "holds 'three', not a version number"),
     (lambda r, k: r.set(k, "0"), "holds '0', not a version number"),
+    (lambda r, k: r.set(k, "+3"), r"holds '\+3', not a version number"),
+    (lambda r, k: r.set(k, " 3"), "holds ' 3', not a version number"),
+    (lambda r, k: r.set(k, ""), "holds '', not a version number"),
     (lambda r, k: r.rpush(k, "3"), "holds a list, not a string"),
 ])
 def test_an_unreadable_version_is_refused(client, sync_redis, namespace, setup, message):
