@@ -1,0 +1,183 @@
+"""What every part shares: the schema rule, the keys, Go's encodings, and
+secrets kept out of every message."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+import haderos_resilience
+from haderos_resilience import (CircuitBreakerOpenException, LocalQueueFallback, RedisUnavailableError, SchemaError,
+                                _core, circuit_breaker, get_breaker_status)
+
+from conftest import free_port, run, start_redis
+
+
+def keys_in(sync_redis, namespace):
+    return sorted(sync_redis.scan_iter(namespace + ":*"))
+
+
+async def fail_once(name):
+    try:
+        async with circuit_breaker(name):
+            raise RuntimeError("HTTP 503")
+    except RuntimeError:
+        pass
+
+
+# --- the schema ---------------------------------------------------------------
+
+def test_a_new_namespace_is_claimed_at_the_first_write(client, sync_redis, namespace, haderctl):
+    run(fail_once("aramex"))
+    assert sync_redis.get(namespace + ":schema") == "3"
+    # haderctl works with what Python claimed
+    assert haderctl.json("breaker", "status", "aramex")["circuit_breakers"]["aramex"]["failure_count"] == 1
+
+
+def test_reading_claims_nothing(client, sync_redis, namespace):
+    st = run(get_breaker_status("aramex"))
+    assert st["state"] == "closed" and st["settings_stored"] is False
+    assert run(LocalQueueFallback().get_system_status())["queues"] == {}
+    assert keys_in(sync_redis, namespace) == []
+
+
+def test_a_breaker_in_a_newer_schema_is_refused_with_nothing_written(client, sync_redis, namespace):
+    sync_redis.set(namespace + ":schema", "99")
+    with pytest.raises(SchemaError, match=r"schema version '99', newer than this client's 3"):
+        run(fail_once("aramex"))
+    with pytest.raises(SchemaError):
+        run(get_breaker_status("aramex"))
+    assert keys_in(sync_redis, namespace) == [namespace + ":schema"]
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_an_older_version_is_left_to_haderctls_upgrade(client, sync_redis, namespace, haderctl, version):
+    sync_redis.set(namespace + ":schema", version)
+    with pytest.raises(SchemaError, match=f"version {version}, older than this client's 3: run any haderctl"):
+        run(fail_once("aramex"))
+    assert keys_in(sync_redis, namespace) == [namespace + ":schema"]
+    assert sync_redis.get(namespace + ":schema") == version
+    haderctl("queue", "status")  # haderctl upgrades it in place
+    assert sync_redis.get(namespace + ":schema") == "3"
+    _core._schema_ok.clear()
+    run(fail_once("aramex"))
+    assert sync_redis.hget(_core.Keys(namespace).breaker("aramex"), "failures") == "1"
+
+
+@pytest.mark.parametrize("setup,message", [
+    (lambda r, k: r.set(k, "three"), "holds 'three', not a version number"),
+    (lambda r, k: r.set(k, "0"), "holds '0', not a version number"),
+    (lambda r, k: r.set(k, "+3"), r"holds '\+3', not a version number"),
+    (lambda r, k: r.set(k, " 3"), "holds ' 3', not a version number"),
+    (lambda r, k: r.set(k, ""), "holds '', not a version number"),
+    (lambda r, k: r.rpush(k, "3"), "holds a list, not a string"),
+])
+def test_an_unreadable_version_is_refused(client, sync_redis, namespace, setup, message):
+    setup(sync_redis, namespace + ":schema")
+    with pytest.raises(SchemaError, match=message):
+        run(LocalQueueFallback().queue_failed_operation(operation="op", data={}, service_name="erp",
+                                                                error="e"))
+    assert keys_in(sync_redis, namespace) == [namespace + ":schema"]
+
+
+# --- keys and encodings ----------------------------------------------------------
+
+def test_keys_are_haderctls():
+    k = _core.Keys("hader")
+    assert k.schema() == "hader:schema"
+    assert k.breaker("aramex") == "hader:breaker:{aramex}"
+    assert k.breaker_probes("aramex") == "hader:breaker:{aramex}:probes"
+    assert k.breaker_reporters("aramex") == "hader:breaker:{aramex}:reporters"
+    assert k.breaker_channel() == "hader:breaker:transitions"
+    assert k.queue_ops("orders") == "hader:queue:{orders}:ops"
+    assert k.queue_leases("orders") == "hader:queue:{orders}:lease"
+    assert k.health_recent("erp") == "hader:health:{erp}:recent"
+    assert k.chaos_experiment("x1") == "hader:{chaos}:exp:x1"
+    assert k.chaos_channel() == "hader:chaos:changed"
+
+
+@pytest.mark.parametrize("ns,text", [(0, "0s"), (1500, "1.5µs"), (250_000_000, "250ms"),
+                                     (1_500_000_000, "1.5s"), (120 * 10**9, "2m0s"), (90 * 10**9, "1m30s"),
+                                     (3600 * 10**9, "1h0m0s"), (-30 * 10**9, "-30s")])
+def test_go_durations(ns, text):
+    assert _core.go_duration(ns) == text
+
+
+@pytest.mark.parametrize("text,seconds", [("90", 90), ("0.5", 0.5), ("2m", 120), ("1h30m", 5400),
+                                          ("250ms", 0.25), ("1m30.5s", 90.5)])
+def test_durations_read_as_haderctl_reads_them(text, seconds):
+    assert _core.parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["soon", "", "5x", "m"])
+def test_a_bad_duration_is_refused(bad):
+    with pytest.raises(ValueError, match="not a duration"):
+        _core.parse_duration(bad)
+
+
+def test_bad_configuration_is_refused_naming_it(redis_url):
+    with pytest.raises(ValueError, match="invalid namespace"):
+        haderos_resilience.configure(redis_url=redis_url, namespace="has space")
+    with pytest.raises(ValueError, match="unsupported Redis URL"):
+        haderos_resilience.configure(redis_url="http://127.0.0.1:6379", namespace="x")
+
+
+# --- secrets ------------------------------------------------------------------
+
+PASSWORD = "s3cr3t-pw"
+
+
+def test_a_password_never_appears_in_messages_or_reprs(namespace, caplog):
+    caplog.set_level(logging.DEBUG, logger="haderos_resilience")
+    dead = f"redis://oncall:{PASSWORD}@127.0.0.1:{free_port()}/0"
+    s = haderos_resilience.configure(redis_url=dead, namespace=namespace)
+    seen = [repr(s), str(s), repr(_core.settings())]
+    with pytest.raises(RedisUnavailableError) as e:
+        run(LocalQueueFallback().queue_failed_operation(operation="op", data={}, service_name="erp",
+                                                                error="e"))
+    seen += [str(e.value), repr(e.value)]
+    assert "redis://oncall:***@127.0.0.1" in str(e.value)
+    with pytest.raises(CircuitBreakerOpenException) as e2:
+        run(circuit_breaker("aramex", redis_unavailable="deny").acquire())
+    assert e2.value.redis_down
+    seen += [str(e2.value), repr(e2.value)]
+    with pytest.raises(RedisUnavailableError) as e3:
+        run(get_breaker_status("aramex"))
+    seen += [str(e3.value), repr(e3.value)]
+    # allowed while Redis is away: admitted, with a warning that names no secret
+    run(fail_once("aramex"))
+    assert any("Redis unreachable" in r.getMessage() for r in caplog.records)
+    seen += [r.getMessage() for r in caplog.records]
+    with pytest.raises(ValueError) as e4:
+        haderos_resilience.configure(redis_url=f"redis+sentinel://:{PASSWORD}@10.0.0.5:26379/mymaster")
+    seen += [str(e4.value)]
+    for text in seen:
+        assert PASSWORD not in text, text
+    haderos_resilience.configure(namespace="hader", redis_url="redis://127.0.0.1:6379/0")
+
+
+def test_a_password_protected_redis_is_shared_with_haderctl(tmp_path, haderctl, namespace):
+    proc, port = start_redis(tmp_path, "--requirepass", PASSWORD)
+    try:
+        url = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
+        haderos_resilience.configure(redis_url=url, namespace=namespace)
+        for _ in range(3):
+            run(fail_once("aramex"))
+        env = _core.haderctl_env()
+        assert env == {"REDIS_URL": url, "HADERCTL_NAMESPACE": namespace}
+        p = haderctl("breaker", "status", "aramex", env=env)
+        assert "open" in p.stdout
+        assert PASSWORD not in p.stdout + p.stderr
+        # a wrong password: refused, and neither password is in the message
+        haderos_resilience.configure(redis_url=f"redis://:wrong-{PASSWORD}@127.0.0.1:{port}/0",
+                                     namespace=namespace)
+        with pytest.raises(RedisUnavailableError) as e:
+            run(LocalQueueFallback().queue_failed_operation(operation="op", data={}, service_name="erp",
+                                                                    error="e"))
+        assert PASSWORD not in str(e.value) and PASSWORD not in repr(e.value)
+    finally:
+        haderos_resilience.configure(namespace="hader", redis_url="redis://127.0.0.1:6379/0")
+        proc.terminate()
+        proc.wait(timeout=10)
