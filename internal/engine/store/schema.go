@@ -43,7 +43,7 @@ func MarkSchema(ctx context.Context, c redis.UniversalClient, k Keys, from, to i
 }
 
 // SchemaError says the namespace's schema version is newer than this
-// haderctl's, or unreadable (not a whole number, or the key holds another
+// haderctl's, or unreadable (not plain digits of at least 1, or the key holds another
 // type): either way haderctl leaves the namespace alone.
 type SchemaError struct {
 	Namespace string
@@ -86,7 +86,7 @@ func CheckSchema(ctx context.Context, c redis.UniversalClient, k Keys, claim boo
 	}
 	n, convErr := strconv.Atoi(v)
 	switch {
-	case convErr != nil || n < 1:
+	case convErr != nil || n < 1 || !plainDigits(v):
 		shown := v
 		if len(shown) > 40 {
 			shown = shown[:40] + "…"
@@ -96,4 +96,16 @@ func CheckSchema(ctx context.Context, c redis.UniversalClient, k Keys, claim boo
 		return 0, &SchemaError{Namespace: k.Namespace, Key: k.Schema(), Stored: v}
 	}
 	return n, nil
+}
+
+// plainDigits reports whether s is one or more ASCII decimal digits: the
+// only form a version is written in (strconv.Atoi alone takes a sign), so
+// every language reads the same value the same way.
+func plainDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

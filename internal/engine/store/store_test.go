@@ -195,6 +195,10 @@ func TestUnreadableSchemaIsNotCalledNewer(t *testing.T) {
 	}{
 		{func() error { return rdb.Set(ctx, k.Schema(), "banana", 0).Err() }, `holds "banana", not a version number`},
 		{func() error { return rdb.Set(ctx, k.Schema(), "-1", 0).Err() }, `holds "-1", not a version number`},
+		// plain digits only (docs/redis-schema.md): strconv.Atoi would take a sign
+		{func() error { return rdb.Set(ctx, k.Schema(), "+3", 0).Err() }, `holds "+3", not a version number`},
+		{func() error { return rdb.Set(ctx, k.Schema(), "0", 0).Err() }, `holds "0", not a version number`},
+		{func() error { return rdb.Set(ctx, k.Schema(), "", 0).Err() }, `holds "", not a version number`},
 		{func() error { rdb.Del(ctx, k.Schema()); return rdb.HSet(ctx, k.Schema(), "v", "2").Err() }, "holds a hash, not a string"},
 	} {
 		if err := c.plant(); err != nil {
