@@ -14,9 +14,11 @@ JSON and duration forms, and the redaction of secrets.
 from __future__ import annotations
 
 import asyncio
+import decimal
 import getpass
 import hashlib
 import json
+import math
 import os
 import re
 import socket
@@ -502,9 +504,42 @@ _GO_ESCAPE_RE = re.compile("[<>&\u2028\u2029]")
 def go_json(v: Any) -> str:
     """v as Go's json.Marshal writes it: compact, UTF-8 unescaped, but <, >,
     &, U+2028 and U+2029 escaped (those characters only ever appear inside
-    JSON strings). Object keys keep their order."""
-    s = json.dumps(v, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    JSON strings), floats as go_float writes them. Object keys keep their
+    order. Every JSON value the client stores goes through here, so what it
+    writes is byte for byte what haderctl writes."""
+    if isinstance(v, dict):
+        return "{" + ",".join(go_json(str(k)) + ":" + go_json(x) for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(go_json(x) for x in v) + "]"
+    if isinstance(v, float):
+        return go_float(v)
+    s = json.dumps(v, ensure_ascii=False, allow_nan=False)
     return _GO_ESCAPE_RE.sub(lambda m: _GO_ESCAPES[m.group(0)], s)
+
+
+def go_float(x: float) -> str:
+    """x as Go's encoding/json writes a float64: the shortest digits that
+    read back as x (Python's repr finds the same ones), in 'f' form for
+    1e-6 <= |x| < 1e21 (and 0), else in exponent form with a two-digit
+    positive exponent and no leading zero in a negative one (1e+21, 1e-7,
+    1.5e-10). NaN and infinities are refused, as json.Marshal refuses them."""
+    if x != x or x in (float("inf"), float("-inf")):
+        raise ValueError(f"{x} cannot be stored as JSON")
+    sign = "-" if math.copysign(1.0, x) < 0 else ""
+    a = abs(x)
+    d = decimal.Decimal(repr(a)).normalize()
+    if a == 0 or 1e-6 <= a < 1e21:
+        return sign + format(d, "f")
+    _, digits, exp = d.as_tuple()
+    mantissa = str(digits[0]) + ("." + "".join(map(str, digits[1:])) if len(digits) > 1 else "")
+    e = exp + len(digits) - 1
+    return sign + mantissa + ("e+%02d" % e if e >= 0 else "e-%d" % -e)
+
+
+def seconds_ns(seconds: float) -> int:
+    """Seconds (a float, as the seed's API takes them) as whole
+    nanoseconds, a Go time.Duration's unit in the stored JSON."""
+    return int(round(float(seconds) * 1_000_000_000))
 
 
 _UNITS = [("h", 3600 * 10**9), ("m", 60 * 10**9), ("s", 10**9), ("ms", 10**6), ("us", 10**3), ("µs", 10**3),

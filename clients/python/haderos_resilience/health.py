@@ -53,10 +53,6 @@ _NS = 1_000_000_000
 # --- helpers ------------------------------------------------------------------
 
 
-def _ns(seconds: float) -> int:
-    return int(round(float(seconds) * _NS))
-
-
 def _text(v: Any) -> str:
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
@@ -153,17 +149,17 @@ class ServiceConfig:
         """The check as haderctl stores it (health.Check's JSON: durations
         in nanoseconds, fields in its order, empty ones left out)."""
         doc: Dict[str, Any] = {"name": self.name, "url": self.health_check_url,
-                               "method": self.method.upper(), "interval": _ns(self.check_interval),
-                               "timeout": _ns(self.timeout)}
+                               "method": self.method.upper(), "interval": _core.seconds_ns(self.check_interval),
+                               "timeout": _core.seconds_ns(self.timeout)}
         if self.expect_status:
             doc["expect_status"] = self.expect_status
         if self.body_match:
             doc["body_match"] = self.body_match
         if self.max_response_time:
-            doc["max_response_time"] = _ns(self.max_response_time)
+            doc["max_response_time"] = _core.seconds_ns(self.max_response_time)
         if self.headers:
             doc["headers"] = dict(sorted(self.headers.items()))  # Go sorts map keys
-        remind = -1 if self.remind_every < 0 else _ns(self.remind_every)
+        remind = -1 if self.remind_every < 0 else _core.seconds_ns(self.remind_every)
         doc["alert"] = {"failure_threshold": self.failure_threshold,
                         "success_threshold": self.success_threshold, "remind_every": remind}
         doc["source"] = "registered"
@@ -341,11 +337,11 @@ class HealthChecker:
                 code, body = await asyncio.wait_for(
                     asyncio.to_thread(_probe_urllib, cfg, self._user_agent), cfg.timeout)
         except (asyncio.TimeoutError, socket.timeout, TimeoutError):
-            return False, 0, int((time.monotonic() - start) * 1e6), "timed out after " + _core.go_duration(_ns(cfg.timeout))
+            return False, 0, int((time.monotonic() - start) * 1e6), "timed out after " + _core.go_duration(_core.seconds_ns(cfg.timeout))
         except Exception as e:  # noqa: BLE001 - any transport failure is a failed check
             us = int((time.monotonic() - start) * 1e6)
             if "timed out" in str(getattr(e, "reason", e)) or (httpx is not None and isinstance(e, getattr(httpx, "TimeoutException", ()))):
-                return False, 0, us, "timed out after " + _core.go_duration(_ns(cfg.timeout))
+                return False, 0, us, "timed out after " + _core.go_duration(_core.seconds_ns(cfg.timeout))
             return False, 0, us, _transport_error(e)
         us = int((time.monotonic() - start) * 1e6)
         if not cfg.healthy_status(code):
@@ -353,13 +349,13 @@ class HealthChecker:
         if cfg.body_match and cfg.body_match.encode() not in body:
             return False, code, us, f"body does not contain {json.dumps(cfg.body_match)}"
         if cfg.max_response_time and us > cfg.max_response_time * 1e6:
-            return False, code, us, f"slow: {_core.go_duration(us // 1000 * 1_000_000)} > {_core.go_duration(_ns(cfg.max_response_time))}"
+            return False, code, us, f"slow: {_core.go_duration(us // 1000 * 1_000_000)} > {_core.go_duration(_core.seconds_ns(cfg.max_response_time))}"
         return True, code, us, ""
 
     async def _record(self, cfg: ServiceConfig, ok: bool, code: int, us: int, why: str) -> Dict[str, Any]:
         r, keys = await self._redis()
         n = cfg.name
-        remind = -1 if cfg.remind_every < 0 else _ns(cfg.remind_every) // 1_000_000
+        remind = -1 if cfg.remind_every < 0 else _core.seconds_ns(cfg.remind_every) // 1_000_000
         reply = await _core.script("health/lua/record.lua")(
             r, [keys.health(n), keys.health_hours(n), keys.health_recent(n), keys.health_alerts(n)],
             ["1" if ok else "0", code, us, why, cfg.failure_threshold, cfg.success_threshold, remind,
@@ -419,11 +415,11 @@ class HealthChecker:
     async def _acquire(self, cfg: ServiceConfig):
         r, keys = await self._redis()
         got, now = await _core.script("health/lua/slot.lua")(
-            r, [keys.health_slot(cfg.name)], [_ns(cfg.check_interval) // 1_000_000, ""])
+            r, [keys.health_slot(cfg.name)], [_core.seconds_ns(cfg.check_interval) // 1_000_000, ""])
         return _int(got) == 1, _int(now)
 
     async def _loop(self, cfg: ServiceConfig) -> None:
-        interval_ms = _ns(cfg.check_interval) // 1_000_000
+        interval_ms = _core.seconds_ns(cfg.check_interval) // 1_000_000
         while True:
             try:
                 got, now = await self._acquire(cfg)
