@@ -256,10 +256,15 @@ class HealthChecker:
     (and the first success after them) in the service's breaker, as
     haderctl's health.feed_breaker does by default. on_alert(alert dict)
     is called, after the log line, for each alert the record script gave
-    this process."""
+    this process. now: a clock (Unix seconds, as time.time returns) that
+    replaces Redis TIME in the slot and record scripts, as the Go checker's
+    Clock.Now does; None (the default) is Redis' clock. Tests pin it so
+    watchers ask within one interval's slot whatever the wall clock does."""
 
     def __init__(self, *, use_httpx: bool = True, feed_breaker: bool = True,
-                 on_alert: Optional[Callable[[Dict[str, Any]], Any]] = None) -> None:
+                 on_alert: Optional[Callable[[Dict[str, Any]], Any]] = None,
+                 now: Optional[Callable[[], float]] = None) -> None:
+        self.now = now
         self._services: Dict[str, ServiceConfig] = {}
         self._use_httpx = use_httpx and httpx is not None
         self.feed_breaker = feed_breaker
@@ -359,7 +364,7 @@ class HealthChecker:
         reply = await _core.script("health/lua/record.lua")(
             r, [keys.health(n), keys.health_hours(n), keys.health_recent(n), keys.health_alerts(n)],
             ["1" if ok else "0", code, us, why, cfg.failure_threshold, cfg.success_threshold, remind,
-             RECENT_MAX, HOURS_KEPT, self._who, n, ""])
+             RECENT_MAX, HOURS_KEPT, self._who, n, self._script_now()])
         action, cf, cs, now, since = _text(reply[0]), _int(reply[1]), _int(reply[2]), _int(reply[3]), _int(reply[4])
         # haderctl's health.Result JSON: error and alert only when set
         result: Dict[str, Any] = {"service": n, "healthy": ok, "status": "healthy" if ok else "unhealthy",
@@ -412,10 +417,17 @@ class HealthChecker:
         ok, code, us, why = await self._probe(cfg)
         return await self._record(cfg, ok, code, us, why)
 
+    def _script_now(self) -> str:
+        """The scripts' clock argument: "" for Redis TIME, else Unix ms."""
+        if self.now is None:
+            return ""
+        return str(int(self.now() * 1000))
+
     async def _acquire(self, cfg: ServiceConfig):
         r, keys = await self._redis()
         got, now = await _core.script("health/lua/slot.lua")(
-            r, [keys.health_slot(cfg.name)], [_core.seconds_ns(cfg.check_interval) // 1_000_000, ""])
+            r, [keys.health_slot(cfg.name)], [_core.seconds_ns(cfg.check_interval) // 1_000_000,
+                                              self._script_now()])
         return _int(got) == 1, _int(now)
 
     async def _loop(self, cfg: ServiceConfig) -> None:
