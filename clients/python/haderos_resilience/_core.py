@@ -80,6 +80,22 @@ def redact_url(url: str) -> str:
     return scheme + "://" + rest
 
 
+# words marking a header or field name whose value is a secret, as
+# haderctl's internal/redact.IsSecretName has them
+SECRET_WORDS = ("authorization", "cookie", "token", "secret", "password", "passwd", "apikey", "api-key", "api_key",
+                "key", "credential", "signature", "webhook")
+
+
+def is_secret_name(name: str) -> bool:
+    n = str(name).lower()
+    return any(w in n for w in SECRET_WORDS)
+
+
+def redact_headers(headers: Dict[str, str]) -> Dict[str, str]:
+    """A copy of headers with secret values masked (redact.Headers)."""
+    return {k: (MASK if is_secret_name(k) else v) for k, v in headers.items()}
+
+
 def redact(text: Any) -> str:
     """text (or str(text)) with the passwords of any URLs in it and of the
     configured Redis URL masked: for every message this package prints,

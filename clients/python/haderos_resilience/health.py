@@ -114,6 +114,19 @@ class ServiceConfig:
     headers: Dict[str, str] = dataclasses.field(default_factory=dict)
     remind_every: float = 3600
 
+    def __repr__(self) -> str:
+        # the dataclass' repr, but no secret: headers such as Authorization
+        # masked and any password in the URL, as haderctl prints checks
+        fields = []
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name == "headers":
+                v = _core.redact_headers(v)
+            elif f.name == "health_check_url":
+                v = _core.redact_url(v)
+            fields.append(f"{f.name}={v!r}")
+        return f"ServiceConfig({', '.join(fields)})"
+
     @property
     def expect_status(self) -> List[int]:
         if self.expected_status is None:

@@ -372,3 +372,14 @@ def test_the_injected_clock_is_the_scripts_clock(client, haderctl, upstream):
     theirs = status_of(haderctl, "erp")
     assert result["checked_at"] == health_mod._iso(pinned_ms)
     assert theirs["checked_at"] == result["checked_at"], theirs
+
+
+def test_a_configs_repr_shows_no_secret():
+    cfg = ServiceConfig(name="erp", health_check_url="https://probe:hunter22@erp.test/health",
+                        headers={"Authorization": "Bearer TOPSECRET", "X-Api-Key": "k-123456", "Accept": "json"})
+    text = repr(cfg)
+    for secret in ("TOPSECRET", "k-123456", "hunter22"):
+        assert secret not in text, text
+    assert "'Accept': 'json'" in text and "'Authorization': '***'" in text and "erp.test/health" in text
+    assert str(cfg) == text
+    assert cfg.headers["Authorization"] == "Bearer TOPSECRET"  # the probe still sends it
