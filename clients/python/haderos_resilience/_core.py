@@ -341,18 +341,20 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 def lua_dir() -> Path:
     """The directory holding the scripts as internal/engine lays them out
-    (breaker/lua/acquire.lua, ...): $HADEROS_LUA_DIR, else lua/ installed
-    beside the package, else the repository's internal/engine (found by
-    walking up from this file to the directory holding go.mod)."""
+    (breaker/lua/acquire.lua, ...): $HADEROS_LUA_DIR, else the repository's
+    internal/engine when the package runs from a checkout (found by walking
+    up from this file to the directory holding go.mod), else lua/ installed
+    beside the package (bundle_lua.py). A checkout's own files come before
+    a bundle so a bundle left in the checkout never runs stale scripts."""
     env = os.environ.get("HADEROS_LUA_DIR")
     if env:
         return Path(env)
-    beside = _PACKAGE_DIR / "lua"
-    if beside.is_dir():
-        return beside
     for d in _PACKAGE_DIR.parents:
         if (d / "go.mod").is_file() and (d / "internal" / "engine").is_dir():
             return d / "internal" / "engine"
+    beside = _PACKAGE_DIR / "lua"
+    if beside.is_dir():
+        return beside
     raise FileNotFoundError("the haderctl Lua scripts were not found: set HADEROS_LUA_DIR to a copy of "
                             "internal/engine, install lua/ beside the package, or run from the repository")
 

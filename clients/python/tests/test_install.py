@@ -90,3 +90,27 @@ def test_an_installed_package_runs_its_bundled_scripts(tmp_path, redis_url, name
     assert lines["lua"] == str(installed), lines
     st = haderctl.json("breaker", "status", "installed")["circuit_breakers"]["installed"]
     assert st["state"] == "open" and st["failure_count"] == 3, st
+
+
+def test_a_checkout_reads_its_own_scripts_before_a_stale_bundle(tmp_path):
+    # a checkout (go.mod, internal/engine) whose package has a bundle
+    # left beside it: the checkout's files win
+    checkout = tmp_path / "repo"
+    checkout.mkdir()
+    (checkout / "go.mod").write_text("module example\n")
+    shutil.copytree(ENGINE, checkout / "internal" / "engine", ignore=shutil.ignore_patterns("*.go", "testdata"))
+    pkg = checkout / "clients" / "python"
+    shutil.copytree(PACKAGE_ROOT / "haderos_resilience", pkg / "haderos_resilience",
+                    ignore=shutil.ignore_patterns("lua", "__pycache__"))
+    stale = pkg / "haderos_resilience" / "lua" / "breaker" / "lua"
+    stale.mkdir(parents=True)
+    (stale / "acquire.lua").write_text("return 'STALE-BUNDLE'\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("HADEROS_LUA_DIR", "PYTHONPATH")}
+    env.update(PYTHONPATH=str(pkg), PYTHONDONTWRITEBYTECODE="1")
+    p = subprocess.run([sys.executable, "-c", "from haderos_resilience import _core; print(_core.lua_dir()); "
+                        "print(_core.script('breaker/lua/acquire.lua').text.count(b'STALE-BUNDLE'))"],
+                       env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    where, stale_bytes = p.stdout.splitlines()
+    assert where == str(checkout / "internal" / "engine")
+    assert stale_bytes == "0"
