@@ -14,9 +14,11 @@ JSON and duration forms, and the redaction of secrets.
 from __future__ import annotations
 
 import asyncio
+import decimal
 import getpass
 import hashlib
 import json
+import math
 import os
 import re
 import socket
@@ -76,6 +78,22 @@ def redact_url(url: str) -> str:
             rest = rest[:colon + 1] + MASK + rest[at:]
     rest = _SENTINEL_PW.sub(r"\1" + MASK, rest)
     return scheme + "://" + rest
+
+
+# words marking a header or field name whose value is a secret, as
+# haderctl's internal/redact.IsSecretName has them
+SECRET_WORDS = ("authorization", "cookie", "token", "secret", "password", "passwd", "apikey", "api-key", "api_key",
+                "key", "credential", "signature", "webhook")
+
+
+def is_secret_name(name: str) -> bool:
+    n = str(name).lower()
+    return any(w in n for w in SECRET_WORDS)
+
+
+def redact_headers(headers: Dict[str, str]) -> Dict[str, str]:
+    """A copy of headers with secret values masked (redact.Headers)."""
+    return {k: (MASK if is_secret_name(k) else v) for k, v in headers.items()}
 
 
 def redact(text: Any) -> str:
@@ -323,18 +341,20 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 def lua_dir() -> Path:
     """The directory holding the scripts as internal/engine lays them out
-    (breaker/lua/acquire.lua, ...): $HADEROS_LUA_DIR, else lua/ installed
-    beside the package, else the repository's internal/engine (found by
-    walking up from this file to the directory holding go.mod)."""
+    (breaker/lua/acquire.lua, ...): $HADEROS_LUA_DIR, else the repository's
+    internal/engine when the package runs from a checkout (found by walking
+    up from this file to the directory holding go.mod), else lua/ installed
+    beside the package (bundle_lua.py). A checkout's own files come before
+    a bundle so a bundle left in the checkout never runs stale scripts."""
     env = os.environ.get("HADEROS_LUA_DIR")
     if env:
         return Path(env)
-    beside = _PACKAGE_DIR / "lua"
-    if beside.is_dir():
-        return beside
     for d in _PACKAGE_DIR.parents:
         if (d / "go.mod").is_file() and (d / "internal" / "engine").is_dir():
             return d / "internal" / "engine"
+    beside = _PACKAGE_DIR / "lua"
+    if beside.is_dir():
+        return beside
     raise FileNotFoundError("the haderctl Lua scripts were not found: set HADEROS_LUA_DIR to a copy of "
                             "internal/engine, install lua/ beside the package, or run from the repository")
 
@@ -502,9 +522,42 @@ _GO_ESCAPE_RE = re.compile("[<>&\u2028\u2029]")
 def go_json(v: Any) -> str:
     """v as Go's json.Marshal writes it: compact, UTF-8 unescaped, but <, >,
     &, U+2028 and U+2029 escaped (those characters only ever appear inside
-    JSON strings). Object keys keep their order."""
-    s = json.dumps(v, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    JSON strings), floats as go_float writes them. Object keys keep their
+    order. Every JSON value the client stores goes through here, so what it
+    writes is byte for byte what haderctl writes."""
+    if isinstance(v, dict):
+        return "{" + ",".join(go_json(str(k)) + ":" + go_json(x) for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(go_json(x) for x in v) + "]"
+    if isinstance(v, float):
+        return go_float(v)
+    s = json.dumps(v, ensure_ascii=False, allow_nan=False)
     return _GO_ESCAPE_RE.sub(lambda m: _GO_ESCAPES[m.group(0)], s)
+
+
+def go_float(x: float) -> str:
+    """x as Go's encoding/json writes a float64: the shortest digits that
+    read back as x (Python's repr finds the same ones), in 'f' form for
+    1e-6 <= |x| < 1e21 (and 0), else in exponent form with a two-digit
+    positive exponent and no leading zero in a negative one (1e+21, 1e-7,
+    1.5e-10). NaN and infinities are refused, as json.Marshal refuses them."""
+    if x != x or x in (float("inf"), float("-inf")):
+        raise ValueError(f"{x} cannot be stored as JSON")
+    sign = "-" if math.copysign(1.0, x) < 0 else ""
+    a = abs(x)
+    d = decimal.Decimal(repr(a)).normalize()
+    if a == 0 or 1e-6 <= a < 1e21:
+        return sign + format(d, "f")
+    _, digits, exp = d.as_tuple()
+    mantissa = str(digits[0]) + ("." + "".join(map(str, digits[1:])) if len(digits) > 1 else "")
+    e = exp + len(digits) - 1
+    return sign + mantissa + ("e+%02d" % e if e >= 0 else "e-%d" % -e)
+
+
+def seconds_ns(seconds: float) -> int:
+    """Seconds (a float, as the seed's API takes them) as whole
+    nanoseconds, a Go time.Duration's unit in the stored JSON."""
+    return int(round(float(seconds) * 1_000_000_000))
 
 
 _UNITS = [("h", 3600 * 10**9), ("m", 60 * 10**9), ("s", 10**9), ("ms", 10**6), ("us", 10**3), ("µs", 10**3),

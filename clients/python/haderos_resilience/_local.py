@@ -25,12 +25,18 @@ class LocalBreaker:
         self.state = "closed"
         self.generation = self.failures = self.successes = self.probes = 0
         self.opened_at = 0.0
+        # the fallback report, once Redis answers again: since when (Unix
+        # ms, the process' wall clock) and how many calls this breaker
+        # answered (admitted or refused), as the Go engine's localBreaker
+        self.since_ms = int(time.time() * 1000)
+        self.calls = 0
         self._mu = threading.Lock()
 
     def allow(self) -> Tuple[int, bool, Optional[Tuple[str, float]]]:
         """(generation, probe, None) when admitted, (0, False, (state,
         retry after seconds)) when refused: acquire.lua's rules."""
         with self._mu:
+            self.calls += 1
             if self.state == "closed":
                 return self.generation, False, None
             if self.state == "open":
@@ -111,11 +117,12 @@ class Outage:
                 b = self.breakers[key] = make()
             return b
 
-    def clear(self, key: Tuple[str, str]) -> bool:
-        """Redis answered for key: drop its in-memory state; whether it had one."""
+    def clear(self, key: Tuple[str, str]) -> Optional[LocalBreaker]:
+        """Redis answered for key: drop its in-memory state; the breaker it
+        had, if any (to report the fallback)."""
         with self._mu:
             self.down_until = 0.0
-            return self.breakers.pop(key, None) is not None
+            return self.breakers.pop(key, None)
 
 
 outage = Outage()

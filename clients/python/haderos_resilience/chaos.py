@@ -15,7 +15,6 @@ plane (health checks, queue drains, the gateway) and stopped by
 from __future__ import annotations
 
 import asyncio
-import decimal
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence
 
 from . import _core
-from .health import _ns, _redis_call, _text
+from .health import _redis_call, _text
 
 KINDS = ("latency", "error", "abort", "timeout", "cpu", "memory")
 # Environments chaos may run in by default; production never.
@@ -79,27 +78,7 @@ def environment_allowed(env: Optional[str], allowed: Sequence[str]) -> None:
 
 
 def _go_duration_s(seconds: float) -> str:
-    return _core.go_duration(_ns(seconds))
-
-
-def _go_json(value: Any) -> str:
-    """_core.go_json with floats as Go writes them (1, 0.3, 0.00001, not
-    1.0 or 1e-05): an experiment's probability is stored byte for byte as
-    haderctl chaos inject stores it."""
-    if isinstance(value, dict):
-        return "{" + ",".join(_core.go_json(str(k)) + ":" + _go_json(v) for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_go_json(v) for v in value) + "]"
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"{value} cannot be stored as JSON")
-        if value == int(value) and abs(value) < 1e21:
-            return str(int(value))
-        text = repr(value)
-        if "e" in text and 1e-6 <= abs(value) < 1e21:
-            text = format(decimal.Decimal(text), "f")
-        return text
-    return _core.go_json(value)
+    return _core.go_duration(_core.seconds_ns(seconds))
 
 
 class ChaosSystem:
@@ -220,7 +199,7 @@ class ChaosSystem:
             raise ValueError("probability must be above 0 and at most 1 (100%)")
         if e["duration"] <= 0:
             raise ValueError("a positive duration_seconds is required")
-        if e["duration"] > _ns(self.limits["max_duration"]):
+        if e["duration"] > _core.seconds_ns(self.limits["max_duration"]):
             raise ChaosRefusedError(f"chaos refused: duration {_go_duration_s(e['duration'] / 1e9)} exceeds the "
                                     f"{_go_duration_s(self.limits['max_duration'])} limit (chaos.max_duration)")
         if e["kind"] == "latency" and not (e.get("delay", 0) > 0 and 0 <= e.get("jitter", 0) <= e.get("delay", 0)):
@@ -270,7 +249,7 @@ class ChaosSystem:
         r, keys = await self._redis()
         status, body = await _core.script("chaos/lua/start.lua")(
             r, self._base_keys(keys, keys.chaos_experiment(e["id"])),
-            [self.who, keys.chaos_channel(), _go_json(doc), e["duration"] // 1_000_000,
+            [self.who, keys.chaos_channel(), _core.go_json(doc), e["duration"] // 1_000_000,
              self.limits["max_concurrent"], self.limits["max_per_hour"], e["id"], int(after_seconds * 1000)])
         if _text(status) != "ok":
             raise ChaosRefusedError("chaos refused: " + _text(body))
@@ -422,7 +401,7 @@ class ChaosMonkey:
     def _experiment(self, kind: str, duration_seconds: float, probability: float, reason: str,
                     method: str, path_prefix: str, **params: Any) -> Dict[str, Any]:
         e = {"kind": kind, "services": [self.service], "probability": float(probability),
-             "duration": _ns(duration_seconds), "reason": reason, "method": method.upper(), "path_prefix": path_prefix}
+             "duration": _core.seconds_ns(duration_seconds), "reason": reason, "method": method.upper(), "path_prefix": path_prefix}
         e.update(params)
         return e
 
@@ -433,7 +412,7 @@ class ChaosMonkey:
         chaos inject latency)."""
         return await self.system.start(self._experiment(
             "latency", duration_seconds, probability, reason, method, path_prefix,
-            delay=_ns(delay_ms / 1000), jitter=_ns(jitter_ms / 1000)))
+            delay=_core.seconds_ns(delay_ms / 1000), jitter=_core.seconds_ns(jitter_ms / 1000)))
 
     async def inject_failure(self, failure_rate: Optional[float] = None, duration_seconds: float = 60,
                              status: int = 503, probability: Optional[float] = None, reason: str = "",

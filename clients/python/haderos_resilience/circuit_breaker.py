@@ -39,7 +39,8 @@ import math
 import os
 import secrets
 import socket
-from typing import Any, Dict, List, Optional, Tuple
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import _core, _local
 from ._core import REDIS_DOWN, redis_errors
@@ -160,6 +161,11 @@ class BreakerSettings:
         return out
 
 
+def _clock(ms: int) -> str:
+    """Unix ms as a UTC time of day, HH:MM:SS (Go's time.TimeOnly)."""
+    return time.strftime("%H:%M:%S", time.gmtime(ms // 1000))
+
+
 def _ms(seconds: float) -> int:
     return int(round(seconds * 1000))
 
@@ -237,7 +243,7 @@ class CircuitBreaker:
 
     # -- the scripts --------------------------------------------------------
 
-    async def _run(self, relpath: str, *extra: Any) -> Any:
+    async def _run(self, relpath: str, *extra: Any, extra_keys: Sequence[str] = ()) -> Any:
         r = _core.get_redis()
         keys = _core.Keys()
         s = self.own
@@ -251,7 +257,7 @@ class CircuitBreaker:
         args = ["", s.failure_threshold, s.success_threshold, _ms(s.recovery_timeout), s.max_probes,
                 _ms(s.probe_lease), who, keys.breaker_channel(), STREAM_CAP, self.name, *extra]
         bkeys = [keys.breaker(self.name), keys.breaker_probes(self.name), keys.breaker_events(self.name),
-                 keys.breaker_reporters(self.name)]
+                 keys.breaker_reporters(self.name), *extra_keys]
         try:
             return await _core.script(relpath)(r, bkeys, args)
         except redis_errors.ResponseError as e:
@@ -262,8 +268,8 @@ class CircuitBreaker:
                 raise BreakerCorruptError(self.name, "the key is not a hash") from None
             raise
 
-    async def _script(self, relpath: str, *extra: Any) -> Reply:
-        rep = Reply.decode(await self._run(relpath, *extra))
+    async def _script(self, relpath: str, *extra: Any, extra_keys: Sequence[str] = ()) -> Reply:
+        rep = Reply.decode(await self._run(relpath, *extra, extra_keys=extra_keys))
         self.shared = dataclasses.replace(rep.settings, redis_unavailable=self.own.redis_unavailable)
         for ev in rep.events:
             if not ev.get("action"):
@@ -286,8 +292,16 @@ class CircuitBreaker:
         except REDIS_DOWN as e:
             self._mark_down(e)
             return self._admit_local()
-        if _local.outage.clear(self._key()):
+        used = _local.outage.clear(self._key())
+        if used is not None:
             log.info("breaker %s: Redis reachable again, the shared state resumes", self.name)
+            # Redis may be back empty (restarted): register the breaker again
+            for memo in [m for m in _registered if m[1:] == self._key()]:
+                del _registered[memo]
+            # inline, not in the background as the Go engine does: one
+            # round trip on the first call after the outage, and a process
+            # that runs one asyncio.run per call still reports it
+            await self._report_fallback(used)
         if rep.verdict == "allow":
             return Admission(generation=rep.generation, failures=rep.failures)
         if rep.verdict == "probe":
@@ -296,6 +310,21 @@ class CircuitBreaker:
             return a
         wait = math.inf if rep.wait_ms < 0 else rep.wait_ms / 1000
         raise CircuitBreakerOpenException(self.name, wait, rep.state)
+
+    async def _report_fallback(self, used: _local.LocalBreaker) -> None:
+        """Tell Redis this process ran the breaker in memory during the
+        outage (fallback.lua), as the Go engine's reportFallbacks does:
+        once, best effort, a failure logged at debug (a cancellation
+        passes through)."""
+        until = int(time.time() * 1000)
+        calls = used.calls
+        reason = (f"ran on its in-memory breaker from {_clock(used.since_ms)} to {_clock(until)} UTC "
+                  f"({calls} {'call' if calls == 1 else 'calls'}) \u2014 {REPORTER}")
+        try:
+            await self._script("breaker/lua/fallback.lua", used.since_ms, until, calls, FALLBACK_WINDOW_MS, reason,
+                               extra_keys=[_core.Keys().breaker_fallbacks(self.name)])
+        except Exception as e:  # noqa: BLE001 - best effort: the outage is over, the calls made
+            log.debug("breaker %s: reporting the in-memory fallback failed: %s", self.name, _core.redact(e))
 
     def _key(self) -> Tuple[str, str]:
         return (_core.settings().namespace, self.name)

@@ -53,10 +53,6 @@ _NS = 1_000_000_000
 # --- helpers ------------------------------------------------------------------
 
 
-def _ns(seconds: float) -> int:
-    return int(round(float(seconds) * _NS))
-
-
 def _text(v: Any) -> str:
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
@@ -118,6 +114,19 @@ class ServiceConfig:
     headers: Dict[str, str] = dataclasses.field(default_factory=dict)
     remind_every: float = 3600
 
+    def __repr__(self) -> str:
+        # the dataclass' repr, but no secret: headers such as Authorization
+        # masked and any password in the URL, as haderctl prints checks
+        fields = []
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name == "headers":
+                v = _core.redact_headers(v)
+            elif f.name == "health_check_url":
+                v = _core.redact_url(v)
+            fields.append(f"{f.name}={v!r}")
+        return f"ServiceConfig({', '.join(fields)})"
+
     @property
     def expect_status(self) -> List[int]:
         if self.expected_status is None:
@@ -153,17 +162,17 @@ class ServiceConfig:
         """The check as haderctl stores it (health.Check's JSON: durations
         in nanoseconds, fields in its order, empty ones left out)."""
         doc: Dict[str, Any] = {"name": self.name, "url": self.health_check_url,
-                               "method": self.method.upper(), "interval": _ns(self.check_interval),
-                               "timeout": _ns(self.timeout)}
+                               "method": self.method.upper(), "interval": _core.seconds_ns(self.check_interval),
+                               "timeout": _core.seconds_ns(self.timeout)}
         if self.expect_status:
             doc["expect_status"] = self.expect_status
         if self.body_match:
             doc["body_match"] = self.body_match
         if self.max_response_time:
-            doc["max_response_time"] = _ns(self.max_response_time)
+            doc["max_response_time"] = _core.seconds_ns(self.max_response_time)
         if self.headers:
             doc["headers"] = dict(sorted(self.headers.items()))  # Go sorts map keys
-        remind = -1 if self.remind_every < 0 else _ns(self.remind_every)
+        remind = -1 if self.remind_every < 0 else _core.seconds_ns(self.remind_every)
         doc["alert"] = {"failure_threshold": self.failure_threshold,
                         "success_threshold": self.success_threshold, "remind_every": remind}
         doc["source"] = "registered"
@@ -260,10 +269,15 @@ class HealthChecker:
     (and the first success after them) in the service's breaker, as
     haderctl's health.feed_breaker does by default. on_alert(alert dict)
     is called, after the log line, for each alert the record script gave
-    this process."""
+    this process. now: a clock (Unix seconds, as time.time returns) that
+    replaces Redis TIME in the slot and record scripts, as the Go checker's
+    Clock.Now does; None (the default) is Redis' clock. Tests pin it so
+    watchers ask within one interval's slot whatever the wall clock does."""
 
     def __init__(self, *, use_httpx: bool = True, feed_breaker: bool = True,
-                 on_alert: Optional[Callable[[Dict[str, Any]], Any]] = None) -> None:
+                 on_alert: Optional[Callable[[Dict[str, Any]], Any]] = None,
+                 now: Optional[Callable[[], float]] = None) -> None:
+        self.now = now
         self._services: Dict[str, ServiceConfig] = {}
         self._use_httpx = use_httpx and httpx is not None
         self.feed_breaker = feed_breaker
@@ -341,11 +355,11 @@ class HealthChecker:
                 code, body = await asyncio.wait_for(
                     asyncio.to_thread(_probe_urllib, cfg, self._user_agent), cfg.timeout)
         except (asyncio.TimeoutError, socket.timeout, TimeoutError):
-            return False, 0, int((time.monotonic() - start) * 1e6), "timed out after " + _core.go_duration(_ns(cfg.timeout))
+            return False, 0, int((time.monotonic() - start) * 1e6), "timed out after " + _core.go_duration(_core.seconds_ns(cfg.timeout))
         except Exception as e:  # noqa: BLE001 - any transport failure is a failed check
             us = int((time.monotonic() - start) * 1e6)
             if "timed out" in str(getattr(e, "reason", e)) or (httpx is not None and isinstance(e, getattr(httpx, "TimeoutException", ()))):
-                return False, 0, us, "timed out after " + _core.go_duration(_ns(cfg.timeout))
+                return False, 0, us, "timed out after " + _core.go_duration(_core.seconds_ns(cfg.timeout))
             return False, 0, us, _transport_error(e)
         us = int((time.monotonic() - start) * 1e6)
         if not cfg.healthy_status(code):
@@ -353,17 +367,17 @@ class HealthChecker:
         if cfg.body_match and cfg.body_match.encode() not in body:
             return False, code, us, f"body does not contain {json.dumps(cfg.body_match)}"
         if cfg.max_response_time and us > cfg.max_response_time * 1e6:
-            return False, code, us, f"slow: {_core.go_duration(us // 1000 * 1_000_000)} > {_core.go_duration(_ns(cfg.max_response_time))}"
+            return False, code, us, f"slow: {_core.go_duration(us // 1000 * 1_000_000)} > {_core.go_duration(_core.seconds_ns(cfg.max_response_time))}"
         return True, code, us, ""
 
     async def _record(self, cfg: ServiceConfig, ok: bool, code: int, us: int, why: str) -> Dict[str, Any]:
         r, keys = await self._redis()
         n = cfg.name
-        remind = -1 if cfg.remind_every < 0 else _ns(cfg.remind_every) // 1_000_000
+        remind = -1 if cfg.remind_every < 0 else _core.seconds_ns(cfg.remind_every) // 1_000_000
         reply = await _core.script("health/lua/record.lua")(
             r, [keys.health(n), keys.health_hours(n), keys.health_recent(n), keys.health_alerts(n)],
             ["1" if ok else "0", code, us, why, cfg.failure_threshold, cfg.success_threshold, remind,
-             RECENT_MAX, HOURS_KEPT, self._who, n, ""])
+             RECENT_MAX, HOURS_KEPT, self._who, n, self._script_now()])
         action, cf, cs, now, since = _text(reply[0]), _int(reply[1]), _int(reply[2]), _int(reply[3]), _int(reply[4])
         # haderctl's health.Result JSON: error and alert only when set
         result: Dict[str, Any] = {"service": n, "healthy": ok, "status": "healthy" if ok else "unhealthy",
@@ -416,14 +430,21 @@ class HealthChecker:
         ok, code, us, why = await self._probe(cfg)
         return await self._record(cfg, ok, code, us, why)
 
+    def _script_now(self) -> str:
+        """The scripts' clock argument: "" for Redis TIME, else Unix ms."""
+        if self.now is None:
+            return ""
+        return str(int(self.now() * 1000))
+
     async def _acquire(self, cfg: ServiceConfig):
         r, keys = await self._redis()
         got, now = await _core.script("health/lua/slot.lua")(
-            r, [keys.health_slot(cfg.name)], [_ns(cfg.check_interval) // 1_000_000, ""])
+            r, [keys.health_slot(cfg.name)], [_core.seconds_ns(cfg.check_interval) // 1_000_000,
+                                              self._script_now()])
         return _int(got) == 1, _int(now)
 
     async def _loop(self, cfg: ServiceConfig) -> None:
-        interval_ms = _ns(cfg.check_interval) // 1_000_000
+        interval_ms = _core.seconds_ns(cfg.check_interval) // 1_000_000
         while True:
             try:
                 got, now = await self._acquire(cfg)

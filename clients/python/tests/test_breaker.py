@@ -4,7 +4,9 @@ what haderctl does, Python obeys. Real redis-server, real haderctl."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+import os
 
 import pytest
 
@@ -328,6 +330,34 @@ def test_while_redis_is_unreachable_an_in_memory_breaker_opens(client, namespace
         proc, _ = start_redis(tmp_path, port=port)
         poll(lambda: admitted(b), "Redis' closed breaker to admit the call again")
         assert _local.outage.breakers == {}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_process_that_ran_in_memory_reports_it_once_redis_is_back(client, haderctl, namespace, tmp_path, poll):
+    from conftest import start_redis
+    import haderos_resilience
+    from haderos_resilience import _local
+    proc, port = start_redis(tmp_path)
+    url = f"redis://127.0.0.1:{port}/0"
+    haderos_resilience.configure(redis_url=url, namespace=namespace)
+    b = circuit_breaker("aramex")
+    try:
+        assert admitted(b)
+        proc.terminate()
+        proc.wait(timeout=10)
+        run(fail(b, 2))  # answered in memory: two calls
+        assert _local.outage.breakers, "the calls did not fall back to an in-memory breaker"
+        proc, _ = start_redis(tmp_path, port=port)
+        poll(lambda: admitted(b) and not _local.outage.breakers, "a call admitted by Redis again")
+        here = {"REDIS_URL": url}  # the test's own redis-server, not the session's
+        st = haderctl.json("breaker", "status", "aramex", env=here)["circuit_breakers"]["aramex"]
+        assert st["fallback_reporters"] == 1, st
+        events = [json.loads(line) for line in haderctl("breaker", "events", "aramex", "-o", "json", env=here).stdout.splitlines()]
+        reported = [e for e in events if e.get("action") == "fallback"]
+        assert len(reported) == 1, events
+        assert "ran on its in-memory breaker" in reported[0]["reason"], reported[0]
     finally:
         proc.terminate()
         proc.wait(timeout=10)

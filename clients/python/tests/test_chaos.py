@@ -69,15 +69,20 @@ def test_a_failure_injected_from_python_is_felt_by_haderctl_and_stopped_by_stop_
     assert upstream.requests == 2
 
 
-def test_a_delay_injected_from_python_is_the_one_haderctl_would_write(chaos, haderctl, sync_redis, namespace):
+# probabilities whose JSON Python's json module writes otherwise (1.0,
+# 1e-05) than Go's encoding/json (1, 0.00001)
+@pytest.mark.parametrize("probability,percent", [(0.3, "30"), (1.0, "100"), (0.00001, "0.001"), (1e-6, "0.0001")])
+def test_a_delay_injected_from_python_is_the_one_haderctl_would_write(chaos, haderctl, sync_redis, namespace,
+                                                                      probability, percent):
     async def inject():
         await chaos.enable_chaos()
         return await chaos.get_chaos_monkey("shopify").inject_network_delay(
-            delay_ms=1000, duration_seconds=300, jitter_ms=250, probability=0.3)
+            delay_ms=1000, duration_seconds=300, jitter_ms=250, probability=probability)
 
     ours = asyncio.run(inject())
     theirs = haderctl_json(haderctl, "chaos", "inject", "latency", "--service", "shopify", "--delay", "1s",
-                           "--jitter", "250ms", "--probability", "30", "--duration", "5m")
+                           "--jitter", "250ms", "--probability", percent, "--duration", "5m")
+    assert theirs["probability"] == probability
     raw_ours = sync_redis.get(f"{namespace}:{{chaos}}:exp:{ours['id']}")
     raw_theirs = sync_redis.get(f"{namespace}:{{chaos}}:exp:{theirs['id']}")
     strip = lambda raw, e: raw.replace(e["id"], "ID").replace(str(e["start_ms"]), "S").replace(str(e["end_ms"]), "E")

@@ -181,3 +181,34 @@ def test_a_password_protected_redis_is_shared_with_haderctl(tmp_path, haderctl, 
         haderos_resilience.configure(namespace="hader", redis_url="redis://127.0.0.1:6379/0")
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# What Go's encoding/json writes for each float64, printed once by this
+# program (go1, `go run`), json.Marshal of each value:
+#     for _, f := range []float64{1, 0.3, 0.00001, 1e-6, 1e-7, 1.5e-7, 1e-10,
+#         123456789e-20, 1e20, 1e21, 1.5e21, 1e300, -0.5, math.Copysign(0, -1),
+#         0, 100, 2.5, 1234567.125, 5e-324, math.MaxFloat64} {
+#         b, _ := json.Marshal(f); fmt.Printf("%v\t%s\n", f, b) }
+GO_FLOATS = [(1.0, "1"), (0.3, "0.3"), (0.00001, "0.00001"), (1e-6, "0.000001"), (1e-7, "1e-7"),
+             (1.5e-7, "1.5e-7"), (1e-10, "1e-10"), (123456789e-20, "1.23456789e-12"),
+             (1e20, "100000000000000000000"), (1e21, "1e+21"), (1.5e21, "1.5e+21"), (1e300, "1e+300"),
+             (-0.5, "-0.5"), (-0.0, "-0"), (0.0, "0"), (100.0, "100"), (2.5, "2.5"),
+             (1234567.125, "1234567.125"), (5e-324, "5e-324"), (1.7976931348623157e308, "1.7976931348623157e+308")]
+
+
+@pytest.mark.parametrize("value,go", GO_FLOATS)
+def test_floats_are_written_as_gos_encoding_json_writes_them(value, go):
+    assert _core.go_float(value) == go
+    assert _core.go_json({"p": value}) == '{"p":' + go + "}"
+    assert float(go) == value  # and read back as the same number
+
+
+def test_go_json_writes_nested_values_compactly_and_escapes_as_go():
+    doc = {"a": [1, 2.0, {"b": 1e-7}], "s": "<x&y>", "t": True, "n": None, "u": "é"}
+    assert _core.go_json(doc) == '{"a":[1,2,{"b":1e-7}],"s":"\\u003cx\\u0026y\\u003e","t":true,"n":null,"u":"é"}'
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_go_json_refuses_what_json_marshal_refuses(bad):
+    with pytest.raises(ValueError):
+        _core.go_json([bad])

@@ -179,9 +179,12 @@ def test_recovery_resolves_the_alert_haderctl_fired(client, haderctl, upstream):
 
 
 def test_watchers_probe_once_per_interval_between_them(client, haderctl, upstream):
-    # a 24 h interval: every watcher below asks within the same slot
+    # both watchers run on one frozen instant, so they ask within the same
+    # 24 h slot even if the run crosses midnight UTC; only a shared slot
+    # keeps the second from probing too
     cfg = ServiceConfig(name="shopify", health_check_url=upstream.url, check_interval=24 * 3600)
-    first, second = HealthChecker(), HealthChecker()
+    frozen = time.time()
+    first, second = HealthChecker(now=lambda: frozen), HealthChecker(now=lambda: frozen)
 
     async def main():
         await first.register_service(cfg)
@@ -203,11 +206,16 @@ def test_watchers_probe_once_per_interval_between_them(client, haderctl, upstrea
     assert upstream.requests == 1
 
 
-def test_python_skips_the_interval_haderctl_watch_probed(client, haderctl, upstream):
+def test_python_skips_the_interval_haderctl_watch_probed(client, haderctl, upstream, sync_redis, namespace):
     haderctl("health", "register", "aramex", "--url", upstream.url, "--interval", "24h")
     assert first_watch_result(haderctl, "aramex")["service"] == "aramex"
     assert upstream.requests == 1
-    checker = HealthChecker()
+    # Python's clock pinned inside the slot haderctl's watch took (the
+    # slot key holds floor(now / interval)), so midnight UTC cannot come
+    # between them; only the shared slot makes Python skip
+    day_ms = 24 * 3600 * 1000
+    taken = int(sync_redis.get(f"{namespace}:health:{{aramex}}:slot"))
+    checker = HealthChecker(now=lambda: (taken * day_ms + day_ms // 2) / 1000)
 
     async def main():
         await checker.register_service(ServiceConfig(name="aramex", health_check_url=upstream.url,
@@ -348,3 +356,30 @@ def test_a_newer_schema_is_refused(client, sync_redis, namespace, upstream):
     with pytest.raises(SchemaError, match="newer than this client's 3"):
         asyncio.run(HealthChecker().register_service(ServiceConfig(name="x", health_check_url=upstream.url)))
     assert not sync_redis.exists(f"{namespace}:health:services")
+
+
+def test_the_injected_clock_is_the_scripts_clock(client, haderctl, upstream):
+    # the record script stamps the check with the checker's clock, not
+    # Redis TIME: an instant an hour back shows as the check's time
+    pinned_ms = (int(time.time()) - 3600) * 1000
+    checker = HealthChecker(now=lambda: pinned_ms / 1000)
+
+    async def main():
+        await checker.register_service(ServiceConfig(name="erp", health_check_url=upstream.url))
+        return await checker.check_service("erp")
+
+    result = asyncio.run(main())
+    theirs = status_of(haderctl, "erp")
+    assert result["checked_at"] == health_mod._iso(pinned_ms)
+    assert theirs["checked_at"] == result["checked_at"], theirs
+
+
+def test_a_configs_repr_shows_no_secret():
+    cfg = ServiceConfig(name="erp", health_check_url="https://probe:hunter22@erp.test/health",
+                        headers={"Authorization": "Bearer TOPSECRET", "X-Api-Key": "k-123456", "Accept": "json"})
+    text = repr(cfg)
+    for secret in ("TOPSECRET", "k-123456", "hunter22"):
+        assert secret not in text, text
+    assert "'Accept': 'json'" in text and "'Authorization': '***'" in text and "erp.test/health" in text
+    assert str(cfg) == text
+    assert cfg.headers["Authorization"] == "Bearer TOPSECRET"  # the probe still sends it
