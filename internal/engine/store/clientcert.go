@@ -100,11 +100,29 @@ func (c *certConn) Read(b []byte) (int, error) {
 	if n > 0 {
 		c.answered = true
 	}
-	if err != nil && n == 0 && !c.answered && c.w.asked.Load() &&
-		(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+	if err != nil && n == 0 && c.refused(err) {
 		return 0, &certRefusedError{sent: c.w.sent.Load(), err: err}
 	}
 	return n, err
+}
+
+// Write reports the same refusal when the server's close reaches the
+// client's first command instead (the server reset the connection before
+// the client wrote: ECONNRESET or EPIPE on the write, the alert lost).
+// The reader and the writer are one goroutine at a time in go-redis.
+func (c *certConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if err != nil && c.refused(err) {
+		return n, &certRefusedError{sent: c.w.sent.Load(), err: err}
+	}
+	return n, err
+}
+
+// refused tells whether err, on a connection that has had no reply, after
+// the server asked for a certificate, is the server closing on us.
+func (c *certConn) refused(err error) bool {
+	return !c.answered && c.w.asked.Load() &&
+		(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
 }
 
 // NetConn is the wrapped connection, as crypto/tls.Conn offers it.

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -61,3 +63,43 @@ func TestAConnectionClosedAfterACertificateRequestIsThatRefusal(t *testing.T) {
 		t.Fatalf("closed after a reply: %v, want a plain EOF", err)
 	}
 }
+
+// The server's close can reach the client's first write instead of a
+// read (the connection reset before the command went out): after a
+// certificate request and before any reply, that is the same refusal.
+func TestAWriteRefusedAfterACertificateRequestIsThatRefusal(t *testing.T) {
+	tc := &tls.Config{}
+	w := watchClientCert(tc)
+	reset := &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.ECONNRESET)}
+	pipe := &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}
+	write := func(werr error) error {
+		c := &certConn{Conn: failingConn{err: werr}, w: w}
+		_, err := c.Write([]byte("*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n"))
+		return err
+	}
+	if err := write(reset); !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("no certificate request yet: %v, want the reset itself", err)
+	}
+	if _, err := tc.GetClientCertificate(&tls.CertificateRequestInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, werr := range []error{reset, pipe} {
+		err := write(werr)
+		if why, ok := refusal(err, "rediss://127.0.0.1:6380"); !ok || why != certRequiredWhy {
+			t.Fatalf("write failed with %v after a certificate request: %v (%q, %v), want the certificate refusal", werr, err, why, ok)
+		}
+	}
+	answered := &certConn{Conn: failingConn{err: reset}, w: w, answered: true}
+	if _, err := answered.Write([]byte("PING")); !errors.Is(err, syscall.ECONNRESET) || strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("a reset after a reply: %v, want the plain reset", err)
+	}
+}
+
+// failingConn is a connection whose every write fails with err.
+type failingConn struct {
+	net.Conn
+	err error
+}
+
+func (f failingConn) Write([]byte) (int, error) { return 0, f.err }
+func (f failingConn) Close() error              { return nil }
