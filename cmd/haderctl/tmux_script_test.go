@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,7 +30,22 @@ func cmdTmux(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: tmux start|wait|keys|type|capture|exited ...")
 	}
-	sock := ts.MkAbs("tmux.sock")
+	// each start gets a server (and socket) of its own: a server whose
+	// last session ends exits, and a new session asked of it while it is
+	// exiting fails ("server exited unexpectedly")
+	sock := ts.Getenv("HADERCTL_TMUX_SOCK")
+	if args[0] == "start" {
+		if sock != "" {
+			_ = exec.Command("tmux", "-S", sock, "kill-server").Run() // a script's earlier program
+		}
+		n, _ := strconv.Atoi(ts.Getenv("HADERCTL_TMUX_STARTS"))
+		ts.Setenv("HADERCTL_TMUX_STARTS", strconv.Itoa(n+1))
+		sock = ts.MkAbs(fmt.Sprintf("tmux-%d.sock", n+1))
+		ts.Setenv("HADERCTL_TMUX_SOCK", sock)
+	}
+	if sock == "" {
+		ts.Fatalf("tmux %s before tmux start", args[0])
+	}
 	run := func(a ...string) (string, error) {
 		cmd := exec.Command("tmux", append([]string{"-S", sock, "-f", "/dev/null"}, a...)...)
 		cmd.Env = tmuxEnv(ts)
@@ -56,7 +72,6 @@ func cmdTmux(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("tmux start: size %q: use COLSxROWS", args[1])
 		}
 		ts.Defer(func() { _, _ = run("kill-server") })
-		_, _ = run("kill-session", "-t", "main") // a script's earlier session
 		// the pane stays when the program ends (set before it starts: it
 		// may end at once), so its last screen can be read
 		out, err := run(append([]string{"start-server", ";", "set-option", "-g", "remain-on-exit", "on", ";",
