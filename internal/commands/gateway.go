@@ -176,20 +176,34 @@ func gatewayRun(ctx context.Context, opts *GatewayOptions) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("--admin-listen %s: %w", opts.AdminListen, err)}
 	}
 	go gw.WatchRedis(ctx, gateway.ReadyInterval)
+	stopping := func(s os.Signal) {
+		logger.Info("gateway: stopping; requests in flight may finish", "signal", s.String(), "grace", opts.Grace.String())
+		stop()
+		if opts.Signals == nil {
+			// a second SIGTERM or Ctrl-C kills at once rather than wait
+			// out --grace
+			signal.Reset(syscall.SIGTERM, os.Interrupt)
+		}
+	}
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
+				// the command's signal context ends with the same SIGTERM
+				// or Ctrl-C, which reached sigs first (the signal package
+				// delivers to every channel before that context's
+				// goroutine cancels it): say so rather than stop silently
+				select {
+				case s := <-sigs:
+					if s != syscall.SIGHUP {
+						stopping(s)
+					}
+				default:
+				}
 				return
 			case s := <-sigs:
 				if s != syscall.SIGHUP {
-					logger.Info("gateway: stopping; requests in flight may finish", "signal", s.String(), "grace", opts.Grace.String())
-					stop()
-					if opts.Signals == nil {
-						// a second SIGTERM or Ctrl-C kills at once rather
-						// than wait out --grace
-						signal.Reset(syscall.SIGTERM, os.Interrupt)
-					}
+					stopping(s)
 					return
 				}
 				reload(f, gw, opts.Routes, logger)
