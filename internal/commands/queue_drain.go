@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -126,11 +127,12 @@ func queueDrainRun(ctx context.Context, opts *QueueDrainOptions) error {
 	if err != nil {
 		return err
 	}
-	rctx, cancel := f.RedisContext(ctx)
-	names, err := qc.Resolve(rctx, opts.Queues)
-	cancel()
+	names, err := drainQueues(ctx, f, qc, opts)
 	if err != nil {
 		return f.RedisError(err)
+	}
+	if ctx.Err() != nil {
+		return nil // interrupted while waiting for a first queue
 	}
 	if len(names) == 0 {
 		// nothing to replay is not an error: a drain run on a schedule
@@ -215,6 +217,32 @@ func queueDrainRun(ctx context.Context, opts *QueueDrainOptions) error {
 		return cmdutil.Unhealthyf("%d operations went dead during the drain (haderctl queue list QUEUE --state dead)", sum.Dead)
 	}
 	return nil
+}
+
+// drainQueues are the queues a drain claims from. A --follow drain is a
+// long-running replayer that may start before the first failure: the
+// queues it names need not exist yet, and without names it waits for a
+// first queue to appear (polling once a second) rather than exit.
+func drainQueues(ctx context.Context, f *cmdutil.Factory, qc *queue.Client, opts *QueueDrainOptions) ([]string, error) {
+	for {
+		rctx, cancel := f.RedisContext(ctx)
+		names, err := qc.Resolve(rctx, opts.Queues)
+		cancel()
+		var unknown *queue.UnknownQueueError
+		switch {
+		case opts.Follow && errors.As(err, &unknown):
+			return opts.Queues, nil
+		case err != nil || len(names) > 0 || !opts.Follow:
+			return names, err
+		}
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil
+		case <-t.C:
+		}
+	}
 }
 
 // awaitRedis returns once Redis at o.URL answers a PING, retrying an

@@ -151,3 +151,33 @@ func TestFollowDrainUsesTheConfigFilesTLSSettings(t *testing.T) {
 		t.Fatalf("the drain exited %d after SIGINT: %s", code, stderr)
 	}
 }
+
+// A --follow drain may start before the first failure: a queue it names
+// that does not exist yet is waited for, not refused, and drained once an
+// operation is pushed to it. Without --follow the same drain is refused.
+func TestFollowDrainWaitsForAQueueThatDoesNotExistYet(t *testing.T) {
+	env := map[string]string{"REDIS_URL": testredis.URL(t), "HADERCTL_NAMESPACE": testredis.Namespace(t)}
+	src := config.Sources{Dir: t.TempDir(), Getenv: func(k string) string { return env[k] }}
+	s, _, _, errOut := iostreams.Test()
+	if code := Run(context.Background(), s, []string{"queue", "drain", "orders", "--exec", "true"}, src); code != 2 {
+		t.Fatalf("a drain of a queue that does not exist: exit %d, want 2: %s", code, errOut)
+	}
+	out, stderr, exit, stop := startFollowDrain(src)
+	defer stop()
+	s, _, _, errOut = iostreams.Test()
+	if code := Run(context.Background(), s, []string{"queue", "push", "orders", "--operation", "x", "--service", "s", "--id", "o-late"}, src); code != 0 {
+		t.Fatalf("push: exit %d: %s", code, errOut)
+	}
+	testredis.Eventually(t, 30*time.Second, "o-late is replayed by the drain started before its queue existed", func() bool {
+		select {
+		case code := <-exit:
+			t.Fatalf("the follow drain exited %d before the push: %s", code, stderr)
+		default:
+		}
+		return strings.Contains(out.String(), `"id":"o-late"`) && strings.Contains(out.String(), `"outcome":"completed"`)
+	})
+	stop()
+	if code := <-exit; code != 0 {
+		t.Fatalf("the drain exited %d after SIGINT: %s", code, stderr)
+	}
+}
