@@ -484,9 +484,10 @@ func (g *GameDay) openWhereFailing(ctx context.Context, snap *snapshot.Snapshot,
 	return true, "open: " + strings.Join(judged, ", ")
 }
 
-// WriteJUnit writes the journal as a JUnit XML report: one test case per
-// probe evaluation, failures for those that did not hold.
-func WriteJUnit(w io.Writer, j *Journal) error {
+// WriteJUnit writes journals as a JUnit XML report: a test suite per game
+// day, one test case per probe evaluation, failures for those that did
+// not hold.
+func WriteJUnit(w io.Writer, journals ...*Journal) error {
 	type failure struct {
 		Message string `xml:"message,attr"`
 		Text    string `xml:",chardata"`
@@ -509,27 +510,31 @@ func WriteJUnit(w io.Writer, j *Journal) error {
 		XMLName xml.Name    `xml:"testsuites"`
 		Suites  []testsuite `xml:"testsuite"`
 	}
-	suite := testsuite{Name: "chaos." + j.Scenario, Time: j.EndedAt.Sub(j.StartedAt).Seconds(), Timestamp: j.StartedAt.UTC().Format(time.RFC3339)}
-	for _, p := range j.Probes {
-		tc := testcase{Name: p.Name, Classname: "chaos." + j.Scenario + "." + p.Stage, Time: p.Duration.Seconds()}
-		if !p.OK {
-			tc.Failure = &failure{Message: p.Detail, Text: p.Stage + ": " + p.Name + ": " + p.Detail}
+	var suites []testsuite
+	for _, j := range journals {
+		suite := testsuite{Name: "chaos." + j.Scenario, Time: j.EndedAt.Sub(j.StartedAt).Seconds(), Timestamp: j.StartedAt.UTC().Format(time.RFC3339)}
+		for _, p := range j.Probes {
+			tc := testcase{Name: p.Name, Classname: "chaos." + j.Scenario + "." + p.Stage, Time: p.Duration.Seconds()}
+			if !p.OK {
+				tc.Failure = &failure{Message: p.Detail, Text: p.Stage + ": " + p.Name + ": " + p.Detail}
+				suite.Failures++
+			}
+			suite.Cases = append(suite.Cases, tc)
+		}
+		if j.Verdict != "passed" && suite.Failures == 0 {
+			suite.Cases = append(suite.Cases, testcase{Name: "game day", Classname: "chaos." + j.Scenario,
+				Failure: &failure{Message: j.Verdict, Text: j.Reason}})
 			suite.Failures++
 		}
-		suite.Cases = append(suite.Cases, tc)
+		suite.Tests = len(suite.Cases)
+		suites = append(suites, suite)
 	}
-	if j.Verdict != "passed" && suite.Failures == 0 {
-		suite.Cases = append(suite.Cases, testcase{Name: "game day", Classname: "chaos." + j.Scenario,
-			Failure: &failure{Message: j.Verdict, Text: j.Reason}})
-		suite.Failures++
-	}
-	suite.Tests = len(suite.Cases)
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
 	enc := xml.NewEncoder(w)
 	enc.Indent("", "  ")
-	if err := enc.Encode(testsuites{Suites: []testsuite{suite}}); err != nil {
+	if err := enc.Encode(testsuites{Suites: suites}); err != nil {
 		return err
 	}
 	_, err := io.WriteString(w, "\n")
