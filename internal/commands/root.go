@@ -147,6 +147,7 @@ Every command works at a terminal (tables, colour), in CI (exit codes,
 		NewCmdGateway(g.factory, nil),
 		NewCmdMetrics(g.factory, src.Getenv),
 		NewCmdDashboard(g.factory, nil),
+		NewCmdDemo(g.factory, nil),
 		newHelpTopic("exit-codes", "What haderctl's exit codes mean", exitCodesHelp),
 	)
 	root.CompletionOptions.HiddenDefaultCmd = true
