@@ -118,6 +118,10 @@ func (g *GameDay) Run(ctx context.Context, s Scenario) (*Journal, error) {
 	}
 	// steady state before
 	if !g.check(ctx, j, "before", probes.Before, 0) {
+		if ctx.Err() != nil {
+			j.Verdict, j.Reason = "interrupted", "interrupted before the experiments"
+			return j, nil
+		}
 		j.Verdict, j.Reason = "failed", "the steady state did not hold before the experiments"
 		return j, nil
 	}
@@ -158,6 +162,11 @@ func (g *GameDay) Run(ctx context.Context, s Scenario) (*Journal, error) {
 	}
 	// during: each probe must hold at least once while the experiments run
 	if !g.check(ctx, j, "during", probes.During, time.Until(last)) {
+		// a check that ctx cut short was not judged: Ctrl-C is not a deviation
+		if ctx.Err() != nil {
+			j.Verdict, j.Reason = "interrupted", "interrupted; experiments stopped"
+			return j, nil
+		}
 		j.Verdict, j.Reason = "failed", "a check during the experiments did not hold"
 		return j, nil
 	}
@@ -198,6 +207,10 @@ func (g *GameDay) Run(ctx context.Context, s Scenario) (*Journal, error) {
 	start := time.Now()
 	g.stepRecovery(ctx, j, probes.After, deadline)
 	if !g.check(ctx, j, "after", probes.After, max(deadline-time.Since(start), 0)) {
+		if ctx.Err() != nil {
+			j.Verdict, j.Reason = "interrupted", "interrupted during the recovery; experiments stopped"
+			return j, nil
+		}
 		j.Verdict, j.Reason = "failed", fmt.Sprintf("the system did not recover within %s", deadline)
 		return j, nil
 	}

@@ -429,3 +429,39 @@ func TestOpenWhereFailingUsesOwnThresholdForABreakerRedisNeverHeardOf(t *testing
 		}
 	}
 }
+
+// A game day whose context ends while a check waits to hold (Ctrl-C, the
+// demo's q) is interrupted, not failed: the check was cut short, not
+// judged; the experiments it started are stopped.
+func TestGameDayCutShortDuringItsChecksIsInterrupted(t *testing.T) {
+	e := setup(t)
+	rdb := testredis.Client(t)
+	b := breaker.New(rdb, breaker.Options{Keys: store.Keys{Namespace: e.ns}})
+	defer b.Close()
+	s, err := ParseScenario([]byte(`
+name: never_opens
+phases:
+  - {name: out, at: 0s, duration: 1m, experiments: [{kind: error, status: 503}]}
+probes:
+  during: [{type: breakers_open, name: a breaker no call opens}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gd := &GameDay{Chaos: e.c, State: e.reader(t, b), Targets: []string{"svc"}, Scale: 1, Poll: 20 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gd.OnEvent = func(line string) {
+		if strings.HasPrefix(line, "scheduled ") {
+			cancel() // the user ends it while the during check waits
+		}
+	}
+	j, err := gd.Run(ctx, s)
+	if err != nil || j.Verdict != "interrupted" {
+		t.Fatalf("game day cut short: %v %+v", err, j)
+	}
+	testredis.Eventually(t, 10*time.Second, "the experiment it started is stopped", func() bool {
+		active, err := e.c.Active(context.Background())
+		return err == nil && len(active) == 0
+	})
+}
