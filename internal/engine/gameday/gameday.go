@@ -39,6 +39,9 @@ type GameDay struct {
 	OnEvent func(string)
 
 	started map[string][]string // the experiments this run started → their services
+	// seenOpen are the services whose breaker this stage's evaluations
+	// have seen open (breakers_open_where_failing)
+	seenOpen map[string]bool
 }
 
 // Journal records everything a game day did and saw.
@@ -267,6 +270,7 @@ func (g *GameDay) check(ctx context.Context, j *Journal, stage string, probes []
 		return true
 	}
 	start := time.Now()
+	g.seenOpen = map[string]bool{}
 	held := make([]*ProbeResult, len(probes))
 	settled := make([]bool, len(probes))
 	for {
@@ -451,10 +455,14 @@ const notJudged = "no service had enough failed calls to judge"
 
 // openWhereFailing holds when every target whose calls the game day's
 // experiments failed at least its breaker's failure threshold times has an
-// open (or half-open, forced-open) breaker. Services without such
+// open (or half-open, forced-open) breaker, or had one at an earlier
+// evaluation of the same stage. Services without such
 // failures — no traffic, or faults that do not fail calls — are not
 // judged.
 func (g *GameDay) openWhereFailing(ctx context.Context, snap *snapshot.Snapshot, names []string) (bool, string) {
+	if g.seenOpen == nil {
+		g.seenOpen = map[string]bool{}
+	}
 	failed := map[string]int64{}
 	for id, services := range g.started {
 		errs, err := g.Chaos.FailedCalls(ctx, id)
@@ -483,7 +491,14 @@ func (g *GameDay) openWhereFailing(ctx context.Context, snap *snapshot.Snapshot,
 			continue
 		}
 		judged = append(judged, svc)
-		if !opened(st.State) {
+		if opened(st.State) {
+			g.seenOpen[svc] = true
+		}
+		// open now, or seen open earlier in this stage: an experiment on
+		// several services fails each one's calls at its own pace, and
+		// each breaker opening once is what the probe asks, not all of
+		// them at the same moment
+		if !g.seenOpen[svc] {
 			bad = append(bad, fmt.Sprintf("%s %s after %d failed calls", svc, st.State, n))
 		}
 	}

@@ -465,3 +465,43 @@ probes:
 		return err == nil && len(active) == 0
 	})
 }
+
+// An experiment on two services fails each one's calls at its own pace,
+// so their breakers may open at different moments: the during probe
+// holds once each has been seen open in the stage, not only when both
+// are open at once. A breaker never seen open still fails it.
+func TestOpenWhereFailingCountsABreakerSeenOpenEarlierInTheStage(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	x, err := e.c.Start(ctx, chaos.Experiment{Kind: "error", Status: 503, Services: []string{"a", "b"}, Probability: 1, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.c.Stop(ctx, x.ID, "test over")
+	testredis.Eventually(t, 10*time.Second, "the data plane runs the experiment", func() bool { return len(e.faults.Active()) == 1 })
+	for range 3 {
+		if code, _, err := e.call(t, "a", "/", time.Second); err != nil || code != 503 {
+			t.Fatalf("a call under the experiment: %d %v", code, err)
+		}
+	}
+	testredis.Eventually(t, 10*time.Second, "the failed calls are counted", func() bool {
+		n, err := e.c.FailedCalls(ctx, x.ID)
+		return err == nil && n >= 3
+	})
+	gd := &GameDay{Chaos: e.c, started: map[string][]string{x.ID: {"a", "b"}}}
+	snap := func(a, b breaker.State) *snapshot.Snapshot {
+		st := breaker.Settings{FailureThreshold: 3}
+		return &snapshot.Snapshot{Breakers: []breaker.Status{{Name: "a", State: a, Known: true, Settings: st}, {Name: "b", State: b, Known: true, Settings: st}}}
+	}
+	names := []string{"a", "b"}
+	if ok, detail := gd.openWhereFailing(ctx, snap(breaker.Open, breaker.Closed), names); ok || !strings.Contains(detail, "b closed") {
+		t.Fatalf("a open, b never open: %v %q, want b named", ok, detail)
+	}
+	if ok, detail := gd.openWhereFailing(ctx, snap(breaker.Closed, breaker.Open), names); !ok || detail != "open: a, b" {
+		t.Fatalf("a seen open before, b open now: %v %q, want it to hold", ok, detail)
+	}
+	gd.seenOpen = map[string]bool{} // a new stage forgets
+	if ok, _ := gd.openWhereFailing(ctx, snap(breaker.Closed, breaker.Open), names); ok {
+		t.Fatal("a new stage: a never seen open, yet the probe held")
+	}
+}
