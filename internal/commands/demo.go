@@ -57,11 +57,11 @@ type DemoOptions struct {
 // The demo's bounds: the game days need a few seconds each to show
 // anything, and a demo is not a soak test.
 const (
-	demoMinDuration = 15 * time.Second
+	demoMinDuration = 20 * time.Second
 	demoMaxDuration = time.Hour
 	// demoOverhead is the part of --duration that is not chaos: warm-up,
 	// the two recoveries and the replays.
-	demoOverhead = 10 * time.Second
+	demoOverhead = 12 * time.Second
 	// demoEnvironment is where the demo runs: chaos is allowed there.
 	demoEnvironment = "demo"
 )
@@ -188,7 +188,7 @@ func demoRun(ctx context.Context, opts *DemoOptions) (err error) {
 	}
 	cleanup = append(cleanup, func() { os.RemoveAll(dir) })
 	cfgPath := filepath.Join(dir, "haderctl.yaml")
-	if err := os.WriteFile(cfgPath, demoConfig(redisURL, tlsOpts, namespace, ups, scale), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, demoConfig(redisURL, tlsOpts, namespace, ups), 0o600); err != nil {
 		return err
 	}
 	newFactory := func(out io.Writer, output string) *cmdutil.Factory {
@@ -292,7 +292,7 @@ func demoRun(ctx context.Context, opts *DemoOptions) (err error) {
 	var playErr error
 	if dashboardMode {
 		say.Hold()
-		playErr = demoWithDashboard(ctx, mainF, sys, play, opts.Keep)
+		playErr = demoWithDashboard(ctx, f, sys, play, opts.Keep)
 		say.Release()
 	} else {
 		playCtx, cancel := context.WithCancel(ctx)
@@ -377,7 +377,7 @@ func demoPlay(ctx context.Context, sys demoSystem, say *demo.Narrator, n *demoNa
 		gd := &gameday.GameDay{Chaos: sys.Chaos, State: reader, Targets: demoTargets, Scale: scale, Poll: 250 * time.Millisecond,
 			OnEvent: func(line string) {
 				say.Sayf("  %s", line)
-				if strings.HasPrefix(line, "stopped ") {
+				if strings.HasPrefix(line, "stopped ") && ctx.Err() == nil {
 					n.setPhase("recovery")
 					say.Sayf("recovery: experiments stopped; breakers must close, services pass their checks and the write queues drain within %s",
 						(time.Duration(float64(s.RecoveryDeadline) * scale)).Round(100*time.Millisecond))
@@ -400,6 +400,7 @@ func demoPlay(ctx context.Context, sys demoSystem, say *demo.Narrator, n *demoNa
 		if j.Verdict != "passed" {
 			result.Verdict, result.Reason = j.Verdict, name+": "+j.Reason
 			if j.Verdict == "interrupted" {
+				say.Sayf("verdict: interrupted; the experiments were stopped")
 				return nil
 			}
 			say.Sayf("verdict: failed (%s)", result.Reason)
@@ -520,10 +521,12 @@ func demoChaosLength() time.Duration {
 }
 
 // demoConfig is the configuration every part of the demo runs with.
-func demoConfig(url string, tls store.TLSOptions, namespace string, ups *demo.Upstreams, scale float64) []byte {
-	// a breaker waits about as long as a scaled phase is short: 1 s at
-	// the default duration, never under 300 ms
-	recovery := max(300*time.Millisecond, min(time.Second, time.Duration(float64(20*time.Second)*scale)))
+func demoConfig(url string, tls store.TLSOptions, namespace string, ups *demo.Upstreams) []byte {
+	// an open breaker waits 2 s before its probes: long enough that the
+	// breakers of the three services the storm hits are open at the same
+	// moment (the during check asks that of every service whose calls
+	// failed), short enough to recover well within the scaled deadline
+	recovery := 2 * time.Second
 	var b strings.Builder
 	fmt.Fprintf(&b, "environment: %s\n", demoEnvironment)
 	fmt.Fprintf(&b, "redis:\n  url: %q\n  namespace: %s\n  timeout: 2s\n", url, namespace)
