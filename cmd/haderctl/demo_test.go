@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -214,4 +215,69 @@ func TestDemoPlaysTheGameDaysAndLeavesNothingBehind(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDemoCtrlCStopsEverything interrupts a narrated demo once its first
+// game day has started: it stops the experiments, exits 130 and leaves
+// nothing listening.
+func TestDemoCtrlCStopsEverything(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo; skipped with -short")
+	}
+	bin, err := builtBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "demo", "--duration", "40s", "--journal", filepath.Join(dir, "demo.json"))
+	cmd.Dir = dir
+	cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH"), "XDG_CONFIG_HOME=" + dir}
+	out := &lockedOutput{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testredis.Eventually(t, time.Minute, "the first game day schedules its experiments", func() bool {
+		return strings.Contains(out.String(), "scheduled ch-")
+	})
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Fatalf("demo after Ctrl-C: %v, want exit 130\n%s", err, out)
+	}
+	text := out.String()
+	for _, want := range []string{"stopped 3 experiments", "game day network_storm: interrupted", "verdict: interrupted"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the narration lacks %q:\n%s", want, text)
+		}
+	}
+	for _, a := range regexp.MustCompile(`(?:http|redis)://(127\.0\.0\.1:\d+)`).FindAllStringSubmatch(text, -1) {
+		if c, err := net.DialTimeout("tcp", a[1], time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still listens after the demo ended", a[1])
+		}
+	}
+}
+
+// lockedOutput is a process' output read while it runs.
+type lockedOutput struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedOutput) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedOutput) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
