@@ -25,6 +25,8 @@ const exitCodesHelp = `Every haderctl command exits with one of these codes:
   75  breaker exec: refused by an open breaker, or one whose state in Redis
       is corrupt (sysexits EX_TEMPFAIL), so a script can tell "try later"
       from the command's own failure
+  130 demo: interrupted by Ctrl-C (its experiments stopped, every part it
+      started shut down)
 
 breaker exec otherwise exits with the command's own code (127 when the
 command cannot be started, 124 when --timeout kills it).
