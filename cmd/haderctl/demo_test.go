@@ -219,7 +219,8 @@ func TestDemoPlaysTheGameDaysAndLeavesNothingBehind(t *testing.T) {
 
 // TestDemoCtrlCStopsEverything interrupts a narrated demo once its first
 // game day has started: it stops the experiments, exits 130 and leaves
-// nothing listening.
+// nothing listening. The Redis it names listens nowhere: the demo says so
+// (its password masked) and uses the embedded one.
 func TestDemoCtrlCStopsEverything(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo; skipped with -short")
@@ -231,7 +232,14 @@ func TestDemoCtrlCStopsEverything(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "demo", "--duration", "40s", "--journal", filepath.Join(dir, "demo.json"))
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close() // a port where nothing listens
+	cmd := exec.CommandContext(ctx, bin, "demo", "--duration", "40s", "--journal", filepath.Join(dir, "demo.json"),
+		"--redis-url", "redis://oncall:s3cr3t-pw@"+deadAddr+"/0")
 	cmd.Dir = dir
 	cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH"), "XDG_CONFIG_HOME=" + dir}
 	out := &lockedOutput{}
@@ -251,12 +259,19 @@ func TestDemoCtrlCStopsEverything(t *testing.T) {
 		t.Fatalf("demo after Ctrl-C: %v, want exit 130\n%s", err, out)
 	}
 	text := out.String()
-	for _, want := range []string{"stopped 3 experiments", "game day network_storm: interrupted", "verdict: interrupted"} {
+	if strings.Contains(text, "s3cr3t-pw") {
+		t.Errorf("the output shows the named Redis' password:\n%s", text)
+	}
+	for _, want := range []string{"no Redis answered at redis://oncall:***@" + deadAddr + "/0", "using the embedded one",
+		"(embedded miniredis", "stopped 3 experiments", "game day network_storm: interrupted", "verdict: interrupted"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the narration lacks %q:\n%s", want, text)
 		}
 	}
 	for _, a := range regexp.MustCompile(`(?:http|redis)://(127\.0\.0\.1:\d+)`).FindAllStringSubmatch(text, -1) {
+		if a[1] == deadAddr {
+			continue
+		}
 		if c, err := net.DialTimeout("tcp", a[1], time.Second); err == nil {
 			c.Close()
 			t.Errorf("%s still listens after the demo ended", a[1])
@@ -280,4 +295,36 @@ func (l *lockedOutput) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestDemoNamedRedisThatRefusesIsExit3 names a Redis that answers but
+// refuses the password: that is not "no Redis" (the demo would quietly run
+// elsewhere), it is exit 3 with the cause, the password masked.
+func TestDemoNamedRedisThatRefusesIsExit3(t *testing.T) {
+	srv, err := testredis.StartServer(t.TempDir(), "--requirepass", "right-one")
+	if err != nil {
+		t.Skipf("needs a redis-server of its own: %v", err)
+	}
+	defer srv.Stop(true)
+	bin, err := builtBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "demo", "--redis-url", "redis://:wrong-one@"+srv.Addr+"/0")
+	cmd.Dir = dir
+	cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH"), "XDG_CONFIG_HOME=" + dir}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("demo against a Redis refusing its password: %v, want exit 3\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	if msg := stderr.String(); !strings.Contains(msg, "refused") || strings.Contains(msg, "wrong-one") || strings.Count(msg, "\n") != 1 {
+		t.Errorf("stderr: %q, want one line naming the refusal without the password", msg)
+	}
+	if strings.Contains(stdout.String(), "game day") {
+		t.Errorf("the demo ran anyway:\n%s", stdout.String())
+	}
 }

@@ -158,11 +158,18 @@ func demoRun(ctx context.Context, opts *DemoOptions) (err error) {
 	}
 	redisURL, tlsOpts, kind := c.Redis.URL, c.Redis.TLS(), "external"
 	namespace := "hader"
-	if opts.RedisNamed && pingRedis(ctx, store.Options{URL: redisURL, Timeout: 500 * time.Millisecond, TLS: tlsOpts}) == nil {
+	var pingErr error
+	if opts.RedisNamed {
+		pingErr = store.Classify(pingRedis(ctx, store.Options{URL: redisURL, Timeout: 500 * time.Millisecond, TLS: tlsOpts}), redact.URL(redisURL))
+		if store.IsRefused(pingErr) {
+			return pingErr // a wrong password or a refusing server is not "no Redis": exit 3
+		}
+	}
+	if opts.RedisNamed && pingErr == nil {
 		namespace = "hader-demo-" + randomHex(3)
 	} else {
 		if opts.RedisNamed {
-			say.Plain(fmt.Sprintf("no Redis answered at %s: using the embedded one", redact.URL(redisURL)))
+			say.Plain(fmt.Sprintf("no Redis answered at %s (%s): using the embedded one", redact.URL(redisURL), demoWhy(pingErr)))
 		}
 		url, stop, err := startEmbeddedRedis()
 		if err != nil {
@@ -598,6 +605,15 @@ func demoWithDashboard(ctx context.Context, f *cmdutil.Factory, sys demoSystem, 
 		return derr
 	}
 	return perr
+}
+
+// demoWhy is why the named Redis was not used, in a few words.
+func demoWhy(err error) string {
+	var ue *store.UnavailableError
+	if errors.As(err, &ue) && ue.Err != nil {
+		err = ue.Err
+	}
+	return redact.URLsIn(err.Error())
 }
 
 func demoInterrupted() error { return cmdutil.SilentExit(130) }
