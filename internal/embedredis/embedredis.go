@@ -9,12 +9,13 @@
 //
 // Left alone, miniredis answers TIME with the wall clock (to the
 // microsecond) but never expires a key: a TTL only shrinks when the program
-// calls FastForward. Chaos experiments, queue slots and locks would then
-// never end. The ways to move it, as miniredis v2.40.0 implements them:
+// calls FastForward. Chaos experiments, health-check slots and locks
+// would then never end. The ways to move it, as miniredis v2.40.0 has them:
 //
 //   - FastForward(d) on a ticker (what the tests did): TTLs shrink in
-//     steps of one tick and lag TIME by up to a tick, more on a busy
-//     machine, so a key may outlive the instant TIME says it ends.
+//     steps of a tick, timed apart from TIME, so a key can outlive the
+//     instant TIME says it ends, or vanish before it (this package's tests
+//     fail both ways under a 5 ms ticker).
 //   - SetTime(t) pins TIME, EXPIREAT's reference and stream ids to t. It
 //     does not move TTLs by itself, and set from a ticker it makes TIME
 //     stand still between ticks and lag the wall clock: a 1 ms recovery
@@ -32,19 +33,28 @@
 //
 // # What still differs from Redis
 //
-// Found running the engine's scripts on both (the luascript conformance
-// test runs each case on each):
+// Checked against redis-server 7.0 (the luascript conformance test runs
+// each case on both, and passes on both):
 //
-//   - within one script TIME and TTLs keep moving between redis.call's;
-//     Redis 7 freezes the clock for a script's whole run;
-//   - XADD MAXLEN ~ trims exactly to the length, where Redis trims whole
-//     nodes only and may keep more entries;
-//   - an error a redis.call raises comes back as the command's error text
-//     alone, without Redis' "script: …, on @user_script:N." suffix, and a
-//     WRONGTYPE inside a script is not the error Redis gives;
+//   - a failing redis.call raises "ERR Error compiling script (new
+//     function): :1: WRONGTYPE … stack traceback …" where Redis replies
+//     "WRONGTYPE … script: <sha>, on @user_script:1.": the code is ERR, so
+//     store.Classify cannot name a wrong-typed key on miniredis (a
+//     redis.pcall's err field and redis.error_reply are the same on both);
+//   - Redis 7 expires keys by the time a script started, for its whole
+//     run (a key set with PX 5 still exists 30 ms later in that script);
+//     miniredis' TTLs keep moving between redis.call's;
+//   - XADD MAXLEN ~ N trims to exactly N; Redis trims whole nodes only
+//     (300 entries under ~ 10 leave 100);
+//   - its Lua's tonumber takes decimals only ("1e3" and "0x10" are nil;
+//     Redis: 1000 and 16); tostring of a fraction may use an exponent
+//     (1796248872210.5 → "1.7962488722105e+12"), of a whole number from
+//     1e14 up it does not (Redis: "1e+15"); cjson encodes an empty table
+//     as [] (Redis: {}). The scripts pass decimal ARGV and encode no empty
+//     table, so none of this reaches them today;
 //   - INFO knows only the clients and stats sections; CLIENT only SETNAME
-//     and GETNAME (no SETINFO, MAINT_NOTIFICATIONS, LIST or KILL); there is
-//     no OBJECT ENCODING, MEMORY, CONFIG, ACL or maxmemory.
+//     and GETNAME (no SETINFO, MAINT_NOTIFICATIONS, LIST, ID or KILL);
+//     there is no CONFIG, ACL or OBJECT ENCODING, and no maxmemory (no OOM).
 //
 // store.Open's client sends none of those: it sets DisableIdentity (no
 // CLIENT SETINFO) and turns maintenance notifications off, and miniredis
