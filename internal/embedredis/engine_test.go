@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"slices"
@@ -20,7 +22,9 @@ import (
 	"github.com/haderos/haderctl/internal/engine"
 	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/chaos"
+	"github.com/haderos/haderctl/internal/engine/health"
 	"github.com/haderos/haderctl/internal/engine/queue"
+	"github.com/haderos/haderctl/internal/engine/snapshot"
 	"github.com/haderos/haderctl/internal/engine/store"
 	"github.com/haderos/haderctl/internal/testredis"
 	"github.com/redis/go-redis/v9"
@@ -251,6 +255,59 @@ func TestQueueLeaseOfAKilledDrainerExpires(t *testing.T) {
 	if st := stats[0]; st.Completed != 1 || st.InFlight != 0 || st.PendingTotal != 0 {
 		t.Fatalf("stats %+v, want op-1 completed and nothing held or pending", st)
 	}
+}
+
+// What a dashboard and a gateway do over the demo's server: a health
+// check records through its scripts, the data plane (pub/sub and its
+// sweeping tick) follows an experiment in and out, and one snapshot reads
+// it all.
+func TestDataPlaneHealthAndSnapshotOverTheEmbeddedServer(t *testing.T) {
+	sys, _ := system(t)
+	ctx := context.Background()
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	defer svc.Close()
+	chk := health.Check{Name: "shop", URL: svc.URL, Interval: time.Second, Timeout: 5 * time.Second}
+	if err := sys.Health.Register(ctx, chk); err != nil {
+		t.Fatal(err)
+	}
+	res, err := sys.Health.Check(ctx, chk)
+	if err != nil || !res.Healthy || res.Code != http.StatusNoContent || res.ConsecutiveSuccesses != 1 {
+		t.Fatalf("health check of a service answering 204: %+v, %v; want healthy, 204, one success", res, err)
+	}
+
+	// a long-running caller: the breakers' listener subscribes
+	done, err := sys.Breakers.Allow(ctx, "shop")
+	if err != nil {
+		t.Fatalf("a call through the closed breaker: %v", err)
+	}
+	done(true)
+	faults := sys.Faults()
+	if err := sys.Chaos.Enable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	x, err := sys.Chaos.Start(ctx, chaos.Experiment{Kind: chaos.Error, Services: []string{"shop"}, Probability: 1,
+		Status: http.StatusServiceUnavailable, Duration: time.Minute, Reason: "embedded demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testredis.Eventually(t, 10*time.Second, "the data plane arms the experiment", func() bool {
+		active := faults.Active()
+		return len(active) == 1 && active[0].ID == x.ID
+	})
+	snap, err := sys.Reader().Snapshot(ctx, snapshot.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Services) != 1 || snap.Services[0].Service != "shop" || !snap.Services[0].Healthy {
+		t.Fatalf("snapshot services %+v: want shop, healthy", snap.Services)
+	}
+	if c := snap.Chaos; c == nil || !c.Enabled || len(c.Active) != 1 || c.Active[0].ID != x.ID {
+		t.Fatalf("snapshot chaos %+v: want enabled with %s active", c, x.ID)
+	}
+	if _, err := sys.Chaos.StopAll(ctx, "demo over"); err != nil {
+		t.Fatal(err)
+	}
+	testredis.Eventually(t, 10*time.Second, "the data plane drops the stopped experiment", func() bool { return len(faults.Active()) == 0 })
 }
 
 // The check above is not vacuous: a go-redis client left with its
