@@ -107,10 +107,10 @@ func TestTTLExpiresOnTheClockTIMEKeeps(t *testing.T) {
 	})
 }
 
-// TIME follows the wall clock: it never goes back, and it moves at least
-// as far as the wall clock does between two reads.
+// TIME follows the wall clock: it never goes back, and it moves as far as
+// the wall clock does between two reads, but for the clock's step.
 func TestTIMEFollowsTheWallClock(t *testing.T) {
-	_, c := start(t)
+	s, c := start(t)
 	first := redisTime(t, c)
 	firstRead := time.Now() // the first TIME was taken before this
 	last := first
@@ -121,11 +121,34 @@ func TestTIMEFollowsTheWallClock(t *testing.T) {
 			t.Fatalf("TIME went back from %s to %s", last.Format(time.StampMicro), now.Format(time.StampMicro))
 		}
 		last = now
-		const slack = time.Millisecond // the two clocks' readings are microseconds, TIME's truncated
+		slack := s.Step() + time.Millisecond // TIME lags the wall clock by less than a step
 		if moved, wall := now.Sub(first), polled.Sub(firstRead); moved < wall-slack {
 			t.Fatalf("TIME moved %s while the wall clock moved %s", moved, wall)
 		}
 		return polled.Sub(firstRead) >= 50*time.Millisecond
+	})
+}
+
+// A script runs at the instant it started, as Redis 7 expires keys
+// during one: TIME stands still and a key set with PX 1 outlives a loop of
+// calls; the next command sees the time move on.
+func TestAScriptRunsAtOneInstant(t *testing.T) {
+	_, c := start(t)
+	ctx := context.Background()
+	got, err := c.Eval(ctx, `
+local t0 = redis.call('TIME')
+redis.call('SET', KEYS[1], 'v', 'PX', 1)
+for i = 1, 5000 do redis.call('INCR', KEYS[2]) end
+local t1 = redis.call('TIME')
+return {t0[1], t0[2], t1[1], t1[2], tostring(redis.call('EXISTS', KEYS[1]))}`, []string{"brief", "count"}).StringSlice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != got[2] || got[1] != got[3] || got[4] != "1" {
+		t.Fatalf("script saw TIME %s.%s then %s.%s and the PX 1 key exists=%s; want one instant, the key there", got[0], got[1], got[2], got[3], got[4])
+	}
+	testredis.Eventually(t, 10*time.Second, "the PX 1 key expires after the script", func() bool {
+		return c.Exists(ctx, "brief").Val() == 0
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/alicebob/miniredis/v2/server"
 )
@@ -12,12 +13,14 @@ import (
 // miniredis would refuse as unknown: a command it has no handler for, a
 // CLIENT subcommand other than the two it knows, or a HELLO of another
 // protocol. Commands Lua's redis.call runs are dispatched the same way, so
-// they are seen too. It returns what was refused so far, as "CMD SUB".
+// they are seen too. The clock's hook still runs first. It returns what was
+// refused so far, as "CMD SUB".
 func (s *Server) Rejections() (rejected func() []string) {
 	var mu sync.Mutex
 	var seen []string
 	srv := s.mini.Server()
-	srv.SetPreHook(func(_ *server.Peer, cmd string, args ...string) bool {
+	srv.SetPreHook(func(p *server.Peer, cmd string, args ...string) bool {
+		s.clock.hook(p, cmd, args...)
 		if why := refused(srv.IsRegisteredCommand(cmd), cmd, args); why != "" {
 			mu.Lock()
 			if !slices.Contains(seen, why) {
@@ -49,3 +52,6 @@ func refused(known bool, cmd string, args []string) string {
 	}
 	return ""
 }
+
+// Step is the clock's least time between two moves: how far TIME may lag.
+func (s *Server) Step() time.Duration { return s.clock.currentStep() }
