@@ -1,7 +1,7 @@
 // Package testredis gives tests a real Redis: the one named by
 // HADERCTL_TEST_REDIS_URL, else a redis-server it starts on a random
 // loopback port, else (only when HADERCTL_TEST_REQUIRE_REDIS is not set)
-// an embedded miniredis.
+// an embedded miniredis (package embedredis, what `haderctl demo` runs).
 package testredis
 
 import (
@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
+	"github.com/haderos/haderctl/internal/embedredis"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -152,10 +152,8 @@ var (
 		kind   string
 		err    error
 		server *Server
-		mini   *miniredis.Miniredis
+		mini   *embedredis.Server
 		dir    string
-		// stopClock ends the goroutine that moves miniredis' clock.
-		stopClock func()
 	}
 	counter atomic.Int64
 )
@@ -195,13 +193,13 @@ func URL(tb testing.TB) string {
 			shared.err = fmt.Errorf("HADERCTL_TEST_REQUIRE_REDIS is set but there is no redis-server on PATH and no HADERCTL_TEST_REDIS_URL")
 			return
 		}
-		m, err := miniredis.Run()
+		// the demo's embedded server, so tests see the clock the demo has
+		m, err := embedredis.Start()
 		if err != nil {
 			shared.err = err
 			return
 		}
-		shared.mini, shared.url, shared.kind = m, "redis://"+m.Addr()+"/0", "miniredis"
-		shared.stopClock = driveClock(m)
+		shared.mini, shared.url, shared.kind = m, m.URL(), "miniredis"
 	})
 	if shared.err != nil {
 		tb.Fatalf("test Redis: %v", shared.err)
@@ -245,41 +243,12 @@ func Main(m *testing.M) int {
 		shared.server.Stop(true)
 	}
 	if shared.mini != nil {
-		shared.stopClock()
 		shared.mini.Close()
 	}
 	if shared.dir != "" {
 		os.RemoveAll(shared.dir)
 	}
 	return code
-}
-
-// driveClock makes the embedded miniredis expire keys like a redis-server:
-// by itself it expires a key with a TTL only when told to fast-forward, so
-// chaos experiments, leases and locks would never end. It fast-forwards the
-// TTLs with the wall clock until the returned stop is called. TIME is left
-// alone: unset, miniredis answers it with the wall clock to the
-// microsecond, which a clock set on a ticker would make lag and step (a
-// 1 ms recovery timeout then looks unexpired to a caller in the same tick).
-func driveClock(m *miniredis.Miniredis) (stop func()) {
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		last := time.Now()
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case now := <-tick.C:
-				m.FastForward(now.Sub(last))
-				last = now
-			}
-		}
-	}()
-	return func() { close(done); <-stopped }
 }
 
 // StartSentinel starts a redis-server in Sentinel mode, with its

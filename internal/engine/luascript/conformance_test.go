@@ -7,7 +7,8 @@ package luascript_test
 // header lists, by EVALSHA (EVAL when Redis does not have the script).
 // Then it reads the state back with the engine's own read side, and
 // the other way round: a script change that breaks the documented calling
-// convention fails here as it would fail the Python client.
+// convention fails here as it would fail the Python client. Each case runs
+// on the embedded server of `haderctl demo` and on a redis-server.
 
 import (
 	"context"
@@ -25,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haderos/haderctl/internal/embedredis"
 	"github.com/haderos/haderctl/internal/engine/breaker"
 	"github.com/haderos/haderctl/internal/engine/chaos"
 	"github.com/haderos/haderctl/internal/engine/health"
@@ -44,8 +46,32 @@ type foreign struct {
 	ns   string
 }
 
-func newForeign(t *testing.T) *foreign {
-	return &foreign{t: t, rdb: testredis.Client(t), repo: os.DirFS(repoRoot(t)), ns: testredis.Namespace(t)}
+func newForeign(t *testing.T, rdb *redis.Client) *foreign {
+	return &foreign{t: t, rdb: rdb, repo: os.DirFS(repoRoot(t)), ns: testredis.Namespace(t)}
+}
+
+// onBoth runs a case on each server the scripts meet: the embedded one
+// `haderctl demo` starts (miniredis), and a redis-server (the harness'),
+// so the demo cannot drift from production unnoticed.
+func onBoth(t *testing.T, run func(t *testing.T, f *foreign)) {
+	t.Run("miniredis", func(t *testing.T) {
+		s, err := embedredis.Start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		// DisableIdentity: miniredis refuses CLIENT SETINFO
+		rdb := redis.NewClient(&redis.Options{Addr: s.Addr(), DisableIdentity: true})
+		t.Cleanup(func() { rdb.Close() })
+		run(t, newForeign(t, rdb))
+	})
+	t.Run("redis-server", func(t *testing.T) {
+		// with HADERCTL_TEST_REQUIRE_REDIS set, Real fails the test instead
+		if !testredis.Real(t) {
+			t.Skip("no redis-server on PATH and no HADERCTL_TEST_REDIS_URL: the case ran on miniredis only")
+		}
+		run(t, newForeign(t, testredis.Client(t)))
+	})
 }
 
 // script is one file as a foreign client loads it.
@@ -203,8 +229,9 @@ func (f *foreign) register(set, name string) {
 	}
 }
 
-func TestConformanceBreaker(t *testing.T) {
-	f := newForeign(t)
+func TestConformanceBreaker(t *testing.T) { onBoth(t, conformanceBreaker) }
+
+func conformanceBreaker(t *testing.T, f *foreign) {
 	ctx := context.Background()
 	acquire, record := f.load(breakerDir+"acquire.lua"), f.load(breakerDir+"record.lua")
 	e := breaker.New(f.rdb, breaker.Options{Keys: store.Keys{Namespace: f.ns}})
@@ -305,8 +332,9 @@ func entry(score int64, maxAttempts int, service, meta, data string) string {
 	return fmt.Sprintf("%d 0 %d %s\n%s\n%s", score, maxAttempts, service, meta, data)
 }
 
-func TestConformanceQueue(t *testing.T) {
-	f := newForeign(t)
+func TestConformanceQueue(t *testing.T) { onBoth(t, conformanceQueue) }
+
+func conformanceQueue(t *testing.T, f *foreign) {
 	ctx := context.Background()
 	one, all := f.load(queueDir+"enqueue_one.lua"), f.load(queueDir+"enqueue.lua")
 	c := queue.New(f.rdb, store.Keys{Namespace: f.ns}, queue.Settings{})
@@ -382,8 +410,9 @@ func TestConformanceQueue(t *testing.T) {
 	}
 }
 
-func TestConformanceHealth(t *testing.T) {
-	f := newForeign(t)
+func TestConformanceHealth(t *testing.T) { onBoth(t, conformanceHealth) }
+
+func conformanceHealth(t *testing.T, f *foreign) {
 	ctx := context.Background()
 	slot, record := f.load(healthDir+"slot.lua"), f.load(healthDir+"record.lua")
 	c := health.New(f.rdb, health.Options{Keys: store.Keys{Namespace: f.ns}})
@@ -440,8 +469,9 @@ func TestConformanceHealth(t *testing.T) {
 	}
 }
 
-func TestConformanceChaos(t *testing.T) {
-	f := newForeign(t)
+func TestConformanceChaos(t *testing.T) { onBoth(t, conformanceChaos) }
+
+func conformanceChaos(t *testing.T, f *foreign) {
 	ctx := context.Background()
 	sw, start := f.load(chaosDir+"switch.lua"), f.load(chaosDir+"start.lua")
 	end, book := f.load(chaosDir+"end.lua"), f.load(chaosDir+"book.lua")
