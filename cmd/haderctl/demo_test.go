@@ -247,8 +247,8 @@ func TestDemoCtrlCStopsEverything(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	testredis.Eventually(t, time.Minute, "the first game day schedules its experiments", func() bool {
-		return strings.Contains(out.String(), "scheduled ch-")
+	testredis.Eventually(t, time.Minute, "the first game day schedules its three experiments", func() bool {
+		return strings.Count(out.String(), "scheduled ch-") == 3
 	})
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)

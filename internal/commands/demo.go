@@ -61,7 +61,7 @@ const (
 	demoMaxDuration = time.Hour
 	// demoOverhead is the part of --duration that is not chaos: warm-up,
 	// the two recoveries and the replays.
-	demoOverhead = 12 * time.Second
+	demoOverhead = 6 * time.Second
 	// demoEnvironment is where the demo runs: chaos is allowed there.
 	demoEnvironment = "demo"
 )
@@ -288,13 +288,26 @@ func demoRun(ctx context.Context, opts *DemoOptions) (err error) {
 		}
 		return err
 	})
-	traffic := &demo.Traffic{Gateway: "http://" + gwAddr[0], Rate: 40, Workers: 24,
+	traffic := &demo.Traffic{Gateway: "http://" + gwAddr[0], Rate: 50, Workers: 24,
 		Rand: mrand.New(mrand.NewPCG(seed, 99)), OnOutcome: n.outcome}
-	run("traffic", func(ctx context.Context) error { traffic.Run(ctx); return nil })
+	// the traffic stops before the replays are counted, so that every
+	// write it had queued is among those checked
+	trafficCtx, endTraffic := context.WithCancel(compCtx)
+	trafficDone := make(chan struct{})
+	go func() { defer close(trafficDone); traffic.Run(trafficCtx) }()
+	stopTraffic := sync.OnceFunc(func() { endTraffic(); <-trafficDone })
+	cleanup = append(cleanup, stopTraffic)
 
 	result := &demo.Result{Redis: kind, Namespace: namespace, StartedAt: start, GameDays: []*gameday.Journal{}}
 	play := func(ctx context.Context) error {
-		return demoPlay(ctx, sys, say, n, traffic, ups, scale, result)
+		err := demoPlay(ctx, sys, say, n, traffic, stopTraffic, ups, scale, result)
+		stopTraffic()
+		result.Traffic = traffic.Tally()
+		if opts.Keep && ctx.Err() == nil {
+			// the traffic comes back for whoever watches
+			run("traffic", func(ctx context.Context) error { traffic.Run(ctx); return nil })
+		}
+		return err
 	}
 	var playErr error
 	if dashboardMode {
@@ -315,7 +328,6 @@ func demoRun(ctx context.Context, opts *DemoOptions) (err error) {
 		cancel()
 	}
 	result.EndedAt = time.Now()
-	result.Traffic = traffic.Tally()
 	if result.Verdict == "" {
 		result.Verdict = "interrupted"
 	}
@@ -362,7 +374,7 @@ func demoRun(ctx context.Context, opts *DemoOptions) (err error) {
 
 // demoPlay warms up, then plays the game days in order, narrating.
 func demoPlay(ctx context.Context, sys demoSystem, say *demo.Narrator, n *demoNarration, traffic *demo.Traffic,
-	ups *demo.Upstreams, scale float64, result *demo.Result) error {
+	stopTraffic func(), ups *demo.Upstreams, scale float64, result *demo.Result) error {
 	reader := sys.Reader()
 	if err := demoWarmUp(ctx, reader, say, traffic); err != nil {
 		if ctx.Err() != nil {
@@ -397,6 +409,9 @@ func demoPlay(ctx context.Context, sys demoSystem, say *demo.Narrator, n *demoNa
 		n.summary(before, traffic.Tally())
 		if err != nil {
 			if ctx.Err() != nil {
+				result.Verdict = "interrupted"
+				say.Sayf("game day %s: interrupted", name)
+				say.Sayf("verdict: interrupted; the experiments were stopped")
 				return nil
 			}
 			result.Verdict, result.Reason = "failed", err.Error()
@@ -415,6 +430,7 @@ func demoPlay(ctx context.Context, sys demoSystem, say *demo.Narrator, n *demoNa
 		}
 	}
 	n.setPhase("replays")
+	stopTraffic()
 	queued, replayed := n.awaitReplays(ctx, ups, 10*time.Second)
 	result.Queued, result.Replayed = len(queued), replayed
 	if ctx.Err() != nil {
@@ -492,8 +508,10 @@ func steadyState(snap *snapshot.Snapshot) string {
 
 // demoScenario is a built-in scenario as the demo plays it: its checks
 // add, after the experiments, that the write queues drained; its
-// recovery deadline is at least 8 s once scaled, the time a breaker
-// needs to probe its way closed and a health check to pass.
+// recovery deadline is at least 10 s once scaled: time for a breaker to
+// probe its way closed (2 s open, a probe lease of 1 s if a probe fails
+// and it opens again), a health check to pass, and the writes deferred
+// meanwhile to come due and be replayed.
 func demoScenario(name string, scale float64) (gameday.Scenario, error) {
 	s, err := gameday.FindScenario(name)
 	if err != nil {
@@ -504,7 +522,7 @@ func demoScenario(name string, scale float64) (gameday.Scenario, error) {
 		gameday.Probe{Name: "notifications writes replayed", Type: "queue_drained", Queue: "notifications"},
 		gameday.Probe{Name: "shipping writes replayed", Type: "queue_drained", Queue: "shipping"})
 	s.Probes = gameday.Probes{Before: steady, During: []gameday.Probe{{Type: "breakers_open_where_failing"}}, After: after}
-	if floor := gameday.Dur(float64(8*time.Second) / scale); s.RecoveryDeadline < floor {
+	if floor := gameday.Dur(float64(10*time.Second) / scale); s.RecoveryDeadline < floor {
 		s.RecoveryDeadline = floor
 	}
 	return s, nil
@@ -549,7 +567,7 @@ func demoConfig(url string, tls store.TLSOptions, namespace string, ups *demo.Up
   failure_threshold: 3
   success_threshold: 2
   recovery_timeout: %s
-  probe_lease: 5s
+  probe_lease: 1s
 queue:
   max_attempts: 50
   backoff_base: 200ms

@@ -33,9 +33,9 @@ func (r Request) Write() bool { return r.Method != http.MethodGet }
 // shipping route (aramex, then smsa), orders from shopify and messages
 // to the notifications service.
 var Mix = []Request{
-	{Name: "rates", Method: http.MethodGet, Path: "/api/v1/integrations/shipping/rates?kg=2", Weight: 40, Route: "shipping"},
+	{Name: "rates", Method: http.MethodGet, Path: "/api/v1/integrations/shipping/rates?kg=2", Weight: 35, Route: "shipping"},
 	{Name: "orders", Method: http.MethodGet, Path: "/shopify/admin/api/2024-10/orders.json", Weight: 25, Route: "shopify"},
-	{Name: "messages", Method: http.MethodPost, Path: "/notifications/v1/messages", Weight: 20, Route: "notifications"},
+	{Name: "messages", Method: http.MethodPost, Path: "/notifications/v1/messages", Weight: 25, Route: "notifications"},
 	{Name: "shipments", Method: http.MethodPost, Path: "/api/v1/integrations/shipping/shipments", Weight: 15, Route: "shipping"},
 }
 
