@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,8 +81,11 @@ func TestDemoPlaysTheGameDaysAndLeavesNothingBehind(t *testing.T) {
 		name  string
 		args  []string
 		redis string
+		// keep runs it with --keep: it must still serve after the verdict,
+		// until Ctrl-C
+		keep bool
 	}{
-		{name: "named redis", args: []string{"--redis-url", url}, redis: "external"},
+		{name: "named redis, --keep", args: []string{"--redis-url", url, "--keep"}, redis: "external", keep: true},
 		{name: "embedded", redis: "embedded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,9 +99,32 @@ func TestDemoPlaysTheGameDaysAndLeavesNothingBehind(t *testing.T) {
 			cmd.Dir = dir
 			// nothing of the caller's environment: no REDIS_URL, no config
 			cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH"), "XDG_CONFIG_HOME=" + dir}
-			var stdout, stderr bytes.Buffer
+			var stdout, stderr lockedOutput
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.keep {
+				testredis.Eventually(t, 2*time.Minute, "the demo keeps running after its verdict", func() bool {
+					return strings.Contains(stdout.String(), "everything keeps running (--keep)")
+				})
+				gw := regexp.MustCompile(`gateway +(http://127\.0\.0\.1:\d+)`).FindStringSubmatch(stdout.String())
+				if gw == nil {
+					t.Fatalf("no gateway in the banner:\n%s", stdout.String())
+				}
+				resp, err := http.Get(gw[1] + "/api/v1/integrations/shipping/rates?kg=1")
+				if err != nil {
+					t.Fatalf("the gateway after the verdict, with --keep: %v", err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Fatalf("the gateway after the verdict, with --keep: %s", resp.Status)
+				}
+				if err := cmd.Process.Signal(os.Interrupt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := cmd.Wait()
 			out := stdout.String()
 			if err != nil {
 				t.Fatalf("haderctl demo: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
