@@ -137,7 +137,7 @@ func (g *GameDay) Run(ctx context.Context, s Scenario) (*Journal, error) {
 			_, _ = g.Chaos.Stop(sctx, id, "game day "+s.Name+" over")
 		}
 		if len(ids) > 0 {
-			g.event("stopped %d experiments", len(ids))
+			g.event("stopped %d experiment%s", len(ids), map[bool]string{true: "s"}[len(ids) != 1])
 		}
 	}
 	defer stop()
