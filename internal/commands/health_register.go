@@ -27,7 +27,7 @@ func NewCmdHealthRegister(f *cmdutil.Factory, runF func(*HealthRegisterOptions) 
 	cmd := &cobra.Command{
 		Use:   "register NAME --url URL [--interval 30s] [--timeout 10s]",
 		Short: "Register a service's health check in Redis, for every watcher",
-		Example: `  haderctl health register shopify --url https://shop.example.com/health
+		Example: `  haderctl health register shopify --url https://shop.example/health
   haderctl health register aramex --url https://aramex.example/ping --interval 10s --timeout 2s --expect-status 200,204`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
