@@ -149,6 +149,7 @@ Every command works at a terminal (tables, colour), in CI (exit codes,
 		NewCmdMetrics(g.factory, src.Getenv),
 		NewCmdDashboard(g.factory, nil),
 		NewCmdCompletion(g.factory, nil),
+		NewCmdMan(g.factory, src.Getenv, nil),
 		newHelpTopic("exit-codes", "What haderctl's exit codes mean", exitCodesHelp),
 	)
 	// `completion` above is cobra's generator with our help text.
