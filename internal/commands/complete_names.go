@@ -17,10 +17,30 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// completionBudget bounds one name lookup from start to end: opening the
-// engine (dial, schema check) and every read. The shell waits on it at
-// each TAB, so an unreachable or hung Redis costs at most this.
-const completionBudget = 500 * time.Millisecond
+// defaultCompletionBudget bounds one name lookup from start to end:
+// opening the engine (dial, schema check) and every read. The shell waits
+// on it at each TAB, so an unreachable or hung Redis costs at most this.
+// HADERCTL_COMPLETION_TIMEOUT changes it (a Redis many round trips away).
+const defaultCompletionBudget = 500 * time.Millisecond
+
+// maxCompletionBudget bounds HADERCTL_COMPLETION_TIMEOUT: longer, a TAB
+// would seem to hang.
+const maxCompletionBudget = 10 * time.Second
+
+// completionBudget is HADERCTL_COMPLETION_TIMEOUT, or the default; ok is
+// false for a value that does not parse or is out of range (10ms-10s),
+// which a TAB cannot report: it offers nothing instead.
+func completionBudget(getenv func(string) string) (budget time.Duration, ok bool) {
+	v := getenv("HADERCTL_COMPLETION_TIMEOUT")
+	if v == "" {
+		return defaultCompletionBudget, true
+	}
+	d, err := duration.Parse(v)
+	if err != nil || d < 10*time.Millisecond || d > maxCompletionBudget {
+		return 0, false
+	}
+	return d, true
+}
 
 // nameSource lists one kind of name, each perhaps with a description
 // (cobra.CompletionWithDesc), through a factory's engine and config.
@@ -182,7 +202,7 @@ func matching(choices []cobra.Completion, prefix string, given []string) []cobra
 	return out
 }
 
-// lookupNames runs src within completionBudget through a factory of its
+// lookupNames runs src within the completion budget through a factory of its
 // own (quietFactory) and returns what it found, or nothing at all when
 // anything failed: the config, Redis, or the budget. A TAB prints no
 // error: the shell would mix it into the command line.
@@ -190,11 +210,15 @@ func lookupNames(parent context.Context, f *cmdutil.Factory, src nameSource) []c
 	if parent == nil {
 		parent = context.Background()
 	}
-	ctx, cancel := context.WithTimeout(parent, completionBudget)
+	budget, ok := completionBudget(f.Getenv)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(parent, budget)
 	defer cancel()
 	found := make(chan []cobra.Completion, 1)
 	go func() {
-		q := quietFactory(ctx, f)
+		q := quietFactory(ctx, f, budget)
 		defer q.Close()
 		names, err := src(ctx, q)
 		if err != nil {
@@ -216,8 +240,8 @@ func lookupNames(parent context.Context, f *cmdutil.Factory, src nameSource) []c
 
 // quietFactory is f's configuration with an engine of its own that writes
 // nothing anywhere (no log, no alert) and whose Redis calls time out
-// within completionBudget.
-func quietFactory(ctx context.Context, f *cmdutil.Factory) *cmdutil.Factory {
+// within budget.
+func quietFactory(ctx context.Context, f *cmdutil.Factory, budget time.Duration) *cmdutil.Factory {
 	streams := &iostreams.IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard}
 	load := func() (*config.Config, error) {
 		c, err := f.Config()
@@ -225,8 +249,8 @@ func quietFactory(ctx context.Context, f *cmdutil.Factory) *cmdutil.Factory {
 			return nil, err
 		}
 		bounded := *c
-		if time.Duration(bounded.Redis.Timeout) > completionBudget {
-			bounded.Redis.Timeout = duration.Duration(completionBudget)
+		if time.Duration(bounded.Redis.Timeout) > budget {
+			bounded.Redis.Timeout = duration.Duration(budget)
 		}
 		return &bounded, nil
 	}

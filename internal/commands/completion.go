@@ -43,8 +43,9 @@ func NewCmdCompletion(f *cmdutil.Factory, runF func(*CompletionOptions) error) *
 and the names they take: breakers, queues, services, scenarios and running
 experiments. Names are read from Redis and the config file at each TAB,
 with the same --redis-url, --namespace and --config as the command line
-typed so far; when Redis does not answer within half a second nothing is
-offered and nothing is printed.
+typed so far; when Redis does not answer within half a second
+(HADERCTL_COMPLETION_TIMEOUT changes it, up to 10s) nothing is offered
+and nothing is printed.
 
 A release archive carries the scripts ready made in completions/
 (haderctl.bash, _haderctl, haderctl.fish, haderctl.ps1): install those
