@@ -181,7 +181,7 @@ func (fl flagNames) complete(f *cmdutil.Factory) cobra.CompletionFunc {
 				given = strings.Split(before[:i], ",")
 			}
 		}
-		names := append(lookupNames(cmd.Context(), f, fl.names), fl.extra...)
+		names := slices.Concat(lookupNames(cmd.Context(), f, fl.names), fl.extra)
 		out := matching(names, toComplete, given)
 		for i := range out {
 			out[i] = before + out[i]
@@ -202,10 +202,10 @@ func matching(choices []cobra.Completion, prefix string, given []string) []cobra
 	return out
 }
 
-// lookupNames runs src within the completion budget through a factory of its
-// own (quietFactory) and returns what it found, or nothing at all when
-// anything failed: the config, Redis, or the budget. A TAB prints no
-// error: the shell would mix it into the command line.
+// lookupNames runs src within the completion budget through a factory
+// of its own (quietFactory) and returns what it found, or nothing at all
+// when anything failed: the config, Redis, or the budget. A TAB prints
+// no error: the shell would mix it into the command line.
 func lookupNames(parent context.Context, f *cmdutil.Factory, src nameSource) []cobra.Completion {
 	if parent == nil {
 		parent = context.Background()
