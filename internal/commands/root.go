@@ -38,6 +38,7 @@ func Run(ctx context.Context, io *iostreams.IOStreams, args []string, src config
 	}
 	root, g := newRoot(io, src)
 	root.SetArgs(args)
+	quietCompletionRequest(root, args)
 	// The engine, if a command opened it, lives as long as the run: its
 	// background work (the chaos data plane, the breakers' listener) ends
 	// with ctx or here, before the process exits.
@@ -148,8 +149,12 @@ Every command works at a terminal (tables, colour), in CI (exit codes,
 		NewCmdMetrics(g.factory, src.Getenv),
 		NewCmdDashboard(g.factory, nil),
 		NewCmdDemo(g.factory, nil),
+		NewCmdCompletion(g.factory, nil),
+		NewCmdMan(g.factory, src.Getenv, nil),
 		newHelpTopic("exit-codes", "What haderctl's exit codes mean", exitCodesHelp),
 	)
-	root.CompletionOptions.HiddenDefaultCmd = true
+	// `completion` above is cobra's generator with our help text.
+	root.CompletionOptions.DisableDefaultCmd = true
+	addNameCompletions(root, g.factory)
 	return root, g
 }
