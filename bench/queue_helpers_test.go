@@ -11,10 +11,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/haderos/haderctl/internal/benchutil"
 	"github.com/haderos/haderctl/internal/testredis"
 	"github.com/redis/go-redis/v9"
 )
@@ -135,9 +135,8 @@ func (c *redisCost) Start(b *testing.B) {
 // selfCPU is this process' user + system CPU time so far: the client's
 // side (for asynq's drain, its server too, which runs in this process).
 func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	d, _ := benchutil.ProcessCPU()
+	return d
 }
 
 // Stop ends a measured section and adds its deltas.

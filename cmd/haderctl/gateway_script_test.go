@@ -204,7 +204,9 @@ func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 	if runtime.GOOS != "linux" {
 		ts.Fatalf("signal reads /proc: Linux only (guard the script with [!linux] skip)")
 	}
-	ts.Check(syscall.Kill(childWith(ts, args[1]), sig))
+	p, err := os.FindProcess(childWith(ts, args[1]))
+	ts.Check(err)
+	ts.Check(p.Signal(sig))
 }
 
 // childWith returns the id of this test's child process whose command line
