@@ -258,6 +258,24 @@ async def close() -> None:
         await got[1].close()
 
 
+async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait up to seconds for stop; whether it was set.
+
+    The package's background loops (health monitoring, a probe's lease
+    renewal) end on an event they check between Redis calls, never by
+    cancellation: redis-py before 4.5 can swallow a cancellation that lands
+    while a command waits for its reply, so the task never ends, or leave
+    that reply unread for the connection's next command (redis/redis-py
+    issues 2028 and 2624). Debian 12's redis-py is 4.3.4."""
+    if stop.is_set():
+        return True
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except asyncio.TimeoutError:
+        return False
+    return True
+
+
 def haderctl_env() -> Dict[str, str]:
     """The environment that points a haderctl child process at the same
     Redis and namespace (no password on its command line)."""

@@ -40,7 +40,7 @@ import os
 import secrets
 import socket
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from . import _core, _local
 from ._core import REDIS_DOWN, redis_errors
@@ -208,14 +208,16 @@ class Admission:
     local: Optional[_local.LocalBreaker] = None  # admitted in memory: Redis unreachable
     probe: bool = False  # a local probe slot
     renewer: Optional[asyncio.Task] = None
+    renew_stop: Optional[asyncio.Event] = None  # ends the renewer (never cancelled)
 
     def stop(self) -> None:
-        if self.renewer is not None:
-            self.renewer.cancel()
-            self.renewer = None
+        if self.renew_stop is not None:
+            self.renew_stop.set()
+            self.renew_stop = self.renewer = None
 
 
 _registered: Dict[Tuple[int, str, str], bool] = {}
+_renewers: Set[asyncio.Task] = set()
 
 
 class CircuitBreaker:
@@ -305,8 +307,12 @@ class CircuitBreaker:
         if rep.verdict == "allow":
             return Admission(generation=rep.generation, failures=rep.failures)
         if rep.verdict == "probe":
-            a = Admission(generation=rep.generation, token=token)
-            a.renewer = asyncio.ensure_future(self._keep_probe(token, rep.settings.probe_lease))
+            a = Admission(generation=rep.generation, token=token, renew_stop=asyncio.Event())
+            a.renewer = asyncio.ensure_future(self._keep_probe(token, rep.settings.probe_lease, a.renew_stop))
+            # held until it ends: a stopped renewer finishes its Redis call
+            # after the admission may be gone
+            _renewers.add(a.renewer)
+            a.renewer.add_done_callback(_renewers.discard)
             return a
         wait = math.inf if rep.wait_ms < 0 else rep.wait_ms / 1000
         raise CircuitBreakerOpenException(self.name, wait, rep.state)
@@ -349,12 +355,12 @@ class CircuitBreaker:
             raise CircuitBreakerOpenException(self.name, refused[1], refused[0], in_memory=True)
         return Admission(generation=gen, local=lb, probe=probe)
 
-    async def _keep_probe(self, token: str, lease: float) -> None:
+    async def _keep_probe(self, token: str, lease: float, stop: asyncio.Event) -> None:
         # renew the probe's lease every third of it while the call runs,
-        # following a lease changed mid-probe
+        # following a lease changed mid-probe, until the admission ends
+        # (stop; see _core.stopped_within for why it is not cancelled)
         try:
-            while True:
-                await asyncio.sleep(max(lease / 3, 0.001))
+            while not await _core.stopped_within(stop, max(lease / 3, 0.001)):
                 try:
                     in_force = int(await self._run("breaker/lua/renew.lua", token))
                 except REDIS_DOWN:

@@ -25,7 +25,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from . import _core
 
@@ -284,7 +284,10 @@ class HealthChecker:
         self.on_alert = on_alert
         self._who = f"{socket.gethostname()}/{os.getpid()}"
         self._user_agent = "haderos-resilience-health"
-        self._tasks: Dict[str, asyncio.Task] = {}
+        # each monitored service's loop and the event that ends it; loops
+        # asked to end and not yet ended
+        self._tasks: Dict[str, Tuple[asyncio.Task, asyncio.Event]] = {}
+        self._ending: Set[asyncio.Task] = set()
         # rounds[name] counts this checker's monitoring rounds: "probed"
         # when it won the interval's slot, "skipped" when another watcher
         # (haderctl's or Python's) had it already
@@ -319,9 +322,7 @@ class HealthChecker:
     async def unregister_service(self, name: str) -> bool:
         """Remove a registered check (its history stays); whether there was one."""
         self._services.pop(name, None)
-        task = self._tasks.pop(name, None)
-        if task:
-            task.cancel()
+        self._end_loop(name)
         r, keys = await self._redis()
         return await r.hdel(keys.health_services(), name) == 1
 
@@ -443,38 +444,63 @@ class HealthChecker:
                                               self._script_now()])
         return _int(got) == 1, _int(now)
 
-    async def _loop(self, cfg: ServiceConfig) -> None:
+    async def _loop(self, cfg: ServiceConfig, stop: asyncio.Event) -> None:
+        # ends when stop is set, checked between Redis calls: never
+        # cancelled mid-command (see _core.stopped_within)
         interval_ms = _core.seconds_ns(cfg.check_interval) // 1_000_000
-        while True:
+        while not stop.is_set():
             try:
                 got, now = await self._acquire(cfg)
-            except asyncio.CancelledError:
-                raise
             except Exception as e:  # noqa: BLE001 - keep watching while Redis is away
                 log.warning("health slot unavailable (Redis?) for %s: %s", cfg.name, _core.redact(str(e)))
                 got, now = False, int(time.time() * 1000)
+            if stop.is_set():
+                return
             counts = self.rounds.setdefault(cfg.name, {"probed": 0, "skipped": 0})
             counts["probed" if got else "skipped"] += 1
             if got:
                 try:
-                    await self.check_service(cfg.name)
-                except asyncio.CancelledError:
-                    raise
+                    await self._check_unless_stopped(cfg, stop)
                 except Exception as e:  # noqa: BLE001
                     log.warning("could not record a health check of %s: %s", cfg.name, _core.redact(str(e)))
             # wake at the next slot boundary on Redis' clock, spread a
             # little so many services do not fire in the same millisecond
             wait_ms = interval_ms - now % interval_ms + random.uniform(0, interval_ms / 20)
-            await asyncio.sleep(wait_ms / 1000)
+            if await _core.stopped_within(stop, wait_ms / 1000):
+                return
+
+    async def _check_unless_stopped(self, cfg: ServiceConfig, stop: asyncio.Event) -> None:
+        """Probe and record, as check_service does; a stop during the probe
+        (HTTP only: cancelling it is safe) drops it unrecorded."""
+        probe = asyncio.ensure_future(self._probe(cfg))
+        halt = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({probe, halt}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            halt.cancel()
+            if not probe.done():
+                probe.cancel()
+        if probe.cancelled():
+            return
+        await self._record(cfg, *probe.result())
 
     def _monitoring(self) -> bool:
         return self._supervisor is not None and not self._supervisor.done()
 
     def _start_loop(self, cfg: ServiceConfig) -> None:
-        old = self._tasks.get(cfg.name)
-        if old is not None:
-            old.cancel()  # its settings changed: the new loop replaces it
-        self._tasks[cfg.name] = asyncio.ensure_future(self._loop(cfg))
+        self._end_loop(cfg.name)  # its settings changed: the new loop replaces it
+        stop = asyncio.Event()
+        self._tasks[cfg.name] = (asyncio.ensure_future(self._loop(cfg, stop)), stop)
+
+    def _end_loop(self, name: str) -> None:
+        """Ask a service's loop to end; stop_monitoring awaits it."""
+        got = self._tasks.pop(name, None)
+        if got is not None:
+            task, stop = got
+            stop.set()
+            if not task.done():
+                self._ending.add(task)
+                task.add_done_callback(self._ending.discard)
 
     @_redis_call
     async def start_monitoring(self) -> asyncio.Task:
@@ -494,17 +520,18 @@ class HealthChecker:
             try:
                 await stop.wait()
             finally:
-                tasks = list(self._tasks.values())
-                self._tasks.clear()
-                for t in tasks:
-                    t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                for name in list(self._tasks):
+                    self._end_loop(name)
+                # each loop ends after the Redis call it is in (bounded by
+                # the client's socket timeout)
+                await asyncio.gather(*self._ending, return_exceptions=True)
 
         self._supervisor = asyncio.ensure_future(supervise())
         return self._supervisor
 
     async def stop_monitoring(self) -> None:
-        """Stop every probe loop; a probe in flight is not recorded."""
+        """Stop every probe loop; a probe in flight is not recorded, a Redis
+        command in flight is waited for."""
         sup, self._supervisor = self._supervisor, None
         if sup is not None:
             self._stop.set()

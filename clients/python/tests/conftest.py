@@ -11,7 +11,11 @@ real haderctl binary, a namespace of its own per test.
                 config dir
     client      the package configured for redis_url + namespace
     poll        poll(fn, what, timeout=10): call fn until it returns a
-                true value or the deadline passes (never a bare sleep)
+                true value or the deadline passes (never a bare sleep);
+                async_wait_for is the same inside an event loop
+    held_redis  a TCP proxy to redis_url that can hold Redis' replies
+                (hold(), release(); .sent counts what clients sent), the
+                package configured to go through it
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -72,6 +78,89 @@ def wait_for(fn, what: str, timeout: float = 10.0, interval: float = 0.02):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
         time.sleep(interval)
+
+
+async def async_wait_for(fn, what: str, timeout: float = 10.0, interval: float = 0.02):
+    """wait_for inside an event loop: fn() (awaited when it returns a
+    coroutine) until it is true; AssertionError naming what otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = fn()
+        if asyncio.iscoroutine(got):
+            got = await got
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+class HoldingProxy:
+    """A loopback TCP proxy to a Redis that forwards what clients send at
+    once and Redis' replies only while not held: a test keeps a command
+    waiting for its reply as long as it needs."""
+
+    def __init__(self, target: str) -> None:
+        u = urllib.parse.urlsplit(target)
+        self._to = (u.hostname, u.port or 6379)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        port = self._listener.getsockname()[1]
+        netloc = (u.netloc.rsplit("@", 1)[0] + "@" if "@" in u.netloc else "") + f"127.0.0.1:{port}"
+        self.url = urllib.parse.urlunsplit((u.scheme, netloc, u.path, u.query, ""))
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self._lock = threading.Lock()
+        self.sent = 0  # chunks clients sent (a command, or a pipeline of them)
+        self._socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                c, _ = self._listener.accept()
+            except OSError:
+                return
+            up = socket.create_connection(self._to)
+            with self._lock:
+                self._socks += [c, up]
+            threading.Thread(target=self._pump, args=(c, up, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(up, c, False), daemon=True).start()
+
+    def _pump(self, src, dst, from_client: bool) -> None:
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                break
+            if not data:
+                break
+            if from_client:
+                with self._lock:
+                    self.sent += 1
+            else:
+                self._flowing.wait()
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def hold(self) -> None:
+        self._flowing.clear()
+
+    def release(self) -> None:
+        self._flowing.set()
+
+    def close(self) -> None:
+        self.release()
+        self._listener.close()
+        with self._lock:
+            for s in self._socks:
+                s.close()
 
 
 def start_redis(tmp: Path, *extra: str, port: int = 0):
@@ -171,3 +260,12 @@ def client(redis_url, namespace):
 @pytest.fixture
 def poll():
     return wait_for
+
+
+@pytest.fixture
+def held_redis(redis_url, namespace):
+    proxy = HoldingProxy(redis_url)
+    haderos_resilience.configure(redis_url=proxy.url, namespace=namespace)
+    yield proxy
+    proxy.close()
+    haderos_resilience.configure(redis_url=redis_url, namespace="hader")

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from conftest import run
+from conftest import async_wait_for, run
 
 from haderos_resilience import (CircuitBreakerOpenException, _core, circuit_breaker, get_breaker_status)
 from haderos_resilience.circuit_breaker import CircuitBreaker
@@ -207,6 +207,41 @@ def test_a_long_probe_keeps_its_slot_by_renewing_the_lease(client, haderctl, pol
     run(asyncio.wait_for(long_probe(), 20))
     assert status(haderctl, "aramex")["state"] == "closed"
     assert sync_redis.zcard(key) == 0
+
+
+def test_a_probe_ending_lets_its_lease_renewal_in_flight_finish(held_redis, haderctl):
+    # the renewer stops between Redis calls, not by cancellation: redis-py
+    # 4.3.4 can swallow one landing while a command waits for its reply,
+    # and a renewer that never ends holds the probe slot for good
+    b = circuit_breaker("aramex")
+    run(fail(b, 3))
+    haderctl("breaker", "configure", "aramex", "--recovery-timeout", "1ms", "--probe-lease", "300ms",
+             "--success-threshold", "1", "--max-probes", "1", "--reason", "test")
+
+    async def main():
+        try:
+            a = await b.acquire()
+            assert a.token, "not admitted as the half-open probe"
+            renewer = a.renewer
+            held_redis.hold()
+            sent = held_redis.sent
+            await async_wait_for(lambda: held_redis.sent > sent, "the lease renewal")
+            finishing = asyncio.ensure_future(b.finish(a, True))
+            for _ in range(20):
+                await asyncio.sleep(0)  # finish stops the renewer first
+            assert not renewer.done(), "finish cut off the renewal waiting for its reply"
+            held_redis.release()
+            await asyncio.wait_for(finishing, 20)
+            await asyncio.wait_for(renewer, 20)
+            r = _core.get_redis()
+            for i in range(5):
+                assert await r.echo(f"in step {i}") == f"in step {i}"
+        finally:
+            held_redis.release()
+            await _core.close()
+
+    asyncio.run(main())
+    assert status(haderctl, "aramex")["state"] == "closed"
 
 
 def test_the_decorator_counts_outcomes(client, haderctl):

@@ -14,7 +14,10 @@ import pytest
 
 from haderos_resilience import HealthChecker, ServiceConfig, health_checker
 from haderos_resilience import SchemaError
+from haderos_resilience import _core
 from haderos_resilience import health as health_mod
+
+from conftest import async_wait_for
 
 DEADLINE = 30.0
 PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -349,6 +352,40 @@ def test_a_service_registered_while_monitoring_is_probed(client, haderctl, upstr
     asyncio.run(main())
     assert status_of(haderctl, "late")["healthy"] is True
     assert checker.rounds["late"]["probed"] == 1
+
+
+def test_stopping_waits_for_the_slot_command_in_flight(held_redis, upstream):
+    # stop_monitoring while the loop's slot command waits for its reply
+    # lets the reply arrive: cancelling the loop there hung it for good
+    # with redis-py 4.3.4 (the cancellation swallowed: CI waited 80
+    # minutes) or left the reply for the connection's next command
+    checker = HealthChecker()
+
+    async def main():
+        try:
+            await checker.register_service(ServiceConfig(name="held", health_check_url=upstream.url,
+                                                         check_interval=1))
+            await checker.start_monitoring()
+            await async_wait_for(lambda: checker.is_service_healthy("held"), "the first check recorded")
+            held_redis.hold()
+            sent = held_redis.sent
+            await async_wait_for(lambda: held_redis.sent > sent, "the next round's slot command", DEADLINE)
+            stopping = asyncio.ensure_future(checker.stop_monitoring())
+            for _ in range(20):
+                await asyncio.sleep(0)  # the stop reaches the loop
+            assert not stopping.done(), "stop_monitoring cut off a Redis command waiting for its reply"
+            held_redis.release()
+            await asyncio.wait_for(stopping, DEADLINE)
+            r = _core.get_redis()
+            for i in range(5):
+                assert await r.echo(f"in step {i}") == f"in step {i}"
+        finally:
+            held_redis.release()
+            await _core.close()
+
+    asyncio.run(main())
+    assert checker.rounds["held"] == {"probed": 1, "skipped": 0}
+    assert upstream.requests == 1
 
 
 def test_a_newer_schema_is_refused(client, sync_redis, namespace, upstream):
