@@ -68,7 +68,8 @@ func manRun(opts *ManOptions) error {
 	// The pages' own footer says which haderctl they describe; cobra's
 	// "Auto generated" history line would say nothing a reader needs.
 	walkCommands(opts.Root, func(c *cobra.Command) { c.DisableAutoGenTag = true })
-	header := &doc.GenManHeader{Section: "1", Date: &date, Source: "haderctl " + build.Version, Manual: "haderctl Manual"}
+	version, _, _ := build.Info()
+	header := &doc.GenManHeader{Section: "1", Date: &date, Source: "haderctl " + version, Manual: "haderctl Manual"}
 	if err := doc.GenManTree(opts.Root, header, opts.Dir); err != nil {
 		return fmt.Errorf("writing the man pages: %w", err)
 	}

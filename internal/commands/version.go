@@ -39,7 +39,8 @@ func NewCmdVersion(f *cmdutil.Factory, runF func(*VersionOptions) error) *cobra.
 }
 
 func versionRun(opts *VersionOptions) error {
-	info := VersionInfo{Version: build.Version, Commit: build.Commit, BuildDate: build.Date, GoVersion: build.GoVersion()}
+	version, commit, date := build.Info()
+	info := VersionInfo{Version: version, Commit: commit, BuildDate: date, GoVersion: build.GoVersion()}
 	if opts.F.JSON() {
 		return cmdutil.WriteJSON(opts.F.IO.Out, info)
 	}
