@@ -288,6 +288,9 @@ class HealthChecker:
         # asked to end and not yet ended
         self._tasks: Dict[str, Tuple[asyncio.Task, asyncio.Event]] = {}
         self._ending: Set[asyncio.Task] = set()
+        # services whose breaker this checker last fed and left open or
+        # half-open: their successes are fed until it closes
+        self._unsettled: Set[str] = set()
         # rounds[name] counts this checker's monitoring rounds: "probed"
         # when it won the interval's slot, "skipped" when another watcher
         # (haderctl's or Python's) had it already
@@ -397,14 +400,21 @@ class HealthChecker:
         # as haderctl's checker (health.feed_breaker, on by default): every
         # failed check is a failure of the service's breaker, and the first
         # success after failures a success, so a down service fails fast
-        # for every caller whichever watcher probed it
-        if not self.feed_breaker or (ok and cs != 1):
+        # for every caller whichever watcher probed it; successes go on
+        # being fed while the breaker they fed is open or half-open, so the
+        # checks alone close it again
+        if not self.feed_breaker or (ok and cs != 1 and name not in self._unsettled):
             return
         from .circuit_breaker import CircuitBreaker  # here: it imports this package's parts
         try:
-            await CircuitBreaker(name).record(ok)
+            rep = await CircuitBreaker(name).record(ok)
         except Exception as e:  # noqa: BLE001 - the check is recorded; the breaker is best effort
             log.warning("could not feed the breaker of %s: %s", name, _core.redact(str(e)))
+            return
+        if rep.state in ("open", "half_open"):
+            self._unsettled.add(name)
+        else:
+            self._unsettled.discard(name)  # closed, or an operator's forced_open/disabled
 
     async def _alert(self, name: str, kind: str, now: int, since: int, cf: int, why: str) -> None:
         # the record script gave this process the alert: it is sent once,

@@ -338,6 +338,39 @@ def test_failed_checks_from_python_open_the_breaker_haderctl_sees(client, haderc
     assert unfed.returncode == 2 and 'unknown breaker "smsa"' in unfed.stderr  # never fed
 
 
+def test_checks_alone_close_the_breaker_they_opened(client, haderctl, upstream):
+    # no traffic: once the service is back, the checks close the breaker
+    # (success_threshold of them past the recovery timeout), as haderctl's
+    # watcher does, rather than stopping after the first success
+    upstream.status = 503
+    checker = HealthChecker()
+
+    def state():
+        return json.loads(haderctl("breaker", "status", "aramex", "-o", "json").stdout)[
+            "circuit_breakers"]["aramex"]["state"]
+
+    async def check():
+        await checker.check_service("aramex")
+
+    async def main():
+        await checker.register_service(ServiceConfig(name="aramex", health_check_url=upstream.url))
+        for _ in range(3):  # haderctl's default failure threshold
+            await checker.check_service("aramex")
+
+    asyncio.run(main())
+    assert state() == "open"
+    haderctl("breaker", "configure", "aramex", "--success-threshold", "3", "--max-probes", "3", "--recovery-timeout", "1ms",
+             "--reason", "test")
+    upstream.status = 200
+    checks = 0
+    deadline = time.monotonic() + DEADLINE
+    while state() != "closed":
+        assert time.monotonic() < deadline, f"after {checks} successful checks the breaker is {state()}"
+        asyncio.run(check())
+        checks += 1
+    assert checks >= 3, f"closed after {checks} successful checks, want the success threshold (3)"
+
+
 def test_a_service_registered_while_monitoring_is_probed(client, haderctl, upstream):
     checker = HealthChecker()
 

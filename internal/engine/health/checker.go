@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/haderos/haderctl/internal/engine/breaker"
@@ -26,12 +27,17 @@ type Checker struct {
 	http *http.Client
 	// Breakers, when set, are fed by failure streaks: every failed check
 	// is recorded as a breaker failure, and a success after failures as a
-	// success, so a down service fails fast everywhere.
+	// success, so a down service fails fast everywhere; successes go on
+	// being fed while the breaker they fed is open or half-open, so the
+	// checks alone close it again (success_threshold of them).
 	Breakers *breaker.Engine
 	Notifier *Notifier
 	Logger   *slog.Logger
 	who      string
 	clock    Clock
+	// unsettled holds the services whose breaker this checker last fed
+	// and left open or half-open.
+	unsettled sync.Map
 }
 
 // Clock is the time a checker runs on. The zero value is the real one:
@@ -193,11 +199,21 @@ func (c *Checker) record(ctx context.Context, chk Check, ok bool, code int, late
 }
 
 func (c *Checker) feedBreaker(ctx context.Context, name string, ok bool, cf, cs int) {
-	if c.Breakers == nil || (ok && cs != 1) {
-		return // a success only matters right after failures
+	if c.Breakers == nil {
+		return
 	}
-	if _, err := c.Breakers.Record(ctx, name, ok); err != nil {
+	if _, unsettled := c.unsettled.Load(name); ok && cs != 1 && !unsettled {
+		return // a success matters right after failures, or until the breaker closes
+	}
+	res, err := c.Breakers.Record(ctx, name, ok)
+	if err != nil {
 		c.Logger.Warn("could not feed the breaker", "service", name, "err", err)
+		return
+	}
+	if res.State == breaker.Open || res.State == breaker.HalfOpen {
+		c.unsettled.Store(name, struct{}{})
+	} else {
+		c.unsettled.Delete(name) // closed, or an operator's forced_open/disabled
 	}
 }
 

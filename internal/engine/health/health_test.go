@@ -352,6 +352,58 @@ func TestAFailureStreakFeedsTheBreaker(t *testing.T) {
 	}
 }
 
+func TestChecksAloneCloseTheBreakerTheyOpened(t *testing.T) {
+	// with no traffic, the health checks are the breaker's only reports:
+	// once the service is back they must close it, success_threshold
+	// successes after the recovery timeout, not stop after the first
+	ns := testredis.Namespace(t)
+	rdb := testredis.Client(t)
+	b := breaker.New(rdb, breaker.Options{Keys: store.Keys{Namespace: ns}, Settings: func(string) breaker.Settings {
+		return breaker.Settings{FailureThreshold: 2, SuccessThreshold: 3, MaxProbes: 3, RecoveryTimeout: time.Millisecond}.WithDefaults()
+	}})
+	defer b.Close()
+	c := New(rdb, Options{Keys: store.Keys{Namespace: ns}, Breakers: b})
+	svc := newService(t)
+	svc.status.Store(500)
+	chk := Check{Name: "aramex", URL: svc.srv.URL, Interval: time.Second, Timeout: time.Second}.WithDefaults()
+	ctx := context.Background()
+	state := func() breaker.State {
+		t.Helper()
+		snap, _, err := b.Snapshot(ctx, []string{"aramex"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snap[0].State
+	}
+	for range 2 {
+		if _, err := c.Check(ctx, chk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := state(); got != breaker.Open {
+		t.Fatalf("after 2 failed checks the breaker is %s, want open", got)
+	}
+	svc.status.Store(200)
+	// the first success may land inside the 1 ms recovery timeout (then
+	// it changes nothing); every later one counts in half-open
+	checks := 0
+	for deadline := time.Now().Add(10 * time.Second); state() != breaker.Closed; checks++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d successful checks the breaker is still %s", checks, state())
+		}
+		if _, err := c.Check(ctx, chk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if checks < 3 {
+		t.Fatalf("closed after %d successful checks, want success_threshold (3)", checks)
+	}
+	// closed: further successes cost no breaker write
+	if _, unsettled := c.unsettled.Load("aramex"); unsettled {
+		t.Fatal("a closed breaker is still fed")
+	}
+}
+
 func TestSlackAndLogProvidersDeliver(t *testing.T) {
 	var got atomic.Value
 	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
