@@ -17,12 +17,14 @@ import asyncio
 import decimal
 import getpass
 import hashlib
+import itertools
 import json
 import math
 import os
 import re
 import socket
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -460,6 +462,24 @@ class SchemaError(Exception):
 _VERSION = re.compile(r"[0-9]+")
 _schema_ok: Dict[Tuple[int, str], bool] = {}
 
+# A client's key in the memos of what it has done once (schema checked,
+# breaker or queue registered): a serial number per client, never reused.
+# id() is not a key: a client made after configure() (another URL, another
+# password) can get the id of one garbage-collected before it, and would
+# skip the schema check that turns a refused AUTH into
+# RedisUnavailableError.
+_serials: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
+_next_serial = itertools.count(1)
+
+
+def client_key(r: Any) -> int:
+    """The memo key of client r: unique for the process' lifetime."""
+    with _lock:
+        got = _serials.get(r)
+        if got is None:
+            got = _serials[r] = next(_next_serial)
+        return got
+
 
 async def check_schema(r: Any, keys: Keys, claim: bool = True) -> int:
     """Read <ns>:schema as docs/redis-schema.md ("Claim and check the
@@ -470,7 +490,7 @@ async def check_schema(r: Any, keys: Keys, claim: bool = True) -> int:
     too, saying to run haderctl once: only haderctl's upgrade changes a
     stored version. Returns the version stored before (0: none). A
     namespace found current is not read again by this client."""
-    memo = (id(r), keys.namespace)
+    memo = (client_key(r), keys.namespace)
     if _schema_ok.get(memo):
         return SCHEMA_VERSION
     key = keys.schema()

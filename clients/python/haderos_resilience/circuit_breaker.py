@@ -249,7 +249,7 @@ class CircuitBreaker:
         r = _core.get_redis()
         keys = _core.Keys()
         s = self.own
-        memo = (id(r), keys.namespace, self.name)
+        memo = (_core.client_key(r), keys.namespace, self.name)
         if not _registered.get(memo):
             await _core.check_schema(r, keys)
             await r.sadd(keys.breakers(), self.name)

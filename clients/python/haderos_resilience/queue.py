@@ -164,7 +164,7 @@ class LocalQueueFallback:
         keys = _core.Keys()
         q = parts["queue"]
         await _core.check_schema(r, keys)
-        memo = (_client_id(r), keys.namespace, q)
+        memo = (_core.client_key(r), keys.namespace, q)
         if not self._registered.get(memo):
             await r.sadd(keys.queues(), q)
             self._registered[memo] = True
@@ -203,10 +203,6 @@ class LocalQueueFallback:
         stats = [_decode(q, replies[1 + i * per:1 + (i + 1) * per], now) for i, q in enumerate(names)]
         return {"queues": {s["queue"]: s for s in stats}, "overall": overall(stats),
                 "timestamp": _core.rfc3339nano(sec, usec)}
-
-
-def _client_id(r: Any) -> int:
-    return id(r)  # queue_failed_operation's id argument hides the builtin
 
 
 def _now_ms() -> int:

@@ -183,6 +183,26 @@ def test_a_password_protected_redis_is_shared_with_haderctl(tmp_path, haderctl, 
         proc.wait(timeout=10)
 
 
+def test_a_client_made_where_a_dead_one_was_is_checked_afresh():
+    # the memos of what a client did once (schema checked, breaker and
+    # queue registered) must not carry over to a new client that got a
+    # dead one's id(): after configure() with a wrong password that new
+    # client skipped the schema check, and a refused AUTH surfaced as a
+    # bare ResponseError (a CI run failed so)
+    import redis.asyncio as aioredis
+    seen, reused = {}, 0
+    for _ in range(200):
+        r = aioredis.from_url("redis://127.0.0.1:1/0")
+        key, where = _core.client_key(r), id(r)
+        assert _core.client_key(r) == key  # stable for the same client
+        if where in seen:
+            reused += 1
+            assert seen[where] != key, "a new client at a dead one's address got its memo key"
+        seen[where] = key
+        del r
+    assert reused, "no address was reused in 200 clients: the case this test is for did not arise"
+
+
 # What Go's encoding/json writes for each float64, printed once by this
 # program (go1, `go run`), json.Marshal of each value:
 #     for _, f := range []float64{1, 0.3, 0.00001, 1e-6, 1e-7, 1.5e-7, 1e-10,
