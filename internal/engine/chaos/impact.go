@@ -25,6 +25,11 @@ type Impact struct {
 // service's, counted while an experiment on every service runs).
 func BaselineKey(service string) string { return "baseline:" + service }
 
+// ServiceImpactKey is the impact key suffix of the calls to one of an
+// experiment's named targets that it affected (the experiment's own key
+// sums them all).
+func ServiceImpactKey(id, service string) string { return id + ":" + service }
+
 func rates(h map[string]string) (calls int64, errRate, latency *float64) {
 	n := func(f string) int64 { v, _ := strconv.ParseInt(h[f], 10, 64); return v }
 	calls = n("calls")
@@ -66,7 +71,17 @@ func (c *Client) Impact(ctx context.Context, e Experiment) (Impact, error) {
 // FailedCalls is how many of the calls an experiment affected failed, as
 // flushed by the data planes so far (0 before the first flush).
 func (c *Client) FailedCalls(ctx context.Context, id string) (int64, error) {
-	n, err := c.rdb.HGet(ctx, c.keys.ChaosImpact(id), "errors").Int64()
+	return c.failed(ctx, id)
+}
+
+// FailedCallsOn is how many of the calls to service (one of the
+// experiment's named targets) the experiment affected failed.
+func (c *Client) FailedCallsOn(ctx context.Context, id, service string) (int64, error) {
+	return c.failed(ctx, ServiceImpactKey(id, service))
+}
+
+func (c *Client) failed(ctx context.Context, key string) (int64, error) {
+	n, err := c.rdb.HGet(ctx, c.keys.ChaosImpact(key), "errors").Int64()
 	if err == redis.Nil {
 		return 0, nil
 	}

@@ -465,17 +465,20 @@ func (g *GameDay) openWhereFailing(ctx context.Context, snap *snapshot.Snapshot,
 	}
 	failed := map[string]int64{}
 	for id, services := range g.started {
-		errs, err := g.Chaos.FailedCalls(ctx, id)
-		if err != nil || errs == 0 {
-			continue // nothing counted yet
-		}
 		for _, svc := range services {
-			if svc == "*" {
+			if svc != "*" {
+				// each named target by its own failed calls: an
+				// experiment on several fails each at its own pace
+				if errs, err := g.Chaos.FailedCallsOn(ctx, id, svc); err == nil {
+					failed[svc] += errs
+				}
+				continue
+			}
+			// on every service: only the experiment's total is counted
+			if errs, err := g.Chaos.FailedCalls(ctx, id); err == nil && errs > 0 {
 				for _, n := range names {
 					failed[n] += errs
 				}
-			} else {
-				failed[svc] += errs
 			}
 		}
 	}

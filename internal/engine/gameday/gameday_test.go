@@ -411,7 +411,7 @@ func TestOpenWhereFailingUsesOwnThresholdForABreakerRedisNeverHeardOf(t *testing
 	ctx := context.Background()
 	rdb := testredis.Client(t)
 	keys := store.Keys{Namespace: e.ns}
-	if err := rdb.HSet(ctx, keys.ChaosImpact("x1"), "errors", 7).Err(); err != nil {
+	if err := rdb.HSet(ctx, keys.ChaosImpact(chaos.ServiceImpactKey("x1", "svc")), "errors", 7).Err(); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -479,29 +479,65 @@ func TestOpenWhereFailingCountsABreakerSeenOpenEarlierInTheStage(t *testing.T) {
 	}
 	defer e.c.Stop(ctx, x.ID, "test over")
 	testredis.Eventually(t, 10*time.Second, "the data plane runs the experiment", func() bool { return len(e.faults.Active()) == 1 })
-	for range 3 {
-		if code, _, err := e.call(t, "a", "/", time.Second); err != nil || code != 503 {
-			t.Fatalf("a call under the experiment: %d %v", code, err)
-		}
-	}
-	testredis.Eventually(t, 10*time.Second, "the failed calls are counted", func() bool {
-		n, err := e.c.FailedCalls(ctx, x.ID)
-		return err == nil && n >= 3
-	})
+	failCalls(t, e, x.ID, map[string]int{"a": 3, "b": 3})
 	gd := &GameDay{Chaos: e.c, started: map[string][]string{x.ID: {"a", "b"}}}
-	snap := func(a, b breaker.State) *snapshot.Snapshot {
-		st := breaker.Settings{FailureThreshold: 3}
-		return &snapshot.Snapshot{Breakers: []breaker.Status{{Name: "a", State: a, Known: true, Settings: st}, {Name: "b", State: b, Known: true, Settings: st}}}
-	}
 	names := []string{"a", "b"}
-	if ok, detail := gd.openWhereFailing(ctx, snap(breaker.Open, breaker.Closed), names); ok || !strings.Contains(detail, "b closed") {
+	if ok, detail := gd.openWhereFailing(ctx, snapAB(breaker.Open, breaker.Closed), names); ok || !strings.Contains(detail, "b closed") {
 		t.Fatalf("a open, b never open: %v %q, want b named", ok, detail)
 	}
-	if ok, detail := gd.openWhereFailing(ctx, snap(breaker.Closed, breaker.Open), names); !ok || detail != "open: a, b" {
+	if ok, detail := gd.openWhereFailing(ctx, snapAB(breaker.Closed, breaker.Open), names); !ok || detail != "open: a, b" {
 		t.Fatalf("a seen open before, b open now: %v %q, want it to hold", ok, detail)
 	}
 	gd.seenOpen = map[string]bool{} // a new stage forgets
-	if ok, _ := gd.openWhereFailing(ctx, snap(breaker.Closed, breaker.Open), names); ok {
+	if ok, _ := gd.openWhereFailing(ctx, snapAB(breaker.Closed, breaker.Open), names); ok {
 		t.Fatal("a new stage: a never seen open, yet the probe held")
 	}
+}
+
+// An experiment on two services that fails only one's calls judges that
+// one: the other's breaker staying closed is no deviation (the demo's
+// game day once failed on "shopify closed after 62 failed calls", the
+// calls failed being its neighbours').
+func TestOpenWhereFailingJudgesEachServiceByItsOwnCalls(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	x, err := e.c.Start(ctx, chaos.Experiment{Kind: "error", Status: 503, Services: []string{"a", "b"}, Probability: 1, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.c.Stop(ctx, x.ID, "test over")
+	testredis.Eventually(t, 10*time.Second, "the data plane runs the experiment", func() bool { return len(e.faults.Active()) == 1 })
+	failCalls(t, e, x.ID, map[string]int{"a": 4, "b": 1})
+	gd := &GameDay{Chaos: e.c, started: map[string][]string{x.ID: {"a", "b"}}}
+	if ok, detail := gd.openWhereFailing(ctx, snapAB(breaker.Closed, breaker.Closed), []string{"a", "b"}); ok || detail != "a closed after 4 failed calls" {
+		t.Fatalf("a failed 4 calls and stayed closed: %v %q, want a named, b not", ok, detail)
+	}
+	if ok, detail := gd.openWhereFailing(ctx, snapAB(breaker.Open, breaker.Closed), []string{"a", "b"}); !ok || detail != "open: a" {
+		t.Fatalf("a failed 4 calls and is open, b failed 1: %v %q, want it to hold judging a only", ok, detail)
+	}
+}
+
+// failCalls makes each service's calls under experiment id fail the given
+// number of times and waits until the data plane has flushed them.
+func failCalls(t *testing.T, e *env, id string, calls map[string]int) {
+	t.Helper()
+	for svc, n := range calls {
+		for range n {
+			if code, _, err := e.call(t, svc, "/", time.Second); err != nil || code != 503 {
+				t.Fatalf("a call to %s under the experiment: %d %v", svc, code, err)
+			}
+		}
+	}
+	for svc, n := range calls {
+		testredis.Eventually(t, 10*time.Second, "the failed calls to "+svc+" are counted", func() bool {
+			got, err := e.c.FailedCallsOn(context.Background(), id, svc)
+			return err == nil && got == int64(n)
+		})
+	}
+}
+
+// snapAB is a snapshot of breakers a and b (failure threshold 3).
+func snapAB(a, b breaker.State) *snapshot.Snapshot {
+	st := breaker.Settings{FailureThreshold: 3}
+	return &snapshot.Snapshot{Breakers: []breaker.Status{{Name: "a", State: a, Known: true, Settings: st}, {Name: "b", State: b, Known: true, Settings: st}}}
 }

@@ -89,6 +89,9 @@ type armed struct {
 	// end is End as an offset from the data plane's epoch
 	end    time.Duration
 	counts *counts
+	// perService counts the calls it affected per named target (not for
+	// "*"), so a game day judges each service by its own failures
+	perService map[string]*counts
 }
 
 var noneActive = &activeSet{}
@@ -106,7 +109,16 @@ func (f *Faults) arm(read chaos.ActiveSet) *activeSet {
 	}
 	for i := range set.exps {
 		e := &set.exps[i]
-		set.armed = append(set.armed, armed{Experiment: e, end: e.End().Sub(f.epoch), counts: f.counts.get(e.ID)})
+		a := armed{Experiment: e, end: e.End().Sub(f.epoch), counts: f.counts.get(e.ID)}
+		for _, svc := range e.Services {
+			if svc != "*" {
+				if a.perService == nil {
+					a.perService = map[string]*counts{}
+				}
+				a.perService[svc] = f.counts.get(chaos.ServiceImpactKey(e.ID, svc))
+			}
+		}
+		set.armed = append(set.armed, a)
 		for _, svc := range e.Services {
 			if svc == "*" {
 				set.everyService = f.counts.get(chaos.BaselineKey("*"))
@@ -309,7 +321,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	latency := time.Since(t.Faults.epoch) - start
 	switch {
 	case hit != nil:
-		hit.add(failed, latency)
+		hit.counts.add(failed, latency)
+		if c := hit.perService[svc]; c != nil {
+			c.add(failed, latency)
+		}
 	default:
 		if baseline != nil {
 			baseline.add(failed, latency)
@@ -322,9 +337,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // inject applies the first matching faults and makes the call (unless a
-// fault ends it); hit is the counter of the experiment that acted, if any.
-func (t *Transport) inject(req *http.Request, base http.RoundTripper, set *activeSet, svc string, now time.Duration) (*http.Response, *counts, error) {
-	var hit *counts
+// fault ends it); hit is the experiment that acted, if any.
+func (t *Transport) inject(req *http.Request, base http.RoundTripper, set *activeSet, svc string, now time.Duration) (*http.Response, *armed, error) {
+	var hit *armed
 	for i := range set.armed {
 		a := &set.armed[i]
 		e := a.Experiment
@@ -347,7 +362,7 @@ func (t *Transport) inject(req *http.Request, base http.RoundTripper, set *activ
 				// uniform in [delay - jitter, delay + jitter]
 				d += time.Duration(t.Faults.roll()*float64(2*e.Jitter+1)) - e.Jitter
 			}
-			hit = a.counts
+			hit = a
 			if err := t.Faults.wait(req.Context(), d); err != nil {
 				return nil, hit, err
 			}
@@ -356,14 +371,14 @@ func (t *Transport) inject(req *http.Request, base http.RoundTripper, set *activ
 			return &http.Response{StatusCode: e.Status, Status: strconv.Itoa(e.Status) + " " + http.StatusText(e.Status),
 				Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: req, ContentLength: int64(len(body)),
 				Header: http.Header{HeaderExperiment: {e.ID}, "Content-Type": {"text/plain"}},
-				Body:   io.NopCloser(strings.NewReader(body))}, a.counts, nil
+				Body:   io.NopCloser(strings.NewReader(body))}, a, nil
 		case chaos.Abort:
-			return nil, a.counts, &AbortError{Experiment: e.ID}
+			return nil, a, &AbortError{Experiment: e.ID}
 		case chaos.Timeout:
 			if err := t.Faults.wait(req.Context(), max(time.Until(e.End()), 0)); err != nil {
-				return nil, a.counts, err
+				return nil, a, err
 			}
-			return nil, a.counts, ErrInjectedTimeout
+			return nil, a, ErrInjectedTimeout
 		}
 	}
 	resp, err := base.RoundTrip(req)

@@ -12,7 +12,7 @@ import (
 	"github.com/haderos/haderctl/internal/engine/transport"
 )
 
-func TestImpactCountsGoToTheExperimentOrTheBaselineOfItsServices(t *testing.T) {
+func TestImpactCountsGoToTheExperimentAndItsTargetOrTheBaseline(t *testing.T) {
 	f := New(nil, store.Keys{}, "test", nil, nil)
 	now := time.Now()
 	end := now.Add(time.Hour).UnixMilli()
@@ -38,10 +38,11 @@ func TestImpactCountsGoToTheExperimentOrTheBaselineOfItsServices(t *testing.T) {
 	call("aramex", "/")     // nothing matches: baseline of every service
 	got := f.counts.take()
 	want := map[string]taken{
-		"err":                        {calls: 1, errors: 1},
-		"slow":                       {calls: 1},
-		chaos.BaselineKey("shopify"): {calls: 1},
-		chaos.BaselineKey("*"):       {calls: 3},
+		"err":                                    {calls: 1, errors: 1},
+		chaos.ServiceImpactKey("err", "shopify"): {calls: 1, errors: 1}, // its named target's own count
+		"slow":                                   {calls: 1},            // on "*": the total alone
+		chaos.BaselineKey("shopify"):             {calls: 1},
+		chaos.BaselineKey("*"):                   {calls: 3},
 	}
 	for k, w := range want {
 		if g := got[k]; g.calls != w.calls || g.errors != w.errors {
