@@ -152,6 +152,26 @@ class HoldingProxy:
     def hold(self) -> None:
         self._flowing.clear()
 
+    async def hold_next_command(self, what: str, timeout: float = 10.0) -> None:
+        """Hold Redis' replies and wait until a client has sent its next
+        command (what names it): that command then waits for its reply."""
+        self.hold()
+        sent = self.sent
+        await async_wait_for(lambda: self.sent > sent, what, timeout)
+
+    @staticmethod
+    async def let_the_loop_run(rounds: int = 20) -> None:
+        """Yield to the event loop, so what was just set in motion (a
+        stop, a cancellation) reaches the tasks it concerns."""
+        for _ in range(rounds):
+            await asyncio.sleep(0)
+
+    @staticmethod
+    async def assert_in_step(r) -> None:
+        """Each command on r gets its own reply, not one left unread."""
+        for i in range(5):
+            assert await r.echo(f"in step {i}") == f"in step {i}"
+
     def release(self) -> None:
         self._flowing.set()
 

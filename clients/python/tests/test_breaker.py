@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from conftest import async_wait_for, run
+from conftest import run
 
 from haderos_resilience import (CircuitBreakerOpenException, _core, circuit_breaker, get_breaker_status)
 from haderos_resilience.circuit_breaker import CircuitBreaker
@@ -223,19 +223,14 @@ def test_a_probe_ending_lets_its_lease_renewal_in_flight_finish(held_redis, hade
             a = await b.acquire()
             assert a.token, "not admitted as the half-open probe"
             renewer = a.renewer
-            held_redis.hold()
-            sent = held_redis.sent
-            await async_wait_for(lambda: held_redis.sent > sent, "the lease renewal")
+            await held_redis.hold_next_command("the lease renewal")
             finishing = asyncio.ensure_future(b.finish(a, True))
-            for _ in range(20):
-                await asyncio.sleep(0)  # finish stops the renewer first
+            await held_redis.let_the_loop_run()  # finish stops the renewer first
             assert not renewer.done(), "finish cut off the renewal waiting for its reply"
             held_redis.release()
             await asyncio.wait_for(finishing, 20)
             await asyncio.wait_for(renewer, 20)
-            r = _core.get_redis()
-            for i in range(5):
-                assert await r.echo(f"in step {i}") == f"in step {i}"
+            await held_redis.assert_in_step(_core.get_redis())
         finally:
             held_redis.release()
             await _core.close()

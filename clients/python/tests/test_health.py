@@ -66,16 +66,7 @@ def status_of(haderctl, name):
 
 async def poll(what, fn, deadline=DEADLINE):
     """Await fn() until it returns something true, or fail naming what."""
-    end = time.monotonic() + deadline
-    while True:
-        got = fn()
-        if asyncio.iscoroutine(got):
-            got = await got
-        if got:
-            return got
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+    return await async_wait_for(fn, what, deadline, interval=0.05)
 
 
 def first_watch_result(haderctl, name):
@@ -400,18 +391,13 @@ def test_stopping_waits_for_the_slot_command_in_flight(held_redis, upstream):
                                                          check_interval=1))
             await checker.start_monitoring()
             await async_wait_for(lambda: checker.is_service_healthy("held"), "the first check recorded")
-            held_redis.hold()
-            sent = held_redis.sent
-            await async_wait_for(lambda: held_redis.sent > sent, "the next round's slot command", DEADLINE)
+            await held_redis.hold_next_command("the next round's slot command", DEADLINE)
             stopping = asyncio.ensure_future(checker.stop_monitoring())
-            for _ in range(20):
-                await asyncio.sleep(0)  # the stop reaches the loop
+            await held_redis.let_the_loop_run()
             assert not stopping.done(), "stop_monitoring cut off a Redis command waiting for its reply"
             held_redis.release()
             await asyncio.wait_for(stopping, DEADLINE)
-            r = _core.get_redis()
-            for i in range(5):
-                assert await r.echo(f"in step {i}") == f"in step {i}"
+            await held_redis.assert_in_step(_core.get_redis())
         finally:
             held_redis.release()
             await _core.close()

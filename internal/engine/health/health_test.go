@@ -326,17 +326,24 @@ func TestOldHourlyCountersArePrunedAndWindowsCountTheirHours(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-func TestAFailureStreakFeedsTheBreaker(t *testing.T) {
+// fedChecker is a checker feeding a breaker engine with settings, and a
+// check of "aramex" on a local service answering 500 until told otherwise.
+func fedChecker(t *testing.T, settings breaker.Settings) (*Checker, *breaker.Engine, *service, Check) {
+	t.Helper()
 	ns := testredis.Namespace(t)
 	rdb := testredis.Client(t)
 	b := breaker.New(rdb, breaker.Options{Keys: store.Keys{Namespace: ns}, Settings: func(string) breaker.Settings {
-		return breaker.Settings{FailureThreshold: 2}.WithDefaults()
+		return settings.WithDefaults()
 	}})
-	defer b.Close()
+	t.Cleanup(b.Close)
 	c := New(rdb, Options{Keys: store.Keys{Namespace: ns}, Breakers: b})
 	svc := newService(t)
 	svc.status.Store(500)
-	chk := Check{Name: "aramex", URL: svc.srv.URL, Interval: time.Second, Timeout: time.Second}.WithDefaults()
+	return c, b, svc, Check{Name: "aramex", URL: svc.srv.URL, Interval: time.Second, Timeout: time.Second}.WithDefaults()
+}
+
+func TestAFailureStreakFeedsTheBreaker(t *testing.T) {
+	c, b, _, chk := fedChecker(t, breaker.Settings{FailureThreshold: 2})
 	ctx := context.Background()
 	for range 2 {
 		if _, err := c.Check(ctx, chk); err != nil {
@@ -356,16 +363,7 @@ func TestChecksAloneCloseTheBreakerTheyOpened(t *testing.T) {
 	// with no traffic, the health checks are the breaker's only reports:
 	// once the service is back they must close it, success_threshold
 	// successes after the recovery timeout, not stop after the first
-	ns := testredis.Namespace(t)
-	rdb := testredis.Client(t)
-	b := breaker.New(rdb, breaker.Options{Keys: store.Keys{Namespace: ns}, Settings: func(string) breaker.Settings {
-		return breaker.Settings{FailureThreshold: 2, SuccessThreshold: 3, MaxProbes: 3, RecoveryTimeout: time.Millisecond}.WithDefaults()
-	}})
-	defer b.Close()
-	c := New(rdb, Options{Keys: store.Keys{Namespace: ns}, Breakers: b})
-	svc := newService(t)
-	svc.status.Store(500)
-	chk := Check{Name: "aramex", URL: svc.srv.URL, Interval: time.Second, Timeout: time.Second}.WithDefaults()
+	c, b, svc, chk := fedChecker(t, breaker.Settings{FailureThreshold: 2, SuccessThreshold: 3, MaxProbes: 3, RecoveryTimeout: time.Millisecond})
 	ctx := context.Background()
 	state := func() breaker.State {
 		t.Helper()
