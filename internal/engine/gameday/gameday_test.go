@@ -473,12 +473,7 @@ probes:
 func TestOpenWhereFailingCountsABreakerSeenOpenEarlierInTheStage(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
-	x, err := e.c.Start(ctx, chaos.Experiment{Kind: "error", Status: 503, Services: []string{"a", "b"}, Probability: 1, Duration: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.c.Stop(ctx, x.ID, "test over")
-	testredis.Eventually(t, 10*time.Second, "the data plane runs the experiment", func() bool { return len(e.faults.Active()) == 1 })
+	x := startErrorsOnAB(t, e)
 	failCalls(t, e, x.ID, map[string]int{"a": 3, "b": 3})
 	gd := &GameDay{Chaos: e.c, started: map[string][]string{x.ID: {"a", "b"}}}
 	names := []string{"a", "b"}
@@ -501,12 +496,7 @@ func TestOpenWhereFailingCountsABreakerSeenOpenEarlierInTheStage(t *testing.T) {
 func TestOpenWhereFailingJudgesEachServiceByItsOwnCalls(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
-	x, err := e.c.Start(ctx, chaos.Experiment{Kind: "error", Status: 503, Services: []string{"a", "b"}, Probability: 1, Duration: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.c.Stop(ctx, x.ID, "test over")
-	testredis.Eventually(t, 10*time.Second, "the data plane runs the experiment", func() bool { return len(e.faults.Active()) == 1 })
+	x := startErrorsOnAB(t, e)
 	failCalls(t, e, x.ID, map[string]int{"a": 4, "b": 1})
 	gd := &GameDay{Chaos: e.c, started: map[string][]string{x.ID: {"a", "b"}}}
 	if ok, detail := gd.openWhereFailing(ctx, snapAB(breaker.Closed, breaker.Closed), []string{"a", "b"}); ok || detail != "a closed after 4 failed calls" {
@@ -515,6 +505,19 @@ func TestOpenWhereFailingJudgesEachServiceByItsOwnCalls(t *testing.T) {
 	if ok, detail := gd.openWhereFailing(ctx, snapAB(breaker.Open, breaker.Closed), []string{"a", "b"}); !ok || detail != "open: a" {
 		t.Fatalf("a failed 4 calls and is open, b failed 1: %v %q, want it to hold judging a only", ok, detail)
 	}
+}
+
+// startErrorsOnAB starts an experiment answering 503 to every call to a
+// and b, stopped when the test ends, and waits until the data plane runs it.
+func startErrorsOnAB(t *testing.T, e *env) chaos.Experiment {
+	t.Helper()
+	x, err := e.c.Start(context.Background(), chaos.Experiment{Kind: "error", Status: 503, Services: []string{"a", "b"}, Probability: 1, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = e.c.Stop(context.Background(), x.ID, "test over") })
+	testredis.Eventually(t, 10*time.Second, "the data plane runs the experiment", func() bool { return len(e.faults.Active()) == 1 })
+	return x
 }
 
 // failCalls makes each service's calls under experiment id fail the given
