@@ -813,12 +813,17 @@ func (n *demoNarration) first(key string) bool {
 func (n *demoNarration) outcome(o demo.Outcome) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if o.Queued() {
+		// every write answered 202 must be replayed, one queued in the
+		// warm-up too (an upstream's occasional 503): the replays phase
+		// checks them all against what the traffic counted
+		n.queued = append(n.queued, o)
+	}
 	if n.phase == "warm-up" {
 		return
 	}
 	switch {
 	case o.Queued():
-		n.queued = append(n.queued, o)
 		if n.first("queued:" + o.Request.Route) {
 			n.say.Sayf("  %s %s failed everywhere: 202 Accepted, write %s queued as operation %s", o.Request.Method, o.Request.Route,
 				o.WriteID, o.Operation)
