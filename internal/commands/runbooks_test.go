@@ -388,20 +388,20 @@ func lookupFlag(cmd *cobra.Command, name string) *pflag.Flag {
 	if name == "help" {
 		return helpFlag
 	}
-	for _, fs := range []*pflag.FlagSet{cmd.Flags(), cmd.PersistentFlags(), cmd.InheritedFlags()} {
-		if f := fs.Lookup(name); f != nil {
-			return f
-		}
-	}
-	return nil
+	return lookupIn(cmd, func(fs *pflag.FlagSet) *pflag.Flag { return fs.Lookup(name) })
 }
 
 func lookupShorthand(cmd *cobra.Command, s string) *pflag.Flag {
 	if s == "h" {
 		return helpFlag
 	}
+	return lookupIn(cmd, func(fs *pflag.FlagSet) *pflag.Flag { return fs.ShorthandLookup(s) })
+}
+
+// lookupIn finds a flag in the command's own, persistent and inherited sets.
+func lookupIn(cmd *cobra.Command, find func(*pflag.FlagSet) *pflag.Flag) *pflag.Flag {
 	for _, fs := range []*pflag.FlagSet{cmd.Flags(), cmd.PersistentFlags(), cmd.InheritedFlags()} {
-		if f := fs.ShorthandLookup(s); f != nil {
+		if f := find(fs); f != nil {
 			return f
 		}
 	}
